@@ -1,0 +1,56 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# riommu: out-of-tree Rust IOMMU drivers for Linux 7.3.
+#
+#   make run        build everything, boot QEMU, load the modules, run the demo
+#   make check      build everything and run every test (host + in QEMU)
+#   make modules    build the modules against KDIR
+#   make CLIPPY=1   build the modules with clippy
+#
+# KDIR defaults to the cached test kernel built by tools/kernel.sh; set
+# KDIR=/path/to/your/7.3/build to use your own.
+
+TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+RIOMMU_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/riommu
+KVER ?= 7.3
+ARCH ?= x86_64
+KDIR ?= $(RIOMMU_CACHE)/build/linux-$(KVER)-$(ARCH)
+export LIBCLANG_PATH ?= /usr/lib/llvm-19/lib
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+kbuild_arch := $(if $(filter arm64,$(ARCH)),ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-,)
+KMAKE = $(MAKE) -C $(KDIR) M=$(TOP) $(kbuild_arch) BINDGEN=bindgen $(if $(CLIPPY),CLIPPY=1)
+
+.PHONY: all modules clean run check bench setup kernel clippy fmt fmt-check host-test
+
+all: modules
+
+modules:
+	+$(KMAKE) modules
+
+clippy:
+	+$(KMAKE) CLIPPY=1 modules
+
+fmt:
+	rustfmt --edition 2021 --config-path $(TOP)/.rustfmt.toml $(shell find $(TOP)/drivers $(TOP)/rust -name '*.rs' -not -path '*/target/*' -not -path '*/gen/*')
+
+fmt-check:
+	rustfmt --check --edition 2021 --config-path $(TOP)/.rustfmt.toml $(shell find $(TOP)/drivers $(TOP)/rust -name '*.rs' -not -path '*/target/*' -not -path '*/gen/*')
+
+host-test:
+	cd $(TOP)/rust/riommu_core && cargo test
+
+setup:
+	$(TOP)/tools/setup.sh
+
+kernel:
+	$(TOP)/tools/kernel.sh $(ARCH)
+
+run:
+	$(TOP)/tools/run.sh
+
+check:
+	$(TOP)/tools/check.sh
+
+clean:
+	-+$(KMAKE) clean

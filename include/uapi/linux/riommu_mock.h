@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * riommu_mock control device, /dev/riommu-mock.
+ *
+ * riommu_mock is a mock IOMMU driver written in Rust.  It registers an IOMMU
+ * for its own bus ("riommu_mock"); the control device creates mock devices on
+ * that bus, binds them to an iommufd context and drives them, so that the
+ * iommufd uAPI (/dev/iommu) can be exercised against a Rust iommu_ops.
+ *
+ * Every ioctl takes one struct whose first __u32 is @size, the number of bytes
+ * userspace passes.  A @size below the struct's first version gives EINVAL; a
+ * larger @size is accepted when the bytes beyond what the kernel knows are
+ * zero, otherwise E2BIG.  Reserved fields and unknown flags must be zero
+ * (EOPNOTSUPP otherwise).  Output fields are written back only on success.
+ *
+ * Ids: @dev_id is a handle local to the control file descriptor that created
+ * the device; @idev_id, @pt_id and @hwpt_id are iommufd object ids of the
+ * iommufd context given by @iommufd.  Closing the control file removes every
+ * mock device it created (detach, unbind, unregister).
+ *
+ * See Documentation/riommu-mock.rst.
+ */
+#ifndef _UAPI_LINUX_RIOMMU_MOCK_H
+#define _UAPI_LINUX_RIOMMU_MOCK_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define RIOMMU_MOCK_TYPE 0xB8
+
+enum {
+	RIOMMU_MOCK_CMD_BASE = 0x40,
+	RIOMMU_MOCK_CMD_DEV_ADD = RIOMMU_MOCK_CMD_BASE,
+	RIOMMU_MOCK_CMD_DEV_REMOVE,
+	RIOMMU_MOCK_CMD_DEV_ATTACH,
+	RIOMMU_MOCK_CMD_DEV_REPLACE,
+	RIOMMU_MOCK_CMD_DEV_DETACH,
+	RIOMMU_MOCK_CMD_CHECK_MAP,
+	RIOMMU_MOCK_CMD_CHECK_IOTLB,
+	RIOMMU_MOCK_CMD_SET_DIRTY,
+	RIOMMU_MOCK_CMD_STATS,
+};
+
+/* Mock device flags, same meaning as the C mock's MOCK_FLAGS_DEVICE_* */
+enum riommu_mock_dev_flags {
+	RIOMMU_MOCK_DEV_NO_DIRTY = 1 << 0,
+	RIOMMU_MOCK_DEV_PASID = 1 << 2,
+};
+
+/* The paging-domain geometry, identical to the C mock's default domain */
+enum {
+	RIOMMU_MOCK_APERTURE_START = 1UL << 24,
+	RIOMMU_MOCK_APERTURE_LAST = (1UL << 31) - 1,
+	RIOMMU_MOCK_PASID_WIDTH = 20,
+};
+
+/* The nested domain's IOTLB: 4 slots, like the C mock */
+enum {
+	RIOMMU_MOCK_IOTLB_ID_MAX = 3,
+	RIOMMU_MOCK_IOTLB_NUM = 4,
+};
+
+/* IOMMU_GET_HW_INFO type and value reported by riommu_mock */
+#define IOMMU_HW_INFO_TYPE_RIOMMU_MOCK 0xfeedbeef
+#define RIOMMU_MOCK_HW_INFO_REGVAL 0x52494f4d /* "RIOM" */
+
+/**
+ * struct riommu_mock_dev_add - RIOMMU_MOCK_DEV_ADD
+ * @size: sizeof(struct riommu_mock_dev_add)
+ * @flags: must be 0
+ * @iommufd: an open /dev/iommu file descriptor to bind the device to
+ * @dev_flags: enum riommu_mock_dev_flags
+ * @pt_id: in: an IOAS or HWPT id to attach the new device to, or 0 to leave
+ *         it unattached; out: the HWPT it was attached to (0 if none)
+ * @out_dev_id: handle of the mock device on this control fd
+ * @out_idev_id: the iommufd device id (for IOMMU_HWPT_ALLOC etc.)
+ * @__reserved: must be 0
+ */
+struct riommu_mock_dev_add {
+	__u32 size;
+	__u32 flags;
+	__s32 iommufd;
+	__u32 dev_flags;
+	__u32 pt_id;
+	__u32 out_dev_id;
+	__u32 out_idev_id;
+	__u32 __reserved;
+};
+#define RIOMMU_MOCK_DEV_ADD _IO(RIOMMU_MOCK_TYPE, RIOMMU_MOCK_CMD_DEV_ADD)
+
+/**
+ * struct riommu_mock_dev_remove - RIOMMU_MOCK_DEV_REMOVE
+ * @size: sizeof(struct riommu_mock_dev_remove)
+ * @dev_id: handle from RIOMMU_MOCK_DEV_ADD
+ *
+ * Detaches, unbinds and unregisters the device.
+ */
+struct riommu_mock_dev_remove {
+	__u32 size;
+	__u32 dev_id;
+};
+#define RIOMMU_MOCK_DEV_REMOVE _IO(RIOMMU_MOCK_TYPE, RIOMMU_MOCK_CMD_DEV_REMOVE)
+
+/**
+ * struct riommu_mock_dev_attach - RIOMMU_MOCK_DEV_ATTACH, RIOMMU_MOCK_DEV_REPLACE
+ * @size: sizeof(struct riommu_mock_dev_attach)
+ * @dev_id: handle from RIOMMU_MOCK_DEV_ADD
+ * @pt_id: in: IOAS or HWPT id; out: the HWPT now attached
+ * @__reserved: must be 0
+ *
+ * ATTACH is iommufd_device_attach() (EINVAL if already attached); REPLACE is
+ * iommufd_device_replace().
+ */
+struct riommu_mock_dev_attach {
+	__u32 size;
+	__u32 dev_id;
+	__u32 pt_id;
+	__u32 __reserved;
+};
+#define RIOMMU_MOCK_DEV_ATTACH _IO(RIOMMU_MOCK_TYPE, RIOMMU_MOCK_CMD_DEV_ATTACH)
+#define RIOMMU_MOCK_DEV_REPLACE _IO(RIOMMU_MOCK_TYPE, RIOMMU_MOCK_CMD_DEV_REPLACE)
+
+/**
+ * struct riommu_mock_dev_detach - RIOMMU_MOCK_DEV_DETACH
+ * @size: sizeof(struct riommu_mock_dev_detach)
+ * @dev_id: handle from RIOMMU_MOCK_DEV_ADD
+ *
+ * ENOENT if the device is not attached.
+ */
+struct riommu_mock_dev_detach {
+	__u32 size;
+	__u32 dev_id;
+};
+#define RIOMMU_MOCK_DEV_DETACH _IO(RIOMMU_MOCK_TYPE, RIOMMU_MOCK_CMD_DEV_DETACH)
+
+/**
+ * struct riommu_mock_check_map - RIOMMU_MOCK_CHECK_MAP
+ * @size: sizeof(struct riommu_mock_check_map)
+ * @iommufd: the /dev/iommu fd that owns @hwpt_id
+ * @hwpt_id: a paging HWPT allocated by riommu_mock
+ * @__reserved: must be 0
+ * @iova: first IOVA to check, page aligned
+ * @length: bytes to check, a multiple of the page size
+ * @uptr: user buffer whose pages must be the ones mapped at @iova
+ *
+ * Succeeds when every page of [@iova, @iova + @length) translates to the
+ * physical page behind the same offset of @uptr.  EINVAL on a mismatch or an
+ * unmapped IOVA, ENOENT when @hwpt_id is not a riommu_mock paging domain of
+ * that iommufd context.
+ */
+struct riommu_mock_check_map {
+	__u32 size;
+	__s32 iommufd;
+	__u32 hwpt_id;
+	__u32 __reserved;
+	__aligned_u64 iova;
+	__aligned_u64 length;
+	__aligned_u64 uptr;
+};
+#define RIOMMU_MOCK_CHECK_MAP _IO(RIOMMU_MOCK_TYPE, RIOMMU_MOCK_CMD_CHECK_MAP)
+
+/**
+ * struct riommu_mock_check_iotlb - RIOMMU_MOCK_CHECK_IOTLB
+ * @size: sizeof(struct riommu_mock_check_iotlb)
+ * @iommufd: the /dev/iommu fd that owns @hwpt_id
+ * @hwpt_id: a nested HWPT allocated by riommu_mock
+ * @iotlb_id: slot, 0..RIOMMU_MOCK_IOTLB_ID_MAX
+ * @iotlb: expected value
+ * @out_iotlb: the slot's value, written back in every case but a bad
+ *             @hwpt_id or @iotlb_id
+ *
+ * EINVAL when the slot does not hold @iotlb (as IOMMU_TEST_OP_MD_CHECK_IOTLB)
+ * or @iotlb_id is out of range.
+ */
+struct riommu_mock_check_iotlb {
+	__u32 size;
+	__s32 iommufd;
+	__u32 hwpt_id;
+	__u32 iotlb_id;
+	__u32 iotlb;
+	__u32 out_iotlb;
+};
+#define RIOMMU_MOCK_CHECK_IOTLB _IO(RIOMMU_MOCK_TYPE, RIOMMU_MOCK_CMD_CHECK_IOTLB)
+
+/**
+ * struct riommu_mock_set_dirty - RIOMMU_MOCK_SET_DIRTY
+ * @size: sizeof(struct riommu_mock_set_dirty)
+ * @iommufd: the /dev/iommu fd that owns @hwpt_id
+ * @hwpt_id: a riommu_mock paging HWPT with dirty tracking enabled
+ * @flags: must be 0
+ * @iova: IOVA of bit 0 of the bitmap
+ * @length: bytes covered by the bitmap
+ * @page_size: bytes per bit
+ * @uptr: bitmap; every set bit marks the mapped PTE at that IOVA dirty
+ * @out_nr_dirty: number of bits found set
+ *
+ * Same semantics as IOMMU_TEST_OP_DIRTY.
+ */
+struct riommu_mock_set_dirty {
+	__u32 size;
+	__s32 iommufd;
+	__u32 hwpt_id;
+	__u32 flags;
+	__aligned_u64 iova;
+	__aligned_u64 length;
+	__aligned_u64 page_size;
+	__aligned_u64 uptr;
+	__aligned_u64 out_nr_dirty;
+};
+#define RIOMMU_MOCK_SET_DIRTY _IO(RIOMMU_MOCK_TYPE, RIOMMU_MOCK_CMD_SET_DIRTY)
+
+/**
+ * struct riommu_mock_stats - RIOMMU_MOCK_STATS
+ * @size: sizeof(struct riommu_mock_stats)
+ * @__reserved: must be 0
+ * @out_devices: live mock devices (all control fds)
+ * @out_paging_domains: live paging domains
+ * @out_nested_domains: live nested domains
+ * @out_table_bytes: bytes held by page-table nodes of all paging domains
+ *
+ * Object counts for leak checks and the benchmark.
+ */
+struct riommu_mock_stats {
+	__u32 size;
+	__u32 __reserved;
+	__aligned_u64 out_devices;
+	__aligned_u64 out_paging_domains;
+	__aligned_u64 out_nested_domains;
+	__aligned_u64 out_table_bytes;
+};
+#define RIOMMU_MOCK_STATS _IO(RIOMMU_MOCK_TYPE, RIOMMU_MOCK_CMD_STATS)
+
+#endif /* _UAPI_LINUX_RIOMMU_MOCK_H */
