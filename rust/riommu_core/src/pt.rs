@@ -1,0 +1,650 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A generic radix I/O page table over abstract table memory.
+//!
+//! Tables are 4 KiB and hold 512 64-bit entries; each level resolves 9 bits of
+//! the IOVA above the 12-bit page offset. Level 0 holds 4 KiB leaves, level 1
+//! 2 MiB, level 2 1 GiB and so on; the top level is `F::LEVELS - 1`. The PTE
+//! encoding is a [`Format`], the memory that holds the tables a [`TableMem`].
+//!
+//! [`PageTable`] does no locking: the kernel side serializes the `&mut self`
+//! operations of one table (and any reader against them).
+//!
+//! Stack use is small and bounded: no arrays on the stack; the only recursion
+//! (freeing, emptiness checks and dirty reads) is at most `F::LEVELS <= 5`
+//! frames of a few words each.
+
+use core::marker::PhantomData;
+
+use super::errno::Errno;
+
+/// Number of entries in a table.
+pub const ENTRIES_PER_TABLE: usize = 512;
+/// Size of a table in bytes.
+pub const TABLE_SIZE: u64 = 4096;
+/// log2 of the base (level 0) page size.
+pub const PAGE_SHIFT: u32 = 12;
+/// IOVA bits resolved by one level.
+pub const BITS_PER_LEVEL: u32 = 9;
+/// The largest supported [`Format::LEVELS`] (a 57-bit IOVA).
+pub const MAX_LEVELS: usize = 5;
+
+/// Mask of the table index bits once shifted down.
+const INDEX_MASK: u64 = (1 << BITS_PER_LEVEL) - 1;
+
+/// log2 of the size that one entry of a table at `level` maps.
+pub const fn level_shift(level: usize) -> u32 {
+    // `level` is at most `MAX_LEVELS` wherever this is used with a valid
+    // format; clamp so that a bogus value cannot overflow.
+    let level = if level > MAX_LEVELS {
+        MAX_LEVELS
+    } else {
+        level
+    };
+    PAGE_SHIFT + BITS_PER_LEVEL * level as u32
+}
+
+/// Size in bytes that one entry of a table at `level` maps: `4 KiB << 9 * level`.
+///
+/// `level` must be at most [`MAX_LEVELS`]; larger values are clamped.
+pub const fn level_size(level: usize) -> u64 {
+    1 << level_shift(level)
+}
+
+/// Index within its table of the entry at `level` that translates `iova`.
+const fn table_index(iova: u64, level: usize) -> usize {
+    ((iova >> level_shift(level)) & INDEX_MASK) as usize
+}
+
+/// The memory that holds page tables.
+///
+/// A table is 4 KiB of 512 `u64` entries, identified by a non-zero, 4 KiB
+/// aligned address (a physical address in the kernel). The all-zero entry
+/// must be non-present in every [`Format`], as new tables come zeroed.
+pub trait TableMem {
+    /// Allocates a zeroed table; [`Errno::ENOMEM`] if there is no memory.
+    fn alloc_table(&mut self) -> Result<u64, Errno>;
+
+    /// Frees a table that [`TableMem::alloc_table`] returned.
+    ///
+    /// [`PageTable::map_pages`] may free empty tables that it replaces with a
+    /// leaf *after* the leaf is written; an implementation behind real
+    /// hardware must defer the reuse of such a table until the IOMMU's
+    /// paging-structure caches are flushed.
+    fn free_table(&mut self, table: u64);
+
+    /// Reads entry `index` (below 512) of `table`.
+    fn read(&self, table: u64, index: usize) -> u64;
+
+    /// Writes entry `index` (below 512) of `table`.
+    fn write(&mut self, table: u64, index: usize, value: u64);
+}
+
+/// A page table entry format.
+pub trait Format {
+    /// Number of levels, 1 to [`MAX_LEVELS`]; level 0 holds 4 KiB leaves and
+    /// the top level is `LEVELS - 1`.
+    const LEVELS: usize;
+
+    /// Levels that can hold leaves: bit `L` set allows leaves at level `L`
+    /// (4 KiB at 0, 2 MiB at 1, 1 GiB at 2, ...). No bit at or above
+    /// `LEVELS` may be set.
+    const LEAF_LEVELS: u32;
+
+    /// Whether `pte` is present (a table pointer or a leaf). `0` must not be.
+    fn is_present(pte: u64) -> bool;
+
+    /// Whether `pte`, found at `level`, is a present leaf. At level 0 every
+    /// present entry is a leaf.
+    fn is_leaf(pte: u64, level: usize) -> bool;
+
+    /// An entry pointing to the next-level table at address `table`.
+    fn make_table(table: u64) -> u64;
+
+    /// The address of the next-level table that the table entry `pte` points to.
+    fn table_addr(pte: u64) -> u64;
+
+    /// A leaf at `level` mapping `phys` (aligned to [`level_size`]`(level)`)
+    /// with permissions `prot`, not dirty.
+    fn make_leaf(phys: u64, level: usize, prot: Prot) -> u64;
+
+    /// The base physical address of the leaf `pte` found at `level`.
+    fn leaf_phys(pte: u64, level: usize) -> u64;
+
+    /// Whether the leaf `pte` is dirty (written by DMA).
+    fn is_dirty(pte: u64) -> bool;
+
+    /// The leaf `pte` with its dirty bit set.
+    fn set_dirty(pte: u64) -> u64;
+
+    /// The leaf `pte` with its dirty bit cleared.
+    fn clear_dirty(pte: u64) -> u64;
+}
+
+/// Access permissions of a mapping.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Prot {
+    /// DMA may read the memory (device reads, `IOMMU_READ`).
+    pub read: bool,
+    /// DMA may write the memory (device writes, `IOMMU_WRITE`).
+    pub write: bool,
+}
+
+impl Prot {
+    /// Linux `IOMMU_READ`.
+    pub const IOMMU_READ: i32 = 1 << 0;
+    /// Linux `IOMMU_WRITE`.
+    pub const IOMMU_WRITE: i32 = 1 << 1;
+
+    /// No access.
+    pub const NONE: Prot = Prot {
+        read: false,
+        write: false,
+    };
+    /// Read only.
+    pub const READ: Prot = Prot {
+        read: true,
+        write: false,
+    };
+    /// Write only.
+    pub const WRITE: Prot = Prot {
+        read: false,
+        write: true,
+    };
+    /// Read and write.
+    pub const READ_WRITE: Prot = Prot {
+        read: true,
+        write: true,
+    };
+
+    /// Converts the `prot` of Linux `iommu_map()` (`IOMMU_READ`,
+    /// `IOMMU_WRITE`; other flags such as `IOMMU_CACHE` are ignored).
+    pub const fn from_iommu_prot(prot: i32) -> Self {
+        Prot {
+            read: prot & Self::IOMMU_READ != 0,
+            write: prot & Self::IOMMU_WRITE != 0,
+        }
+    }
+
+    /// The Linux `IOMMU_READ` / `IOMMU_WRITE` flags of this permission.
+    pub const fn to_iommu_prot(self) -> i32 {
+        let mut prot = 0;
+        if self.read {
+            prot |= Self::IOMMU_READ;
+        }
+        if self.write {
+            prot |= Self::IOMMU_WRITE;
+        }
+        prot
+    }
+}
+
+/// A leaf found by [`PageTable::lookup`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Leaf {
+    /// First IOVA the leaf maps (aligned to `size`).
+    pub iova: u64,
+    /// Physical address that `iova` maps to.
+    pub phys: u64,
+    /// Size of the leaf in bytes ([`level_size`] of `level`).
+    pub size: u64,
+    /// Level that holds the leaf.
+    pub level: usize,
+    /// Whether the leaf is dirty.
+    pub dirty: bool,
+}
+
+/// A radix I/O page table of format `F`.
+///
+/// The table does not own its memory: every operation takes the
+/// [`TableMem`] that holds it, which must be the same for the table's whole
+/// life. There is no `Drop`: [`PageTable::destroy`] must be called to free the
+/// tables, otherwise they leak.
+pub struct PageTable<F: Format> {
+    root: u64,
+    tables: usize,
+    _format: PhantomData<fn() -> F>,
+}
+
+impl<F: Format> PageTable<F> {
+    /// The top level (the level of the root table).
+    const TOP: usize = F::LEVELS - 1;
+
+    /// Allocates the root table of a new, empty page table.
+    ///
+    /// Returns the error of [`TableMem::alloc_table`] ([`Errno::ENOMEM`]).
+    pub fn new<M: TableMem + ?Sized>(mem: &mut M) -> Result<Self, Errno> {
+        const {
+            assert!(F::LEVELS >= 1 && F::LEVELS <= MAX_LEVELS);
+            assert!(F::LEAF_LEVELS != 0 && F::LEAF_LEVELS >> F::LEVELS == 0);
+        }
+        let root = mem.alloc_table()?;
+        Ok(PageTable {
+            root,
+            tables: 1,
+            _format: PhantomData,
+        })
+    }
+
+    /// Address of the root table.
+    pub fn root(&self) -> u64 {
+        self.root
+    }
+
+    /// Number of tables currently allocated, the root included.
+    pub fn table_count(&self) -> usize {
+        self.tables
+    }
+
+    /// Size in bytes that one entry of a table at `level` maps (4 KiB << 9 * level).
+    pub const fn level_size(level: usize) -> u64 {
+        level_size(level)
+    }
+
+    /// Number of IOVA bits the table translates: `12 + 9 * LEVELS`.
+    pub const fn va_bits() -> u32 {
+        level_shift(F::LEVELS)
+    }
+
+    /// The page sizes that leaves can have (bit `n` set: `1 << n` bytes).
+    pub const fn pgsize_bitmap() -> u64 {
+        let mut bitmap = 0;
+        let mut level = 0;
+        while level < F::LEVELS {
+            if F::LEAF_LEVELS & (1 << level) != 0 {
+                bitmap |= level_size(level);
+            }
+            level += 1;
+        }
+        bitmap
+    }
+
+    /// One past the highest IOVA the table translates.
+    const fn va_end() -> u64 {
+        level_size(F::LEVELS)
+    }
+
+    /// The level whose leaves are `pgsize` bytes, if leaves may live there.
+    fn leaf_level(pgsize: u64) -> Option<usize> {
+        (0..F::LEVELS)
+            .find(|&level| F::LEAF_LEVELS & (1 << level) != 0 && level_size(level) == pgsize)
+    }
+
+    /// Checks the arguments of a map; returns the level of the leaves.
+    fn check_map(
+        iova: u64,
+        paddr: u64,
+        pgsize: u64,
+        pgcount: u64,
+        prot: Prot,
+    ) -> Result<usize, Errno> {
+        if !prot.read && !prot.write {
+            return Err(Errno::EINVAL);
+        }
+        let level = Self::leaf_level(pgsize).ok_or(Errno::EINVAL)?;
+        if (iova | paddr) & (pgsize - 1) != 0 || pgcount == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let len = pgsize.checked_mul(pgcount).ok_or(Errno::EINVAL)?;
+        let end = iova.checked_add(len).ok_or(Errno::EINVAL)?;
+        if end > Self::va_end() {
+            return Err(Errno::EINVAL);
+        }
+        // The output addresses must be representable in a leaf.
+        let last_pa = paddr.checked_add(len - pgsize).ok_or(Errno::ERANGE)?;
+        for pa in [paddr, last_pa] {
+            if F::leaf_phys(F::make_leaf(pa, level, prot), level) != pa {
+                return Err(Errno::ERANGE);
+            }
+        }
+        Ok(level)
+    }
+
+    /// Maps `pgcount` pages of `pgsize` bytes from `iova` to `paddr`.
+    ///
+    /// Returns the number of bytes mapped and the error that stopped the map,
+    /// if any; what was mapped stays mapped (the caller unmaps it).
+    ///
+    /// Errors, with nothing mapped:
+    /// - [`Errno::EINVAL`]: `pgsize` is not in [`Self::pgsize_bitmap`],
+    ///   `iova` or `paddr` is not aligned to it, `pgcount` is 0, the range
+    ///   wraps or goes past the IOVA space (`1 << va_bits()`), or `prot` grants
+    ///   neither read nor write (as Linux generic_pt);
+    /// - [`Errno::ERANGE`]: `paddr` (or the end of the range) does not fit a
+    ///   leaf of the format.
+    ///
+    /// Errors that stop the map part way:
+    /// - [`Errno::EADDRINUSE`]: a page is already mapped: a leaf where a leaf
+    ///   must go, a larger leaf covering it, or a table below which something
+    ///   is mapped where a large leaf must go. A table with nothing mapped
+    ///   below it is replaced by the leaf and freed (as Linux generic_pt);
+    /// - the error of [`TableMem::alloc_table`] ([`Errno::ENOMEM`]) when an
+    ///   intermediate table cannot be allocated.
+    ///
+    /// The walk from the root is done once per leaf table, not per page.
+    pub fn map_pages<M: TableMem + ?Sized>(
+        &mut self,
+        mem: &mut M,
+        iova: u64,
+        paddr: u64,
+        pgsize: u64,
+        pgcount: u64,
+        prot: Prot,
+    ) -> (u64, Result<(), Errno>) {
+        let level = match Self::check_map(iova, paddr, pgsize, pgcount, prot) {
+            Ok(level) => level,
+            Err(e) => return (0, Err(e)),
+        };
+        // All offsets below stay within `pgsize * pgcount`, checked above.
+        let mut done: u64 = 0;
+        while done < pgcount {
+            let offset = done * pgsize;
+            let table = match self.walk_alloc(mem, iova + offset, level) {
+                Ok(table) => table,
+                Err(e) => return (offset, Err(e)),
+            };
+            let mut index = table_index(iova + offset, level);
+            while index < ENTRIES_PER_TABLE && done < pgcount {
+                let offset = done * pgsize;
+                let old = mem.read(table, index);
+                let leaf = F::make_leaf(paddr + offset, level, prot);
+                if F::is_present(old) {
+                    if level == 0 || F::is_leaf(old, level) {
+                        return (offset, Err(Errno::EADDRINUSE));
+                    }
+                    let lower = F::table_addr(old);
+                    if Self::has_leaf(mem, lower, level - 1) {
+                        return (offset, Err(Errno::EADDRINUSE));
+                    }
+                    mem.write(table, index, leaf);
+                    self.free_tree(mem, lower, level - 1);
+                } else {
+                    mem.write(table, index, leaf);
+                }
+                index += 1;
+                done += 1;
+            }
+        }
+        (done * pgsize, Ok(()))
+    }
+
+    /// Walks from the root to the table at `level` that translates `iova`,
+    /// allocating missing tables. [`Errno::EADDRINUSE`] if a leaf is in the way.
+    fn walk_alloc<M: TableMem + ?Sized>(
+        &mut self,
+        mem: &mut M,
+        iova: u64,
+        level: usize,
+    ) -> Result<u64, Errno> {
+        let mut table = self.root;
+        let mut cur = Self::TOP;
+        while cur > level {
+            let index = table_index(iova, cur);
+            let pte = mem.read(table, index);
+            table = if !F::is_present(pte) {
+                let lower = mem.alloc_table()?;
+                self.tables += 1;
+                mem.write(table, index, F::make_table(lower));
+                lower
+            } else if F::is_leaf(pte, cur) {
+                return Err(Errno::EADDRINUSE);
+            } else {
+                F::table_addr(pte)
+            };
+            cur -= 1;
+        }
+        Ok(table)
+    }
+
+    /// Whether any leaf is present in `table` (at `level`) or below it.
+    fn has_leaf<M: TableMem + ?Sized>(mem: &M, table: u64, level: usize) -> bool {
+        (0..ENTRIES_PER_TABLE).any(|index| {
+            let pte = mem.read(table, index);
+            F::is_present(pte)
+                && (level == 0
+                    || F::is_leaf(pte, level)
+                    || Self::has_leaf(mem, F::table_addr(pte), level - 1))
+        })
+    }
+
+    /// Frees `table` (at `level`) and every table below it.
+    fn free_tree<M: TableMem + ?Sized>(&mut self, mem: &mut M, table: u64, level: usize) {
+        if level > 0 {
+            for index in 0..ENTRIES_PER_TABLE {
+                let pte = mem.read(table, index);
+                if F::is_present(pte) && !F::is_leaf(pte, level) {
+                    self.free_tree(mem, F::table_addr(pte), level - 1);
+                }
+            }
+        }
+        mem.free_table(table);
+        self.tables -= 1;
+    }
+
+    /// Unmaps `pgcount` pages of `pgsize` bytes from `iova`; returns the
+    /// number of bytes unmapped.
+    ///
+    /// Leaves are removed in IOVA order; the walk stops, returning what was
+    /// unmapped so far, at a hole (nothing mapped at the current IOVA) or at a
+    /// leaf that does not start at the current IOVA or is larger than the rest
+    /// of the range. A leaf that starts at the current IOVA and fits is removed
+    /// whole, whatever `pgsize` is: unmapping 512 pages of 4 KiB over a 2 MiB
+    /// leaf removes the leaf and returns 2 MiB.
+    ///
+    /// Nothing is unmapped (0 returned) if `pgsize` is not in
+    /// [`Self::pgsize_bitmap`], `iova` is not aligned to it, `pgcount` is 0, or
+    /// the range wraps or goes past the IOVA space.
+    ///
+    /// Tables are never freed here, only by [`Self::destroy`] (or reused by a
+    /// later map).
+    pub fn unmap_pages<M: TableMem + ?Sized>(
+        &mut self,
+        mem: &mut M,
+        iova: u64,
+        pgsize: u64,
+        pgcount: u64,
+    ) -> u64 {
+        if Self::leaf_level(pgsize).is_none() || iova & (pgsize - 1) != 0 {
+            return 0;
+        }
+        let Some(len) = pgsize.checked_mul(pgcount) else {
+            return 0;
+        };
+        match iova.checked_add(len) {
+            Some(end) if end <= Self::va_end() => {}
+            _ => return 0,
+        }
+        let mut unmapped: u64 = 0;
+        'walk: while unmapped < len {
+            let mut cur = iova + unmapped;
+            // Find the table and level that hold the leaf at `cur`.
+            let mut table = self.root;
+            let mut level = Self::TOP;
+            loop {
+                let pte = mem.read(table, table_index(cur, level));
+                if !F::is_present(pte) {
+                    break 'walk;
+                }
+                if level == 0 || F::is_leaf(pte, level) {
+                    break;
+                }
+                table = F::table_addr(pte);
+                level -= 1;
+            }
+            // Remove the consecutive leaves of that table.
+            let size = level_size(level);
+            let mut index = table_index(cur, level);
+            while index < ENTRIES_PER_TABLE && unmapped < len {
+                let pte = mem.read(table, index);
+                if !F::is_present(pte) {
+                    break 'walk;
+                }
+                if level != 0 && !F::is_leaf(pte, level) {
+                    // A table: walk down from the root again.
+                    continue 'walk;
+                }
+                if cur & (size - 1) != 0 || size > len - unmapped {
+                    break 'walk;
+                }
+                mem.write(table, index, 0);
+                unmapped += size;
+                cur += size;
+                index += 1;
+            }
+        }
+        unmapped
+    }
+
+    /// Finds the leaf that translates `iova`: its table, index and level, and
+    /// the entry itself.
+    fn find_leaf<M: TableMem + ?Sized>(
+        &self,
+        mem: &M,
+        iova: u64,
+    ) -> Option<(u64, usize, usize, u64)> {
+        if iova >= Self::va_end() {
+            return None;
+        }
+        let mut table = self.root;
+        let mut level = Self::TOP;
+        loop {
+            let index = table_index(iova, level);
+            let pte = mem.read(table, index);
+            if !F::is_present(pte) {
+                return None;
+            }
+            if level == 0 || F::is_leaf(pte, level) {
+                return Some((table, index, level, pte));
+            }
+            table = F::table_addr(pte);
+            level -= 1;
+        }
+    }
+
+    /// The leaf that translates `iova`, if any.
+    pub fn lookup<M: TableMem + ?Sized>(&self, mem: &M, iova: u64) -> Option<Leaf> {
+        let (_, _, level, pte) = self.find_leaf(mem, iova)?;
+        let size = level_size(level);
+        let offset = iova & (size - 1);
+        Some(Leaf {
+            iova: iova - offset,
+            phys: F::leaf_phys(pte, level) | offset,
+            size,
+            level,
+            dirty: F::is_dirty(pte),
+        })
+    }
+
+    /// The physical address that `iova` translates to, 0 if it is not mapped
+    /// (as Linux `iova_to_phys`).
+    pub fn iova_to_phys<M: TableMem + ?Sized>(&self, mem: &M, iova: u64) -> u64 {
+        self.lookup(mem, iova).map_or(0, |leaf| leaf.phys)
+    }
+
+    /// Sets the dirty bit of the leaf that translates `iova`; `false` if
+    /// `iova` is not mapped.
+    pub fn set_dirty<M: TableMem + ?Sized>(&mut self, mem: &mut M, iova: u64) -> bool {
+        match self.find_leaf(mem, iova) {
+            Some((table, index, _, pte)) => {
+                mem.write(table, index, F::set_dirty(pte));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Reports the dirty leaves of `[iova, iova + size)` in IOVA order.
+    ///
+    /// For each dirty leaf that intersects the range, calls
+    /// `record(start, len)` with the intersection of the leaf and the range,
+    /// then clears the leaf's dirty bit unless `no_clear` (Linux
+    /// `IOMMU_DIRTY_NO_CLEAR`). The whole leaf is cleared even if it is only
+    /// partly in the range. A range past the IOVA space (or that wraps) is
+    /// clipped to it.
+    pub fn read_and_clear_dirty<M: TableMem + ?Sized, R: FnMut(u64, u64)>(
+        &mut self,
+        mem: &mut M,
+        iova: u64,
+        size: u64,
+        no_clear: bool,
+        mut record: R,
+    ) {
+        let end = match iova.checked_add(size) {
+            Some(end) if end < Self::va_end() => end,
+            _ => Self::va_end(),
+        };
+        if iova >= end {
+            return;
+        }
+        Self::dirty_walk(
+            mem,
+            self.root,
+            Self::TOP,
+            0,
+            iova,
+            end,
+            no_clear,
+            &mut record,
+        );
+    }
+
+    /// [`Self::read_and_clear_dirty`] for `table` at `level` that maps from
+    /// `base`, over `[start, end)` (non-empty and within the table).
+    #[allow(clippy::too_many_arguments)]
+    fn dirty_walk<M: TableMem + ?Sized, R: FnMut(u64, u64)>(
+        mem: &mut M,
+        table: u64,
+        level: usize,
+        base: u64,
+        start: u64,
+        end: u64,
+        no_clear: bool,
+        record: &mut R,
+    ) {
+        let shift = level_shift(level);
+        let size = level_size(level);
+        let first = table_index(start, level);
+        let last = table_index(end - 1, level);
+        for index in first..=last {
+            let entry_start = base + ((index as u64) << shift);
+            let entry_end = entry_start + size;
+            let pte = mem.read(table, index);
+            if !F::is_present(pte) {
+                continue;
+            }
+            let from = if start > entry_start {
+                start
+            } else {
+                entry_start
+            };
+            let to = if end < entry_end { end } else { entry_end };
+            if level == 0 || F::is_leaf(pte, level) {
+                if F::is_dirty(pte) {
+                    record(from, to - from);
+                    if !no_clear {
+                        mem.write(table, index, F::clear_dirty(pte));
+                    }
+                }
+            } else {
+                let lower = F::table_addr(pte);
+                Self::dirty_walk(
+                    mem,
+                    lower,
+                    level - 1,
+                    entry_start,
+                    from,
+                    to,
+                    no_clear,
+                    record,
+                );
+            }
+        }
+    }
+
+    /// Frees every table, the root included.
+    pub fn destroy<M: TableMem + ?Sized>(mut self, mem: &mut M) {
+        let root = self.root;
+        self.free_tree(mem, root, Self::TOP);
+        debug_assert_eq!(self.tables, 0);
+    }
+}
