@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `/dev/riommu-mock`: the control device of riommu_mock.
+//!
+//! Each open file owns the mock devices it creates; closing it detaches,
+//! unbinds and unregisters them.  The uAPI is
+//! `include/uapi/linux/riommu_mock.h`; each handler's errnos follow the C
+//! mock's matching `IOMMU_TEST_OP_*` where there is one.
+
+#![forbid(unsafe_code)]
+
+use crate::mock::{self, MockDevData, MockDriver};
+use crate::riommu::{
+    domain::PagingDomain,
+    iommufd::{BoundDevice, IommufdCtx},
+    mockbus::MockDevice,
+    pgtable::TABLE_PAGES,
+    userdata::{read_ioctl, read_user_bytes, user_addr_to_phys, write_ioctl},
+};
+use crate::uapi;
+use core::mem::size_of;
+use core::sync::atomic::Ordering;
+use kernel::{
+    fs::File,
+    miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
+    new_mutex,
+    page::PAGE_SIZE,
+    prelude::*,
+    sync::Mutex,
+};
+
+/// Registers `/dev/riommu-mock`.
+pub fn register() -> impl PinInit<MiscDeviceRegistration<Control>, Error> {
+    MiscDeviceRegistration::register(MiscDeviceOptions {
+        name: c"riommu-mock",
+    })
+}
+
+/// A mock device created through this control file.
+struct Entry {
+    // Field order is drop order: unbind (detaching first), then unregister
+    // the device, then drop the context reference.
+    bound: BoundDevice,
+    _dev: MockDevice<MockDriver>,
+    _ctx: IommufdCtx,
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        if let Ok(inst) = mock::instance() {
+            inst.data().devices.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The state of one open `/dev/riommu-mock`.
+#[pin_data]
+pub struct Control {
+    /// Slot `i` holds device id `i + 1`.
+    #[pin]
+    devs: Mutex<KVec<Option<Entry>>>,
+}
+
+#[vtable]
+impl MiscDevice for Control {
+    type Ptr = Pin<KBox<Self>>;
+
+    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+        KBox::try_pin_init(
+            try_pin_init!(Control {
+                devs <- new_mutex!(KVec::new()),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    fn ioctl(me: Pin<&Control>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        match cmd {
+            uapi::DEV_ADD => me.dev_add(arg),
+            uapi::DEV_REMOVE => me.dev_remove(arg),
+            uapi::DEV_ATTACH => me.dev_attach(arg, false),
+            uapi::DEV_REPLACE => me.dev_attach(arg, true),
+            uapi::DEV_DETACH => me.dev_detach(arg),
+            uapi::CHECK_MAP => check_map(arg),
+            uapi::CHECK_IOTLB => check_iotlb(arg),
+            uapi::SET_DIRTY => set_dirty(arg),
+            uapi::STATS => stats(arg),
+            _ => Err(ENOTTY),
+        }
+        .map(|()| 0)
+    }
+}
+
+/// Minimum sizes: every field of the first version.
+const DEV_ADD_MIN: usize = size_of::<uapi::DevAdd>();
+const DEV_REF_MIN: usize = size_of::<uapi::DevRef>();
+const DEV_ATTACH_MIN: usize = size_of::<uapi::DevAttach>();
+const CHECK_MAP_MIN: usize = size_of::<uapi::CheckMap>();
+const CHECK_IOTLB_MIN: usize = size_of::<uapi::CheckIotlb>();
+const SET_DIRTY_MIN: usize = size_of::<uapi::SetDirty>();
+const STATS_MIN: usize = size_of::<uapi::Stats>();
+
+impl Control {
+    fn dev_add(&self, arg: usize) -> Result {
+        let (mut cmd, size) = read_ioctl::<uapi::DevAdd>(arg, DEV_ADD_MIN)?;
+        if cmd.flags != 0 || cmd.reserved != 0 {
+            return Err(EOPNOTSUPP);
+        }
+        if cmd.dev_flags & !(uapi::DEV_NO_DIRTY | uapi::DEV_PASID) != 0 {
+            return Err(EINVAL);
+        }
+        let inst = mock::instance()?;
+        let ctx = IommufdCtx::from_fd(cmd.iommufd)?;
+        let dev = MockDevice::<MockDriver>::new(
+            inst,
+            c"riommu_mock",
+            MockDevData {
+                flags: cmd.dev_flags,
+                ctx_key: ctx.key(),
+            },
+        )?;
+        let mut bound = BoundDevice::bind(&ctx, dev.device())?;
+        if cmd.pt_id != 0 {
+            bound.attach(&mut cmd.pt_id)?;
+        }
+        cmd.out_idev_id = bound.id();
+        inst.data().devices.fetch_add(1, Ordering::Relaxed);
+        let entry = Entry {
+            bound,
+            _dev: dev,
+            _ctx: ctx,
+        };
+
+        let mut devs = self.devs.lock();
+        let slot = match devs.iter().position(Option::is_none) {
+            Some(i) => {
+                devs[i] = Some(entry);
+                i
+            }
+            None => {
+                devs.push(Some(entry), GFP_KERNEL)?;
+                devs.len() - 1
+            }
+        };
+        cmd.out_dev_id = (slot + 1) as u32;
+        if let Err(e) = write_ioctl(arg, &cmd, size) {
+            devs[slot] = None;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn with_dev<R>(&self, id: u32, f: impl FnOnce(&mut Entry) -> Result<R>) -> Result<R> {
+        let mut devs = self.devs.lock();
+        let e = (id as usize)
+            .checked_sub(1)
+            .and_then(|i| devs.get_mut(i))
+            .and_then(Option::as_mut)
+            .ok_or(ENOENT)?;
+        f(e)
+    }
+
+    fn dev_remove(&self, arg: usize) -> Result {
+        let (cmd, _) = read_ioctl::<uapi::DevRef>(arg, DEV_REF_MIN)?;
+        let removed = {
+            let mut devs = self.devs.lock();
+            (cmd.dev_id as usize)
+                .checked_sub(1)
+                .and_then(|i| devs.get_mut(i))
+                .and_then(Option::take)
+        };
+        // Tear down outside the lock.
+        removed.map(drop).ok_or(ENOENT)
+    }
+
+    fn dev_attach(&self, arg: usize, replace: bool) -> Result {
+        let (mut cmd, size) = read_ioctl::<uapi::DevAttach>(arg, DEV_ATTACH_MIN)?;
+        if cmd.reserved != 0 {
+            return Err(EOPNOTSUPP);
+        }
+        self.with_dev(cmd.dev_id, |e| {
+            if replace {
+                e.bound.replace(&mut cmd.pt_id)
+            } else {
+                e.bound.attach(&mut cmd.pt_id)
+            }
+        })?;
+        write_ioctl(arg, &cmd, size)
+    }
+
+    fn dev_detach(&self, arg: usize) -> Result {
+        let (cmd, _) = read_ioctl::<uapi::DevRef>(arg, DEV_REF_MIN)?;
+        self.with_dev(cmd.dev_id, |e| e.bound.detach())
+    }
+}
+
+/// `RIOMMU_MOCK_CHECK_MAP`, as `IOMMU_TEST_OP_MD_CHECK_MAP`.
+fn check_map(arg: usize) -> Result {
+    let (cmd, _) = read_ioctl::<uapi::CheckMap>(arg, CHECK_MAP_MIN)?;
+    if cmd.reserved != 0 {
+        return Err(EOPNOTSUPP);
+    }
+    let ctx = IommufdCtx::from_fd(cmd.iommufd)?;
+    let page = PAGE_SIZE as u64;
+    if cmd.iova % page != 0 || cmd.length % page != 0 || cmd.uptr % page != 0 {
+        return Err(EINVAL);
+    }
+    cmd.uptr.checked_add(cmd.length).ok_or(EINVAL)?;
+    mock::instance()?
+        .data()
+        .paging
+        .with(ctx.key(), cmd.hwpt_id, |d| -> Result {
+            let mut off = 0;
+            while off < cmd.length {
+                let want = user_addr_to_phys((cmd.uptr + off) as usize)?;
+                if d.iova_to_phys(cmd.iova + off) != want {
+                    return Err(EINVAL);
+                }
+                off += page;
+            }
+            Ok(())
+        })
+        .ok_or(ENOENT)?
+}
+
+/// `RIOMMU_MOCK_CHECK_IOTLB`, as `IOMMU_TEST_OP_MD_CHECK_IOTLB`, plus the value.
+fn check_iotlb(arg: usize) -> Result {
+    let (mut cmd, size) = read_ioctl::<uapi::CheckIotlb>(arg, CHECK_IOTLB_MIN)?;
+    let ctx = IommufdCtx::from_fd(cmd.iommufd)?;
+    let value = mock::instance()?
+        .data()
+        .nested
+        .with(ctx.key(), cmd.hwpt_id, |d| d.iotlb(cmd.iotlb_id as usize))
+        .ok_or(ENOENT)?
+        .ok_or(EINVAL)?;
+    cmd.out_iotlb = value;
+    write_ioctl(arg, &cmd, size)?;
+    if value != cmd.iotlb {
+        return Err(EINVAL);
+    }
+    Ok(())
+}
+
+/// Largest bitmap `RIOMMU_MOCK_SET_DIRTY` takes, in bits (as the C mock).
+const DIRTY_MAX_BITS: u64 = 16 * 1024 * 1024 * 8;
+
+/// `RIOMMU_MOCK_SET_DIRTY`, as `IOMMU_TEST_OP_DIRTY`.
+fn set_dirty(arg: usize) -> Result {
+    let (mut cmd, size) = read_ioctl::<uapi::SetDirty>(arg, SET_DIRTY_MIN)?;
+    if cmd.flags != 0 {
+        return Err(EOPNOTSUPP);
+    }
+    if cmd.page_size == 0
+        || cmd.length == 0
+        || cmd.iova % cmd.page_size != 0
+        || cmd.length % cmd.page_size != 0
+        || cmd.uptr == 0
+    {
+        return Err(EINVAL);
+    }
+    let bits = cmd.length / cmd.page_size;
+    if bits > DIRTY_MAX_BITS {
+        return Err(EOVERFLOW);
+    }
+    let ctx = IommufdCtx::from_fd(cmd.iommufd)?;
+    let count = mock::instance()?
+        .data()
+        .paging
+        .with(ctx.key(), cmd.hwpt_id, |d| -> Result<u64> {
+            if !d.dirty_tracking() {
+                return Err(EINVAL);
+            }
+            let bitmap = read_user_bytes(cmd.uptr as usize, bits.div_ceil(8) as usize)?;
+            let mut count = 0;
+            for i in 0..bits {
+                if bitmap[(i / 8) as usize] & (1 << (i % 8)) != 0 {
+                    d.mark_dirty(cmd.iova + i * cmd.page_size);
+                    count += 1;
+                }
+            }
+            Ok(count)
+        })
+        .ok_or(ENOENT)??;
+    cmd.out_nr_dirty = count;
+    write_ioctl(arg, &cmd, size)
+}
+
+/// `RIOMMU_MOCK_STATS`.
+fn stats(arg: usize) -> Result {
+    let (mut cmd, size) = read_ioctl::<uapi::Stats>(arg, STATS_MIN)?;
+    if cmd.reserved != 0 {
+        return Err(EOPNOTSUPP);
+    }
+    let inst = mock::instance()?;
+    let d = inst.data();
+    cmd.out_devices = d.devices.load(Ordering::Relaxed);
+    cmd.out_paging_domains = d.paging.len() as u64;
+    cmd.out_nested_domains = d.nested.len() as u64;
+    cmd.out_table_bytes = (TABLE_PAGES.load(Ordering::Relaxed) * PAGE_SIZE) as u64;
+    write_ioctl(arg, &cmd, size)
+}

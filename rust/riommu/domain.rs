@@ -1,0 +1,487 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! IOMMU domains owned by a Rust driver.
+//!
+//! A driver type `T` lives in a [`Domain<T>`], which embeds the C
+//! `struct iommu_domain` at offset 0.  The glue of [`super::driver`] hands
+//! `&T` to the driver's operations and turns a C domain pointer back into a
+//! `Domain<T>` only after checking that its `ops` are the driver's own table
+//! for that kind of domain.
+
+use super::{
+    bindings as rb,
+    driver::{Driver, DriverStatics, IommuDevice},
+    userdata::UserDataArray,
+};
+use core::{
+    marker::PhantomData,
+    mem::offset_of,
+    ops::Deref,
+    ptr::NonNull,
+    ptr,
+    sync::atomic::{AtomicPtr, Ordering},
+};
+use kernel::{bindings, prelude::*, sync::Mutex, types::Opaque};
+
+/// A domain of a Rust driver: the C `struct iommu_domain` followed by the
+/// driver's data.
+///
+/// # Invariants
+///
+/// `raw` is at offset 0 and is initialised (type, ops, geometry) before the
+/// domain is handed to the C core; `raw.ops` is the driver's operation table
+/// for `T`'s kind of domain.
+#[repr(C)]
+#[pin_data]
+pub struct Domain<T> {
+    raw: Opaque<bindings::iommu_domain>,
+    set: AtomicPtr<DomainSet<T>>,
+    #[pin]
+    inner: T,
+}
+
+// The C core converts between `struct iommu_domain *` and `Domain<T> *`.
+const _: () = assert!(offset_of!(Domain<()>, raw) == 0);
+
+impl<T> Deref for Domain<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.inner
+    }
+}
+
+impl<T> Domain<T> {
+    /// The raw `struct iommu_domain`.
+    pub fn as_raw(&self) -> *mut bindings::iommu_domain {
+        self.raw.get()
+    }
+
+    /// The iommufd HWPT object id that owns this domain, if iommufd allocated it.
+    pub fn hwpt_id(&self) -> Option<u32> {
+        // SAFETY: `raw` is a valid, initialised domain (type invariant); the
+        // shim only reads its cookie fields.
+        let id = unsafe { rb::riommu_shim_domain_hwpt_id(self.as_raw()) };
+        (id != 0).then_some(id)
+    }
+
+    /// Builds a reference from a C pointer known to be a `Domain<T>`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must point to a live `Domain<T>` for `'a`.
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::iommu_domain) -> &'a Self {
+        // SAFETY: `raw` is at offset 0, so the pointers are interchangeable;
+        // liveness is the caller's promise.
+        unsafe { &*ptr.cast::<Self>() }
+    }
+}
+
+/// Geometry and capabilities of a new paging domain.
+#[derive(Clone, Copy, Debug)]
+pub struct PagingConfig {
+    /// Page sizes the domain can map (`pgsize_bitmap`).
+    pub pgsize_bitmap: u64,
+    /// First mappable IOVA.
+    pub aperture_start: u64,
+    /// Last mappable IOVA.
+    pub aperture_end: u64,
+    /// Whether DMA outside the aperture is blocked.
+    pub force_aperture: bool,
+    /// Whether the domain supports dirty tracking (sets `dirty_ops`).
+    pub dirty_tracking: bool,
+}
+
+/// Operations of a driver's paging domain type (`IOMMU_DOMAIN_UNMANAGED`).
+#[vtable]
+pub trait PagingDomain: Send + Sync + Sized + 'static {
+    /// The driver owning the domain.
+    type Driver: Driver<Paging = Self>;
+
+    /// Attaches `dev` (`attach_dev`); `old` is the domain it leaves.
+    fn attach_dev(&self, dev: &IommuDevice<'_, Self::Driver>, old: OldDomain<'_, Self::Driver>)
+        -> Result;
+
+    /// Attaches the domain to `pasid` of `dev` (`set_dev_pasid`).
+    fn set_dev_pasid(
+        &self,
+        _dev: &IommuDevice<'_, Self::Driver>,
+        _pasid: u32,
+        _old: OldDomain<'_, Self::Driver>,
+    ) -> Result {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Maps `pgcount` pages of `pgsize` bytes at `iova` to `paddr`; returns
+    /// the bytes mapped and the error that stopped it, if any.
+    fn map_pages(
+        &self,
+        iova: u64,
+        paddr: u64,
+        pgsize: u64,
+        pgcount: u64,
+        prot: u32,
+    ) -> (u64, Result);
+
+    /// Unmaps up to `pgcount` pages of `pgsize` bytes at `iova`; returns the
+    /// bytes unmapped.
+    fn unmap_pages(&self, iova: u64, pgsize: u64, pgcount: u64) -> u64;
+
+    /// Translates `iova`; 0 when unmapped.
+    fn iova_to_phys(&self, iova: u64) -> u64;
+
+    /// Flushes the whole IOTLB of the domain.
+    fn flush_iotlb_all(&self) {}
+
+    /// Completes the invalidations queued by unmaps.
+    fn iotlb_sync(&self) {}
+
+    /// Starts or stops dirty tracking.
+    fn set_dirty_tracking(&self, _enable: bool) -> Result {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Reports the dirty pages of `[iova, iova + size)` into `dirty`, clearing
+    /// their dirty state unless `no_clear`.
+    fn read_and_clear_dirty(
+        &self,
+        _iova: u64,
+        _size: u64,
+        _no_clear: bool,
+        _dirty: &mut DirtyBitmap<'_>,
+    ) -> Result {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+}
+
+/// Operations of a driver's nested domain type (`IOMMU_DOMAIN_NESTED`).
+#[vtable]
+pub trait NestedDomain: Send + Sync + Sized + 'static {
+    /// The driver owning the domain.
+    type Driver: Driver<Nested = Self>;
+
+    /// Attaches `dev`; `old` is the domain it leaves.
+    fn attach_dev(&self, dev: &IommuDevice<'_, Self::Driver>, old: OldDomain<'_, Self::Driver>)
+        -> Result;
+
+    /// Attaches the domain to `pasid` of `dev` (`set_dev_pasid`).
+    fn set_dev_pasid(
+        &self,
+        _dev: &IommuDevice<'_, Self::Driver>,
+        _pasid: u32,
+        _old: OldDomain<'_, Self::Driver>,
+    ) -> Result {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Invalidates the caches named by the user's entries
+    /// (`cache_invalidate_user`).  Must report the number of entries handled
+    /// with [`UserDataArray::set_processed`] (or use
+    /// [`UserDataArray::for_each_entry`]).
+    fn cache_invalidate_user(&self, array: &mut UserDataArray<'_>) -> Result;
+}
+
+
+/// Live domains of one type that a driver can find again later, for example
+/// by iommufd HWPT id from a control device.
+///
+/// # Invariants
+///
+/// Every entry points to a live `Domain<T>`: entries are added from a
+/// [`DomainBox`] and removed (under the lock) before that domain is freed,
+/// by [`DomainBox`]'s drop or by the glue's `free`.
+#[pin_data]
+pub struct DomainSet<T> {
+    #[pin]
+    entries: Mutex<KVec<(usize, usize)>>,
+    _p: PhantomData<T>,
+}
+
+// SAFETY: entries are plain addresses guarded by the mutex; the domains
+// themselves are `Sync` (`T: Sync`).
+unsafe impl<T: Sync> Send for DomainSet<T> {}
+// SAFETY: as above.
+unsafe impl<T: Sync> Sync for DomainSet<T> {}
+
+impl<T> DomainSet<T> {
+    /// An empty set.
+    pub fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            entries <- kernel::new_mutex!(KVec::new()),
+            _p: PhantomData,
+        })
+    }
+
+    /// Adds the domain in `b` under `key` (for example an iommufd context).
+    /// The domain leaves the set automatically when it is freed.
+    pub fn insert(&'static self, key: usize, b: &DomainBox<T>) -> Result {
+        let d = b.domain();
+        if !d.set.load(Ordering::Relaxed).is_null() {
+            return Err(EBUSY);
+        }
+        self.entries
+            .lock()
+            .push((key, b.ptr.as_ptr() as usize), GFP_KERNEL)?;
+        d.set.store(ptr::from_ref(self).cast_mut(), Ordering::Release);
+        Ok(())
+    }
+
+    fn remove_ptr(&self, ptr: *const Domain<T>) {
+        let mut e = self.entries.lock();
+        if let Some(i) = e.iter().position(|&(_, p)| p == ptr as usize) {
+            e.remove(i).ok();
+        }
+    }
+
+    /// Runs `f` on the domain of this set with `key` whose iommufd HWPT id is
+    /// `hwpt_id`, with the set locked (so the domain cannot be freed meanwhile).
+    pub fn with<R>(&self, key: usize, hwpt_id: u32, f: impl FnOnce(&Domain<T>) -> R) -> Option<R> {
+        let e = self.entries.lock();
+        for &(k, p) in e.iter() {
+            if k != key {
+                continue;
+            }
+            // SAFETY: entries point to live domains while the lock is held
+            // (type invariant).
+            let d = unsafe { &*(p as *const Domain<T>) };
+            if d.hwpt_id() == Some(hwpt_id) {
+                return Some(f(d));
+            }
+        }
+        None
+    }
+
+    /// Number of domains in the set.
+    pub fn len(&self) -> usize {
+        self.entries.lock().len()
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The domain a device (or PASID) leaves in an attach.
+pub enum OldDomain<'a, D: Driver> {
+    /// The device had no domain.
+    None,
+    /// The driver's blocking domain.
+    Blocked,
+    /// A paging domain of this driver.
+    Paging(&'a Domain<D::Paging>),
+    /// A nested domain of this driver.
+    Nested(&'a Domain<D::Nested>),
+    /// Any other domain (for example an SVA or identity domain).
+    Other,
+}
+
+impl<'a, D: DriverStatics> OldDomain<'a, D> {
+    /// Classifies a C domain pointer by its ops table.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be NULL or point to a live domain for `'a`.
+    pub(crate) unsafe fn from_raw(ptr: *mut bindings::iommu_domain) -> Self {
+        if ptr.is_null() {
+            return OldDomain::None;
+        }
+        let s = D::statics();
+        // SAFETY: `ptr` is a live domain (caller); reading `ops` is fine.
+        let ops = unsafe { (*ptr).ops };
+        if core::ptr::eq(ptr, s.blocked_domain()) {
+            OldDomain::Blocked
+        } else if core::ptr::eq(ops, s.paging_ops()) {
+            // SAFETY: only `Domain<D::Paging>` carry the paging ops (invariant
+            // of `Domain`), and it is live for `'a` (caller).
+            OldDomain::Paging(unsafe { Domain::from_raw(ptr) })
+        } else if core::ptr::eq(ops, s.nested_ops()) {
+            // SAFETY: as above, for nested domains.
+            OldDomain::Nested(unsafe { Domain::from_raw(ptr) })
+        } else {
+            OldDomain::Other
+        }
+    }
+}
+
+/// The parent of a nested domain allocation: a paging domain of the same
+/// driver allocated with `NEST_PARENT`.
+pub struct ParentDomain<'a, D: Driver> {
+    domain: &'a Domain<D::Paging>,
+}
+
+impl<'a, D: Driver> Deref for ParentDomain<'a, D> {
+    type Target = Domain<D::Paging>;
+
+    fn deref(&self) -> &Self::Target {
+        self.domain
+    }
+}
+
+impl<'a, D: DriverStatics> ParentDomain<'a, D> {
+    /// Checks that `ptr` is a paging domain of driver `D`; anything else
+    /// (another driver's domain, a nested, blocked or identity domain) is
+    /// refused with `EINVAL`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be NULL or point to a live domain for `'a`.
+    pub(crate) unsafe fn from_raw(ptr: *mut bindings::iommu_domain) -> Result<Self> {
+        if ptr.is_null() {
+            return Err(EINVAL);
+        }
+        // SAFETY: live domain (caller).
+        let (ty, ops) = unsafe { ((*ptr).type_, (*ptr).ops) };
+        if ty != bindings::IOMMU_DOMAIN_UNMANAGED || !core::ptr::eq(ops, D::statics().paging_ops())
+        {
+            return Err(EINVAL);
+        }
+        // SAFETY: the ops identify a `Domain<D::Paging>` (invariant of `Domain`).
+        Ok(Self {
+            domain: unsafe { Domain::from_raw(ptr) },
+        })
+    }
+}
+
+/// A new domain returned by a driver's `domain_alloc_user`.
+pub enum NewDomain<D: Driver> {
+    /// A paging domain.
+    Paging(DomainBox<D::Paging>),
+    /// A nested domain.
+    Nested(DomainBox<D::Nested>),
+}
+
+/// An allocated, not yet published domain.
+///
+/// # Invariants
+///
+/// `ptr` is the only owner of a `KBox`-allocated, pinned, initialised
+/// `Domain<T>`.
+pub struct DomainBox<T> {
+    ptr: NonNull<Domain<T>>,
+}
+
+// SAFETY: the box owns a `Domain<T>`; `T: Send` makes moving it fine.
+unsafe impl<T: Send> Send for DomainBox<T> {}
+
+impl<T> Drop for DomainBox<T> {
+    fn drop(&mut self) {
+        // SAFETY: we own the allocation (type invariant) and it was never
+        // published; once out of the set nobody else refers to it.
+        unsafe { Self::free_raw(self.ptr.as_ptr().cast()) };
+    }
+}
+
+impl<T> DomainBox<T> {
+    fn alloc(init: impl PinInit<T, Error>, setup: impl FnOnce(&mut bindings::iommu_domain)) -> Result<Self> {
+        let b: Pin<KBox<Domain<T>>> = KBox::try_pin_init(
+            try_pin_init!(Domain {
+                raw: Opaque::new(pin_init::zeroed()),
+                set: AtomicPtr::new(ptr::null_mut()),
+                inner <- init,
+            }),
+            GFP_KERNEL,
+        )?;
+        // SAFETY: the domain is never moved out of its box; we only keep the
+        // raw pointer and rebuild the box when freeing it.
+        let ptr = KBox::into_raw(unsafe { Pin::into_inner_unchecked(b) });
+        // SAFETY: `ptr` is valid and exclusively ours; `raw` is plain C data.
+        setup(unsafe { &mut *(*ptr).raw.get() });
+        // INVARIANT: allocated by `KBox`, pinned from here on, initialised.
+        Ok(Self {
+            // SAFETY: `KBox::into_raw` never returns NULL.
+            ptr: unsafe { NonNull::new_unchecked(ptr) },
+        })
+    }
+
+    /// The domain, for driver bookkeeping before it is published.
+    pub fn domain(&self) -> &Domain<T> {
+        // SAFETY: valid and owned (type invariant).
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// Gives up ownership to the C core; `free` rebuilds the box.
+    pub(crate) fn into_raw(self) -> *mut bindings::iommu_domain {
+        let p = self.ptr.as_ptr().cast();
+        core::mem::forget(self);
+        p
+    }
+
+    /// Frees a domain given back by the C core.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must come from [`DomainBox::into_raw`] for the same `T` and not
+    /// be used afterwards.
+    pub(crate) unsafe fn free_raw(ptr: *mut bindings::iommu_domain) {
+        let ptr = ptr.cast::<Domain<T>>();
+        // SAFETY: `ptr` is a live `Domain<T>` (caller).
+        let set = unsafe { (*ptr).set.load(Ordering::Acquire) };
+        // SAFETY: a set outlives its members: it is `'static` (see `insert`).
+        if let Some(set) = unsafe { set.as_ref() } {
+            set.remove_ptr(ptr);
+        }
+        // SAFETY: per the safety requirements, this is the box we leaked, now
+        // unreachable from the set.
+        drop(unsafe { KBox::from_raw(ptr) });
+    }
+}
+
+impl<T: PagingDomain> DomainBox<T> {
+    /// Allocates a paging domain with the given geometry.
+    pub fn new_paging(config: PagingConfig, init: impl PinInit<T, Error>) -> Result<Self>
+    where
+        T::Driver: DriverStatics,
+    {
+        let s = <T::Driver as DriverStatics>::statics();
+        Self::alloc(init, |raw| {
+            raw.type_ = bindings::IOMMU_DOMAIN_UNMANAGED;
+            raw.ops = s.paging_ops();
+            if config.dirty_tracking {
+                raw.dirty_ops = s.dirty_ops();
+            }
+            raw.pgsize_bitmap = config.pgsize_bitmap as usize;
+            raw.geometry.aperture_start = config.aperture_start;
+            raw.geometry.aperture_end = config.aperture_end;
+            raw.geometry.force_aperture = config.force_aperture;
+        })
+    }
+}
+
+impl<T: NestedDomain> DomainBox<T> {
+    /// Allocates a nested domain.
+    pub fn new_nested(init: impl PinInit<T, Error>) -> Result<Self>
+    where
+        T::Driver: DriverStatics,
+    {
+        let s = <T::Driver as DriverStatics>::statics();
+        Self::alloc(init, |raw| {
+            raw.type_ = bindings::IOMMU_DOMAIN_NESTED;
+            raw.ops = s.nested_ops();
+        })
+    }
+}
+
+/// The dirty bitmap a `read_and_clear_dirty` fills.
+pub struct DirtyBitmap<'a> {
+    raw: *mut bindings::iommu_dirty_bitmap,
+    _p: PhantomData<&'a mut bindings::iommu_dirty_bitmap>,
+}
+
+impl<'a> DirtyBitmap<'a> {
+    /// # Safety
+    ///
+    /// `raw` must be valid for `'a`.
+    pub(crate) unsafe fn from_raw(raw: *mut bindings::iommu_dirty_bitmap) -> Self {
+        Self {
+            raw,
+            _p: PhantomData,
+        }
+    }
+
+    /// Records `[iova, iova + length)` as dirty.
+    pub fn record(&mut self, iova: u64, length: u64) {
+        // SAFETY: `raw` is valid for `'a` (constructor).
+        unsafe { rb::riommu_shim_dirty_record(self.raw.cast(), iova as usize, length as usize) };
+    }
+}

@@ -1,0 +1,802 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The `iommu_ops` side of a Rust IOMMU driver.
+//!
+//! A driver implements [`Driver`] and invokes [`declare_iommu_driver!`] once
+//! for its type; that builds the C `iommu_ops`, the domain operation tables
+//! and the driver's static blocking domain.  An [`IommuRegistration`] then
+//! registers one IOMMU instance with the core.
+
+use super::{
+    bindings as rb,
+    domain::{
+        DirtyBitmap, Domain, DomainBox, NestedDomain, NewDomain, OldDomain, PagingDomain,
+        ParentDomain,
+    },
+    flags::AllocFlags,
+    userdata::{UserData, UserDataArray},
+};
+use core::{
+    cell::UnsafeCell,
+    marker::{PhantomData, PhantomPinned},
+    ptr,
+    sync::atomic::{AtomicPtr, Ordering},
+};
+use kernel::{
+    bindings, device::Device, error::from_result, ffi, prelude::*, str::CStr, types::Opaque,
+    ThisModule,
+};
+
+/// How the core groups the driver's devices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceGroup {
+    /// One group per device (`generic_device_group`).
+    Generic,
+    /// PCI rules: aliases and ACS (`pci_device_group`).
+    Pci,
+}
+
+/// An `enum iommu_cap` query.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cap {
+    /// `IOMMU_CAP_CACHE_COHERENCY`
+    CacheCoherency,
+    /// `IOMMU_CAP_ENFORCE_CACHE_COHERENCY`
+    EnforceCacheCoherency,
+    /// `IOMMU_CAP_DEFERRED_FLUSH`
+    DeferredFlush,
+    /// `IOMMU_CAP_DIRTY_TRACKING`
+    DirtyTracking,
+    /// Any other capability.
+    Other(u32),
+}
+
+impl Cap {
+    fn from_raw(cap: bindings::iommu_cap) -> Self {
+        match cap {
+            bindings::iommu_cap_IOMMU_CAP_CACHE_COHERENCY => Cap::CacheCoherency,
+            bindings::iommu_cap_IOMMU_CAP_ENFORCE_CACHE_COHERENCY => Cap::EnforceCacheCoherency,
+            bindings::iommu_cap_IOMMU_CAP_DEFERRED_FLUSH => Cap::DeferredFlush,
+            bindings::iommu_cap_IOMMU_CAP_DIRTY_TRACKING => Cap::DirtyTracking,
+            other => Cap::Other(other),
+        }
+    }
+}
+
+/// Hardware information for `IOMMU_GET_HW_INFO`: a type and its bytes.
+pub struct HwInfo {
+    ty: u32,
+    data: KVec<u8>,
+}
+
+impl HwInfo {
+    /// Reports `value` as data of type `ty`.
+    pub fn new<T: IntoBytes + zerocopy::Immutable>(ty: u32, value: &T) -> Result<Self> {
+        let bytes = value.as_bytes();
+        if bytes.is_empty() {
+            return Err(EINVAL);
+        }
+        let mut data = KVec::with_capacity(bytes.len(), GFP_KERNEL)?;
+        data.extend_from_slice(bytes, GFP_KERNEL)?;
+        Ok(Self { ty, data })
+    }
+}
+
+/// What [`Driver::probe_device`] returns for a device the driver handles.
+pub struct Probe<D: DriverStatics> {
+    /// The IOMMU instance the device sits behind.
+    pub iommu: &'static IommuRegistration<D>,
+    /// Per-device private data, dropped in `release_device`.
+    pub data: D::DevData,
+}
+
+/// A device as seen by a driver's callbacks: probed by this driver.
+///
+/// # Invariants
+///
+/// `dev` was probed by driver `D` and not yet released: its `dev_iommu`
+/// private data is a `KBox<D::DevData>` and its `iommu_dev` belongs to an
+/// `IommuRegistration<D>`.
+pub struct IommuDevice<'a, D: Driver> {
+    dev: &'a Device,
+    _p: PhantomData<D>,
+}
+
+impl<'a, D: DriverStatics> IommuDevice<'a, D> {
+    /// # Safety
+    ///
+    /// `dev` must be a device probed by `D`, not released during `'a`.
+    pub(crate) unsafe fn from_raw(dev: *mut bindings::device) -> Self {
+        Self {
+            // SAFETY: the core holds a reference for the duration of the callback.
+            dev: unsafe { Device::from_raw(dev) },
+            _p: PhantomData,
+        }
+    }
+
+    /// The generic device.
+    pub fn device(&self) -> &'a Device {
+        self.dev
+    }
+
+    pub(crate) fn as_raw(&self) -> *mut bindings::device {
+        ptr::from_ref(self.dev).cast::<bindings::device>().cast_mut()
+    }
+
+    /// The driver's private data of the device.
+    pub fn data(&self) -> &'a D::DevData {
+        // SAFETY: set to a `KBox<D::DevData>` by the probe glue and freed only
+        // by the release glue (type invariant).
+        unsafe { &*rb::riommu_shim_dev_iommu_priv_get(self.as_raw()).cast::<D::DevData>() }
+    }
+
+    /// The IOMMU instance the device sits behind.
+    pub fn iommu(&self) -> &'a IommuRegistration<D> {
+        // SAFETY: `dev->iommu` is set for probed devices; `iommu_dev` points
+        // to the `iommu_device` at offset 0 of an `IommuRegistration<D>` (type
+        // invariant), which outlives its devices.
+        unsafe {
+            let param = (*self.as_raw()).iommu;
+            &*(*param).iommu_dev.cast::<IommuRegistration<D>>()
+        }
+    }
+}
+
+/// A Rust IOMMU driver: the typed form of `struct iommu_ops`.
+#[vtable]
+pub trait Driver: Send + Sync + Sized + 'static {
+    /// The driver's paging domain.
+    type Paging: PagingDomain<Driver = Self>;
+    /// The driver's nested domain.
+    type Nested: NestedDomain<Driver = Self>;
+    /// Per-device private data (`dev_iommu_priv`).
+    type DevData: Send + Sync;
+    /// Per-IOMMU-instance data, kept in the [`IommuRegistration`].
+    type Data: Send + Sync;
+
+    /// How the core groups devices.
+    const DEVICE_GROUP: DeviceGroup = DeviceGroup::Generic;
+
+    /// Decides whether the driver handles `dev`.  `ENODEV` means "not mine".
+    fn probe_device(dev: &Device) -> Result<Probe<Self>>
+    where
+        Self: DriverStatics;
+
+    /// Called before the device's private data is dropped.
+    fn release_device(_dev: &IommuDevice<'_, Self>)
+    where
+        Self: DriverStatics,
+    {
+    }
+
+    /// `IOMMU_GET_HW_INFO`: `requested` is the type userspace asked for
+    /// (`IOMMU_HW_INFO_TYPE_DEFAULT` for any).
+    fn hw_info(_dev: &IommuDevice<'_, Self>, _requested: u32) -> Result<HwInfo>
+    where
+        Self: DriverStatics,
+    {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// `capable`.
+    fn capable(_dev: &IommuDevice<'_, Self>, _cap: Cap) -> bool
+    where
+        Self: DriverStatics,
+    {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// The one allocation entry point for user domains.
+    ///
+    /// Called from `domain_alloc_paging_flags` with `parent == None` (the
+    /// driver must return [`NewDomain::Paging`]) and from
+    /// `domain_alloc_nested` with the checked parent (the driver must return
+    /// [`NewDomain::Nested`]).  `flags` holds only known flags: unknown ones
+    /// were refused with `EOPNOTSUPP` before this call.
+    fn domain_alloc_user(
+        dev: &IommuDevice<'_, Self>,
+        flags: AllocFlags,
+        parent: Option<&ParentDomain<'_, Self>>,
+        data: UserData<'_>,
+    ) -> Result<NewDomain<Self>>
+    where
+        Self: DriverStatics;
+
+    /// Attaches `dev` to the driver's blocking domain (also its default domain).
+    fn attach_blocked(_dev: &IommuDevice<'_, Self>, _old: OldDomain<'_, Self>) -> Result
+    where
+        Self: DriverStatics,
+    {
+        Ok(())
+    }
+}
+
+/// The C tables of a driver, built by [`declare_iommu_driver!`].
+///
+/// # Invariants
+///
+/// `iommu_ops` is written only by [`IommuRegistration`] before the first
+/// registration publishes it; afterwards all fields are read-only.
+pub struct Statics {
+    iommu_ops: UnsafeCell<bindings::iommu_ops>,
+    paging_ops: bindings::iommu_domain_ops,
+    nested_ops: bindings::iommu_domain_ops,
+    blocked_ops: bindings::iommu_domain_ops,
+    dirty_ops: bindings::iommu_dirty_ops,
+    blocked: UnsafeCell<bindings::iommu_domain>,
+    registration: AtomicPtr<ffi::c_void>,
+}
+
+// SAFETY: the C tables are immutable once published (type invariant); the
+// registration pointer is atomic.
+unsafe impl Sync for Statics {}
+
+/// Gives the glue access to a driver's [`Statics`].  Implemented by
+/// [`declare_iommu_driver!`]; do not implement by hand.
+pub trait DriverStatics: Driver {
+    /// The driver's tables.
+    fn statics() -> &'static Statics;
+
+    /// The driver's registered IOMMU instance, if any (the last one
+    /// registered).  Lets code outside the iommu callbacks (a control device,
+    /// say) reach the instance.
+    fn registration() -> Option<&'static IommuRegistration<Self>> {
+        let p = Self::statics().registration.load(Ordering::Acquire);
+        // SAFETY: set by a pinned `IommuRegistration<Self>` while registered
+        // and cleared before it is dropped; the module cannot be unloaded
+        // while a caller (a device, a domain or an open file) is running.
+        unsafe { p.cast::<IommuRegistration<Self>>().as_ref() }
+    }
+}
+
+/// Implements [`DriverStatics`] for a driver type: `declare_iommu_driver!(MyDriver);`
+#[macro_export]
+macro_rules! declare_iommu_driver {
+    ($t:ty) => {
+        impl $crate::riommu::driver::DriverStatics for $t {
+            fn statics() -> &'static $crate::riommu::driver::Statics {
+                static STATICS: $crate::riommu::driver::Statics =
+                    $crate::riommu::driver::Statics::new::<$t>();
+                &STATICS
+            }
+        }
+    };
+}
+pub use declare_iommu_driver;
+
+impl Statics {
+    /// Builds the tables for `D`.  Use [`declare_iommu_driver!`].
+    pub const fn new<D: DriverStatics>() -> Self {
+        let mut ops: bindings::iommu_ops = pin_init::zeroed();
+        if D::HAS_CAPABLE {
+            ops.capable = Some(glue::capable::<D>);
+        }
+        if D::HAS_HW_INFO {
+            ops.hw_info = Some(glue::hw_info::<D>);
+        }
+        ops.domain_alloc_paging_flags = Some(glue::alloc_paging_flags::<D>);
+        ops.domain_alloc_nested = Some(glue::alloc_nested::<D>);
+        ops.probe_device = Some(glue::probe_device::<D>);
+        ops.release_device = Some(glue::release_device::<D>);
+        ops.device_group = match D::DEVICE_GROUP {
+            DeviceGroup::Generic => Some(bindings::generic_device_group),
+            DeviceGroup::Pci => Some(bindings::pci_device_group),
+        };
+
+        let mut paging: bindings::iommu_domain_ops = pin_init::zeroed();
+        paging.attach_dev = Some(glue::paging_attach::<D>);
+        if <D::Paging as PagingDomain>::HAS_SET_DEV_PASID {
+            paging.set_dev_pasid = Some(glue::paging_set_dev_pasid::<D>);
+        }
+        paging.map_pages = Some(glue::map_pages::<D>);
+        paging.unmap_pages = Some(glue::unmap_pages::<D>);
+        paging.iova_to_phys = Some(glue::iova_to_phys::<D>);
+        paging.flush_iotlb_all = Some(glue::flush_iotlb_all::<D>);
+        paging.iotlb_sync = Some(glue::iotlb_sync::<D>);
+        paging.free = Some(glue::free::<D, D::Paging>);
+
+        let mut dirty: bindings::iommu_dirty_ops = pin_init::zeroed();
+        if <D::Paging as PagingDomain>::HAS_SET_DIRTY_TRACKING {
+            dirty.set_dirty_tracking = Some(glue::set_dirty_tracking::<D>);
+            dirty.read_and_clear_dirty = Some(glue::read_and_clear_dirty::<D>);
+        }
+
+        let mut nested: bindings::iommu_domain_ops = pin_init::zeroed();
+        nested.attach_dev = Some(glue::nested_attach::<D>);
+        if <D::Nested as NestedDomain>::HAS_SET_DEV_PASID {
+            nested.set_dev_pasid = Some(glue::nested_set_dev_pasid::<D>);
+        }
+        nested.cache_invalidate_user = Some(glue::cache_invalidate_user::<D>);
+        nested.free = Some(glue::free::<D, D::Nested>);
+
+        let mut blocked_ops: bindings::iommu_domain_ops = pin_init::zeroed();
+        blocked_ops.attach_dev = Some(glue::blocked_attach::<D>);
+        let mut blocked: bindings::iommu_domain = pin_init::zeroed();
+        blocked.type_ = bindings::IOMMU_DOMAIN_BLOCKED;
+
+        Self {
+            iommu_ops: UnsafeCell::new(ops),
+            paging_ops: paging,
+            nested_ops: nested,
+            blocked_ops,
+            dirty_ops: dirty,
+            blocked: UnsafeCell::new(blocked),
+            registration: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+
+    pub(crate) fn paging_ops(&self) -> *const bindings::iommu_domain_ops {
+        &self.paging_ops
+    }
+
+    pub(crate) fn nested_ops(&self) -> *const bindings::iommu_domain_ops {
+        &self.nested_ops
+    }
+
+    pub(crate) fn dirty_ops(&self) -> *const bindings::iommu_dirty_ops {
+        &self.dirty_ops
+    }
+
+    pub(crate) fn blocked_domain(&self) -> *mut bindings::iommu_domain {
+        self.blocked.get()
+    }
+
+    fn iommu_ops(&self) -> *const bindings::iommu_ops {
+        self.iommu_ops.get()
+    }
+
+    fn owner(&self) -> *mut bindings::module {
+        // SAFETY: read-only after publication (type invariant).
+        unsafe { (*self.iommu_ops.get()).owner }
+    }
+
+    /// Fills in what cannot be built at compile time, before publication.
+    ///
+    /// # Safety
+    ///
+    /// No registration of this driver may exist yet (so no reader).
+    unsafe fn prepare(&self, module: &'static ThisModule) {
+        // SAFETY: no concurrent reader (caller); the cells are ours.
+        unsafe {
+            let blocked = &mut *self.blocked.get();
+            blocked.ops = &self.blocked_ops;
+            let ops = &mut *self.iommu_ops.get();
+            ops.owner = module.as_ptr();
+            ops.blocked_domain = self.blocked.get();
+            // No DMA API on our devices: they start blocked, like the C mock.
+            ops.default_domain = self.blocked.get();
+        }
+    }
+}
+
+/// How an [`IommuRegistration`] was registered.
+enum Kind {
+    /// `iommu_device_register_bus` on a bus of our own.
+    MockBus,
+}
+
+/// The C side of a registration.
+#[repr(C)]
+struct RawRegistration {
+    iommu: bindings::iommu_device,
+    bus: bindings::bus_type,
+    nb: bindings::notifier_block,
+}
+
+/// A registered IOMMU instance of driver `D`, with the driver's data.
+///
+/// # Invariants
+///
+/// `raw` (at offset 0, so its `iommu` is at offset 0 of `Self`) is
+/// registered with the iommu core for as long as `self` exists; the driver's
+/// static registration pointer points at `self` meanwhile.
+#[repr(C)]
+#[pin_data(PinnedDrop)]
+pub struct IommuRegistration<D: DriverStatics> {
+    #[pin]
+    raw: Opaque<RawRegistration>,
+    kind: Kind,
+    #[pin]
+    data: D::Data,
+    #[pin]
+    _pin: PhantomPinned,
+}
+
+// SAFETY: the C state is protected by the core; `D::Data` is `Send + Sync`.
+unsafe impl<D: DriverStatics> Send for IommuRegistration<D> {}
+// SAFETY: as above.
+unsafe impl<D: DriverStatics> Sync for IommuRegistration<D> {}
+
+impl<D: DriverStatics> IommuRegistration<D> {
+    /// Registers a bus named `bus_name` and an IOMMU instance for it
+    /// (`iommu_device_register_bus`), for mock drivers whose devices are
+    /// software devices on that bus (see [`super::mockbus`]).
+    pub fn new_mock_bus(
+        module: &'static ThisModule,
+        bus_name: &'static CStr,
+        max_pasids: u32,
+        data: impl PinInit<D::Data, Error>,
+    ) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            data <- data,
+            kind: Kind::MockBus,
+            _pin: PhantomPinned,
+            raw <- Opaque::try_ffi_init(move |slot: *mut RawRegistration| {
+                let s = D::statics();
+                if !s.registration.load(Ordering::Acquire).is_null() {
+                    return Err(EBUSY);
+                }
+                // SAFETY: no registration of `D` exists (checked above;
+                // module init is single-threaded).
+                unsafe { s.prepare(module) };
+                // SAFETY: `slot` is valid, pinned memory for a
+                // `RawRegistration`; all-zero is a valid initial state.
+                unsafe {
+                    slot.write(RawRegistration {
+                        iommu: pin_init::zeroed(),
+                        bus: pin_init::zeroed(),
+                        nb: pin_init::zeroed(),
+                    });
+                    (*slot).bus.name = bus_name.as_char_ptr();
+                    (*slot).iommu.max_pasids = max_pasids;
+                    to_result(bindings::bus_register(&raw mut (*slot).bus))?;
+                    let ret = rb::iommu_device_register_bus(
+                        &raw mut (*slot).iommu,
+                        s.iommu_ops(),
+                        &raw const (*slot).bus,
+                        &raw mut (*slot).nb,
+                    );
+                    if ret != 0 {
+                        bindings::bus_unregister(&raw const (*slot).bus);
+                        return Err(Error::from_errno(ret));
+                    }
+                }
+                // `slot` is at offset 0 of the registration (repr(C)).
+                s.registration.store(slot.cast(), Ordering::Release);
+                Ok(())
+            }),
+        })
+    }
+
+    /// The driver's instance data.
+    pub fn data(&self) -> &D::Data {
+        &self.data
+    }
+
+    /// The bus of a [`IommuRegistration::new_mock_bus`] registration.
+    pub(crate) fn bus(&self) -> *const bindings::bus_type {
+        // SAFETY: field projection inside our own pinned allocation.
+        unsafe { &raw const (*self.raw.get()).bus }
+    }
+
+    pub(crate) fn iommu_device(&self) -> *mut bindings::iommu_device {
+        // SAFETY: as above.
+        unsafe { &raw mut (*self.raw.get()).iommu }
+    }
+}
+
+fn to_result(ret: ffi::c_int) -> Result {
+    if ret < 0 {
+        Err(Error::from_errno(ret))
+    } else {
+        Ok(())
+    }
+}
+
+#[pinned_drop]
+impl<D: DriverStatics> PinnedDrop for IommuRegistration<D> {
+    fn drop(self: Pin<&mut Self>) {
+        let s = D::statics();
+        s.registration.store(ptr::null_mut(), Ordering::Release);
+        match self.kind {
+            Kind::MockBus => {
+                // SAFETY: registered in `new_mock_bus` (type invariant).
+                unsafe {
+                    let raw = self.raw.get();
+                    rb::iommu_device_unregister_bus(
+                        &raw mut (*raw).iommu,
+                        &raw const (*raw).bus,
+                        &raw mut (*raw).nb,
+                    );
+                    bindings::bus_unregister(&raw const (*raw).bus);
+                }
+            }
+        }
+    }
+}
+
+/// The `extern "C"` functions of the tables.  Each turns raw pointers into
+/// the typed views above, calls the driver and converts the result back.
+mod glue {
+    use super::*;
+
+    /// A paging domain of `D` from a C pointer.
+    ///
+    /// # Safety
+    ///
+    /// `domain` must carry `D`'s paging ops (so it is a live `Domain<D::Paging>`).
+    unsafe fn paging<'a, D: DriverStatics>(domain: *mut bindings::iommu_domain) -> &'a Domain<D::Paging> {
+        // SAFETY: per the safety requirements.
+        unsafe { Domain::from_raw(domain) }
+    }
+
+    /// # Safety
+    ///
+    /// `domain` must carry `D`'s nested ops.
+    unsafe fn nested<'a, D: DriverStatics>(domain: *mut bindings::iommu_domain) -> &'a Domain<D::Nested> {
+        // SAFETY: per the safety requirements.
+        unsafe { Domain::from_raw(domain) }
+    }
+
+    pub(super) unsafe extern "C" fn capable<D: DriverStatics>(
+        dev: *mut bindings::device,
+        cap: bindings::iommu_cap,
+    ) -> bool {
+        // SAFETY: the core only asks about devices we probed.
+        let dev = unsafe { IommuDevice::<D>::from_raw(dev) };
+        D::capable(&dev, Cap::from_raw(cap))
+    }
+
+    pub(super) unsafe extern "C" fn hw_info<D: DriverStatics>(
+        dev: *mut bindings::device,
+        length: *mut u32,
+        ty: *mut bindings::iommu_hw_info_type,
+    ) -> *mut ffi::c_void {
+        // SAFETY: a device we probed; `length` and `ty` are valid (core).
+        let (dev, requested) = unsafe { (IommuDevice::<D>::from_raw(dev), *ty) };
+        match D::hw_info(&dev, requested) {
+            Ok(info) => {
+                let len = info.data.len();
+                let (p, _, _) = info.data.into_raw_parts();
+                // SAFETY: valid out-parameters (core).  The buffer is a
+                // kmalloc allocation the core frees with kfree().
+                unsafe {
+                    *length = len as u32;
+                    *ty = info.ty;
+                }
+                p.cast()
+            }
+            Err(e) => e.to_ptr(),
+        }
+    }
+
+    /// Publishes a new domain: takes a module reference for its lifetime
+    /// (the core takes none for domains, and ours may outlive our devices).
+    fn publish<D: DriverStatics, T>(b: DomainBox<T>) -> *mut bindings::iommu_domain {
+        // SAFETY: `owner` is this module, which is live while we run.
+        unsafe { bindings::__module_get(D::statics().owner()) };
+        b.into_raw()
+    }
+
+    pub(super) unsafe extern "C" fn alloc_paging_flags<D: DriverStatics>(
+        dev: *mut bindings::device,
+        flags: u32,
+        user_data: *const bindings::iommu_user_data,
+    ) -> *mut bindings::iommu_domain {
+        // SAFETY: a device we probed.
+        let dev = unsafe { IommuDevice::<D>::from_raw(dev) };
+        // SAFETY: NULL or valid for the call (core).
+        let data = unsafe { UserData::from_raw(user_data) };
+        let r = AllocFlags::from_raw(flags)
+            .and_then(|flags| D::domain_alloc_user(&dev, flags, None, data));
+        match r {
+            Ok(NewDomain::Paging(b)) => publish::<D, _>(b),
+            Ok(NewDomain::Nested(_)) => {
+                pr_warn!("riommu: domain_alloc_user returned a nested domain without parent\n");
+                EINVAL.to_ptr()
+            }
+            Err(e) => e.to_ptr(),
+        }
+    }
+
+    pub(super) unsafe extern "C" fn alloc_nested<D: DriverStatics>(
+        dev: *mut bindings::device,
+        parent: *mut bindings::iommu_domain,
+        flags: u32,
+        user_data: *const bindings::iommu_user_data,
+    ) -> *mut bindings::iommu_domain {
+        // SAFETY: a device we probed.
+        let dev = unsafe { IommuDevice::<D>::from_raw(dev) };
+        // SAFETY: valid for the call (core).
+        let data = unsafe { UserData::from_raw(user_data) };
+        let r = AllocFlags::from_raw(flags).and_then(|flags| {
+            // SAFETY: `parent` is live for the call (the core holds its HWPT).
+            let parent = unsafe { ParentDomain::<D>::from_raw(parent) }?;
+            D::domain_alloc_user(&dev, flags, Some(&parent), data)
+        });
+        match r {
+            Ok(NewDomain::Nested(b)) => publish::<D, _>(b),
+            Ok(NewDomain::Paging(_)) => {
+                pr_warn!("riommu: domain_alloc_user returned a paging domain for a parent\n");
+                EINVAL.to_ptr()
+            }
+            Err(e) => e.to_ptr(),
+        }
+    }
+
+    pub(super) unsafe extern "C" fn free<D: DriverStatics, T>(domain: *mut bindings::iommu_domain) {
+        let owner = D::statics().owner();
+        // SAFETY: `free` is only in the tables of `Domain<T>`, which were
+        // published by `publish`.
+        unsafe { DomainBox::<T>::free_raw(domain) };
+        // SAFETY: drops the reference `publish` took.  (As for any module
+        // dropping its own reference, the last instructions of this function
+        // still run from module text; rmmod waits for the refcount first.)
+        unsafe { bindings::module_put(owner) };
+    }
+
+    pub(super) unsafe extern "C" fn probe_device<D: DriverStatics>(
+        dev: *mut bindings::device,
+    ) -> *mut bindings::iommu_device {
+        // SAFETY: the core holds a reference on `dev` during probe.
+        let d = unsafe { Device::from_raw(dev) };
+        match D::probe_device(d).and_then(|p| Ok((p.iommu, KBox::new(p.data, GFP_KERNEL)?))) {
+            Ok((iommu, data)) => {
+                // SAFETY: `dev->iommu` exists during probe; ownership of the
+                // box goes to the device until `release_device`.
+                unsafe { bindings::dev_iommu_priv_set(dev, KBox::into_raw(data).cast()) };
+                iommu.iommu_device()
+            }
+            Err(e) => e.to_ptr(),
+        }
+    }
+
+    pub(super) unsafe extern "C" fn release_device<D: DriverStatics>(dev: *mut bindings::device) {
+        // SAFETY: a device we probed, being released.
+        let idev = unsafe { IommuDevice::<D>::from_raw(dev) };
+        D::release_device(&idev);
+        // SAFETY: the box set by `probe_device`; nobody uses it afterwards.
+        unsafe {
+            let p = rb::riommu_shim_dev_iommu_priv_get(dev).cast::<D::DevData>();
+            bindings::dev_iommu_priv_set(dev, ptr::null_mut());
+            drop(KBox::from_raw(p));
+        }
+    }
+
+    pub(super) unsafe extern "C" fn blocked_attach<D: DriverStatics>(
+        _domain: *mut bindings::iommu_domain,
+        dev: *mut bindings::device,
+        old: *mut bindings::iommu_domain,
+    ) -> ffi::c_int {
+        // SAFETY: a probed device; `old` is NULL or live (core).
+        let (dev, old) = unsafe { (IommuDevice::<D>::from_raw(dev), OldDomain::from_raw(old)) };
+        from_result(|| D::attach_blocked(&dev, old).map(|()| 0))
+    }
+
+    pub(super) unsafe extern "C" fn paging_attach<D: DriverStatics>(
+        domain: *mut bindings::iommu_domain,
+        dev: *mut bindings::device,
+        old: *mut bindings::iommu_domain,
+    ) -> ffi::c_int {
+        // SAFETY: our paging table; probed device; `old` NULL or live.
+        let (d, dev, old) = unsafe {
+            (paging::<D>(domain), IommuDevice::<D>::from_raw(dev), OldDomain::from_raw(old))
+        };
+        from_result(|| d.attach_dev(&dev, old).map(|()| 0))
+    }
+
+    pub(super) unsafe extern "C" fn paging_set_dev_pasid<D: DriverStatics>(
+        domain: *mut bindings::iommu_domain,
+        dev: *mut bindings::device,
+        pasid: bindings::ioasid_t,
+        old: *mut bindings::iommu_domain,
+    ) -> ffi::c_int {
+        // SAFETY: as for `paging_attach`.
+        let (d, dev, old) = unsafe {
+            (paging::<D>(domain), IommuDevice::<D>::from_raw(dev), OldDomain::from_raw(old))
+        };
+        from_result(|| d.set_dev_pasid(&dev, pasid, old).map(|()| 0))
+    }
+
+    pub(super) unsafe extern "C" fn nested_attach<D: DriverStatics>(
+        domain: *mut bindings::iommu_domain,
+        dev: *mut bindings::device,
+        old: *mut bindings::iommu_domain,
+    ) -> ffi::c_int {
+        // SAFETY: our nested table; probed device; `old` NULL or live.
+        let (d, dev, old) = unsafe {
+            (nested::<D>(domain), IommuDevice::<D>::from_raw(dev), OldDomain::from_raw(old))
+        };
+        from_result(|| d.attach_dev(&dev, old).map(|()| 0))
+    }
+
+    pub(super) unsafe extern "C" fn nested_set_dev_pasid<D: DriverStatics>(
+        domain: *mut bindings::iommu_domain,
+        dev: *mut bindings::device,
+        pasid: bindings::ioasid_t,
+        old: *mut bindings::iommu_domain,
+    ) -> ffi::c_int {
+        // SAFETY: as for `nested_attach`.
+        let (d, dev, old) = unsafe {
+            (nested::<D>(domain), IommuDevice::<D>::from_raw(dev), OldDomain::from_raw(old))
+        };
+        from_result(|| d.set_dev_pasid(&dev, pasid, old).map(|()| 0))
+    }
+
+    pub(super) unsafe extern "C" fn map_pages<D: DriverStatics>(
+        domain: *mut bindings::iommu_domain,
+        iova: usize,
+        paddr: bindings::phys_addr_t,
+        pgsize: usize,
+        pgcount: usize,
+        prot: ffi::c_int,
+        _gfp: bindings::gfp_t,
+        mapped: *mut usize,
+    ) -> ffi::c_int {
+        // SAFETY: our paging table.
+        let d = unsafe { paging::<D>(domain) };
+        let (done, r) = d.map_pages(iova as u64, paddr, pgsize as u64, pgcount as u64, prot as u32);
+        // SAFETY: valid out-parameter (core).
+        unsafe { *mapped = done as usize };
+        from_result(|| r.map(|()| 0))
+    }
+
+    pub(super) unsafe extern "C" fn unmap_pages<D: DriverStatics>(
+        domain: *mut bindings::iommu_domain,
+        iova: usize,
+        pgsize: usize,
+        pgcount: usize,
+        _gather: *mut bindings::iommu_iotlb_gather,
+    ) -> usize {
+        // SAFETY: our paging table.
+        let d = unsafe { paging::<D>(domain) };
+        d.unmap_pages(iova as u64, pgsize as u64, pgcount as u64) as usize
+    }
+
+    pub(super) unsafe extern "C" fn iova_to_phys<D: DriverStatics>(
+        domain: *mut bindings::iommu_domain,
+        iova: bindings::dma_addr_t,
+    ) -> bindings::phys_addr_t {
+        // SAFETY: our paging table.
+        unsafe { paging::<D>(domain) }.iova_to_phys(iova)
+    }
+
+    pub(super) unsafe extern "C" fn flush_iotlb_all<D: DriverStatics>(
+        domain: *mut bindings::iommu_domain,
+    ) {
+        // SAFETY: our paging table.
+        unsafe { paging::<D>(domain) }.flush_iotlb_all()
+    }
+
+    pub(super) unsafe extern "C" fn iotlb_sync<D: DriverStatics>(
+        domain: *mut bindings::iommu_domain,
+        _gather: *mut bindings::iommu_iotlb_gather,
+    ) {
+        // SAFETY: our paging table.
+        unsafe { paging::<D>(domain) }.iotlb_sync()
+    }
+
+    pub(super) unsafe extern "C" fn set_dirty_tracking<D: DriverStatics>(
+        domain: *mut bindings::iommu_domain,
+        enable: bool,
+    ) -> ffi::c_int {
+        // SAFETY: `dirty_ops` are only set on our paging domains.
+        let d = unsafe { paging::<D>(domain) };
+        from_result(|| d.set_dirty_tracking(enable).map(|()| 0))
+    }
+
+    pub(super) unsafe extern "C" fn read_and_clear_dirty<D: DriverStatics>(
+        domain: *mut bindings::iommu_domain,
+        iova: usize,
+        size: usize,
+        flags: usize,
+        dirty: *mut bindings::iommu_dirty_bitmap,
+    ) -> ffi::c_int {
+        // SAFETY: as above; `dirty` valid for the call (core).
+        let (d, mut bitmap) = unsafe { (paging::<D>(domain), DirtyBitmap::from_raw(dirty)) };
+        let no_clear = flags & bindings::IOMMU_DIRTY_NO_CLEAR as usize != 0;
+        from_result(|| {
+            d.read_and_clear_dirty(iova as u64, size as u64, no_clear, &mut bitmap)
+                .map(|()| 0)
+        })
+    }
+
+    pub(super) unsafe extern "C" fn cache_invalidate_user<D: DriverStatics>(
+        domain: *mut bindings::iommu_domain,
+        array: *mut bindings::iommu_user_data_array,
+    ) -> ffi::c_int {
+        // SAFETY: our nested table; `array` is exclusively ours for the call.
+        let (d, mut array) = unsafe { (nested::<D>(domain), UserDataArray::from_raw(array)) };
+        from_result(|| d.cache_invalidate_user(&mut array).map(|()| 0))
+    }
+}

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The driver-facing iommufd calls a device owner makes: look up a context
+//! from a file descriptor and bind, attach, replace and detach a device.
+
+use super::bindings as rb;
+use core::ptr::NonNull;
+use kernel::{bindings, device::Device, prelude::*};
+
+/// A counted reference to an iommufd context (`struct iommufd_ctx`).
+///
+/// # Invariants
+///
+/// `ptr` holds one reference, dropped with `iommufd_ctx_put`.
+pub struct IommufdCtx {
+    ptr: NonNull<bindings::iommufd_ctx>,
+}
+
+// SAFETY: the context is reference counted and internally locked.
+unsafe impl Send for IommufdCtx {}
+// SAFETY: as above.
+unsafe impl Sync for IommufdCtx {}
+
+impl IommufdCtx {
+    /// The context of an open `/dev/iommu` file descriptor; `EBADF` if `fd`
+    /// is not open, `EBADFD` if it is not an iommufd.
+    pub fn from_fd(fd: i32) -> Result<Self> {
+        // SAFETY: any value is acceptable; returns a counted reference or an
+        // error pointer.
+        let p = unsafe { rb::iommufd_ctx_from_fd(fd) };
+        let p = kernel::error::from_err_ptr(p)?;
+        // INVARIANT: `iommufd_ctx_from_fd` took a reference.
+        NonNull::new(p).map(|ptr| Self { ptr }).ok_or(EBADF)
+    }
+
+    /// Whether `self` and `other` are the same context.
+    pub fn same(&self, other: &IommufdCtx) -> bool {
+        self.ptr == other.ptr
+    }
+
+    /// An identity token for the context, for comparisons only.
+    pub fn key(&self) -> usize {
+        self.ptr.as_ptr() as usize
+    }
+}
+
+impl Drop for IommufdCtx {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference (type invariant).
+        unsafe { rb::iommufd_ctx_put(self.ptr.as_ptr()) };
+    }
+}
+
+/// A device bound to an iommufd context (`iommufd_device_bind`); unbound on
+/// drop, which first detaches it.
+///
+/// # Invariants
+///
+/// `idev` is a live binding returned by `iommufd_device_bind`; `attached`
+/// tells whether the RID (`IOMMU_NO_PASID`) is attached.
+pub struct BoundDevice {
+    idev: NonNull<rb::iommufd_device>,
+    id: u32,
+    attached: bool,
+}
+
+// SAFETY: iommufd serialises operations on a bound device internally; the
+// `&mut self` methods serialise ours.
+unsafe impl Send for BoundDevice {}
+// SAFETY: the `&self` methods only read `id`.
+unsafe impl Sync for BoundDevice {}
+
+/// `IOMMU_NO_PASID`: the device's RID.
+pub const NO_PASID: u32 = 0;
+
+impl BoundDevice {
+    /// Binds `dev` to `ctx`; the returned id is the iommufd device id.
+    pub fn bind(ctx: &IommufdCtx, dev: &Device) -> Result<Self> {
+        let mut id = 0u32;
+        let raw_dev = core::ptr::from_ref(dev).cast::<bindings::device>().cast_mut();
+        // SAFETY: `ctx` is a live context and `dev` a live device whose IOMMU
+        // driver has probed it; `id` is a valid out-parameter.
+        let p = unsafe { rb::iommufd_device_bind(ctx.ptr.as_ptr(), raw_dev, &mut id) };
+        let p = kernel::error::from_err_ptr(p)?;
+        NonNull::new(p)
+            .map(|idev| Self {
+                idev,
+                id,
+                attached: false,
+            })
+            .ok_or(ENODEV)
+    }
+
+    /// The iommufd object id of the binding.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// Whether the RID is attached.
+    pub fn is_attached(&self) -> bool {
+        self.attached
+    }
+
+    /// `iommufd_device_attach` of the RID to `pt_id` (an IOAS or HWPT); on
+    /// success `pt_id` becomes the HWPT attached.
+    pub fn attach(&mut self, pt_id: &mut u32) -> Result {
+        if self.attached {
+            return Err(EBUSY);
+        }
+        // SAFETY: live binding (type invariant); valid out-parameter.
+        kernel::error::to_result(unsafe {
+            rb::iommufd_device_attach(self.idev.as_ptr(), NO_PASID, pt_id)
+        })?;
+        self.attached = true;
+        Ok(())
+    }
+
+    /// `iommufd_device_replace` of the RID's domain with `pt_id`.
+    pub fn replace(&mut self, pt_id: &mut u32) -> Result {
+        if !self.attached {
+            return Err(EINVAL);
+        }
+        // SAFETY: live, attached binding; valid out-parameter.
+        kernel::error::to_result(unsafe {
+            rb::iommufd_device_replace(self.idev.as_ptr(), NO_PASID, pt_id)
+        })
+    }
+
+    /// `iommufd_device_detach` of the RID; `ENOENT` when not attached.
+    pub fn detach(&mut self) -> Result {
+        if !self.attached {
+            return Err(ENOENT);
+        }
+        // SAFETY: live, attached binding.
+        unsafe { rb::iommufd_device_detach(self.idev.as_ptr(), NO_PASID) };
+        self.attached = false;
+        Ok(())
+    }
+}
+
+impl Drop for BoundDevice {
+    fn drop(&mut self) {
+        if self.attached {
+            // SAFETY: live, attached binding.
+            unsafe { rb::iommufd_device_detach(self.idev.as_ptr(), NO_PASID) };
+        }
+        // SAFETY: live binding, not used afterwards.
+        unsafe { rb::iommufd_device_unbind(self.idev.as_ptr()) };
+    }
+}

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Software devices on the bus of a mock IOMMU instance
+//! ([`IommuRegistration::new_mock_bus`]).
+
+use super::driver::{DriverStatics, IommuRegistration};
+use core::{
+    ptr::NonNull,
+    sync::atomic::{AtomicU32, Ordering},
+};
+use kernel::{bindings, device::Device, prelude::*, types::Opaque};
+
+/// A driver whose IOMMU instance owns a mock bus.
+pub trait MockBusDriver: DriverStatics {
+    /// Data carried by each device on the bus.
+    type BusDevData: Send + Sync;
+}
+
+#[repr(C)]
+struct BusDev<T> {
+    dev: Opaque<bindings::device>,
+    data: T,
+}
+
+static NEXT_ID: AtomicU32 = AtomicU32::new(0);
+
+/// A registered device on a mock bus; unregistered on drop.
+///
+/// # Invariants
+///
+/// `ptr` is a `KBox`-allocated `BusDev` whose `dev` was added with
+/// `iommu_mock_device_add`; we own its initial reference.
+pub struct MockDevice<D: MockBusDriver> {
+    ptr: NonNull<BusDev<D::BusDevData>>,
+}
+
+// SAFETY: the device is reference counted; `BusDevData` is `Send + Sync`.
+unsafe impl<D: MockBusDriver> Send for MockDevice<D> {}
+// SAFETY: as above.
+unsafe impl<D: MockBusDriver> Sync for MockDevice<D> {}
+
+unsafe extern "C" fn release<T>(dev: *mut bindings::device) {
+    // SAFETY: `dev` is the first field of a `KBox<BusDev<T>>` (repr(C)), and
+    // this is its last reference.
+    drop(unsafe { KBox::from_raw(dev.cast::<BusDev<T>>()) });
+}
+
+impl<D: MockBusDriver> MockDevice<D> {
+    /// Creates a device named `<prefix><n>` on `reg`'s bus and adds it, which
+    /// probes it with driver `D`.
+    pub fn new(reg: &IommuRegistration<D>, prefix: &'static CStr, data: D::BusDevData) -> Result<Self> {
+        let b = KBox::new(
+            BusDev {
+                dev: Opaque::zeroed(),
+                data,
+            },
+            GFP_KERNEL,
+        )?;
+        let p = KBox::into_raw(b);
+        // SAFETY: `p` is a valid, zeroed, never-moved `struct device`.
+        let dev = unsafe { (*p).dev.get() };
+        // SAFETY: as above; after `device_initialize` the box belongs to the
+        // refcount and `release` frees it.
+        unsafe {
+            bindings::device_initialize(dev);
+            (*dev).release = Some(release::<D::BusDevData>);
+            (*dev).bus = reg.bus();
+        }
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: a valid device and a valid format string with one `%u`.
+        let mut ret = unsafe { bindings::dev_set_name(dev, c"%s%u".as_ptr().cast(), prefix.as_char_ptr(), id) };
+        if ret == 0 {
+            // SAFETY: an initialised device on our bus and our iommu_device.
+            ret = unsafe { super::bindings::iommu_mock_device_add(dev, reg.iommu_device()) };
+        }
+        if ret != 0 {
+            // SAFETY: drops the initial reference; `release` frees the box.
+            unsafe { bindings::put_device(dev) };
+            return Err(Error::from_errno(ret));
+        }
+        // INVARIANT: added; we keep the initial reference.
+        // SAFETY: `p` is non-null (from `KBox::into_raw`).
+        Ok(Self { ptr: unsafe { NonNull::new_unchecked(p) } })
+    }
+
+    /// The device's data.
+    pub fn data(&self) -> &D::BusDevData {
+        // SAFETY: valid while we hold our reference (type invariant).
+        unsafe { &self.ptr.as_ref().data }
+    }
+
+    /// The generic device.
+    pub fn device(&self) -> &Device {
+        // SAFETY: valid while we hold our reference.
+        unsafe { Device::from_raw(self.ptr.as_ref().dev.get()) }
+    }
+
+    /// The data of `dev` if it sits on `reg`'s bus.
+    pub fn data_of<'a>(reg: &IommuRegistration<D>, dev: &'a Device) -> Option<&'a D::BusDevData> {
+        let raw = core::ptr::from_ref(dev).cast::<bindings::device>();
+        // SAFETY: `dev` is a live device; reading its bus pointer is fine.
+        let bus = unsafe { (*raw).bus };
+        if !core::ptr::eq(bus, reg.bus()) {
+            return None;
+        }
+        // SAFETY: only `MockDevice::new` puts devices on this bus, always as
+        // the first field of a `BusDev<D::BusDevData>`.
+        Some(unsafe { &(*raw.cast::<BusDev<D::BusDevData>>()).data })
+    }
+}
+
+impl<D: MockBusDriver> Drop for MockDevice<D> {
+    fn drop(&mut self) {
+        // SAFETY: added device; drops our initial reference.
+        unsafe { bindings::device_unregister(self.ptr.as_ref().dev.get()) };
+    }
+}

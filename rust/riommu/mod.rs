@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! riommu: safe Rust abstractions for IOMMU drivers that plug into iommufd.
+//!
+//! A driver implements [`driver::Driver`] (the `iommu_ops` side) and the
+//! domain traits of [`domain`]; [`driver::declare_iommu_driver!`] builds the
+//! C operation tables for it.  Every `unsafe` block of a riommu driver lives
+//! in this module tree; drivers themselves are `#![forbid(unsafe_code)]`.
+//!
+//! The module tree is compiled into each driver crate (out-of-tree modules
+//! cannot link against a shared Rust library crate), together with the
+//! `no_std` pure-logic files of `rust/riommu_core`, which are also tested
+//! on the host.
+
+#![allow(dead_code)]
+
+pub mod bindings;
+pub mod pure;
+pub mod domain;
+pub mod driver;
+pub mod flags;
+pub mod iommufd;
+pub mod mockbus;
+pub mod pgtable;
+pub mod userdata;

@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * riommu C shim, linked into every riommu module (see riommu_shim.h).
+ * Kept tiny on purpose: everything else is Rust.
+ */
+#include <linux/iommu.h>
+#include <linux/mm.h>
+#include "riommu_shim.h"
+
+/* iommufd's private object layout, for riommu_shim_domain_hwpt_id() */
+#include "iommufd/iommufd_private.h"
+
+/* dev_iommu_priv_get() is a static inline in iommu.h. */
+void *riommu_shim_dev_iommu_priv_get(struct device *dev)
+{
+	return dev_iommu_priv_get(dev);
+}
+
+/*
+ * The iommufd object id of the HWPT that owns @domain, or 0.  iommufd keeps
+ * domain->iommufd_hwpt private; its first member is the public struct
+ * iommufd_object, which the assertion below pins down for this kernel.
+ */
+static_assert(offsetof(struct iommufd_hw_pagetable, obj) == 0);
+u32 riommu_shim_domain_hwpt_id(struct iommu_domain *domain)
+{
+	if (domain->cookie_type != IOMMU_COOKIE_IOMMUFD || !domain->iommufd_hwpt)
+		return 0;
+	return domain->iommufd_hwpt->obj.id;
+}
+
+/* iommu_dirty_bitmap_record() is a static inline in iommu.h. */
+void riommu_shim_dirty_record(struct iommu_dirty_bitmap *dirty,
+			      unsigned long iova, unsigned long length)
+{
+	iommu_dirty_bitmap_record(dirty, iova, length);
+}
+
+/*
+ * Physical address behind a user virtual address of current->mm.
+ * page_to_phys() is a macro and the gup/put_page pair is inline plumbing.
+ */
+int riommu_shim_user_addr_to_phys(unsigned long uaddr, phys_addr_t *phys)
+{
+	struct page *page;
+	long n;
+
+	n = get_user_pages_fast(uaddr & PAGE_MASK, 1, 0, &page);
+	if (n < 0)
+		return n;
+	if (n != 1)
+		return -EFAULT;
+	*phys = page_to_phys(page) + offset_in_page(uaddr);
+	put_page(page);
+	return 0;
+}
+
+/*
+ * Page-table pages for riommu's page-table walker (rust/riommu/pgtable.rs):
+ * one zeroed 4 KiB page, named by its physical address as hardware walkers
+ * need.  __pa()/__va() are macros.
+ */
+u64 riommu_shim_alloc_table(void)
+{
+	unsigned long va = get_zeroed_page(GFP_KERNEL_ACCOUNT);
+
+	return va ? __pa(va) : 0;
+}
+
+void riommu_shim_free_table(u64 phys)
+{
+	free_page((unsigned long)__va(phys));
+}
+
+void *riommu_shim_phys_to_virt(u64 phys)
+{
+	return __va(phys);
+}
