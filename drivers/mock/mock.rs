@@ -162,7 +162,8 @@ fn alloc_paging(
         },
         uapi::PAGETABLE_HUGE => PagingConfig {
             // Userspace maps only huge pages; the core insists on PAGE_SIZE.
-            pgsize_bitmap: (full & !(PageTable::<MockFormat>::level_size(1) - 1)) | kernel::page::PAGE_SIZE as u64,
+            pgsize_bitmap: (full & !(PageTable::<MockFormat>::level_size(1) - 1))
+                | kernel::page::PAGE_SIZE as u64,
             aperture_start: 0,
             aperture_end: (1u64 << PageTable::<MockFormat>::va_bits()) - 1,
             force_aperture: true,
@@ -245,13 +246,27 @@ fn check_attach(domain_dirty: bool, dev: &IommuDevice<'_, MockDriver>) -> Result
 impl PagingDomain for MockPaging {
     type Driver = MockDriver;
 
-    fn attach_dev(&self, dev: &IommuDevice<'_, MockDriver>, _old: OldDomain<'_, MockDriver>) -> Result {
+    fn attach_dev(
+        &self,
+        dev: &IommuDevice<'_, MockDriver>,
+        _old: OldDomain<'_, MockDriver>,
+    ) -> Result {
         check_attach(self.dirty_ops, dev)
     }
 
-    fn map_pages(&self, iova: u64, paddr: u64, pgsize: u64, pgcount: u64, prot: u32) -> (u64, Result) {
+    fn map_pages(
+        &self,
+        iova: u64,
+        paddr: u64,
+        pgsize: u64,
+        pgcount: u64,
+        prot: u32,
+    ) -> (u64, Result) {
         let prot = Prot::from_iommu_prot(prot as i32);
-        let (done, r) = self.table.lock().map_pages(iova, paddr, pgsize, pgcount, prot);
+        let (done, r) = self
+            .table
+            .lock()
+            .map_pages(iova, paddr, pgsize, pgcount, prot);
         (done, r.map_err(Into::into))
     }
 
@@ -299,7 +314,11 @@ impl MockNested {
 impl NestedDomain for MockNested {
     type Driver = MockDriver;
 
-    fn attach_dev(&self, _dev: &IommuDevice<'_, MockDriver>, _old: OldDomain<'_, MockDriver>) -> Result {
+    fn attach_dev(
+        &self,
+        _dev: &IommuDevice<'_, MockDriver>,
+        _old: OldDomain<'_, MockDriver>,
+    ) -> Result {
         Ok(())
     }
 

@@ -17,8 +17,8 @@ use core::{
     marker::PhantomData,
     mem::offset_of,
     ops::Deref,
-    ptr::NonNull,
     ptr,
+    ptr::NonNull,
     sync::atomic::{AtomicPtr, Ordering},
 };
 use kernel::{bindings, prelude::*, sync::Mutex, types::Opaque};
@@ -99,8 +99,11 @@ pub trait PagingDomain: Send + Sync + Sized + 'static {
     type Driver: Driver<Paging = Self>;
 
     /// Attaches `dev` (`attach_dev`); `old` is the domain it leaves.
-    fn attach_dev(&self, dev: &IommuDevice<'_, Self::Driver>, old: OldDomain<'_, Self::Driver>)
-        -> Result;
+    fn attach_dev(
+        &self,
+        dev: &IommuDevice<'_, Self::Driver>,
+        old: OldDomain<'_, Self::Driver>,
+    ) -> Result;
 
     /// Attaches the domain to `pasid` of `dev` (`set_dev_pasid`).
     fn set_dev_pasid(
@@ -161,8 +164,11 @@ pub trait NestedDomain: Send + Sync + Sized + 'static {
     type Driver: Driver<Nested = Self>;
 
     /// Attaches `dev`; `old` is the domain it leaves.
-    fn attach_dev(&self, dev: &IommuDevice<'_, Self::Driver>, old: OldDomain<'_, Self::Driver>)
-        -> Result;
+    fn attach_dev(
+        &self,
+        dev: &IommuDevice<'_, Self::Driver>,
+        old: OldDomain<'_, Self::Driver>,
+    ) -> Result;
 
     /// Attaches the domain to `pasid` of `dev` (`set_dev_pasid`).
     fn set_dev_pasid(
@@ -180,7 +186,6 @@ pub trait NestedDomain: Send + Sync + Sized + 'static {
     /// [`UserDataArray::for_each_entry`]).
     fn cache_invalidate_user(&self, array: &mut UserDataArray<'_>) -> Result;
 }
-
 
 /// Live domains of one type that a driver can find again later, for example
 /// by iommufd HWPT id from a control device.
@@ -222,7 +227,8 @@ impl<T> DomainSet<T> {
         self.entries
             .lock()
             .push((key, b.ptr.as_ptr() as usize), GFP_KERNEL)?;
-        d.set.store(ptr::from_ref(self).cast_mut(), Ordering::Release);
+        d.set
+            .store(ptr::from_ref(self).cast_mut(), Ordering::Release);
         Ok(())
     }
 
@@ -336,10 +342,10 @@ impl<'a, D: DriverStatics> ParentDomain<'a, D> {
         {
             return Err(EINVAL);
         }
-        // SAFETY: the ops identify a `Domain<D::Paging>` (invariant of `Domain`).
-        Ok(Self {
-            domain: unsafe { Domain::from_raw(ptr) },
-        })
+        // SAFETY: the ops identify a `Domain<D::Paging>` (invariant of
+        // `Domain`), live for `'a` (caller).
+        let domain = unsafe { Domain::from_raw(ptr) };
+        Ok(Self { domain })
     }
 }
 
@@ -373,7 +379,10 @@ impl<T> Drop for DomainBox<T> {
 }
 
 impl<T> DomainBox<T> {
-    fn alloc(init: impl PinInit<T, Error>, setup: impl FnOnce(&mut bindings::iommu_domain)) -> Result<Self> {
+    fn alloc(
+        init: impl PinInit<T, Error>,
+        setup: impl FnOnce(&mut bindings::iommu_domain),
+    ) -> Result<Self> {
         let b: Pin<KBox<Domain<T>>> = KBox::try_pin_init(
             try_pin_init!(Domain {
                 raw: Opaque::new(pin_init::zeroed()),

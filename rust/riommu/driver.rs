@@ -120,7 +120,9 @@ impl<'a, D: DriverStatics> IommuDevice<'a, D> {
     }
 
     pub(crate) fn as_raw(&self) -> *mut bindings::device {
-        ptr::from_ref(self.dev).cast::<bindings::device>().cast_mut()
+        ptr::from_ref(self.dev)
+            .cast::<bindings::device>()
+            .cast_mut()
     }
 
     /// The driver's private data of the device.
@@ -440,6 +442,20 @@ impl<D: DriverStatics> IommuRegistration<D> {
                     (*slot).bus.name = bus_name.as_char_ptr();
                     (*slot).iommu.max_pasids = max_pasids;
                     to_result(bindings::bus_register(&raw mut (*slot).bus))?;
+                    // The core links each probed device in the IOMMU's sysfs
+                    // node, so the instance needs one (a class device under
+                    // /sys/class/iommu, named after the bus).
+                    let ret = bindings::iommu_device_sysfs_add(
+                        &raw mut (*slot).iommu,
+                        ptr::null_mut(),
+                        ptr::null_mut(),
+                        c"%s".as_char_ptr(),
+                        bus_name.as_char_ptr(),
+                    );
+                    if ret != 0 {
+                        bindings::bus_unregister(&raw const (*slot).bus);
+                        return Err(Error::from_errno(ret));
+                    }
                     let ret = rb::iommu_device_register_bus(
                         &raw mut (*slot).iommu,
                         s.iommu_ops(),
@@ -447,6 +463,7 @@ impl<D: DriverStatics> IommuRegistration<D> {
                         &raw mut (*slot).nb,
                     );
                     if ret != 0 {
+                        bindings::iommu_device_sysfs_remove(&raw mut (*slot).iommu);
                         bindings::bus_unregister(&raw const (*slot).bus);
                         return Err(Error::from_errno(ret));
                     }
@@ -498,6 +515,7 @@ impl<D: DriverStatics> PinnedDrop for IommuRegistration<D> {
                         &raw const (*raw).bus,
                         &raw mut (*raw).nb,
                     );
+                    bindings::iommu_device_sysfs_remove(&raw mut (*raw).iommu);
                     bindings::bus_unregister(&raw const (*raw).bus);
                 }
             }
@@ -515,7 +533,9 @@ mod glue {
     /// # Safety
     ///
     /// `domain` must carry `D`'s paging ops (so it is a live `Domain<D::Paging>`).
-    unsafe fn paging<'a, D: DriverStatics>(domain: *mut bindings::iommu_domain) -> &'a Domain<D::Paging> {
+    unsafe fn paging<'a, D: DriverStatics>(
+        domain: *mut bindings::iommu_domain,
+    ) -> &'a Domain<D::Paging> {
         // SAFETY: per the safety requirements.
         unsafe { Domain::from_raw(domain) }
     }
@@ -523,11 +543,17 @@ mod glue {
     /// # Safety
     ///
     /// `domain` must carry `D`'s nested ops.
-    unsafe fn nested<'a, D: DriverStatics>(domain: *mut bindings::iommu_domain) -> &'a Domain<D::Nested> {
+    unsafe fn nested<'a, D: DriverStatics>(
+        domain: *mut bindings::iommu_domain,
+    ) -> &'a Domain<D::Nested> {
         // SAFETY: per the safety requirements.
         unsafe { Domain::from_raw(domain) }
     }
 
+    /// # Safety
+    ///
+    /// Called by the iommu core, with the arguments its `iommu_ops` contract
+    /// guarantees for this callback.
     pub(super) unsafe extern "C" fn capable<D: DriverStatics>(
         dev: *mut bindings::device,
         cap: bindings::iommu_cap,
@@ -537,6 +563,10 @@ mod glue {
         D::capable(&dev, Cap::from_raw(cap))
     }
 
+    /// # Safety
+    ///
+    /// Called by the iommu core, with the arguments its `iommu_ops` contract
+    /// guarantees for this callback.
     pub(super) unsafe extern "C" fn hw_info<D: DriverStatics>(
         dev: *mut bindings::device,
         length: *mut u32,
@@ -568,6 +598,10 @@ mod glue {
         b.into_raw()
     }
 
+    /// # Safety
+    ///
+    /// Called by the iommu core, with the arguments its `iommu_ops` contract
+    /// guarantees for this callback.
     pub(super) unsafe extern "C" fn alloc_paging_flags<D: DriverStatics>(
         dev: *mut bindings::device,
         flags: u32,
@@ -589,6 +623,10 @@ mod glue {
         }
     }
 
+    /// # Safety
+    ///
+    /// Called by the iommu core, with the arguments its `iommu_ops` contract
+    /// guarantees for this callback.
     pub(super) unsafe extern "C" fn alloc_nested<D: DriverStatics>(
         dev: *mut bindings::device,
         parent: *mut bindings::iommu_domain,
@@ -614,6 +652,10 @@ mod glue {
         }
     }
 
+    /// # Safety
+    ///
+    /// Called by the iommu core, with the arguments its `iommu_ops` contract
+    /// guarantees for this callback.
     pub(super) unsafe extern "C" fn free<D: DriverStatics, T>(domain: *mut bindings::iommu_domain) {
         let owner = D::statics().owner();
         // SAFETY: `free` is only in the tables of `Domain<T>`, which were
@@ -625,6 +667,10 @@ mod glue {
         unsafe { bindings::module_put(owner) };
     }
 
+    /// # Safety
+    ///
+    /// Called by the iommu core, with the arguments its `iommu_ops` contract
+    /// guarantees for this callback.
     pub(super) unsafe extern "C" fn probe_device<D: DriverStatics>(
         dev: *mut bindings::device,
     ) -> *mut bindings::iommu_device {
@@ -641,6 +687,10 @@ mod glue {
         }
     }
 
+    /// # Safety
+    ///
+    /// Called by the iommu core, with the arguments its `iommu_ops` contract
+    /// guarantees for this callback.
     pub(super) unsafe extern "C" fn release_device<D: DriverStatics>(dev: *mut bindings::device) {
         // SAFETY: a device we probed, being released.
         let idev = unsafe { IommuDevice::<D>::from_raw(dev) };
@@ -653,6 +703,10 @@ mod glue {
         }
     }
 
+    /// # Safety
+    ///
+    /// Called by the iommu core, with the arguments its `iommu_ops` contract
+    /// guarantees for this callback.
     pub(super) unsafe extern "C" fn blocked_attach<D: DriverStatics>(
         _domain: *mut bindings::iommu_domain,
         dev: *mut bindings::device,
@@ -663,6 +717,10 @@ mod glue {
         from_result(|| D::attach_blocked(&dev, old).map(|()| 0))
     }
 
+    /// # Safety
+    ///
+    /// Called by the iommu core, with the arguments its `iommu_ops` contract
+    /// guarantees for this callback.
     pub(super) unsafe extern "C" fn paging_attach<D: DriverStatics>(
         domain: *mut bindings::iommu_domain,
         dev: *mut bindings::device,
@@ -670,11 +728,19 @@ mod glue {
     ) -> ffi::c_int {
         // SAFETY: our paging table; probed device; `old` NULL or live.
         let (d, dev, old) = unsafe {
-            (paging::<D>(domain), IommuDevice::<D>::from_raw(dev), OldDomain::from_raw(old))
+            (
+                paging::<D>(domain),
+                IommuDevice::<D>::from_raw(dev),
+                OldDomain::from_raw(old),
+            )
         };
         from_result(|| d.attach_dev(&dev, old).map(|()| 0))
     }
 
+    /// # Safety
+    ///
+    /// Called by the iommu core, with the arguments its `iommu_ops` contract
+    /// guarantees for this callback.
     pub(super) unsafe extern "C" fn paging_set_dev_pasid<D: DriverStatics>(
         domain: *mut bindings::iommu_domain,
         dev: *mut bindings::device,
@@ -683,11 +749,19 @@ mod glue {
     ) -> ffi::c_int {
         // SAFETY: as for `paging_attach`.
         let (d, dev, old) = unsafe {
-            (paging::<D>(domain), IommuDevice::<D>::from_raw(dev), OldDomain::from_raw(old))
+            (
+                paging::<D>(domain),
+                IommuDevice::<D>::from_raw(dev),
+                OldDomain::from_raw(old),
+            )
         };
         from_result(|| d.set_dev_pasid(&dev, pasid, old).map(|()| 0))
     }
 
+    /// # Safety
+    ///
+    /// Called by the iommu core, with the arguments its `iommu_ops` contract
+    /// guarantees for this callback.
     pub(super) unsafe extern "C" fn nested_attach<D: DriverStatics>(
         domain: *mut bindings::iommu_domain,
         dev: *mut bindings::device,
@@ -695,11 +769,19 @@ mod glue {
     ) -> ffi::c_int {
         // SAFETY: our nested table; probed device; `old` NULL or live.
         let (d, dev, old) = unsafe {
-            (nested::<D>(domain), IommuDevice::<D>::from_raw(dev), OldDomain::from_raw(old))
+            (
+                nested::<D>(domain),
+                IommuDevice::<D>::from_raw(dev),
+                OldDomain::from_raw(old),
+            )
         };
         from_result(|| d.attach_dev(&dev, old).map(|()| 0))
     }
 
+    /// # Safety
+    ///
+    /// Called by the iommu core, with the arguments its `iommu_ops` contract
+    /// guarantees for this callback.
     pub(super) unsafe extern "C" fn nested_set_dev_pasid<D: DriverStatics>(
         domain: *mut bindings::iommu_domain,
         dev: *mut bindings::device,
@@ -708,11 +790,19 @@ mod glue {
     ) -> ffi::c_int {
         // SAFETY: as for `nested_attach`.
         let (d, dev, old) = unsafe {
-            (nested::<D>(domain), IommuDevice::<D>::from_raw(dev), OldDomain::from_raw(old))
+            (
+                nested::<D>(domain),
+                IommuDevice::<D>::from_raw(dev),
+                OldDomain::from_raw(old),
+            )
         };
         from_result(|| d.set_dev_pasid(&dev, pasid, old).map(|()| 0))
     }
 
+    /// # Safety
+    ///
+    /// Called by the iommu core, with the arguments its `iommu_ops` contract
+    /// guarantees for this callback.
     pub(super) unsafe extern "C" fn map_pages<D: DriverStatics>(
         domain: *mut bindings::iommu_domain,
         iova: usize,
@@ -725,12 +815,22 @@ mod glue {
     ) -> ffi::c_int {
         // SAFETY: our paging table.
         let d = unsafe { paging::<D>(domain) };
-        let (done, r) = d.map_pages(iova as u64, paddr, pgsize as u64, pgcount as u64, prot as u32);
+        let (done, r) = d.map_pages(
+            iova as u64,
+            paddr,
+            pgsize as u64,
+            pgcount as u64,
+            prot as u32,
+        );
         // SAFETY: valid out-parameter (core).
         unsafe { *mapped = done as usize };
         from_result(|| r.map(|()| 0))
     }
 
+    /// # Safety
+    ///
+    /// Called by the iommu core, with the arguments its `iommu_ops` contract
+    /// guarantees for this callback.
     pub(super) unsafe extern "C" fn unmap_pages<D: DriverStatics>(
         domain: *mut bindings::iommu_domain,
         iova: usize,
@@ -743,6 +843,10 @@ mod glue {
         d.unmap_pages(iova as u64, pgsize as u64, pgcount as u64) as usize
     }
 
+    /// # Safety
+    ///
+    /// Called by the iommu core, with the arguments its `iommu_ops` contract
+    /// guarantees for this callback.
     pub(super) unsafe extern "C" fn iova_to_phys<D: DriverStatics>(
         domain: *mut bindings::iommu_domain,
         iova: bindings::dma_addr_t,
@@ -751,6 +855,10 @@ mod glue {
         unsafe { paging::<D>(domain) }.iova_to_phys(iova)
     }
 
+    /// # Safety
+    ///
+    /// Called by the iommu core, with the arguments its `iommu_ops` contract
+    /// guarantees for this callback.
     pub(super) unsafe extern "C" fn flush_iotlb_all<D: DriverStatics>(
         domain: *mut bindings::iommu_domain,
     ) {
@@ -758,6 +866,10 @@ mod glue {
         unsafe { paging::<D>(domain) }.flush_iotlb_all()
     }
 
+    /// # Safety
+    ///
+    /// Called by the iommu core, with the arguments its `iommu_ops` contract
+    /// guarantees for this callback.
     pub(super) unsafe extern "C" fn iotlb_sync<D: DriverStatics>(
         domain: *mut bindings::iommu_domain,
         _gather: *mut bindings::iommu_iotlb_gather,
@@ -766,6 +878,10 @@ mod glue {
         unsafe { paging::<D>(domain) }.iotlb_sync()
     }
 
+    /// # Safety
+    ///
+    /// Called by the iommu core, with the arguments its `iommu_ops` contract
+    /// guarantees for this callback.
     pub(super) unsafe extern "C" fn set_dirty_tracking<D: DriverStatics>(
         domain: *mut bindings::iommu_domain,
         enable: bool,
@@ -775,6 +891,10 @@ mod glue {
         from_result(|| d.set_dirty_tracking(enable).map(|()| 0))
     }
 
+    /// # Safety
+    ///
+    /// Called by the iommu core, with the arguments its `iommu_ops` contract
+    /// guarantees for this callback.
     pub(super) unsafe extern "C" fn read_and_clear_dirty<D: DriverStatics>(
         domain: *mut bindings::iommu_domain,
         iova: usize,
@@ -791,6 +911,10 @@ mod glue {
         })
     }
 
+    /// # Safety
+    ///
+    /// Called by the iommu core, with the arguments its `iommu_ops` contract
+    /// guarantees for this callback.
     pub(super) unsafe extern "C" fn cache_invalidate_user<D: DriverStatics>(
         domain: *mut bindings::iommu_domain,
         array: *mut bindings::iommu_user_data_array,

@@ -77,7 +77,9 @@ impl BoundDevice {
     /// Binds `dev` to `ctx`; the returned id is the iommufd device id.
     pub fn bind(ctx: &IommufdCtx, dev: &Device) -> Result<Self> {
         let mut id = 0u32;
-        let raw_dev = core::ptr::from_ref(dev).cast::<bindings::device>().cast_mut();
+        let raw_dev = core::ptr::from_ref(dev)
+            .cast::<bindings::device>()
+            .cast_mut();
         // SAFETY: `ctx` is a live context and `dev` a live device whose IOMMU
         // driver has probed it; `id` is a valid out-parameter.
         let p = unsafe { rb::iommufd_device_bind(ctx.ptr.as_ptr(), raw_dev, &mut id) };

@@ -39,6 +39,11 @@ unsafe impl<D: MockBusDriver> Send for MockDevice<D> {}
 // SAFETY: as above.
 unsafe impl<D: MockBusDriver> Sync for MockDevice<D> {}
 
+/// `struct device::release` of mock-bus devices.
+///
+/// # Safety
+///
+/// Called by the driver core once, when the last reference to `dev` goes.
 unsafe extern "C" fn release<T>(dev: *mut bindings::device) {
     // SAFETY: `dev` is the first field of a `KBox<BusDev<T>>` (repr(C)), and
     // this is its last reference.
@@ -48,7 +53,11 @@ unsafe extern "C" fn release<T>(dev: *mut bindings::device) {
 impl<D: MockBusDriver> MockDevice<D> {
     /// Creates a device named `<prefix><n>` on `reg`'s bus and adds it, which
     /// probes it with driver `D`.
-    pub fn new(reg: &IommuRegistration<D>, prefix: &'static CStr, data: D::BusDevData) -> Result<Self> {
+    pub fn new(
+        reg: &IommuRegistration<D>,
+        prefix: &'static CStr,
+        data: D::BusDevData,
+    ) -> Result<Self> {
         let b = KBox::new(
             BusDev {
                 dev: Opaque::zeroed(),
@@ -68,7 +77,8 @@ impl<D: MockBusDriver> MockDevice<D> {
         }
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         // SAFETY: a valid device and a valid format string with one `%u`.
-        let mut ret = unsafe { bindings::dev_set_name(dev, c"%s%u".as_ptr().cast(), prefix.as_char_ptr(), id) };
+        let mut ret =
+            unsafe { bindings::dev_set_name(dev, c"%s%u".as_char_ptr(), prefix.as_char_ptr(), id) };
         if ret == 0 {
             // SAFETY: an initialised device on our bus and our iommu_device.
             ret = unsafe { super::bindings::iommu_mock_device_add(dev, reg.iommu_device()) };
@@ -78,9 +88,10 @@ impl<D: MockBusDriver> MockDevice<D> {
             unsafe { bindings::put_device(dev) };
             return Err(Error::from_errno(ret));
         }
-        // INVARIANT: added; we keep the initial reference.
         // SAFETY: `p` is non-null (from `KBox::into_raw`).
-        Ok(Self { ptr: unsafe { NonNull::new_unchecked(p) } })
+        let ptr = unsafe { NonNull::new_unchecked(p) };
+        // INVARIANT: added; we keep the initial reference.
+        Ok(Self { ptr })
     }
 
     /// The device's data.

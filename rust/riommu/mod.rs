@@ -15,11 +15,11 @@
 #![allow(dead_code)]
 
 pub mod bindings;
-pub mod pure;
 pub mod domain;
 pub mod driver;
 pub mod flags;
 pub mod iommufd;
 pub mod mockbus;
 pub mod pgtable;
+pub mod pure;
 pub mod userdata;

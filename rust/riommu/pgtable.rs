@@ -24,7 +24,11 @@ impl KernelTableMem {
         debug_assert!(index < ENTRIES);
         // SAFETY: `table` is a page from `alloc_table` (the walker only passes
         // addresses it got from us); the linear map covers it.
-        unsafe { rb::riommu_shim_phys_to_virt(table).cast::<u64>().add(index % ENTRIES) }
+        unsafe {
+            rb::riommu_shim_phys_to_virt(table)
+                .cast::<u64>()
+                .add(index % ENTRIES)
+        }
     }
 }
 
@@ -72,17 +76,28 @@ impl<F: Format> IoPageTable<F> {
 
     fn t(&mut self) -> &mut PageTable<F> {
         // INVARIANT: `table` is `Some` until drop.
-        self.table.as_mut().expect("riommu: page table used after drop")
+        self.table
+            .as_mut()
+            .expect("riommu: page table used after drop")
     }
 
     /// See [`PageTable::map_pages`].
-    pub fn map_pages(&mut self, iova: u64, paddr: u64, pgsize: u64, pgcount: u64, prot: Prot) -> (u64, Result<(), Errno>) {
-        self.t().map_pages(&mut KernelTableMem, iova, paddr, pgsize, pgcount, prot)
+    pub fn map_pages(
+        &mut self,
+        iova: u64,
+        paddr: u64,
+        pgsize: u64,
+        pgcount: u64,
+        prot: Prot,
+    ) -> (u64, Result<(), Errno>) {
+        self.t()
+            .map_pages(&mut KernelTableMem, iova, paddr, pgsize, pgcount, prot)
     }
 
     /// See [`PageTable::unmap_pages`].
     pub fn unmap_pages(&mut self, iova: u64, pgsize: u64, pgcount: u64) -> u64 {
-        self.t().unmap_pages(&mut KernelTableMem, iova, pgsize, pgcount)
+        self.t()
+            .unmap_pages(&mut KernelTableMem, iova, pgsize, pgcount)
     }
 
     /// See [`PageTable::iova_to_phys`].
@@ -96,8 +111,15 @@ impl<F: Format> IoPageTable<F> {
     }
 
     /// See [`PageTable::read_and_clear_dirty`].
-    pub fn read_and_clear_dirty(&mut self, iova: u64, size: u64, no_clear: bool, record: impl FnMut(u64, u64)) {
-        self.t().read_and_clear_dirty(&mut KernelTableMem, iova, size, no_clear, record)
+    pub fn read_and_clear_dirty(
+        &mut self,
+        iova: u64,
+        size: u64,
+        no_clear: bool,
+        record: impl FnMut(u64, u64),
+    ) {
+        self.t()
+            .read_and_clear_dirty(&mut KernelTableMem, iova, size, no_clear, record)
     }
 
     /// Number of table pages.

@@ -77,7 +77,9 @@ impl<'a> UserData<'a> {
     /// `ptr` must be NULL or valid for reads for `'a`.
     pub(crate) unsafe fn from_raw(ptr: *const bindings::iommu_user_data) -> Self {
         // SAFETY: per the function's safety requirements.
-        Self { raw: unsafe { ptr.as_ref() } }
+        // SAFETY: per the function's safety requirements.
+        let raw = unsafe { ptr.as_ref() };
+        Self { raw }
     }
 
     /// No user data at all (a paging allocation without data).
@@ -271,7 +273,11 @@ pub fn read_ioctl<T: FromBytes + IntoBytes>(arg: usize, min_len: usize) -> Resul
 
 /// Writes an ioctl argument back: the first `min(size, size_of::<T>())`
 /// bytes of `value`.
-pub fn write_ioctl<T: IntoBytes + zerocopy::Immutable>(arg: usize, value: &T, size: usize) -> Result {
+pub fn write_ioctl<T: IntoBytes + zerocopy::Immutable>(
+    arg: usize,
+    value: &T,
+    size: usize,
+) -> Result {
     let bytes = value.as_bytes();
     let n = size.min(bytes.len());
     UserSlice::new(UserPtr::from_addr(arg), n)
