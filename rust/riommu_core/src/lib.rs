@@ -23,6 +23,7 @@
 
 #![cfg_attr(not(test), no_std)]
 
+pub mod bitfield;
 pub mod errno;
 pub mod mockpt;
 pub mod pt;
