@@ -10,7 +10,7 @@
 use crate::riommu::{
     domain::{
         DirtyBitmap, DomainBox, DomainSet, NestedDomain, NewDomain, OldDomain, PagingConfig,
-        PagingDomain, ParentDomain,
+        PagingDomain, Parent,
     },
     driver::{Cap, Driver, DriverStatics, HwInfo, IommuDevice, IommuRegistration, Probe},
     flags::AllocFlags,
@@ -21,6 +21,7 @@ use crate::riommu::{
         pt::{PageTable, Prot},
     },
     userdata::{UserData, UserDataArray},
+    viommu::NoViommu,
 };
 use crate::uapi;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -87,6 +88,7 @@ impl Driver for MockDriver {
     type Nested = MockNested;
     type DevData = MockDevPriv;
     type Data = MockInstance;
+    type Viommu = NoViommu<MockDriver>;
 
     fn probe_device(dev: &Device) -> Result<Probe<Self>> {
         let reg = instance()?;
@@ -122,14 +124,17 @@ impl Driver for MockDriver {
     }
 
     fn domain_alloc_user(
-        dev: &IommuDevice<'_, Self>,
+        dev: Option<&IommuDevice<'_, Self>>,
         flags: AllocFlags,
-        parent: Option<&ParentDomain<'_, Self>>,
+        parent: Option<Parent<'_, Self>>,
         data: UserData<'_>,
     ) -> Result<NewDomain<Self>> {
-        match parent {
-            None => alloc_paging(dev, flags, data).map(NewDomain::Paging),
-            Some(_) => alloc_nested(dev, flags, data).map(NewDomain::Nested),
+        match (parent, dev) {
+            (None, Some(dev)) => alloc_paging(dev, flags, data).map(NewDomain::Paging),
+            (Some(Parent::Domain(_)), Some(dev)) => {
+                alloc_nested(dev.data().ctx_key, flags, data).map(NewDomain::Nested)
+            }
+            _ => Err(EOPNOTSUPP),
         }
     }
 }
@@ -186,7 +191,7 @@ fn alloc_paging(
 }
 
 fn alloc_nested(
-    dev: &IommuDevice<'_, MockDriver>,
+    ctx_key: usize,
     flags: AllocFlags,
     data: UserData<'_>,
 ) -> Result<DomainBox<MockNested>> {
@@ -205,7 +210,7 @@ fn alloc_nested(
             AtomicU32::new(cfg.iotlb),
         ],
     }? Error))?;
-    instance()?.data().nested.insert(dev.data().ctx_key, &b)?;
+    instance()?.data().nested.insert(ctx_key, &b)?;
     Ok(b)
 }
 

@@ -17,5 +17,6 @@
 )]
 
 use kernel::ffi;
+use pin_init::{MaybeZeroable, Zeroable};
 
 include!("gen/bindings_generated.rs");

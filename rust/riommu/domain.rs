@@ -316,6 +316,13 @@ pub struct ParentDomain<'a, D: Driver> {
     domain: &'a Domain<D::Paging>,
 }
 
+impl<'a, D: Driver> ParentDomain<'a, D> {
+    /// The parent domain.
+    pub fn domain(&self) -> &'a Domain<D::Paging> {
+        self.domain
+    }
+}
+
 impl<'a, D: Driver> Deref for ParentDomain<'a, D> {
     type Target = Domain<D::Paging>;
 
@@ -347,6 +354,16 @@ impl<'a, D: DriverStatics> ParentDomain<'a, D> {
         let domain = unsafe { Domain::from_raw(ptr) };
         Ok(Self { domain })
     }
+}
+
+/// The parent of a nested domain: a nesting-parent paging domain given
+/// directly (`IOMMU_HWPT_ALLOC` with a HWPT `pt_id`), or a vIOMMU (whose own
+/// parent the driver recorded in `viommu_init`).
+pub enum Parent<'a, D: Driver> {
+    /// `domain_alloc_nested`.
+    Domain(ParentDomain<'a, D>),
+    /// The vIOMMU's `alloc_domain_nested`.
+    Viommu(&'a super::viommu::Viommu<D::Viommu>),
 }
 
 /// A new domain returned by a driver's `domain_alloc_user`.

@@ -10,11 +10,12 @@
 use super::{
     bindings as rb,
     domain::{
-        DirtyBitmap, Domain, DomainBox, NestedDomain, NewDomain, OldDomain, PagingDomain,
+        DirtyBitmap, Domain, DomainBox, NestedDomain, NewDomain, OldDomain, PagingDomain, Parent,
         ParentDomain,
     },
     flags::AllocFlags,
     userdata::{UserData, UserDataArray},
+    viommu::{self, ViommuImpl},
 };
 use core::{
     cell::UnsafeCell,
@@ -155,6 +156,8 @@ pub trait Driver: Send + Sync + Sized + 'static {
     type DevData: Send + Sync;
     /// Per-IOMMU-instance data, kept in the [`IommuRegistration`].
     type Data: Send + Sync;
+    /// The driver's vIOMMU ([`super::viommu::NoViommu`] for none).
+    type Viommu: ViommuImpl<Driver = Self>;
 
     /// How the core groups devices.
     const DEVICE_GROUP: DeviceGroup = DeviceGroup::Generic;
@@ -190,15 +193,21 @@ pub trait Driver: Send + Sync + Sized + 'static {
 
     /// The one allocation entry point for user domains.
     ///
-    /// Called from `domain_alloc_paging_flags` with `parent == None` (the
-    /// driver must return [`NewDomain::Paging`]) and from
-    /// `domain_alloc_nested` with the checked parent (the driver must return
-    /// [`NewDomain::Nested`]).  `flags` holds only known flags: unknown ones
-    /// were refused with `EOPNOTSUPP` before this call.
+    /// - `domain_alloc_paging_flags`: `parent == None`, `dev` is `Some`; the
+    ///   driver must return [`NewDomain::Paging`].
+    /// - `domain_alloc_nested`: `parent == Some(Parent::Domain(_))`, already
+    ///   checked to be this driver's paging domain; `dev` is `Some`.
+    /// - the vIOMMU's `alloc_domain_nested`: `parent ==
+    ///   Some(Parent::Viommu(_))` and `dev` is `None` (the core passes no
+    ///   device).
+    ///
+    /// Nested allocations must return [`NewDomain::Nested`].  `flags` holds
+    /// only known flags: unknown ones were refused with `EOPNOTSUPP` before
+    /// this call.
     fn domain_alloc_user(
-        dev: &IommuDevice<'_, Self>,
+        dev: Option<&IommuDevice<'_, Self>>,
         flags: AllocFlags,
-        parent: Option<&ParentDomain<'_, Self>>,
+        parent: Option<Parent<'_, Self>>,
         data: UserData<'_>,
     ) -> Result<NewDomain<Self>>
     where
@@ -226,6 +235,7 @@ pub struct Statics {
     blocked_ops: bindings::iommu_domain_ops,
     dirty_ops: bindings::iommu_dirty_ops,
     blocked: UnsafeCell<bindings::iommu_domain>,
+    viommu_ops: rb::iommufd_viommu_ops,
     registration: AtomicPtr<ffi::c_void>,
 }
 
@@ -279,6 +289,8 @@ impl Statics {
         ops.domain_alloc_paging_flags = Some(glue::alloc_paging_flags::<D>);
         ops.domain_alloc_nested = Some(glue::alloc_nested::<D>);
         ops.probe_device = Some(glue::probe_device::<D>);
+        ops.get_viommu_size = Some(viommu::glue::get_viommu_size::<D>);
+        ops.viommu_init = Some(viommu::glue::viommu_init::<D>);
         ops.release_device = Some(glue::release_device::<D>);
         ops.device_group = match D::DEVICE_GROUP {
             DeviceGroup::Generic => Some(bindings::generic_device_group),
@@ -316,7 +328,15 @@ impl Statics {
         let mut blocked: bindings::iommu_domain = pin_init::zeroed();
         blocked.type_ = bindings::IOMMU_DOMAIN_BLOCKED;
 
+        let mut vops: rb::iommufd_viommu_ops = pin_init::zeroed();
+        vops.destroy = Some(viommu::glue::destroy::<D>);
+        vops.alloc_domain_nested = Some(viommu::glue::alloc_domain_nested::<D>);
+        vops.cache_invalidate = Some(viommu::glue::cache_invalidate::<D>);
+        vops.vdevice_size = size_of::<viommu::Vdevice<<D::Viommu as ViommuImpl>::Vdev>>();
+        vops.vdevice_init = Some(viommu::glue::vdevice_init::<D>);
+
         Self {
+            viommu_ops: vops,
             iommu_ops: UnsafeCell::new(ops),
             paging_ops: paging,
             nested_ops: nested,
@@ -347,7 +367,11 @@ impl Statics {
         self.iommu_ops.get()
     }
 
-    fn owner(&self) -> *mut bindings::module {
+    pub(crate) fn viommu_ops(&self) -> *const rb::iommufd_viommu_ops {
+        &self.viommu_ops
+    }
+
+    pub(crate) fn owner(&self) -> *mut bindings::module {
         // SAFETY: read-only after publication (type invariant).
         unsafe { (*self.iommu_ops.get()).owner }
     }
@@ -523,6 +547,14 @@ impl<D: DriverStatics> PinnedDrop for IommuRegistration<D> {
     }
 }
 
+/// Publishes a new domain: takes a module reference for its lifetime
+/// (the core takes none for domains, and ours may outlive our devices).
+pub(crate) fn publish<D: DriverStatics, T>(b: DomainBox<T>) -> *mut bindings::iommu_domain {
+    // SAFETY: `owner` is this module, which is live while we run.
+    unsafe { bindings::__module_get(D::statics().owner()) };
+    b.into_raw()
+}
+
 /// The `extern "C"` functions of the tables.  Each turns raw pointers into
 /// the typed views above, calls the driver and converts the result back.
 mod glue {
@@ -590,14 +622,6 @@ mod glue {
         }
     }
 
-    /// Publishes a new domain: takes a module reference for its lifetime
-    /// (the core takes none for domains, and ours may outlive our devices).
-    fn publish<D: DriverStatics, T>(b: DomainBox<T>) -> *mut bindings::iommu_domain {
-        // SAFETY: `owner` is this module, which is live while we run.
-        unsafe { bindings::__module_get(D::statics().owner()) };
-        b.into_raw()
-    }
-
     /// # Safety
     ///
     /// Called by the iommu core, with the arguments its `iommu_ops` contract
@@ -612,7 +636,7 @@ mod glue {
         // SAFETY: NULL or valid for the call (core).
         let data = unsafe { UserData::from_raw(user_data) };
         let r = AllocFlags::from_raw(flags)
-            .and_then(|flags| D::domain_alloc_user(&dev, flags, None, data));
+            .and_then(|flags| D::domain_alloc_user(Some(&dev), flags, None, data));
         match r {
             Ok(NewDomain::Paging(b)) => publish::<D, _>(b),
             Ok(NewDomain::Nested(_)) => {
@@ -640,7 +664,7 @@ mod glue {
         let r = AllocFlags::from_raw(flags).and_then(|flags| {
             // SAFETY: `parent` is live for the call (the core holds its HWPT).
             let parent = unsafe { ParentDomain::<D>::from_raw(parent) }?;
-            D::domain_alloc_user(&dev, flags, Some(&parent), data)
+            D::domain_alloc_user(Some(&dev), flags, Some(Parent::Domain(parent)), data)
         });
         match r {
             Ok(NewDomain::Nested(b)) => publish::<D, _>(b),

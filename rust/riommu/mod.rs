@@ -23,3 +23,4 @@ pub mod mockbus;
 pub mod pgtable;
 pub mod pure;
 pub mod userdata;
+pub mod viommu;

@@ -4,6 +4,7 @@
  * Kept tiny on purpose: everything else is Rust.
  */
 #include <linux/iommu.h>
+#include <linux/iommufd.h>
 #include <linux/mm.h>
 #include "riommu_shim.h"
 
@@ -76,3 +77,37 @@ void *riommu_shim_phys_to_virt(u64 phys)
 {
 	return __va(phys);
 }
+
+/* xa_lock()/xa_unlock() of the vIOMMU's vDEVICE table are static inlines. */
+void riommu_shim_viommu_lock(struct iommufd_viommu *viommu)
+{
+	xa_lock(&viommu->vdevs);
+}
+
+void riommu_shim_viommu_unlock(struct iommufd_viommu *viommu)
+{
+	xa_unlock(&viommu->vdevs);
+}
+
+/* The vDEVICE published under @virt_id; the caller holds the xa_lock. */
+struct iommufd_vdevice *riommu_shim_viommu_find_vdev(struct iommufd_viommu *viommu,
+						     unsigned long virt_id)
+{
+	lockdep_assert_held(&viommu->vdevs.xa_lock);
+	return xa_load(&viommu->vdevs, virt_id);
+}
+
+/* Zeroed pages named by physical address (for mmap regions); __pa() is a macro. */
+u64 riommu_shim_alloc_pages_phys(unsigned int order)
+{
+	unsigned long va = __get_free_pages(GFP_KERNEL_ACCOUNT | __GFP_ZERO, order);
+
+	return va ? __pa(va) : 0;
+}
+
+void riommu_shim_free_pages_phys(u64 phys, unsigned int order)
+{
+	free_pages((unsigned long)__va(phys), order);
+}
+
+/* The first word of such pages, for loopback data. */

@@ -20,5 +20,13 @@ int riommu_shim_user_addr_to_phys(unsigned long uaddr, phys_addr_t *phys);
 u64 riommu_shim_alloc_table(void);
 void riommu_shim_free_table(u64 phys);
 void *riommu_shim_phys_to_virt(u64 phys);
+struct iommufd_viommu;
+struct iommufd_vdevice;
+void riommu_shim_viommu_lock(struct iommufd_viommu *viommu);
+void riommu_shim_viommu_unlock(struct iommufd_viommu *viommu);
+struct iommufd_vdevice *riommu_shim_viommu_find_vdev(struct iommufd_viommu *viommu,
+						     unsigned long virt_id);
+u64 riommu_shim_alloc_pages_phys(unsigned int order);
+void riommu_shim_free_pages_phys(u64 phys, unsigned int order);
 
 #endif
