@@ -9,13 +9,14 @@
 
 #![forbid(unsafe_code)]
 
-use crate::mock::{self, MockDevData, MockDriver};
+use crate::mock::{self, MockDevData, MockDriver, MockVdev};
 use crate::riommu::{
     domain::PagingDomain,
     iommufd::{BoundDevice, IommufdCtx},
     mockbus::MockDevice,
     pgtable::TABLE_PAGES,
     userdata::{read_ioctl, read_user_bytes, user_addr_to_phys, write_ioctl},
+    viommu::Vdevice,
 };
 use crate::uapi;
 use core::mem::size_of;
@@ -85,6 +86,8 @@ impl MiscDevice for Control {
             uapi::CHECK_IOTLB => check_iotlb(arg),
             uapi::SET_DIRTY => set_dirty(arg),
             uapi::STATS => stats(arg),
+            uapi::TRIGGER_VEVENT => trigger_vevent(arg),
+            uapi::CHECK_VDEV_CACHE => check_vdev_cache(arg),
             _ => Err(ENOTTY),
         }
         .map(|()| 0)
@@ -99,6 +102,8 @@ const CHECK_MAP_MIN: usize = size_of::<uapi::CheckMap>();
 const CHECK_IOTLB_MIN: usize = size_of::<uapi::CheckIotlb>();
 const SET_DIRTY_MIN: usize = size_of::<uapi::SetDirty>();
 const STATS_MIN: usize = size_of::<uapi::Stats>();
+const TRIGGER_VEVENT_MIN: usize = size_of::<uapi::TriggerVevent>();
+const CHECK_VDEV_CACHE_MIN: usize = size_of::<uapi::CheckVdevCache>();
 
 impl Control {
     fn dev_add(&self, arg: usize) -> Result {
@@ -298,4 +303,47 @@ fn stats(arg: usize) -> Result {
     cmd.out_nested_domains = d.nested.len() as u64;
     cmd.out_table_bytes = (TABLE_PAGES.load(Ordering::Relaxed) * PAGE_SIZE) as u64;
     write_ioctl(arg, &cmd, size)
+}
+
+/// `RIOMMU_MOCK_TRIGGER_VEVENT`, as `IOMMU_TEST_OP_TRIGGER_VEVENT`.
+fn trigger_vevent(arg: usize) -> Result {
+    let (cmd, _) = read_ioctl::<uapi::TriggerVevent>(arg, TRIGGER_VEVENT_MIN)?;
+    if cmd.reserved != 0 {
+        return Err(EOPNOTSUPP);
+    }
+    let ctx = IommufdCtx::from_fd(cmd.iommufd)?;
+    let virt_id = u32::try_from(cmd.virt_id).map_err(|_| ENOENT)?;
+    mock::instance()?
+        .data()
+        .viommus
+        .with(ctx.key(), cmd.viommu_id, |v| -> Result {
+            v.with_vdevice(cmd.virt_id, |_: &Vdevice<MockVdev>| ())
+                .ok_or(ENOENT)?;
+            let ev = uapi::ViommuEventSelftest { virt_id };
+            v.report_event(uapi::VEVENTQ_TYPE_SELFTEST, ev.as_bytes())
+        })
+        .ok_or(ENOENT)?
+}
+
+/// `RIOMMU_MOCK_CHECK_VDEV_CACHE`, as `IOMMU_TEST_OP_DEV_CHECK_CACHE`.
+fn check_vdev_cache(arg: usize) -> Result {
+    let (mut cmd, size) = read_ioctl::<uapi::CheckVdevCache>(arg, CHECK_VDEV_CACHE_MIN)?;
+    let ctx = IommufdCtx::from_fd(cmd.iommufd)?;
+    let value = mock::instance()?
+        .data()
+        .viommus
+        .with(ctx.key(), cmd.viommu_id, |v| {
+            v.with_vdevice(cmd.virt_id, |vd: &Vdevice<MockVdev>| {
+                vd.cache(cmd.cache_id as usize)
+            })
+        })
+        .flatten()
+        .ok_or(ENOENT)?
+        .ok_or(EINVAL)?;
+    cmd.out_cache = value;
+    write_ioctl(arg, &cmd, size)?;
+    if value != cmd.cache {
+        return Err(EINVAL);
+    }
+    Ok(())
 }

@@ -9,19 +9,21 @@
 
 use crate::riommu::{
     domain::{
-        DirtyBitmap, DomainBox, DomainSet, NestedDomain, NewDomain, OldDomain, PagingConfig,
-        PagingDomain, Parent,
+        DirtyBitmap, Domain, DomainBox, DomainSet, NestedDomain, NewDomain, OldDomain,
+        PagingConfig, PagingDomain, Parent,
     },
     driver::{Cap, Driver, DriverStatics, HwInfo, IommuDevice, IommuRegistration, Probe},
     flags::AllocFlags,
     mockbus::{MockBusDriver, MockDevice},
+    objset::ObjSet,
+    pages::PhysPages,
     pgtable::IoPageTable,
     pure::{
         mockpt::MockFormat,
         pt::{PageTable, Prot},
     },
     userdata::{UserData, UserDataArray},
-    viommu::NoViommu,
+    viommu::{Vdevice, VdeviceCore, Viommu, ViommuCore, ViommuImpl},
 };
 use crate::uapi;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -41,6 +43,9 @@ pub struct MockInstance {
     /// Live nested domains, keyed likewise.
     #[pin]
     pub nested: DomainSet<MockNested>,
+    /// Live vIOMMUs, keyed likewise.
+    #[pin]
+    pub viommus: ObjSet<Viommu<MockViommu>>,
     /// Live mock devices.
     pub devices: AtomicU64,
 }
@@ -72,6 +77,7 @@ pub fn register(module: &'static ThisModule) -> impl PinInit<IommuRegistration<M
         try_pin_init!(MockInstance {
             paging <- DomainSet::new(),
             nested <- DomainSet::new(),
+            viommus <- ObjSet::new(),
             devices: AtomicU64::new(0),
         }? Error),
     )
@@ -88,7 +94,7 @@ impl Driver for MockDriver {
     type Nested = MockNested;
     type DevData = MockDevPriv;
     type Data = MockInstance;
-    type Viommu = NoViommu<MockDriver>;
+    type Viommu = MockViommu;
 
     fn probe_device(dev: &Device) -> Result<Probe<Self>> {
         let reg = instance()?;
@@ -131,8 +137,11 @@ impl Driver for MockDriver {
     ) -> Result<NewDomain<Self>> {
         match (parent, dev) {
             (None, Some(dev)) => alloc_paging(dev, flags, data).map(NewDomain::Paging),
-            (Some(Parent::Domain(_)), Some(dev)) => {
-                alloc_nested(dev.data().ctx_key, flags, data).map(NewDomain::Nested)
+            (Some(p @ Parent::Domain(_)), Some(dev)) => {
+                alloc_nested(&p, dev.data().ctx_key, flags, data).map(NewDomain::Nested)
+            }
+            (Some(p @ Parent::Viommu(v)), None) => {
+                alloc_nested(&p, v.ctx_key(), flags, data).map(NewDomain::Nested)
             }
             _ => Err(EOPNOTSUPP),
         }
@@ -186,11 +195,12 @@ fn alloc_paging(
         }? Error),
     )?;
     let inst = instance()?;
-    inst.data().paging.insert(priv_.ctx_key, &b)?;
+    b.insert_into(&inst.data().paging, priv_.ctx_key)?;
     Ok(b)
 }
 
 fn alloc_nested(
+    parent: &Parent<'_, MockDriver>,
     ctx_key: usize,
     flags: AllocFlags,
     data: UserData<'_>,
@@ -202,15 +212,18 @@ fn alloc_nested(
         return Err(EOPNOTSUPP);
     }
     let cfg = data.read::<uapi::HwptSelftest>()?;
-    let b = DomainBox::new_nested(try_pin_init!(MockNested {
+    let b = DomainBox::new_nested(
+        parent,
+        try_pin_init!(MockNested {
         iotlb: [
             AtomicU32::new(cfg.iotlb),
             AtomicU32::new(cfg.iotlb),
             AtomicU32::new(cfg.iotlb),
             AtomicU32::new(cfg.iotlb),
         ],
-    }? Error))?;
-    instance()?.data().nested.insert(ctx_key, &b)?;
+    }? Error),
+    )?;
+    b.insert_into(&instance()?.data().nested, ctx_key)?;
     Ok(b)
 }
 
@@ -320,14 +333,19 @@ impl NestedDomain for MockNested {
     type Driver = MockDriver;
 
     fn attach_dev(
-        &self,
-        _dev: &IommuDevice<'_, MockDriver>,
+        this: &Domain<Self>,
+        dev: &IommuDevice<'_, MockDriver>,
         _old: OldDomain<'_, MockDriver>,
     ) -> Result {
+        // As the C mock: a nested domain of a vIOMMU needs the device to have
+        // a vDEVICE on it (ENOENT otherwise).
+        if let Some(v) = this.viommu() {
+            v.vdev_id_of(dev.device())?;
+        }
         Ok(())
     }
 
-    fn cache_invalidate_user(&self, array: &mut UserDataArray<'_>) -> Result {
+    fn cache_invalidate_user(this: &Domain<Self>, array: &mut UserDataArray<'_>) -> Result {
         if array.data_type() != uapi::HWPT_INVALIDATE_DATA_SELFTEST {
             array.set_processed(0);
             return Err(EINVAL);
@@ -340,13 +358,135 @@ impl NestedDomain for MockNested {
                 return Err(EINVAL);
             }
             if inv.flags & uapi::INVALIDATE_FLAG_ALL != 0 {
-                for slot in &self.iotlb {
+                for slot in &this.iotlb {
                     slot.store(0, Ordering::Relaxed);
                 }
             } else {
-                self.iotlb[inv.iotlb_id as usize].store(0, Ordering::Relaxed);
+                this.iotlb[inv.iotlb_id as usize].store(0, Ordering::Relaxed);
             }
             Ok(())
         })
+    }
+}
+
+/// A mock vIOMMU (`IOMMU_VIOMMU_TYPE_SELFTEST`).
+pub struct MockViommu {
+    /// The two pages of the optional loopback data, and their mmap offset.
+    mmap: Option<(PhysPages, usize)>,
+}
+
+/// A mock vDEVICE: four cache slots, like the C mock's per-device cache.
+pub struct MockVdev {
+    cache: [AtomicU32; uapi::DEV_CACHE_NUM],
+}
+
+impl MockVdev {
+    /// The value of cache slot `id`.
+    pub fn cache(&self, id: usize) -> Option<u32> {
+        self.cache.get(id).map(|c| c.load(Ordering::Relaxed))
+    }
+}
+
+/// Pages behind the vIOMMU's mmap region (as the C mock: 2).
+const VIOMMU_MMAP_ORDER: u32 = 1;
+
+impl ViommuImpl for MockViommu {
+    type Driver = MockDriver;
+    type Vdev = MockVdev;
+
+    fn supports(_dev: &Device, ty: u32) -> bool {
+        ty == uapi::VIOMMU_TYPE_SELFTEST
+    }
+
+    fn init<'a>(
+        core: &ViommuCore<'a>,
+        _parent: &'a Domain<MockPaging>,
+        data: UserData<'_>,
+    ) -> Result<impl PinInit<Self, Error> + 'a> {
+        let mut mmap = None;
+        if !data.is_empty() {
+            let mut d = data.read::<uapi::ViommuSelftest>()?;
+            let pages = PhysPages::alloc(VIOMMU_MMAP_ORDER)?;
+            let offset = core.alloc_mmap(pages.phys(), pages.len())?;
+            let r = pages.write_u32(0, d.in_data).and_then(|()| {
+                d.out_data = d.in_data;
+                d.out_mmap_length = pages.len() as u64;
+                d.out_mmap_offset = offset as u64;
+                data.write(&d)
+            });
+            if let Err(e) = r {
+                core.destroy_mmap(offset);
+                return Err(e);
+            }
+            mmap = Some((pages, offset));
+        }
+        Ok(Ok::<_, Error>(MockViommu { mmap }))
+    }
+
+    fn release(viommu: &Viommu<Self>) {
+        if let Some((_, offset)) = &viommu.mmap {
+            viommu.destroy_mmap(*offset);
+        }
+    }
+
+    fn set() -> Option<&'static ObjSet<Viommu<Self>>> {
+        instance().ok().map(|i| &i.data().viommus)
+    }
+
+    fn cache_invalidate(viommu: &Viommu<Self>, array: &mut UserDataArray<'_>) -> Result {
+        // A zero-length array of the right type validates the type.
+        if array.entry_num() == 0 && array.data_type() == uapi::VIOMMU_INVALIDATE_DATA_SELFTEST {
+            array.set_processed(0);
+            return Ok(());
+        }
+        let cmds = match array.read_all::<uapi::ViommuInvalidateSelftest>() {
+            Ok(c) => c,
+            Err(e) => {
+                array.set_processed(0);
+                return Err(e);
+            }
+        };
+        let mut done = 0;
+        let mut ret = Ok(());
+        for cmd in cmds.iter() {
+            if cmd.flags & !uapi::INVALIDATE_FLAG_ALL != 0 {
+                ret = Err(EOPNOTSUPP);
+                break;
+            }
+            if cmd.cache_id > uapi::DEV_CACHE_ID_MAX {
+                ret = Err(EINVAL);
+                break;
+            }
+            let found = viommu.with_vdevice(cmd.vdev_id.into(), |vd: &Vdevice<MockVdev>| {
+                if cmd.flags & uapi::INVALIDATE_FLAG_ALL != 0 {
+                    for c in &vd.cache {
+                        c.store(0, Ordering::Relaxed);
+                    }
+                } else {
+                    vd.cache[cmd.cache_id as usize].store(0, Ordering::Relaxed);
+                }
+            });
+            if found.is_none() {
+                ret = Err(EINVAL);
+                break;
+            }
+            done += 1;
+        }
+        array.set_processed(done);
+        ret
+    }
+
+    fn vdevice_init(
+        _viommu: &Viommu<Self>,
+        _vdev: &VdeviceCore<'_>,
+    ) -> Result<impl PinInit<MockVdev, Error>> {
+        Ok(Ok::<_, Error>(MockVdev {
+            cache: [
+                AtomicU32::new(uapi::DEV_CACHE_DEFAULT),
+                AtomicU32::new(uapi::DEV_CACHE_DEFAULT),
+                AtomicU32::new(uapi::DEV_CACHE_DEFAULT),
+                AtomicU32::new(uapi::DEV_CACHE_DEFAULT),
+            ],
+        }))
     }
 }

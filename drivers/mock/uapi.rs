@@ -198,3 +198,91 @@ pub struct Stats {
     pub out_nested_domains: u64,
     pub out_table_bytes: u64,
 }
+
+/// `IOMMU_VIOMMU_TYPE_SELFTEST`.
+pub const VIOMMU_TYPE_SELFTEST: u32 = 0xdeadbeef;
+/// `IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST`.
+pub const VIOMMU_INVALIDATE_DATA_SELFTEST: u32 = 0xdeadbeef;
+/// `IOMMU_VEVENTQ_TYPE_SELFTEST`.
+pub const VEVENTQ_TYPE_SELFTEST: u32 = 0xbeefbeef;
+/// `IOMMU_TEST_DEV_CACHE_DEFAULT`: initial value of a vDEVICE cache slot.
+pub const DEV_CACHE_DEFAULT: u32 = 0xbaddad;
+/// Number of cache slots per vDEVICE.
+pub const DEV_CACHE_NUM: usize = 4;
+/// Highest vDEVICE cache slot id.
+pub const DEV_CACHE_ID_MAX: u32 = 3;
+
+/// `struct iommu_viommu_selftest`: optional `IOMMU_VIOMMU_ALLOC` data.
+#[repr(C)]
+#[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct ViommuSelftest {
+    /// Input data, looped back.
+    pub in_data: u32,
+    /// `in_data`, written back.
+    pub out_data: u32,
+    /// mmap offset of the vIOMMU's two pages.
+    pub out_mmap_offset: u64,
+    /// mmap length of those pages.
+    pub out_mmap_length: u64,
+}
+
+impl UserStruct for ViommuSelftest {
+    const TYPE: u32 = VIOMMU_TYPE_SELFTEST;
+    const MIN_LEN: usize = offset_of!(ViommuSelftest, out_data) + size_of::<u32>();
+}
+
+/// `struct iommu_viommu_invalidate_selftest`.
+#[repr(C)]
+#[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct ViommuInvalidateSelftest {
+    /// `IOMMU_TEST_INVALIDATE_FLAG_*`.
+    pub flags: u32,
+    /// Virtual id of the vDEVICE.
+    pub vdev_id: u32,
+    /// Cache slot (ignored with `FLAG_ALL`).
+    pub cache_id: u32,
+}
+
+impl UserStruct for ViommuInvalidateSelftest {
+    const TYPE: u32 = VIOMMU_INVALIDATE_DATA_SELFTEST;
+    const MIN_LEN: usize = size_of::<ViommuInvalidateSelftest>();
+}
+
+/// `struct iommu_viommu_event_selftest`.
+#[repr(C)]
+#[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct ViommuEventSelftest {
+    /// Virtual id of the vDEVICE.
+    pub virt_id: u32,
+}
+
+/// `RIOMMU_MOCK_TRIGGER_VEVENT`
+pub const TRIGGER_VEVENT: u32 = _IO(TYPE, CMD_BASE + 9);
+/// `RIOMMU_MOCK_CHECK_VDEV_CACHE`
+pub const CHECK_VDEV_CACHE: u32 = _IO(TYPE, CMD_BASE + 10);
+
+/// `struct riommu_mock_trigger_vevent`.
+#[repr(C)]
+#[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[allow(missing_docs)] // fields: see include/uapi/linux/riommu_mock.h
+pub struct TriggerVevent {
+    pub size: u32,
+    pub iommufd: i32,
+    pub viommu_id: u32,
+    pub reserved: u32,
+    pub virt_id: u64,
+}
+
+/// `struct riommu_mock_check_vdev_cache`.
+#[repr(C)]
+#[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[allow(missing_docs)] // fields: see include/uapi/linux/riommu_mock.h
+pub struct CheckVdevCache {
+    pub size: u32,
+    pub iommufd: i32,
+    pub viommu_id: u32,
+    pub cache_id: u32,
+    pub virt_id: u64,
+    pub cache: u32,
+    pub out_cache: u32,
+}

@@ -11,17 +11,14 @@
 use super::{
     bindings as rb,
     driver::{Driver, DriverStatics, IommuDevice},
+    objset::{ObjSet, Sealed, Tracked},
     userdata::UserDataArray,
+    viommu::Viommu,
 };
 use core::{
-    marker::PhantomData,
-    mem::offset_of,
-    ops::Deref,
-    ptr,
-    ptr::NonNull,
-    sync::atomic::{AtomicPtr, Ordering},
+    marker::PhantomData, mem::offset_of, ops::Deref, ptr, ptr::NonNull, sync::atomic::AtomicPtr,
 };
-use kernel::{bindings, prelude::*, sync::Mutex, types::Opaque};
+use kernel::{bindings, ffi::c_void, prelude::*, types::Opaque};
 
 /// A domain of a Rust driver: the C `struct iommu_domain` followed by the
 /// driver's data.
@@ -35,7 +32,10 @@ use kernel::{bindings, prelude::*, sync::Mutex, types::Opaque};
 #[pin_data]
 pub struct Domain<T> {
     raw: Opaque<bindings::iommu_domain>,
-    set: AtomicPtr<DomainSet<T>>,
+    set: AtomicPtr<ObjSet<Domain<T>>>,
+    /// For nested domains allocated on a vIOMMU: that `Viommu<_>` (which the
+    /// nested HWPT holds a reference on for the domain's whole life).
+    viommu: *const c_void,
     #[pin]
     inner: T,
 }
@@ -48,6 +48,35 @@ impl<T> Deref for Domain<T> {
 
     fn deref(&self) -> &T {
         &self.inner
+    }
+}
+
+// SAFETY: after publication the C part is owned by the iommu core, which
+// serialises its own updates; the Rust part is `T`.
+unsafe impl<T: Send> Send for Domain<T> {}
+// SAFETY: as above; shared access to `T` needs `T: Sync`.
+unsafe impl<T: Sync> Sync for Domain<T> {}
+
+/// A set of a driver's domains of one type.
+pub type DomainSet<T> = ObjSet<Domain<T>>;
+
+impl<T> Sealed for Domain<T> {}
+
+impl<T: Sync + 'static> Tracked for Domain<T> {
+    fn set_slot(&self) -> &AtomicPtr<ObjSet<Self>> {
+        &self.set
+    }
+
+    fn object_id(&self) -> Option<u32> {
+        self.hwpt_id()
+    }
+}
+
+impl<T: Send + Sync + 'static> DomainBox<T> {
+    /// Adds the new domain to `set` under `key` (for example the iommufd
+    /// context); it leaves the set when freed.
+    pub fn insert_into(&self, set: &'static DomainSet<T>, key: usize) -> Result {
+        set.insert(key, self.domain())
     }
 }
 
@@ -163,16 +192,18 @@ pub trait NestedDomain: Send + Sync + Sized + 'static {
     /// The driver owning the domain.
     type Driver: Driver<Nested = Self>;
 
-    /// Attaches `dev`; `old` is the domain it leaves.
+    /// Attaches `dev` to `this`; `old` is the domain it leaves.  (Nested
+    /// operations receive the whole [`Domain`], which also knows the vIOMMU
+    /// the domain was allocated on, see [`Domain::viommu`].)
     fn attach_dev(
-        &self,
+        this: &Domain<Self>,
         dev: &IommuDevice<'_, Self::Driver>,
         old: OldDomain<'_, Self::Driver>,
     ) -> Result;
 
-    /// Attaches the domain to `pasid` of `dev` (`set_dev_pasid`).
+    /// Attaches `this` to `pasid` of `dev` (`set_dev_pasid`).
     fn set_dev_pasid(
-        &self,
+        _this: &Domain<Self>,
         _dev: &IommuDevice<'_, Self::Driver>,
         _pasid: u32,
         _old: OldDomain<'_, Self::Driver>,
@@ -184,88 +215,7 @@ pub trait NestedDomain: Send + Sync + Sized + 'static {
     /// (`cache_invalidate_user`).  Must report the number of entries handled
     /// with [`UserDataArray::set_processed`] (or use
     /// [`UserDataArray::for_each_entry`]).
-    fn cache_invalidate_user(&self, array: &mut UserDataArray<'_>) -> Result;
-}
-
-/// Live domains of one type that a driver can find again later, for example
-/// by iommufd HWPT id from a control device.
-///
-/// # Invariants
-///
-/// Every entry points to a live `Domain<T>`: entries are added from a
-/// [`DomainBox`] and removed (under the lock) before that domain is freed,
-/// by [`DomainBox`]'s drop or by the glue's `free`.
-#[pin_data]
-pub struct DomainSet<T> {
-    #[pin]
-    entries: Mutex<KVec<(usize, usize)>>,
-    _p: PhantomData<T>,
-}
-
-// SAFETY: entries are plain addresses guarded by the mutex; the domains
-// themselves are `Sync` (`T: Sync`).
-unsafe impl<T: Sync> Send for DomainSet<T> {}
-// SAFETY: as above.
-unsafe impl<T: Sync> Sync for DomainSet<T> {}
-
-impl<T> DomainSet<T> {
-    /// An empty set.
-    pub fn new() -> impl PinInit<Self> {
-        pin_init!(Self {
-            entries <- kernel::new_mutex!(KVec::new()),
-            _p: PhantomData,
-        })
-    }
-
-    /// Adds the domain in `b` under `key` (for example an iommufd context).
-    /// The domain leaves the set automatically when it is freed.
-    pub fn insert(&'static self, key: usize, b: &DomainBox<T>) -> Result {
-        let d = b.domain();
-        if !d.set.load(Ordering::Relaxed).is_null() {
-            return Err(EBUSY);
-        }
-        self.entries
-            .lock()
-            .push((key, b.ptr.as_ptr() as usize), GFP_KERNEL)?;
-        d.set
-            .store(ptr::from_ref(self).cast_mut(), Ordering::Release);
-        Ok(())
-    }
-
-    fn remove_ptr(&self, ptr: *const Domain<T>) {
-        let mut e = self.entries.lock();
-        if let Some(i) = e.iter().position(|&(_, p)| p == ptr as usize) {
-            e.remove(i).ok();
-        }
-    }
-
-    /// Runs `f` on the domain of this set with `key` whose iommufd HWPT id is
-    /// `hwpt_id`, with the set locked (so the domain cannot be freed meanwhile).
-    pub fn with<R>(&self, key: usize, hwpt_id: u32, f: impl FnOnce(&Domain<T>) -> R) -> Option<R> {
-        let e = self.entries.lock();
-        for &(k, p) in e.iter() {
-            if k != key {
-                continue;
-            }
-            // SAFETY: entries point to live domains while the lock is held
-            // (type invariant).
-            let d = unsafe { &*(p as *const Domain<T>) };
-            if d.hwpt_id() == Some(hwpt_id) {
-                return Some(f(d));
-            }
-        }
-        None
-    }
-
-    /// Number of domains in the set.
-    pub fn len(&self) -> usize {
-        self.entries.lock().len()
-    }
-
-    /// Whether the set is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
+    fn cache_invalidate_user(this: &Domain<Self>, array: &mut UserDataArray<'_>) -> Result;
 }
 
 /// The domain a device (or PASID) leaves in an attach.
@@ -380,14 +330,14 @@ pub enum NewDomain<D: Driver> {
 ///
 /// `ptr` is the only owner of a `KBox`-allocated, pinned, initialised
 /// `Domain<T>`.
-pub struct DomainBox<T> {
+pub struct DomainBox<T: Send + Sync + 'static> {
     ptr: NonNull<Domain<T>>,
 }
 
 // SAFETY: the box owns a `Domain<T>`; `T: Send` makes moving it fine.
-unsafe impl<T: Send> Send for DomainBox<T> {}
+unsafe impl<T: Send + Sync + 'static> Send for DomainBox<T> {}
 
-impl<T> Drop for DomainBox<T> {
+impl<T: Send + Sync + 'static> Drop for DomainBox<T> {
     fn drop(&mut self) {
         // SAFETY: we own the allocation (type invariant) and it was never
         // published; once out of the set nobody else refers to it.
@@ -395,7 +345,7 @@ impl<T> Drop for DomainBox<T> {
     }
 }
 
-impl<T> DomainBox<T> {
+impl<T: Send + Sync + 'static> DomainBox<T> {
     fn alloc(
         init: impl PinInit<T, Error>,
         setup: impl FnOnce(&mut bindings::iommu_domain),
@@ -404,6 +354,7 @@ impl<T> DomainBox<T> {
             try_pin_init!(Domain {
                 raw: Opaque::new(pin_init::zeroed()),
                 set: AtomicPtr::new(ptr::null_mut()),
+                viommu: ptr::null(),
                 inner <- init,
             }),
             GFP_KERNEL,
@@ -441,12 +392,8 @@ impl<T> DomainBox<T> {
     /// be used afterwards.
     pub(crate) unsafe fn free_raw(ptr: *mut bindings::iommu_domain) {
         let ptr = ptr.cast::<Domain<T>>();
-        // SAFETY: `ptr` is a live `Domain<T>` (caller).
-        let set = unsafe { (*ptr).set.load(Ordering::Acquire) };
-        // SAFETY: a set outlives its members: it is `'static` (see `insert`).
-        if let Some(set) = unsafe { set.as_ref() } {
-            set.remove_ptr(ptr);
-        }
+        // SAFETY: `ptr` is a live `Domain<T>` about to be freed (caller).
+        unsafe { ObjSet::remove_freed(ptr) };
         // SAFETY: per the safety requirements, this is the box we leaked, now
         // unreachable from the set.
         drop(unsafe { KBox::from_raw(ptr) });
@@ -475,16 +422,42 @@ impl<T: PagingDomain> DomainBox<T> {
 }
 
 impl<T: NestedDomain> DomainBox<T> {
-    /// Allocates a nested domain.
-    pub fn new_nested(init: impl PinInit<T, Error>) -> Result<Self>
+    /// Allocates a nested domain for `parent`.  On a vIOMMU parent the
+    /// domain remembers the vIOMMU ([`Domain::viommu`]).
+    pub fn new_nested(parent: &Parent<'_, T::Driver>, init: impl PinInit<T, Error>) -> Result<Self>
     where
         T::Driver: DriverStatics,
     {
         let s = <T::Driver as DriverStatics>::statics();
-        Self::alloc(init, |raw| {
+        let b = Self::alloc(init, |raw| {
             raw.type_ = bindings::IOMMU_DOMAIN_NESTED;
             raw.ops = s.nested_ops();
-        })
+        })?;
+        if let Parent::Viommu(v) = parent {
+            // SAFETY: not yet published: we are the only user.
+            unsafe { (*b.ptr.as_ptr()).viommu = ptr::from_ref(*v).cast() };
+        }
+        Ok(b)
+    }
+
+    /// The vIOMMU recorded by [`DomainBox::new_nested`], as an address (the
+    /// glue checks it against the allocation's parent before publishing).
+    pub(crate) fn viommu_addr(&self) -> *const c_void {
+        self.domain().viommu
+    }
+}
+
+impl<T: NestedDomain> Domain<T> {
+    /// The vIOMMU this nested domain was allocated on, if any.
+    pub fn viommu(&self) -> Option<&Viommu<<T::Driver as Driver>::Viommu>> {
+        // SAFETY: set only from the allocation's vIOMMU parent (checked by
+        // the glue before publication); the nested HWPT holds a reference on
+        // the vIOMMU for as long as this domain lives.
+        unsafe {
+            self.viommu
+                .cast::<Viommu<<T::Driver as Driver>::Viommu>>()
+                .as_ref()
+        }
     }
 }
 

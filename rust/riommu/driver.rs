@@ -549,7 +549,9 @@ impl<D: DriverStatics> PinnedDrop for IommuRegistration<D> {
 
 /// Publishes a new domain: takes a module reference for its lifetime
 /// (the core takes none for domains, and ours may outlive our devices).
-pub(crate) fn publish<D: DriverStatics, T>(b: DomainBox<T>) -> *mut bindings::iommu_domain {
+pub(crate) fn publish<D: DriverStatics, T: Send + Sync + 'static>(
+    b: DomainBox<T>,
+) -> *mut bindings::iommu_domain {
     // SAFETY: `owner` is this module, which is live while we run.
     unsafe { bindings::__module_get(D::statics().owner()) };
     b.into_raw()
@@ -667,9 +669,10 @@ mod glue {
             D::domain_alloc_user(Some(&dev), flags, Some(Parent::Domain(parent)), data)
         });
         match r {
-            Ok(NewDomain::Nested(b)) => publish::<D, _>(b),
-            Ok(NewDomain::Paging(_)) => {
-                pr_warn!("riommu: domain_alloc_user returned a paging domain for a parent\n");
+            // A domain recorded on some vIOMMU must not be published here.
+            Ok(NewDomain::Nested(b)) if b.viommu_addr().is_null() => publish::<D, _>(b),
+            Ok(_) => {
+                pr_warn!("riommu: domain_alloc_user returned the wrong kind of domain\n");
                 EINVAL.to_ptr()
             }
             Err(e) => e.to_ptr(),
@@ -680,7 +683,9 @@ mod glue {
     ///
     /// Called by the iommu core, with the arguments its `iommu_ops` contract
     /// guarantees for this callback.
-    pub(super) unsafe extern "C" fn free<D: DriverStatics, T>(domain: *mut bindings::iommu_domain) {
+    pub(super) unsafe extern "C" fn free<D: DriverStatics, T: Send + Sync + 'static>(
+        domain: *mut bindings::iommu_domain,
+    ) {
         let owner = D::statics().owner();
         // SAFETY: `free` is only in the tables of `Domain<T>`, which were
         // published by `publish`.
@@ -799,7 +804,7 @@ mod glue {
                 OldDomain::from_raw(old),
             )
         };
-        from_result(|| d.attach_dev(&dev, old).map(|()| 0))
+        from_result(|| NestedDomain::attach_dev(d, &dev, old).map(|()| 0))
     }
 
     /// # Safety
@@ -820,7 +825,7 @@ mod glue {
                 OldDomain::from_raw(old),
             )
         };
-        from_result(|| d.set_dev_pasid(&dev, pasid, old).map(|()| 0))
+        from_result(|| NestedDomain::set_dev_pasid(d, &dev, pasid, old).map(|()| 0))
     }
 
     /// # Safety
@@ -945,6 +950,6 @@ mod glue {
     ) -> ffi::c_int {
         // SAFETY: our nested table; `array` is exclusively ours for the call.
         let (d, mut array) = unsafe { (nested::<D>(domain), UserDataArray::from_raw(array)) };
-        from_result(|| d.cache_invalidate_user(&mut array).map(|()| 0))
+        from_result(|| NestedDomain::cache_invalidate_user(d, &mut array).map(|()| 0))
     }
 }

@@ -20,6 +20,8 @@ pub mod driver;
 pub mod flags;
 pub mod iommufd;
 pub mod mockbus;
+pub mod objset;
+pub mod pages;
 pub mod pgtable;
 pub mod pure;
 pub mod userdata;

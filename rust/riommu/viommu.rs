@@ -17,8 +17,9 @@
 use super::{
     bindings as rb,
     driver::{Driver, DriverStatics},
+    objset::{ObjSet, Sealed, Tracked},
 };
-use core::{mem::offset_of, ops::Deref};
+use core::{mem::offset_of, ops::Deref, ptr, sync::atomic::AtomicPtr};
 use kernel::{bindings, device::Device, ffi, prelude::*, types::Opaque};
 
 /// A vIOMMU of a driver: the core `struct iommufd_viommu` at offset 0,
@@ -31,6 +32,7 @@ use kernel::{bindings, device::Device, ffi, prelude::*, types::Opaque};
 #[repr(C)]
 pub struct Viommu<T> {
     core: Opaque<rb::iommufd_viommu>,
+    set: AtomicPtr<ObjSet<Viommu<T>>>,
     inner: T,
 }
 
@@ -50,6 +52,24 @@ pub struct Vdevice<T> {
 // The core structs must sit at offset 0 (the C side converts pointers).
 const _: () = assert!(offset_of!(Viommu<u64>, core) == 0);
 const _: () = assert!(offset_of!(Vdevice<u64>, core) == 0);
+
+// SAFETY: the core part is owned by iommufd, which serialises its updates;
+// the driver part is `T`.
+unsafe impl<T: Send> Send for Viommu<T> {}
+// SAFETY: as above.
+unsafe impl<T: Sync> Sync for Viommu<T> {}
+
+impl<T> Sealed for Viommu<T> {}
+
+impl<T: Sync + 'static> Tracked for Viommu<T> {
+    fn set_slot(&self) -> &AtomicPtr<ObjSet<Self>> {
+        &self.set
+    }
+
+    fn object_id(&self) -> Option<u32> {
+        Some(self.id())
+    }
+}
 
 impl<T> Deref for Viommu<T> {
     type Target = T;
@@ -252,6 +272,12 @@ pub trait ViommuImpl: Send + Sync + Sized + 'static {
     /// Called before the driver's data is dropped in `destroy`.
     fn release(_viommu: &Viommu<Self>) {}
 
+    /// A set to add every initialised vIOMMU to (keyed by its iommufd
+    /// context), so the driver can find it by id; it leaves on destroy.
+    fn set() -> Option<&'static ObjSet<Viommu<Self>>> {
+        None
+    }
+
     /// `cache_invalidate` on the vIOMMU id.
     fn cache_invalidate(
         viommu: &Viommu<Self>,
@@ -365,14 +391,22 @@ pub(crate) mod glue {
             // SAFETY: NULL or valid for the call.
             let data = unsafe { UserData::from_raw(user_data) };
             let init = D::Viommu::init(&core, parent.domain(), data)?;
+            let vp = v.cast::<Viommu<D::Viommu>>();
             // SAFETY: the memory after the core part is ours, uninitialised
             // (zeroed) and never moves (iommufd object memory).
             unsafe {
-                <_ as PinInit<_, Error>>::__init(
-                    init,
-                    &raw mut (*v.cast::<Viommu<D::Viommu>>()).inner,
-                )
-            }?;
+                (&raw mut (*vp).set).write(AtomicPtr::new(ptr::null_mut()));
+                <_ as PinInit<_, Error>>::__init(init, &raw mut (*vp).inner)?;
+            }
+            if let Some(set) = D::Viommu::set() {
+                // SAFETY: initialised just above.
+                let vi = unsafe { &*vp };
+                if let Err(e) = set.insert(vi.ctx_key(), vi) {
+                    // SAFETY: undo the initialisation; the core frees memory.
+                    unsafe { core::ptr::drop_in_place(&raw mut (*vp).inner) };
+                    return Err(e);
+                }
+            }
             // SAFETY: initialised; ops are set only on success, so the core
             // calls `destroy` only for an initialised vIOMMU.
             unsafe {
@@ -394,6 +428,8 @@ pub(crate) mod glue {
         // SAFETY: initialised (ops are only set then).
         let vi = unsafe { viommu::<D>(v) };
         D::Viommu::release(vi);
+        // SAFETY: live, about to be freed.
+        unsafe { ObjSet::remove_freed(ptr::from_ref(vi)) };
         let owner = D::statics().owner();
         // SAFETY: dropped once; iommufd frees the memory afterwards.
         unsafe { core::ptr::drop_in_place(&raw mut (*v.cast::<Viommu<D::Viommu>>()).inner) };
@@ -414,8 +450,18 @@ pub(crate) mod glue {
         let r = AllocFlags::from_raw(flags)
             .and_then(|flags| D::domain_alloc_user(None, flags, Some(Parent::Viommu(vi)), data));
         match r {
-            Ok(NewDomain::Nested(b)) => publish::<D, _>(b),
-            Ok(NewDomain::Paging(_)) => EINVAL.to_ptr(),
+            // It must be recorded on this very vIOMMU.
+            Ok(NewDomain::Nested(b))
+                if core::ptr::eq(b.viommu_addr(), ptr::from_ref(vi).cast()) =>
+            {
+                publish::<D, _>(b)
+            }
+            Ok(_) => {
+                pr_warn!(
+                    "riommu: alloc_domain_nested returned a domain not recorded on its vIOMMU\n"
+                );
+                EINVAL.to_ptr()
+            }
             Err(e) => e.to_ptr(),
         }
     }

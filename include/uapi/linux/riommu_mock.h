@@ -39,6 +39,8 @@ enum {
 	RIOMMU_MOCK_CMD_CHECK_IOTLB,
 	RIOMMU_MOCK_CMD_SET_DIRTY,
 	RIOMMU_MOCK_CMD_STATS,
+	RIOMMU_MOCK_CMD_TRIGGER_VEVENT,
+	RIOMMU_MOCK_CMD_CHECK_VDEV_CACHE,
 };
 
 /* Mock device flags, same meaning as the C mock's MOCK_FLAGS_DEVICE_* */
@@ -229,5 +231,60 @@ struct riommu_mock_stats {
 	__aligned_u64 out_table_bytes;
 };
 #define RIOMMU_MOCK_STATS _IO(RIOMMU_MOCK_TYPE, RIOMMU_MOCK_CMD_STATS)
+
+/* vIOMMU (IOMMU_VIOMMU_TYPE_SELFTEST): each vDEVICE carries 4 cache slots */
+enum {
+	RIOMMU_MOCK_DEV_CACHE_ID_MAX = 3,
+	RIOMMU_MOCK_DEV_CACHE_NUM = 4,
+	RIOMMU_MOCK_DEV_CACHE_DEFAULT = 0xbaddad,
+};
+
+/**
+ * struct riommu_mock_trigger_vevent - RIOMMU_MOCK_TRIGGER_VEVENT
+ * @size: sizeof(struct riommu_mock_trigger_vevent)
+ * @iommufd: the /dev/iommu fd that owns @viommu_id
+ * @viommu_id: a riommu_mock vIOMMU (IOMMU_VIOMMU_TYPE_SELFTEST)
+ * @__reserved: must be 0
+ * @virt_id: a vDEVICE's virtual id on that vIOMMU
+ *
+ * Makes the mock report an IOMMU_VEVENTQ_TYPE_SELFTEST event
+ * (struct iommu_viommu_event_selftest { virt_id }) for the vDEVICE, as the
+ * C mock's IOMMU_TEST_OP_TRIGGER_VEVENT does for a device.  ENOENT when the
+ * vIOMMU or the vDEVICE does not exist; EOPNOTSUPP without a vEVENTQ of that
+ * type; ENOMEM (event lost, overflow recorded) when it cannot be queued.
+ */
+struct riommu_mock_trigger_vevent {
+	__u32 size;
+	__s32 iommufd;
+	__u32 viommu_id;
+	__u32 __reserved;
+	__aligned_u64 virt_id;
+};
+#define RIOMMU_MOCK_TRIGGER_VEVENT _IO(RIOMMU_MOCK_TYPE, RIOMMU_MOCK_CMD_TRIGGER_VEVENT)
+
+/**
+ * struct riommu_mock_check_vdev_cache - RIOMMU_MOCK_CHECK_VDEV_CACHE
+ * @size: sizeof(struct riommu_mock_check_vdev_cache)
+ * @iommufd: the /dev/iommu fd that owns @viommu_id
+ * @viommu_id: a riommu_mock vIOMMU
+ * @cache_id: slot, 0..RIOMMU_MOCK_DEV_CACHE_ID_MAX
+ * @virt_id: the vDEVICE's virtual id
+ * @cache: expected value
+ * @out_cache: the slot's value
+ *
+ * Like IOMMU_TEST_OP_DEV_CHECK_CACHE, for the vDEVICE's own cache: EINVAL
+ * when the slot does not hold @cache or @cache_id is out of range, ENOENT
+ * when the vIOMMU or vDEVICE does not exist.
+ */
+struct riommu_mock_check_vdev_cache {
+	__u32 size;
+	__s32 iommufd;
+	__u32 viommu_id;
+	__u32 cache_id;
+	__aligned_u64 virt_id;
+	__u32 cache;
+	__u32 out_cache;
+};
+#define RIOMMU_MOCK_CHECK_VDEV_CACHE _IO(RIOMMU_MOCK_TYPE, RIOMMU_MOCK_CMD_CHECK_VDEV_CACHE)
 
 #endif /* _UAPI_LINUX_RIOMMU_MOCK_H */

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Sets of live iommufd-backed objects (domains, vIOMMUs) that a driver can
+//! find again by iommufd context and object id, for example from a control
+//! device.  The objects leave their set automatically when freed.
+
+use core::{
+    marker::PhantomData,
+    ptr,
+    sync::atomic::{AtomicPtr, Ordering},
+};
+use kernel::{prelude::*, sync::Mutex};
+
+mod private {
+    /// Seals [`super::Tracked`]: only objects whose free path leaves the set
+    /// may be tracked.
+    pub trait Sealed {}
+}
+pub(crate) use private::Sealed;
+
+/// An object an [`ObjSet`] can hold.  Implemented by the API's object
+/// types ([`super::domain::Domain`], [`super::viommu::Viommu`]), whose free
+/// paths call [`ObjSet::remove_freed`].
+pub trait Tracked: Sealed + Sync + Sized + 'static {
+    /// The object's pointer to the set it is in.
+    fn set_slot(&self) -> &AtomicPtr<ObjSet<Self>>;
+    /// The iommufd object id, if the object is published.
+    fn object_id(&self) -> Option<u32>;
+}
+
+/// A set of live objects, keyed by an iommufd context identity.
+///
+/// # Invariants
+///
+/// Every entry points to a live `O` whose `set_slot` points to `self`:
+/// entries are added by [`ObjSet::insert`] and removed under the lock by the
+/// object's free path before its memory goes.
+#[pin_data]
+pub struct ObjSet<O> {
+    #[pin]
+    entries: Mutex<KVec<(usize, usize)>>,
+    _p: PhantomData<O>,
+}
+
+// SAFETY: entries are addresses guarded by the mutex; the objects are `Sync`.
+unsafe impl<O: Sync> Send for ObjSet<O> {}
+// SAFETY: as above.
+unsafe impl<O: Sync> Sync for ObjSet<O> {}
+
+impl<O: Tracked> ObjSet<O> {
+    /// An empty set.
+    pub fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            entries <- kernel::new_mutex!(KVec::new()),
+            _p: PhantomData,
+        })
+    }
+
+    /// Adds `obj` under `key`; an object can be in one set only (`EBUSY`).
+    pub(crate) fn insert(&'static self, key: usize, obj: &O) -> Result {
+        let slot = obj.set_slot();
+        if !slot.load(Ordering::Relaxed).is_null() {
+            return Err(EBUSY);
+        }
+        self.entries
+            .lock()
+            .push((key, ptr::from_ref(obj) as usize), GFP_KERNEL)?;
+        slot.store(ptr::from_ref(self).cast_mut(), Ordering::Release);
+        Ok(())
+    }
+
+    /// Removes `obj` from whatever set it is in; the free path calls this.
+    ///
+    /// # Safety
+    ///
+    /// `obj` must point to a live `O`, about to be freed.
+    pub(crate) unsafe fn remove_freed(obj: *const O) {
+        // SAFETY: live (caller).
+        let set = unsafe { (*obj).set_slot().load(Ordering::Acquire) };
+        // SAFETY: a non-null slot points to a `'static` set (`insert`).
+        if let Some(set) = unsafe { set.as_ref() } {
+            let mut e = set.entries.lock();
+            if let Some(i) = e.iter().position(|&(_, p)| p == obj as usize) {
+                let _ = e.remove(i);
+            }
+        }
+    }
+
+    /// Runs `f` on the object of this set with `key` and iommufd id `id`,
+    /// with the set locked, so the object cannot be freed meanwhile.
+    pub fn with<R>(&self, key: usize, id: u32, f: impl FnOnce(&O) -> R) -> Option<R> {
+        let e = self.entries.lock();
+        for &(k, p) in e.iter() {
+            if k != key {
+                continue;
+            }
+            // SAFETY: entries point to live objects while the lock is held
+            // (type invariant).
+            let o = unsafe { &*(p as *const O) };
+            if o.object_id() == Some(id) {
+                return Some(f(o));
+            }
+        }
+        None
+    }
+
+    /// Number of objects in the set.
+    pub fn len(&self) -> usize {
+        self.entries.lock().len()
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
