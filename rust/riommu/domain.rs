@@ -484,3 +484,31 @@ impl<'a> DirtyBitmap<'a> {
         unsafe { rb::riommu_shim_dirty_record(self.raw.cast(), iova as usize, length as usize) };
     }
 }
+
+/// A placeholder nested domain type for drivers without nesting.
+pub enum NoNested<D> {
+    #[doc(hidden)]
+    _Never(core::convert::Infallible, PhantomData<D>),
+}
+
+// SAFETY: `NoNested` is uninhabited.
+unsafe impl<D> Send for NoNested<D> {}
+// SAFETY: as above.
+unsafe impl<D> Sync for NoNested<D> {}
+
+#[vtable]
+impl<D: DriverStatics<Nested = NoNested<D>>> NestedDomain for NoNested<D> {
+    type Driver = D;
+
+    fn attach_dev(
+        _this: &Domain<Self>,
+        _dev: &IommuDevice<'_, D>,
+        _old: OldDomain<'_, D>,
+    ) -> Result {
+        Err(EOPNOTSUPP)
+    }
+
+    fn cache_invalidate_user(_this: &Domain<Self>, _array: &mut UserDataArray<'_>) -> Result {
+        Err(EOPNOTSUPP)
+    }
+}

@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A minimal IOMMU driver on the riommu API: one IOMMU instance for a bus of
+//! its own, paging domains backed by a Rust page table, no nesting and no
+//! vIOMMU.  Documentation/rust-iommu-api.rst walks through it.
+
+#[path = "../rust/riommu/mod.rs"]
+pub mod riommu;
+
+/// The driver itself: no `unsafe` allowed.
+pub mod driver {
+    #![forbid(unsafe_code)]
+
+    use crate::riommu::{
+        domain::{DomainBox, NewDomain, NoNested, OldDomain, PagingConfig, PagingDomain, Parent},
+        driver::{Driver, DriverStatics, IommuDevice, IommuRegistration, Probe},
+        flags::AllocFlags,
+        mockbus::{MockBusDriver, MockDevice},
+        pgtable::IoPageTable,
+        pure::{
+            mockpt::MockFormat,
+            pt::{PageTable, Prot},
+        },
+        userdata::UserData,
+        viommu::NoViommu,
+    };
+    use kernel::{device::Device, new_mutex, prelude::*, sync::Mutex};
+
+    /// The driver type.
+    pub struct Minimal;
+
+    crate::riommu::driver::declare_iommu_driver!(Minimal);
+
+    impl MockBusDriver for Minimal {
+        type BusDevData = ();
+    }
+
+    #[vtable]
+    impl Driver for Minimal {
+        type Paging = MinimalDomain;
+        type Nested = NoNested<Minimal>;
+        type DevData = ();
+        type Data = ();
+        type Viommu = NoViommu<Minimal>;
+
+        fn probe_device(dev: &Device) -> Result<Probe<Self>> {
+            // Our devices are exactly those on our own bus.
+            let iommu = Minimal::registration().ok_or(ENODEV)?;
+            MockDevice::<Minimal>::data_of(iommu, dev).ok_or(ENODEV)?;
+            Ok(Probe { iommu, data: () })
+        }
+
+        fn domain_alloc_user(
+            _dev: Option<&IommuDevice<'_, Self>>,
+            flags: AllocFlags,
+            parent: Option<Parent<'_, Self>>,
+            data: UserData<'_>,
+        ) -> Result<NewDomain<Self>> {
+            // Plain paging domains only: no flags, no parent, no user data.
+            if !flags.is_empty() || parent.is_some() || !data.is_empty() {
+                return Err(EOPNOTSUPP);
+            }
+            let table = IoPageTable::<MockFormat>::new()?;
+            let config = PagingConfig {
+                pgsize_bitmap: PageTable::<MockFormat>::pgsize_bitmap(),
+                aperture_start: 0,
+                aperture_end: (1u64 << PageTable::<MockFormat>::va_bits()) - 1,
+                force_aperture: true,
+                dirty_tracking: false,
+            };
+            let domain = DomainBox::new_paging(
+                config,
+                try_pin_init!(MinimalDomain {
+                    table <- new_mutex!(table),
+                }? Error),
+            )?;
+            Ok(NewDomain::Paging(domain))
+        }
+    }
+
+    /// A paging domain: a page table behind a mutex.
+    #[pin_data]
+    pub struct MinimalDomain {
+        #[pin]
+        table: Mutex<IoPageTable<MockFormat>>,
+    }
+
+    #[vtable]
+    impl PagingDomain for MinimalDomain {
+        type Driver = Minimal;
+
+        fn attach_dev(
+            &self,
+            _dev: &IommuDevice<'_, Minimal>,
+            _old: OldDomain<'_, Minimal>,
+        ) -> Result {
+            Ok(())
+        }
+
+        fn map_pages(
+            &self,
+            iova: u64,
+            paddr: u64,
+            pgsize: u64,
+            pgcount: u64,
+            prot: u32,
+        ) -> (u64, Result) {
+            let prot = Prot::from_iommu_prot(prot as i32);
+            let (done, r) = self
+                .table
+                .lock()
+                .map_pages(iova, paddr, pgsize, pgcount, prot);
+            (done, r.map_err(Into::into))
+        }
+
+        fn unmap_pages(&self, iova: u64, pgsize: u64, pgcount: u64) -> u64 {
+            self.table.lock().unmap_pages(iova, pgsize, pgcount)
+        }
+
+        fn iova_to_phys(&self, iova: u64) -> u64 {
+            self.table.lock().iova_to_phys(iova)
+        }
+    }
+
+    /// Registers the IOMMU instance and its bus.
+    pub fn register(
+        module: &'static ThisModule,
+    ) -> impl PinInit<IommuRegistration<Minimal>, Error> {
+        IommuRegistration::new_mock_bus(module, c"riommu_minimal", 0, Ok::<(), Error>(()))
+    }
+}
+
+use kernel::prelude::*;
+
+module! {
+    type: MinimalModule,
+    name: "riommu_minimal",
+    authors: ["riommu developers"],
+    description: "Minimal IOMMU driver on the riommu API",
+    license: "GPL",
+    imports_ns: ["IOMMUFD"],
+}
+
+/// The module: one registered IOMMU instance.
+#[pin_data]
+pub struct MinimalModule {
+    #[pin]
+    iommu: riommu::driver::IommuRegistration<driver::Minimal>,
+}
+
+impl kernel::InPlaceModule for MinimalModule {
+    fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            iommu <- driver::register(module),
+        })
+    }
+}
