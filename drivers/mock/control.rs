@@ -12,7 +12,7 @@
 use crate::mock::{self, MockDevData, MockDriver, MockVdev};
 use crate::riommu::{
     domain::PagingDomain,
-    iommufd::{BoundDevice, IommufdCtx},
+    iommufd::{pasid_domain, BoundDevice, IommufdCtx},
     mockbus::MockDevice,
     pgtable::TABLE_PAGES,
     userdata::{read_ioctl, read_user_bytes, user_addr_to_phys, write_ioctl},
@@ -20,7 +20,7 @@ use crate::riommu::{
 };
 use crate::uapi;
 use core::mem::size_of;
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::{
     fs::File,
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
@@ -42,8 +42,8 @@ struct Entry {
     // Field order is drop order: unbind (detaching first), then unregister
     // the device, then drop the context reference.
     bound: BoundDevice,
-    _dev: MockDevice<MockDriver>,
-    _ctx: IommufdCtx,
+    dev: MockDevice<MockDriver>,
+    ctx: IommufdCtx,
 }
 
 impl Drop for Entry {
@@ -88,6 +88,9 @@ impl MiscDevice for Control {
             uapi::STATS => stats(arg),
             uapi::TRIGGER_VEVENT => trigger_vevent(arg),
             uapi::CHECK_VDEV_CACHE => check_vdev_cache(arg),
+            uapi::PASID_ATTACH | uapi::PASID_REPLACE | uapi::PASID_DETACH | uapi::PASID_CHECK => {
+                me.pasid(cmd, arg)
+            }
             _ => Err(ENOTTY),
         }
         .map(|()| 0)
@@ -102,6 +105,7 @@ const CHECK_MAP_MIN: usize = size_of::<uapi::CheckMap>();
 const CHECK_IOTLB_MIN: usize = size_of::<uapi::CheckIotlb>();
 const SET_DIRTY_MIN: usize = size_of::<uapi::SetDirty>();
 const STATS_MIN: usize = size_of::<uapi::Stats>();
+const PASID_MIN: usize = size_of::<uapi::Pasid>();
 const TRIGGER_VEVENT_MIN: usize = size_of::<uapi::TriggerVevent>();
 const CHECK_VDEV_CACHE_MIN: usize = size_of::<uapi::CheckVdevCache>();
 
@@ -116,12 +120,19 @@ impl Control {
         }
         let inst = mock::instance()?;
         let ctx = IommufdCtx::from_fd(cmd.iommufd)?;
+        let pasid_bits = if cmd.dev_flags & uapi::DEV_PASID != 0 {
+            uapi::PASID_WIDTH
+        } else {
+            0
+        };
         let dev = MockDevice::<MockDriver>::new(
             inst,
             c"riommu_mock",
+            pasid_bits,
             MockDevData {
                 flags: cmd.dev_flags,
                 ctx_key: ctx.key(),
+                pasid_fake_error: AtomicBool::new(false),
             },
         )?;
         let mut bound = BoundDevice::bind(&ctx, dev.device())?;
@@ -130,11 +141,7 @@ impl Control {
         }
         cmd.out_idev_id = bound.id();
         inst.data().devices.fetch_add(1, Ordering::Relaxed);
-        let entry = Entry {
-            bound,
-            _dev: dev,
-            _ctx: ctx,
-        };
+        let entry = Entry { bound, dev, ctx };
 
         let mut devs = self.devs.lock();
         let slot = match devs.iter().position(Option::is_none) {
@@ -191,6 +198,38 @@ impl Control {
             }
         })?;
         write_ioctl(arg, &cmd, size)
+    }
+
+    fn pasid(&self, op: u32, arg: usize) -> Result {
+        let (mut cmd, size) = read_ioctl::<uapi::Pasid>(arg, PASID_MIN)?;
+        self.with_dev(cmd.dev_id, |e| match op {
+            uapi::PASID_ATTACH => e.bound.attach_pasid(cmd.pasid, &mut cmd.pt_id),
+            uapi::PASID_REPLACE => e.bound.replace_pasid(cmd.pasid, &mut cmd.pt_id),
+            uapi::PASID_DETACH => e.bound.detach_pasid(cmd.pasid),
+            _ => {
+                let now = pasid_domain(e.dev.device(), cmd.pasid);
+                if cmd.pt_id == 0 {
+                    return if now.is_none() { Ok(()) } else { Err(EINVAL) };
+                }
+                let inst = mock::instance()?;
+                let key = e.ctx.key();
+                let want = inst
+                    .data()
+                    .paging
+                    .with(key, cmd.pt_id, |d| d.token())
+                    .or_else(|| inst.data().nested.with(key, cmd.pt_id, |d| d.token()))
+                    .ok_or(ENOENT)?;
+                if now == Some(want) {
+                    Ok(())
+                } else {
+                    Err(EINVAL)
+                }
+            }
+        })?;
+        if op == uapi::PASID_ATTACH || op == uapi::PASID_REPLACE {
+            write_ioctl(arg, &cmd, size)?;
+        }
+        Ok(())
     }
 
     fn dev_detach(&self, arg: usize) -> Result {

@@ -56,6 +56,28 @@ pub struct MockDevData {
     pub flags: u32,
     /// Identity of the iommufd context the device is bound to.
     pub ctx_key: usize,
+    /// Armed by a first attach to [`uapi::PASID_FAKE_ERROR`]: the next one
+    /// fails, to exercise the core's rollback (as the C mock).
+    pub pasid_fake_error: AtomicBool,
+}
+
+/// The C mock's PASID fault injection, run by every `set_dev_pasid`.
+fn pasid_fake_error(dev: &IommuDevice<'_, MockDriver>, pasid: u32, blocking: bool) -> Result {
+    if pasid != uapi::PASID_FAKE_ERROR {
+        return Ok(());
+    }
+    let Some(data) = MockDevice::<MockDriver>::data_of(dev.iommu(), dev.device()) else {
+        return Ok(());
+    };
+    if blocking {
+        data.pasid_fake_error.store(false, Ordering::Relaxed);
+        Ok(())
+    } else if data.pasid_fake_error.swap(false, Ordering::Relaxed) {
+        Err(ENOMEM)
+    } else {
+        data.pasid_fake_error.store(true, Ordering::Relaxed);
+        Ok(())
+    }
 }
 
 /// Per-device IOMMU private data.
@@ -119,6 +141,14 @@ impl Driver for MockDriver {
                 test_reg: uapi::HW_INFO_REGVAL,
             },
         )
+    }
+
+    fn blocked_set_dev_pasid(
+        dev: &IommuDevice<'_, Self>,
+        pasid: u32,
+        _old: OldDomain<'_, Self>,
+    ) -> Result {
+        pasid_fake_error(dev, pasid, true)
     }
 
     fn capable(dev: &IommuDevice<'_, Self>, cap: Cap) -> bool {
@@ -272,6 +302,15 @@ impl PagingDomain for MockPaging {
         check_attach(self.dirty_ops, dev)
     }
 
+    fn set_dev_pasid(
+        &self,
+        dev: &IommuDevice<'_, MockDriver>,
+        pasid: u32,
+        _old: OldDomain<'_, MockDriver>,
+    ) -> Result {
+        pasid_fake_error(dev, pasid, false)
+    }
+
     fn map_pages(
         &self,
         iova: u64,
@@ -343,6 +382,15 @@ impl NestedDomain for MockNested {
             v.vdev_id_of(dev.device())?;
         }
         Ok(())
+    }
+
+    fn set_dev_pasid(
+        _this: &Domain<Self>,
+        dev: &IommuDevice<'_, MockDriver>,
+        pasid: u32,
+        _old: OldDomain<'_, MockDriver>,
+    ) -> Result {
+        pasid_fake_error(dev, pasid, false)
     }
 
     fn cache_invalidate_user(this: &Domain<Self>, array: &mut UserDataArray<'_>) -> Result {

@@ -286,3 +286,26 @@ pub struct CheckVdevCache {
     pub cache: u32,
     pub out_cache: u32,
 }
+
+/// The PASID the mock fails on purpose on a second attach.
+pub const PASID_FAKE_ERROR: u32 = 1024;
+
+/// `RIOMMU_MOCK_PASID_ATTACH`
+pub const PASID_ATTACH: u32 = _IO(TYPE, CMD_BASE + 11);
+/// `RIOMMU_MOCK_PASID_REPLACE`
+pub const PASID_REPLACE: u32 = _IO(TYPE, CMD_BASE + 12);
+/// `RIOMMU_MOCK_PASID_DETACH`
+pub const PASID_DETACH: u32 = _IO(TYPE, CMD_BASE + 13);
+/// `RIOMMU_MOCK_PASID_CHECK`
+pub const PASID_CHECK: u32 = _IO(TYPE, CMD_BASE + 14);
+
+/// `struct riommu_mock_pasid`.
+#[repr(C)]
+#[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[allow(missing_docs)] // fields: see include/uapi/linux/riommu_mock.h
+pub struct Pasid {
+    pub size: u32,
+    pub dev_id: u32,
+    pub pasid: u32,
+    pub pt_id: u32,
+}

@@ -86,6 +86,11 @@ impl<T> Domain<T> {
         self.raw.get()
     }
 
+    /// An identity token for comparisons (see [`super::iommufd::pasid_domain`]).
+    pub fn token(&self) -> super::iommufd::DomainToken {
+        super::iommufd::DomainToken(self.as_raw() as usize)
+    }
+
     /// The iommufd HWPT object id that owns this domain, if iommufd allocated it.
     pub fn hwpt_id(&self) -> Option<u32> {
         // SAFETY: `raw` is a valid, initialised domain (type invariant); the

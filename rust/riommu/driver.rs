@@ -104,6 +104,30 @@ pub struct IommuDevice<'a, D: Driver> {
 }
 
 impl<'a, D: DriverStatics> IommuDevice<'a, D> {
+    /// Checks that `dev` was probed by `D`: its IOMMU instance uses `D`'s
+    /// `iommu_ops`.  The 7.3 core can hand a domain's `attach_dev` a device
+    /// of another driver (a replace across drivers is not refused), so the
+    /// domain glue checks before trusting the device's private data.
+    ///
+    /// # Safety
+    ///
+    /// `dev` must be a live device, not released during `'a`.
+    pub(crate) unsafe fn from_raw_checked(dev: *mut bindings::device) -> Result<Self> {
+        // SAFETY: a live device (caller); `iommu` and its `iommu_dev` are set
+        // for any device an IOMMU probed, and read-only meanwhile.
+        let ours = unsafe {
+            let param = (*dev).iommu;
+            !param.is_null()
+                && !(*param).iommu_dev.is_null()
+                && core::ptr::eq((*(*param).iommu_dev).ops, D::statics().iommu_ops())
+        };
+        if !ours {
+            return Err(EINVAL);
+        }
+        // SAFETY: probed by `D` (checked) and live (caller).
+        Ok(unsafe { Self::from_raw(dev) })
+    }
+
     /// # Safety
     ///
     /// `dev` must be a device probed by `D`, not released during `'a`.
@@ -220,6 +244,19 @@ pub trait Driver: Send + Sync + Sized + 'static {
     {
         Ok(())
     }
+
+    /// Blocks `pasid` of `dev` (the core's PASID detach); `old` is the domain
+    /// it leaves.
+    fn blocked_set_dev_pasid(
+        _dev: &IommuDevice<'_, Self>,
+        _pasid: u32,
+        _old: OldDomain<'_, Self>,
+    ) -> Result
+    where
+        Self: DriverStatics,
+    {
+        Ok(())
+    }
 }
 
 /// The C tables of a driver, built by [`declare_iommu_driver!`].
@@ -325,6 +362,7 @@ impl Statics {
 
         let mut blocked_ops: bindings::iommu_domain_ops = pin_init::zeroed();
         blocked_ops.attach_dev = Some(glue::blocked_attach::<D>);
+        blocked_ops.set_dev_pasid = Some(glue::blocked_set_dev_pasid::<D>);
         let mut blocked: bindings::iommu_domain = pin_init::zeroed();
         blocked.type_ = bindings::IOMMU_DOMAIN_BLOCKED;
 
@@ -363,7 +401,7 @@ impl Statics {
         self.blocked.get()
     }
 
-    fn iommu_ops(&self) -> *const bindings::iommu_ops {
+    pub(crate) fn iommu_ops(&self) -> *const bindings::iommu_ops {
         self.iommu_ops.get()
     }
 
@@ -742,8 +780,33 @@ mod glue {
         old: *mut bindings::iommu_domain,
     ) -> ffi::c_int {
         // SAFETY: a probed device; `old` is NULL or live (core).
-        let (dev, old) = unsafe { (IommuDevice::<D>::from_raw(dev), OldDomain::from_raw(old)) };
-        from_result(|| D::attach_blocked(&dev, old).map(|()| 0))
+        let (dev, old) = unsafe {
+            (
+                IommuDevice::<D>::from_raw_checked(dev),
+                OldDomain::from_raw(old),
+            )
+        };
+        from_result(|| D::attach_blocked(&dev?, old).map(|()| 0))
+    }
+
+    /// # Safety
+    ///
+    /// Called by the iommu core, with the arguments its `iommu_ops` contract
+    /// guarantees for this callback.
+    pub(super) unsafe extern "C" fn blocked_set_dev_pasid<D: DriverStatics>(
+        _domain: *mut bindings::iommu_domain,
+        dev: *mut bindings::device,
+        pasid: bindings::ioasid_t,
+        old: *mut bindings::iommu_domain,
+    ) -> ffi::c_int {
+        // SAFETY: a probed device; `old` is NULL or live (core).
+        let (dev, old) = unsafe {
+            (
+                IommuDevice::<D>::from_raw_checked(dev),
+                OldDomain::from_raw(old),
+            )
+        };
+        from_result(|| D::blocked_set_dev_pasid(&dev?, pasid, old).map(|()| 0))
     }
 
     /// # Safety
@@ -759,11 +822,11 @@ mod glue {
         let (d, dev, old) = unsafe {
             (
                 paging::<D>(domain),
-                IommuDevice::<D>::from_raw(dev),
+                IommuDevice::<D>::from_raw_checked(dev),
                 OldDomain::from_raw(old),
             )
         };
-        from_result(|| d.attach_dev(&dev, old).map(|()| 0))
+        from_result(|| d.attach_dev(&dev?, old).map(|()| 0))
     }
 
     /// # Safety
@@ -780,11 +843,11 @@ mod glue {
         let (d, dev, old) = unsafe {
             (
                 paging::<D>(domain),
-                IommuDevice::<D>::from_raw(dev),
+                IommuDevice::<D>::from_raw_checked(dev),
                 OldDomain::from_raw(old),
             )
         };
-        from_result(|| d.set_dev_pasid(&dev, pasid, old).map(|()| 0))
+        from_result(|| d.set_dev_pasid(&dev?, pasid, old).map(|()| 0))
     }
 
     /// # Safety
@@ -800,11 +863,11 @@ mod glue {
         let (d, dev, old) = unsafe {
             (
                 nested::<D>(domain),
-                IommuDevice::<D>::from_raw(dev),
+                IommuDevice::<D>::from_raw_checked(dev),
                 OldDomain::from_raw(old),
             )
         };
-        from_result(|| NestedDomain::attach_dev(d, &dev, old).map(|()| 0))
+        from_result(|| NestedDomain::attach_dev(d, &dev?, old).map(|()| 0))
     }
 
     /// # Safety
@@ -821,11 +884,11 @@ mod glue {
         let (d, dev, old) = unsafe {
             (
                 nested::<D>(domain),
-                IommuDevice::<D>::from_raw(dev),
+                IommuDevice::<D>::from_raw_checked(dev),
                 OldDomain::from_raw(old),
             )
         };
-        from_result(|| NestedDomain::set_dev_pasid(d, &dev, pasid, old).map(|()| 0))
+        from_result(|| NestedDomain::set_dev_pasid(d, &dev?, pasid, old).map(|()| 0))
     }
 
     /// # Safety

@@ -128,6 +128,39 @@ impl BoundDevice {
         })
     }
 
+    /// `iommufd_device_attach` of `pasid` (not the RID) to `pt_id`.
+    pub fn attach_pasid(&self, pasid: u32, pt_id: &mut u32) -> Result {
+        if pasid == NO_PASID {
+            return Err(EINVAL);
+        }
+        // SAFETY: live binding (type invariant); valid out-parameter.
+        kernel::error::to_result(unsafe {
+            rb::iommufd_device_attach(self.idev.as_ptr(), pasid, pt_id)
+        })
+    }
+
+    /// `iommufd_device_replace` of `pasid`'s domain with `pt_id`.
+    pub fn replace_pasid(&self, pasid: u32, pt_id: &mut u32) -> Result {
+        if pasid == NO_PASID {
+            return Err(EINVAL);
+        }
+        // SAFETY: live binding; valid out-parameter.
+        kernel::error::to_result(unsafe {
+            rb::iommufd_device_replace(self.idev.as_ptr(), pasid, pt_id)
+        })
+    }
+
+    /// `iommufd_device_detach` of `pasid` (nothing happens if it is not
+    /// attached).
+    pub fn detach_pasid(&self, pasid: u32) -> Result {
+        if pasid == NO_PASID {
+            return Err(EINVAL);
+        }
+        // SAFETY: live binding; detaching an unattached PASID is a no-op.
+        unsafe { rb::iommufd_device_detach(self.idev.as_ptr(), pasid) };
+        Ok(())
+    }
+
     /// `iommufd_device_detach` of the RID; `ENOENT` when not attached.
     pub fn detach(&mut self) -> Result {
         if !self.attached {
@@ -138,6 +171,21 @@ impl BoundDevice {
         self.attached = false;
         Ok(())
     }
+}
+
+/// An identity token of an `iommu_domain`, for comparisons only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DomainToken(pub(crate) usize);
+
+/// The domain attached to `pasid` of `dev`'s group, as a token.
+pub fn pasid_domain(dev: &Device, pasid: u32) -> Option<DomainToken> {
+    let raw = core::ptr::from_ref(dev)
+        .cast::<bindings::device>()
+        .cast_mut();
+    // SAFETY: a live device with an IOMMU group (bound devices have one);
+    // the result is only compared.
+    let p = unsafe { rb::riommu_shim_pasid_domain(raw, pasid) };
+    (!p.is_null()).then_some(DomainToken(p as usize))
 }
 
 impl Drop for BoundDevice {

@@ -52,10 +52,12 @@ unsafe extern "C" fn release<T>(dev: *mut bindings::device) {
 
 impl<D: MockBusDriver> MockDevice<D> {
     /// Creates a device named `<prefix><n>` on `reg`'s bus and adds it, which
-    /// probes it with driver `D`.
+    /// probes it with driver `D`.  A non-zero `pasid_bits` makes it PASID
+    /// capable with that PASID width.
     pub fn new(
         reg: &IommuRegistration<D>,
         prefix: &'static CStr,
+        pasid_bits: u32,
         data: D::BusDevData,
     ) -> Result<Self> {
         let b = KBox::new(
@@ -79,6 +81,10 @@ impl<D: MockBusDriver> MockDevice<D> {
         // SAFETY: a valid device and a valid format string with one `%u`.
         let mut ret =
             unsafe { bindings::dev_set_name(dev, c"%s%u".as_char_ptr(), prefix.as_char_ptr(), id) };
+        if ret == 0 && pasid_bits != 0 {
+            // SAFETY: an initialised, not yet added device.
+            ret = unsafe { super::bindings::riommu_shim_device_set_pasid_bits(dev, pasid_bits) };
+        }
         if ret == 0 {
             // SAFETY: an initialised device on our bus and our iommu_device.
             ret = unsafe { super::bindings::iommu_mock_device_add(dev, reg.iommu_device()) };

@@ -80,6 +80,8 @@ impl<O: Tracked> ObjSet<O> {
         // SAFETY: a non-null slot points to a `'static` set (`insert`).
         if let Some(set) = unsafe { set.as_ref() } {
             let mut e = set.entries.lock();
+            // `remove` (not `swap_remove`) keeps insertion order, which
+            // `with` relies on.
             if let Some(i) = e.iter().position(|&(_, p)| p == obj as usize) {
                 let _ = e.remove(i);
             }
@@ -88,9 +90,14 @@ impl<O: Tracked> ObjSet<O> {
 
     /// Runs `f` on the object of this set with `key` and iommufd id `id`,
     /// with the set locked, so the object cannot be freed meanwhile.
+    ///
+    /// iommufd releases an object's id before the driver frees the object,
+    /// so a dying object and a new one may briefly share an id.  The newest
+    /// entry is the live one (the id can only be reused once the older object
+    /// left iommufd's table), so the search runs newest first.
     pub fn with<R>(&self, key: usize, id: u32, f: impl FnOnce(&O) -> R) -> Option<R> {
         let e = self.entries.lock();
-        for &(k, p) in e.iter() {
+        for &(k, p) in e.iter().rev() {
             if k != key {
                 continue;
             }

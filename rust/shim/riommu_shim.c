@@ -6,10 +6,18 @@
 #include <linux/iommu.h>
 #include <linux/iommufd.h>
 #include <linux/mm.h>
+#include <linux/property.h>
+#include <linux/module.h>
 #include "riommu_shim.h"
+
+/* The shim and the generated bindings use iommufd's driver exports. */
+MODULE_IMPORT_NS("IOMMUFD");
+MODULE_IMPORT_NS("IOMMUFD_INTERNAL");
 
 /* iommufd's private object layout, for riommu_shim_domain_hwpt_id() */
 #include "iommufd/iommufd_private.h"
+/* iommu_attach_handle_get(), for riommu_shim_pasid_domain() */
+#include "iommu-priv.h"
 
 /* dev_iommu_priv_get() is a static inline in iommu.h. */
 void *riommu_shim_dev_iommu_priv_get(struct device *dev)
@@ -111,3 +119,31 @@ void riommu_shim_free_pages_phys(u64 phys, unsigned int order)
 }
 
 /* The first word of such pages, for loopback data. */
+
+/*
+ * Give a non-PCI device the "pasid-num-bits" property the iommu core reads
+ * for max_pasids, before device_add().  The property array is a macro-built
+ * C initializer.
+ */
+int riommu_shim_device_set_pasid_bits(struct device *dev, u32 bits)
+{
+	const struct property_entry props[] = {
+		PROPERTY_ENTRY_U32("pasid-num-bits", bits),
+		{}
+	};
+
+	return device_create_managed_software_node(dev, props, NULL);
+}
+
+/*
+ * The domain attached to @pasid of @dev's group, or NULL (an identity token
+ * only: the caller compares it, never dereferences it).  The attach-handle
+ * structure is private to the iommu core.
+ */
+void *riommu_shim_pasid_domain(struct device *dev, u32 pasid)
+{
+	struct iommu_attach_handle *handle;
+
+	handle = iommu_attach_handle_get(dev->iommu_group, pasid, 0);
+	return IS_ERR(handle) ? NULL : handle->domain;
+}

@@ -26,6 +26,8 @@ void riommu_shim_viommu_lock(struct iommufd_viommu *viommu);
 void riommu_shim_viommu_unlock(struct iommufd_viommu *viommu);
 struct iommufd_vdevice *riommu_shim_viommu_find_vdev(struct iommufd_viommu *viommu,
 						     unsigned long virt_id);
+int riommu_shim_device_set_pasid_bits(struct device *dev, u32 bits);
+void *riommu_shim_pasid_domain(struct device *dev, u32 pasid);
 u64 riommu_shim_alloc_pages_phys(unsigned int order);
 void riommu_shim_free_pages_phys(u64 phys, unsigned int order);
 

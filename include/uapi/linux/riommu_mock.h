@@ -41,6 +41,10 @@ enum {
 	RIOMMU_MOCK_CMD_STATS,
 	RIOMMU_MOCK_CMD_TRIGGER_VEVENT,
 	RIOMMU_MOCK_CMD_CHECK_VDEV_CACHE,
+	RIOMMU_MOCK_CMD_PASID_ATTACH,
+	RIOMMU_MOCK_CMD_PASID_REPLACE,
+	RIOMMU_MOCK_CMD_PASID_DETACH,
+	RIOMMU_MOCK_CMD_PASID_CHECK,
 };
 
 /* Mock device flags, same meaning as the C mock's MOCK_FLAGS_DEVICE_* */
@@ -110,8 +114,8 @@ struct riommu_mock_dev_remove {
  * @pt_id: in: IOAS or HWPT id; out: the HWPT now attached
  * @__reserved: must be 0
  *
- * ATTACH is iommufd_device_attach() (EINVAL if already attached); REPLACE is
- * iommufd_device_replace().
+ * ATTACH is iommufd_device_attach() (EBUSY if already attached); REPLACE is
+ * iommufd_device_replace() (EINVAL if not attached).
  */
 struct riommu_mock_dev_attach {
 	__u32 size;
@@ -286,5 +290,37 @@ struct riommu_mock_check_vdev_cache {
 	__u32 out_cache;
 };
 #define RIOMMU_MOCK_CHECK_VDEV_CACHE _IO(RIOMMU_MOCK_TYPE, RIOMMU_MOCK_CMD_CHECK_VDEV_CACHE)
+
+/*
+ * A PASID the mock fails on purpose: the second attach/replace of a non-
+ * blocking domain to it fails with ENOMEM (the C mock's
+ * IOMMU_TEST_PASID_RESERVED), to exercise the core's rollback.
+ */
+#define RIOMMU_MOCK_PASID_FAKE_ERROR 1024
+
+/**
+ * struct riommu_mock_pasid - RIOMMU_MOCK_PASID_{ATTACH,REPLACE,DETACH,CHECK}
+ * @size: sizeof(struct riommu_mock_pasid)
+ * @dev_id: handle from RIOMMU_MOCK_DEV_ADD (a RIOMMU_MOCK_DEV_PASID device)
+ * @pasid: the PASID (not 0, the RID)
+ * @pt_id: ATTACH, REPLACE: in: IOAS or HWPT (allocated with
+ *         IOMMU_HWPT_ALLOC_PASID), out: the HWPT attached.  DETACH: ignored.
+ *         CHECK: the HWPT expected on @pasid, or 0 for "none"
+ *
+ * As IOMMU_TEST_OP_PASID_*: the errnos of iommufd_device_attach/replace for
+ * PASIDs (EINVAL for a HWPT without the PASID flag, a PASID beyond the
+ * device's width or a device without PASID support).  CHECK gives EINVAL on
+ * a mismatch and ENOENT for an unknown @pt_id.
+ */
+struct riommu_mock_pasid {
+	__u32 size;
+	__u32 dev_id;
+	__u32 pasid;
+	__u32 pt_id;
+};
+#define RIOMMU_MOCK_PASID_ATTACH _IO(RIOMMU_MOCK_TYPE, RIOMMU_MOCK_CMD_PASID_ATTACH)
+#define RIOMMU_MOCK_PASID_REPLACE _IO(RIOMMU_MOCK_TYPE, RIOMMU_MOCK_CMD_PASID_REPLACE)
+#define RIOMMU_MOCK_PASID_DETACH _IO(RIOMMU_MOCK_TYPE, RIOMMU_MOCK_CMD_PASID_DETACH)
+#define RIOMMU_MOCK_PASID_CHECK _IO(RIOMMU_MOCK_TYPE, RIOMMU_MOCK_CMD_PASID_CHECK)
 
 #endif /* _UAPI_LINUX_RIOMMU_MOCK_H */
