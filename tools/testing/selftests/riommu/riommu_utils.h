@@ -1,0 +1,752 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * riommu selftests: helpers shared by the differential test programs.
+ *
+ * A "backend" is one mock IOMMU driver plus the side channel used to drive
+ * it.  Two backends exist:
+ *
+ *   c_mock     the kernel's own CONFIG_IOMMUFD_TEST mock (selftest.c), driven
+ *              with IOMMU_TEST_CMD on the /dev/iommu file descriptor.  This is
+ *              the oracle.
+ *   rust_mock  riommu_mock.ko, driven through /dev/riommu-mock.
+ *
+ * Everything that is plain iommufd uAPI (IOAS_ALLOC, IOAS_MAP, HWPT_ALLOC,
+ * HWPT_INVALIDATE, DESTROY, dirty tracking, GET_HW_INFO) is issued on
+ * /dev/iommu in exactly the same way for both backends; only what the mock
+ * drivers add (creating a device, replacing its domain, peeking at the page
+ * table or the IOTLB, faking dirty bits) goes through struct backend_ops.
+ *
+ * Every helper returns 0 on success and -1 with errno set on failure, like
+ * ioctl(2), so that tests can assert exact errno values.
+ */
+#ifndef __RIOMMU_UTILS_H
+#define __RIOMMU_UTILS_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <linux/iommufd.h>
+#include <linux/riommu_mock.h>
+#include "iommufd_test.h"	/* $(KSRC)/drivers/iommu/iommufd */
+#include "kselftest_harness.h"	/* $(KSRC)/tools/testing/selftests */
+
+#define RIOMMU_MOCK_DEV "/dev/riommu-mock"
+
+#define PAGE_4K		0x1000UL
+#define SZ_64K		0x10000UL
+#define SZ_1M		0x100000UL
+#define SZ_2M		0x200000UL
+
+#define APERTURE_START	((uint64_t)MOCK_APERTURE_START)
+#define APERTURE_LAST	((uint64_t)MOCK_APERTURE_LAST)
+
+#define IOTLB_SLOTS	MOCK_NESTED_DOMAIN_IOTLB_NUM
+#define IOTLB_ID_MAX	MOCK_NESTED_DOMAIN_IOTLB_ID_MAX
+
+/* Device flags: identical values in both mocks (checked below) */
+#define DEVF_NO_DIRTY	MOCK_FLAGS_DEVICE_NO_DIRTY
+#define DEVF_PASID	MOCK_FLAGS_DEVICE_PASID
+
+_Static_assert((long)MOCK_FLAGS_DEVICE_NO_DIRTY == (long)RIOMMU_MOCK_DEV_NO_DIRTY, "dev flag");
+_Static_assert((long)MOCK_FLAGS_DEVICE_PASID == (long)RIOMMU_MOCK_DEV_PASID, "dev flag");
+_Static_assert((long)MOCK_APERTURE_START == (long)RIOMMU_MOCK_APERTURE_START, "aperture");
+_Static_assert((long)MOCK_APERTURE_LAST == (long)RIOMMU_MOCK_APERTURE_LAST, "aperture");
+_Static_assert((long)MOCK_NESTED_DOMAIN_IOTLB_ID_MAX == (long)RIOMMU_MOCK_IOTLB_ID_MAX, "iotlb");
+_Static_assert((long)MOCK_NESTED_DOMAIN_IOTLB_NUM == (long)RIOMMU_MOCK_IOTLB_NUM, "iotlb");
+
+#ifndef offsetofend
+#define offsetofend(T, m) (offsetof(T, m) + sizeof(((T *)0)->m))
+#endif
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Name of an errno value, "E?" when unknown */
+static inline const char *ename(int e)
+{
+	const char *n = e ? strerrorname_np(e) : "0";
+
+	return n ? n : "E?";
+}
+
+/* ---------------------------------------------------------------------- */
+/* Backends                                                               */
+
+enum backend_kind {
+	BACKEND_C_MOCK,
+	BACKEND_RUST_MOCK,
+};
+
+struct backend_ops;
+
+struct backend {
+	const struct backend_ops *ops;
+	int iommufd;	/* the /dev/iommu fd every id below belongs to */
+	int ctlfd;	/* /dev/riommu-mock for rust_mock, -1 for c_mock */
+};
+
+struct backend_ops {
+	const char *name;
+	enum backend_kind kind;
+	/* What IOMMU_GET_HW_INFO reports for this backend's devices */
+	uint32_t hw_info_type;
+	uint32_t hw_info_regval;
+
+	int (*open)(struct backend *self);
+	void (*close)(struct backend *self);
+	/*
+	 * Create a mock device, bind it to self->iommufd and attach it to
+	 * @pt_id (IOAS or HWPT).  @dev_handle: what dev_remove/replace take;
+	 * @idev_id: the iommufd device id; @hwpt_id: the HWPT attached to.
+	 */
+	int (*dev_add)(struct backend *self, uint32_t pt_id, uint32_t dev_flags,
+		       uint32_t *dev_handle, uint32_t *idev_id,
+		       uint32_t *hwpt_id);
+	int (*dev_remove)(struct backend *self, uint32_t dev_handle);
+	/* iommufd_device_replace(); *pt_id is updated to the HWPT attached */
+	int (*replace)(struct backend *self, uint32_t dev_handle,
+		       uint32_t *pt_id);
+	/* Every page of [iova, iova + len) translates to the page of buf */
+	int (*check_map)(struct backend *self, uint32_t hwpt_id, uint64_t iova,
+			 uint64_t len, const void *buf);
+	/* IOTLB slot @slot of nested @hwpt_id holds @value (EINVAL if not) */
+	int (*check_iotlb)(struct backend *self, uint32_t hwpt_id,
+			   uint32_t slot, uint32_t value);
+	/* Optional (NULL if the backend cannot): read a slot's value */
+	int (*read_iotlb)(struct backend *self, uint32_t hwpt_id,
+			  uint32_t slot, uint32_t *value);
+	/* Mark dirty the PTE under every set bit of @bitmap */
+	int (*set_dirty)(struct backend *self, uint32_t hwpt_id, uint64_t iova,
+			 uint64_t length, uint64_t page_size,
+			 const void *bitmap, uint64_t *nr_dirty);
+};
+
+/* --- c_mock: IOMMU_TEST_CMD ------------------------------------------- */
+
+static int cmock_open(struct backend *self)
+{
+	self->ctlfd = -1;
+	return 0;
+}
+
+static void cmock_close(struct backend *self)
+{
+}
+
+static int cmock_dev_add(struct backend *self, uint32_t pt_id,
+			 uint32_t dev_flags, uint32_t *dev_handle,
+			 uint32_t *idev_id, uint32_t *hwpt_id)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS,
+		.id = pt_id,
+		.mock_domain_flags = { .dev_flags = dev_flags },
+	};
+
+	if (ioctl(self->iommufd, IOMMU_TEST_CMD, &cmd))
+		return -1;
+	if (dev_handle)
+		*dev_handle = cmd.mock_domain_flags.out_stdev_id;
+	if (idev_id)
+		*idev_id = cmd.mock_domain_flags.out_idev_id;
+	if (hwpt_id)
+		*hwpt_id = cmd.mock_domain_flags.out_hwpt_id;
+	return 0;
+}
+
+static int cmock_dev_remove(struct backend *self, uint32_t dev_handle)
+{
+	struct iommu_destroy cmd = { .size = sizeof(cmd), .id = dev_handle };
+
+	return ioctl(self->iommufd, IOMMU_DESTROY, &cmd);
+}
+
+static int cmock_replace(struct backend *self, uint32_t dev_handle,
+			 uint32_t *pt_id)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE,
+		.id = dev_handle,
+		.mock_domain_replace = { .pt_id = *pt_id },
+	};
+
+	if (ioctl(self->iommufd, IOMMU_TEST_CMD, &cmd))
+		return -1;
+	*pt_id = cmd.mock_domain_replace.pt_id;
+	return 0;
+}
+
+static int cmock_check_map(struct backend *self, uint32_t hwpt_id,
+			   uint64_t iova, uint64_t len, const void *buf)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_MD_CHECK_MAP,
+		.id = hwpt_id,
+		.check_map = { .iova = iova, .length = len,
+			       .uptr = (uintptr_t)buf },
+	};
+
+	return ioctl(self->iommufd, IOMMU_TEST_CMD, &cmd);
+}
+
+static int cmock_check_iotlb(struct backend *self, uint32_t hwpt_id,
+			     uint32_t slot, uint32_t value)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_MD_CHECK_IOTLB,
+		.id = hwpt_id,
+		.check_iotlb = { .id = slot, .iotlb = value },
+	};
+
+	return ioctl(self->iommufd, IOMMU_TEST_CMD, &cmd);
+}
+
+static int cmock_set_dirty(struct backend *self, uint32_t hwpt_id,
+			   uint64_t iova, uint64_t length, uint64_t page_size,
+			   const void *bitmap, uint64_t *nr_dirty)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_DIRTY,
+		.id = hwpt_id,
+		.dirty = { .iova = iova, .length = length,
+			   .page_size = page_size,
+			   .uptr = (uintptr_t)bitmap },
+	};
+
+	if (ioctl(self->iommufd, IOMMU_TEST_CMD, &cmd))
+		return -1;
+	if (nr_dirty)
+		*nr_dirty = cmd.dirty.out_nr_dirty;
+	return 0;
+}
+
+static const struct backend_ops c_mock_ops = {
+	.name = "c_mock",
+	.kind = BACKEND_C_MOCK,
+	.hw_info_type = IOMMU_HW_INFO_TYPE_SELFTEST,
+	.hw_info_regval = IOMMU_HW_INFO_SELFTEST_REGVAL,
+	.open = cmock_open,
+	.close = cmock_close,
+	.dev_add = cmock_dev_add,
+	.dev_remove = cmock_dev_remove,
+	.replace = cmock_replace,
+	.check_map = cmock_check_map,
+	.check_iotlb = cmock_check_iotlb,
+	.read_iotlb = NULL,
+	.set_dirty = cmock_set_dirty,
+};
+
+/* --- rust_mock: /dev/riommu-mock --------------------------------------- */
+
+static int rmock_open(struct backend *self)
+{
+	self->ctlfd = open(RIOMMU_MOCK_DEV, O_RDWR | O_CLOEXEC);
+	return self->ctlfd < 0 ? -1 : 0;
+}
+
+static void rmock_close(struct backend *self)
+{
+	if (self->ctlfd >= 0)
+		close(self->ctlfd);
+	self->ctlfd = -1;
+}
+
+static int rmock_dev_add(struct backend *self, uint32_t pt_id,
+			 uint32_t dev_flags, uint32_t *dev_handle,
+			 uint32_t *idev_id, uint32_t *hwpt_id)
+{
+	struct riommu_mock_dev_add cmd = {
+		.size = sizeof(cmd),
+		.iommufd = self->iommufd,
+		.dev_flags = dev_flags,
+		.pt_id = pt_id,
+	};
+
+	if (ioctl(self->ctlfd, RIOMMU_MOCK_DEV_ADD, &cmd))
+		return -1;
+	if (dev_handle)
+		*dev_handle = cmd.out_dev_id;
+	if (idev_id)
+		*idev_id = cmd.out_idev_id;
+	if (hwpt_id)
+		*hwpt_id = cmd.pt_id;
+	return 0;
+}
+
+static int rmock_dev_remove(struct backend *self, uint32_t dev_handle)
+{
+	struct riommu_mock_dev_remove cmd = {
+		.size = sizeof(cmd),
+		.dev_id = dev_handle,
+	};
+
+	return ioctl(self->ctlfd, RIOMMU_MOCK_DEV_REMOVE, &cmd);
+}
+
+static int rmock_replace(struct backend *self, uint32_t dev_handle,
+			 uint32_t *pt_id)
+{
+	struct riommu_mock_dev_attach cmd = {
+		.size = sizeof(cmd),
+		.dev_id = dev_handle,
+		.pt_id = *pt_id,
+	};
+
+	if (ioctl(self->ctlfd, RIOMMU_MOCK_DEV_REPLACE, &cmd))
+		return -1;
+	*pt_id = cmd.pt_id;
+	return 0;
+}
+
+static int rmock_check_map(struct backend *self, uint32_t hwpt_id,
+			   uint64_t iova, uint64_t len, const void *buf)
+{
+	struct riommu_mock_check_map cmd = {
+		.size = sizeof(cmd),
+		.iommufd = self->iommufd,
+		.hwpt_id = hwpt_id,
+		.iova = iova,
+		.length = len,
+		.uptr = (uintptr_t)buf,
+	};
+
+	return ioctl(self->ctlfd, RIOMMU_MOCK_CHECK_MAP, &cmd);
+}
+
+static int rmock_iotlb(struct backend *self, uint32_t hwpt_id, uint32_t slot,
+		       uint32_t value, uint32_t *out)
+{
+	struct riommu_mock_check_iotlb cmd = {
+		.size = sizeof(cmd),
+		.iommufd = self->iommufd,
+		.hwpt_id = hwpt_id,
+		.iotlb_id = slot,
+		.iotlb = value,
+	};
+	int rc;
+
+	rc = ioctl(self->ctlfd, RIOMMU_MOCK_CHECK_IOTLB, &cmd);
+	if (out)
+		*out = cmd.out_iotlb;
+	return rc;
+}
+
+static int rmock_check_iotlb(struct backend *self, uint32_t hwpt_id,
+			     uint32_t slot, uint32_t value)
+{
+	return rmock_iotlb(self, hwpt_id, slot, value, NULL);
+}
+
+static int rmock_read_iotlb(struct backend *self, uint32_t hwpt_id,
+			    uint32_t slot, uint32_t *value)
+{
+	int rc, e;
+
+	*value = 0;
+	/* A mismatch gives EINVAL but still reports the slot */
+	rc = rmock_iotlb(self, hwpt_id, slot, 0, value);
+	e = errno;
+	if (rc && e == EINVAL && slot <= IOTLB_ID_MAX)
+		return 0;
+	errno = e;
+	return rc;
+}
+
+static int rmock_set_dirty(struct backend *self, uint32_t hwpt_id,
+			   uint64_t iova, uint64_t length, uint64_t page_size,
+			   const void *bitmap, uint64_t *nr_dirty)
+{
+	struct riommu_mock_set_dirty cmd = {
+		.size = sizeof(cmd),
+		.iommufd = self->iommufd,
+		.hwpt_id = hwpt_id,
+		.iova = iova,
+		.length = length,
+		.page_size = page_size,
+		.uptr = (uintptr_t)bitmap,
+	};
+
+	if (ioctl(self->ctlfd, RIOMMU_MOCK_SET_DIRTY, &cmd))
+		return -1;
+	if (nr_dirty)
+		*nr_dirty = cmd.out_nr_dirty;
+	return 0;
+}
+
+static const struct backend_ops rust_mock_ops = {
+	.name = "rust_mock",
+	.kind = BACKEND_RUST_MOCK,
+	.hw_info_type = IOMMU_HW_INFO_TYPE_RIOMMU_MOCK,
+	.hw_info_regval = RIOMMU_MOCK_HW_INFO_REGVAL,
+	.open = rmock_open,
+	.close = rmock_close,
+	.dev_add = rmock_dev_add,
+	.dev_remove = rmock_dev_remove,
+	.replace = rmock_replace,
+	.check_map = rmock_check_map,
+	.check_iotlb = rmock_check_iotlb,
+	.read_iotlb = rmock_read_iotlb,
+	.set_dirty = rmock_set_dirty,
+};
+
+static inline const struct backend_ops *
+backend_other(const struct backend_ops *ops)
+{
+	return ops->kind == BACKEND_C_MOCK ? &rust_mock_ops : &c_mock_ops;
+}
+
+static inline int backend_open(struct backend *be,
+			       const struct backend_ops *ops, int iommufd)
+{
+	be->ops = ops;
+	be->iommufd = iommufd;
+	be->ctlfd = -1;
+	return ops->open(be);
+}
+
+static inline void backend_close(struct backend *be)
+{
+	if (be->ops)
+		be->ops->close(be);
+	be->ops = NULL;
+}
+
+/* Shorthands: be_xxx(be, ...) */
+#define be_dev_add(be, pt, fl, dev, idev, hwpt) \
+	((be)->ops->dev_add((be), (pt), (fl), (dev), (idev), (hwpt)))
+#define be_dev_remove(be, dev) ((be)->ops->dev_remove((be), (dev)))
+#define be_replace(be, dev, ptp) ((be)->ops->replace((be), (dev), (ptp)))
+#define be_check_map(be, hwpt, iova, len, buf) \
+	((be)->ops->check_map((be), (hwpt), (iova), (len), (buf)))
+#define be_check_iotlb(be, hwpt, slot, val) \
+	((be)->ops->check_iotlb((be), (hwpt), (slot), (val)))
+#define be_set_dirty(be, hwpt, iova, len, psz, bm, nr) \
+	((be)->ops->set_dirty((be), (hwpt), (iova), (len), (psz), (bm), (nr)))
+
+/* ---------------------------------------------------------------------- */
+/* Plain iommufd uAPI (identical for both backends)                       */
+
+static inline int iommufd_open(void)
+{
+	return open("/dev/iommu", O_RDWR | O_CLOEXEC);
+}
+
+static inline int ioas_alloc(int fd, uint32_t *ioas_id)
+{
+	struct iommu_ioas_alloc cmd = { .size = sizeof(cmd) };
+
+	if (ioctl(fd, IOMMU_IOAS_ALLOC, &cmd))
+		return -1;
+	*ioas_id = cmd.out_ioas_id;
+	return 0;
+}
+
+static inline int ioas_map_fixed(int fd, uint32_t ioas_id, const void *buf,
+				 uint64_t length, uint64_t iova)
+{
+	struct iommu_ioas_map cmd = {
+		.size = sizeof(cmd),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 IOMMU_IOAS_MAP_WRITEABLE,
+		.ioas_id = ioas_id,
+		.user_va = (uintptr_t)buf,
+		.length = length,
+		.iova = iova,
+	};
+
+	return ioctl(fd, IOMMU_IOAS_MAP, &cmd);
+}
+
+static inline int ioas_unmap(int fd, uint32_t ioas_id, uint64_t iova,
+			     uint64_t length)
+{
+	struct iommu_ioas_unmap cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = ioas_id,
+		.iova = iova,
+		.length = length,
+	};
+
+	return ioctl(fd, IOMMU_IOAS_UNMAP, &cmd);
+}
+
+static inline int iommufd_destroy(int fd, uint32_t id)
+{
+	struct iommu_destroy cmd = { .size = sizeof(cmd), .id = id };
+
+	return ioctl(fd, IOMMU_DESTROY, &cmd);
+}
+
+static inline int hwpt_alloc_raw(int fd, uint32_t idev_id, uint32_t pt_id,
+				 uint32_t flags, uint32_t data_type,
+				 const void *data, uint32_t data_len,
+				 uint32_t *out_hwpt_id)
+{
+	struct iommu_hwpt_alloc cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.dev_id = idev_id,
+		.pt_id = pt_id,
+		.data_type = data_type,
+		.data_len = data_len,
+		.data_uptr = (uintptr_t)data,
+	};
+
+	if (ioctl(fd, IOMMU_HWPT_ALLOC, &cmd))
+		return -1;
+	if (out_hwpt_id)
+		*out_hwpt_id = cmd.out_hwpt_id;
+	return 0;
+}
+
+/* A paging HWPT on an IOAS, no driver data */
+static inline int hwpt_alloc_paging(int fd, uint32_t idev_id, uint32_t ioas_id,
+				    uint32_t flags, uint32_t *out)
+{
+	return hwpt_alloc_raw(fd, idev_id, ioas_id, flags,
+			      IOMMU_HWPT_DATA_NONE, NULL, 0, out);
+}
+
+/* A nested HWPT with IOMMU_HWPT_DATA_SELFTEST data */
+static inline int hwpt_alloc_nested(int fd, uint32_t idev_id, uint32_t parent,
+				    uint32_t flags, uint32_t iotlb,
+				    uint32_t *out)
+{
+	struct iommu_hwpt_selftest data = { .iotlb = iotlb };
+
+	return hwpt_alloc_raw(fd, idev_id, parent, flags,
+			      IOMMU_HWPT_DATA_SELFTEST, &data, sizeof(data),
+			      out);
+}
+
+/*
+ * IOMMU_HWPT_INVALIDATE; *entry_num is in/out (the kernel writes back how
+ * many entries it handled, also on failure).
+ */
+static inline int hwpt_invalidate(int fd, uint32_t hwpt_id, uint32_t data_type,
+				  const void *entries, uint32_t entry_len,
+				  uint32_t *entry_num)
+{
+	struct iommu_hwpt_invalidate cmd = {
+		.size = sizeof(cmd),
+		.hwpt_id = hwpt_id,
+		.data_uptr = (uintptr_t)entries,
+		.data_type = data_type,
+		.entry_len = entry_len,
+		.entry_num = *entry_num,
+	};
+	int rc, e;
+
+	rc = ioctl(fd, IOMMU_HWPT_INVALIDATE, &cmd);
+	e = errno;
+	*entry_num = cmd.entry_num;
+	errno = e;
+	return rc;
+}
+
+/* Invalidate with selftest entries */
+static inline int hwpt_inv_selftest(int fd, uint32_t hwpt_id,
+				    const struct iommu_hwpt_invalidate_selftest *inv,
+				    uint32_t *entry_num)
+{
+	return hwpt_invalidate(fd, hwpt_id, IOMMU_HWPT_INVALIDATE_DATA_SELFTEST,
+			       inv, sizeof(*inv), entry_num);
+}
+
+static inline int hwpt_set_dirty_tracking(int fd, uint32_t hwpt_id,
+					  uint32_t flags)
+{
+	struct iommu_hwpt_set_dirty_tracking cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.hwpt_id = hwpt_id,
+	};
+
+	return ioctl(fd, IOMMU_HWPT_SET_DIRTY_TRACKING, &cmd);
+}
+
+static inline int hwpt_get_dirty_bitmap(int fd, uint32_t hwpt_id,
+					uint64_t iova, uint64_t length,
+					uint64_t page_size, void *bitmap,
+					uint32_t flags)
+{
+	struct iommu_hwpt_get_dirty_bitmap cmd = {
+		.size = sizeof(cmd),
+		.hwpt_id = hwpt_id,
+		.flags = flags,
+		.iova = iova,
+		.length = length,
+		.page_size = page_size,
+		.data = (uintptr_t)bitmap,
+	};
+
+	return ioctl(fd, IOMMU_HWPT_GET_DIRTY_BITMAP, &cmd);
+}
+
+static inline int get_hw_info(int fd, uint32_t idev_id, void *data,
+			      uint32_t data_len, struct iommu_hw_info *out)
+{
+	struct iommu_hw_info cmd = {
+		.size = sizeof(cmd),
+		.dev_id = idev_id,
+		.data_len = data_len,
+		.data_uptr = (uintptr_t)data,
+	};
+
+	if (out && out->flags) {
+		cmd.flags = out->flags;
+		cmd.in_data_type = out->in_data_type;
+	}
+	if (ioctl(fd, IOMMU_GET_HW_INFO, &cmd))
+		return -1;
+	if (out)
+		*out = cmd;
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Memory                                                                 */
+
+/* @len bytes of anonymous memory, populated, or NULL */
+static inline void *alloc_buf(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* @len bytes aligned to @align (a power of two), or NULL */
+static inline void *alloc_buf_aligned(size_t len, size_t align)
+{
+	uint8_t *p = mmap(NULL, len + align, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *a;
+
+	if (p == MAP_FAILED)
+		return NULL;
+	a = (uint8_t *)(((uintptr_t)p + align - 1) & ~(align - 1));
+	if (a != p)
+		munmap(p, a - p);
+	if (p + align != a)
+		munmap(a + len, (p + align) - a);
+	madvise(a, len, MADV_HUGEPAGE);	/* best effort */
+	memset(a, 0x5a, len);
+	return a;
+}
+
+/* One readable/writable page followed by one PROT_NONE page, or NULL */
+static inline uint8_t *alloc_guarded_page(void)
+{
+	uint8_t *p = mmap(NULL, 2 * PAGE_4K, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	if (mprotect(p + PAGE_4K, PAGE_4K, PROT_NONE)) {
+		munmap(p, 2 * PAGE_4K);
+		return NULL;
+	}
+	memset(p, 0, PAGE_4K);
+	return p;
+}
+
+/* An address that faults on access: a PROT_NONE page (leaked on purpose) */
+static inline void *fault_addr(void)
+{
+	void *p = mmap(NULL, PAGE_4K, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		       -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Assertions                                                             */
+
+/* @expr (returning 0 / -1+errno) must succeed */
+#define ASSERT_OK(expr)                                                      \
+	do {                                                                 \
+		long __rc;                                                   \
+		int __e;                                                     \
+		errno = 0;                                                   \
+		__rc = (long)(expr);                                         \
+		__e = errno;                                                 \
+		if (__rc)                                                    \
+			TH_LOG("%s: expected success, got %ld/%s", #expr,   \
+			       __rc, ename(__e));                            \
+		ASSERT_EQ(0, __rc);                                          \
+	} while (0)
+
+/* @expr must fail with exactly errno @want */
+#define ASSERT_ERRNO(want, expr)                                             \
+	do {                                                                 \
+		long __rc;                                                   \
+		int __e;                                                     \
+		errno = 0;                                                   \
+		__rc = (long)(expr);                                         \
+		__e = errno;                                                 \
+		if (__rc != -1 || __e != (want))                             \
+			TH_LOG("%s: expected %s, got %s", #expr,             \
+			       ename(want),                                  \
+			       __rc == -1 ? ename(__e) : "success");         \
+		ASSERT_EQ(-1, __rc);                                         \
+		ASSERT_EQ((want), __e);                                      \
+	} while (0)
+
+/* Like ASSERT_ERRNO(), but the test goes on (and fails at the end) */
+#define EXPECT_ERRNO(want, expr)                                             \
+	do {                                                                 \
+		long __rc;                                                   \
+		int __e;                                                     \
+		errno = 0;                                                   \
+		__rc = (long)(expr);                                         \
+		__e = errno;                                                 \
+		if (__rc != -1 || __e != (want))                             \
+			TH_LOG("%s: expected %s, got %s", #expr,             \
+			       ename(want),                                  \
+			       __rc == -1 ? ename(__e) : "success");         \
+		EXPECT_EQ(-1, __rc);                                         \
+		EXPECT_EQ((want), __e);                                      \
+	} while (0)
+
+/* IOTLB slot @slot of nested @hwpt on backend @be must hold @val */
+#define ASSERT_IOTLB(be, hwpt, slot, val)                                    \
+	do {                                                                 \
+		uint32_t __v = 0;                                            \
+		if (be_check_iotlb((be), (hwpt), (slot), (val))) {           \
+			int __e = errno;                                     \
+			if ((be)->ops->read_iotlb &&                         \
+			    !(be)->ops->read_iotlb((be), (hwpt), (slot),     \
+						   &__v))                    \
+				TH_LOG("hwpt %u slot %u: want 0x%x, holds 0x%x", \
+				       (hwpt), (slot), (uint32_t)(val), __v); \
+			else                                                 \
+				TH_LOG("hwpt %u slot %u: want 0x%x: %s",     \
+				       (hwpt), (slot), (uint32_t)(val),      \
+				       ename(__e));                          \
+			ASSERT_TRUE(0);                                      \
+		}                                                            \
+	} while (0)
+
+/* All four IOTLB slots of @hwpt hold v0..v3 */
+#define ASSERT_IOTLB4(be, hwpt, v0, v1, v2, v3)                              \
+	do {                                                                 \
+		ASSERT_IOTLB(be, hwpt, 0, v0);                               \
+		ASSERT_IOTLB(be, hwpt, 1, v1);                               \
+		ASSERT_IOTLB(be, hwpt, 2, v2);                               \
+		ASSERT_IOTLB(be, hwpt, 3, v3);                               \
+	} while (0)
+
+#define ASSERT_IOTLB_ALL(be, hwpt, v) ASSERT_IOTLB4(be, hwpt, v, v, v, v)
+
+#endif /* __RIOMMU_UTILS_H */
