@@ -22,6 +22,7 @@ pub mod driver {
             pt::{PageTable, Prot},
         },
         userdata::UserData,
+        sva::NoSva,
         viommu::NoViommu,
     };
     use kernel::{device::Device, new_mutex, prelude::*, sync::Mutex};
@@ -42,6 +43,7 @@ pub mod driver {
         type DevData = ();
         type Data = ();
         type Viommu = NoViommu<Minimal>;
+        type Sva = NoSva<Minimal>;
 
         fn probe_device(dev: &Device) -> Result<Probe<Self>> {
             // Our devices are exactly those on our own bus.

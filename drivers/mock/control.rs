@@ -9,12 +9,13 @@
 
 #![forbid(unsafe_code)]
 
-use crate::mock::{self, MockDevData, MockDriver, MockVdev};
+use crate::mock::{self, MockDevData, MockDriver, MockSva, MockVdev};
 use crate::riommu::{
     domain::PagingDomain,
     iommufd::{pasid_domain, BoundDevice, IommufdCtx},
     mockbus::MockDevice,
     pgtable::TABLE_PAGES,
+    sva::{self, SvaBond},
     userdata::{read_ioctl, read_user_bytes, user_addr_to_phys, write_ioctl},
     viommu::Vdevice,
 };
@@ -28,6 +29,7 @@ use kernel::{
     page::PAGE_SIZE,
     prelude::*,
     sync::Mutex,
+    uaccess::{UserPtr, UserSlice},
 };
 
 /// Registers `/dev/riommu-mock`.
@@ -57,6 +59,10 @@ impl Drop for Entry {
 /// The state of one open `/dev/riommu-mock`.
 #[pin_data]
 pub struct Control {
+    /// SVA bonds; slot `i` holds bond id `i + 1`.  Declared (so dropped)
+    /// before the devices: a bond must go before its device.
+    #[pin]
+    bonds: Mutex<KVec<Option<SvaBond>>>,
     /// Slot `i` holds device id `i + 1`.
     #[pin]
     devs: Mutex<KVec<Option<Entry>>>,
@@ -69,6 +75,7 @@ impl MiscDevice for Control {
     fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
         KBox::try_pin_init(
             try_pin_init!(Control {
+                bonds <- new_mutex!(KVec::new()),
                 devs <- new_mutex!(KVec::new()),
             }),
             GFP_KERNEL,
@@ -91,6 +98,10 @@ impl MiscDevice for Control {
             uapi::PASID_ATTACH | uapi::PASID_REPLACE | uapi::PASID_DETACH | uapi::PASID_CHECK => {
                 me.pasid(cmd, arg)
             }
+            uapi::SVA_BIND => me.sva_bind(arg),
+            uapi::SVA_UNBIND => me.sva_unbind(arg),
+            uapi::SVA_ACCESS => me.sva_access(arg),
+            uapi::SVA_CHECK_INVAL => me.sva_check_inval(arg),
             _ => Err(ENOTTY),
         }
         .map(|()| 0)
@@ -104,8 +115,12 @@ const DEV_ATTACH_MIN: usize = size_of::<uapi::DevAttach>();
 const CHECK_MAP_MIN: usize = size_of::<uapi::CheckMap>();
 const CHECK_IOTLB_MIN: usize = size_of::<uapi::CheckIotlb>();
 const SET_DIRTY_MIN: usize = size_of::<uapi::SetDirty>();
-const STATS_MIN: usize = size_of::<uapi::Stats>();
+/// The first version of `struct riommu_mock_stats` ended at `out_table_bytes`.
+const STATS_MIN: usize = core::mem::offset_of!(uapi::Stats, out_viommus);
 const PASID_MIN: usize = size_of::<uapi::Pasid>();
+const SVA_BIND_MIN: usize = size_of::<uapi::SvaBind>();
+const SVA_ACCESS_MIN: usize = size_of::<uapi::SvaAccess>();
+const SVA_CHECK_INVAL_MIN: usize = size_of::<uapi::SvaCheckInval>();
 const TRIGGER_VEVENT_MIN: usize = size_of::<uapi::TriggerVevent>();
 const CHECK_VDEV_CACHE_MIN: usize = size_of::<uapi::CheckVdevCache>();
 
@@ -232,6 +247,97 @@ impl Control {
         Ok(())
     }
 
+    fn sva_bind(&self, arg: usize) -> Result {
+        let (mut cmd, size) = read_ioctl::<uapi::SvaBind>(arg, SVA_BIND_MIN)?;
+        let bond = self.with_dev(cmd.dev_id, |e| sva::bind(e.dev.device()))?;
+        cmd.out_pasid = bond.pasid();
+        let mut bonds = self.bonds.lock();
+        let slot = match bonds.iter().position(Option::is_none) {
+            Some(i) => {
+                bonds[i] = Some(bond);
+                i
+            }
+            None => {
+                bonds.push(Some(bond), GFP_KERNEL)?;
+                bonds.len() - 1
+            }
+        };
+        cmd.bond_id = (slot + 1) as u32;
+        if let Err(e) = write_ioctl(arg, &cmd, size) {
+            bonds[slot] = None;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn sva_unbind(&self, arg: usize) -> Result {
+        let (cmd, _) = read_ioctl::<uapi::SvaBind>(arg, SVA_BIND_MIN)?;
+        let bond = {
+            let mut bonds = self.bonds.lock();
+            (cmd.bond_id as usize)
+                .checked_sub(1)
+                .and_then(|i| bonds.get_mut(i))
+                .and_then(Option::take)
+        };
+        bond.map(drop).ok_or(ENOENT)
+    }
+
+    /// Runs `f` on the SVA domain attached to `pasid` of device `dev_id`.
+    fn with_sva<R>(&self, dev_id: u32, pasid: u32, f: impl FnOnce(&MockSva) -> R) -> Result<R> {
+        let token = self
+            .with_dev(dev_id, |e| Ok(pasid_domain(e.dev.device(), pasid)))?
+            .ok_or(ENOENT)?;
+        mock::instance()?
+            .data()
+            .sva
+            .find(|d| d.token() == token, |d| f(d))
+            .ok_or(ENOENT)
+    }
+
+    fn sva_access(&self, arg: usize) -> Result {
+        let (cmd, _) = read_ioctl::<uapi::SvaAccess>(arg, SVA_ACCESS_MIN)?;
+        if cmd.flags & !uapi::SVA_ACCESS_WRITE != 0 {
+            return Err(EOPNOTSUPP);
+        }
+        if cmd.length > uapi::SVA_ACCESS_MAX {
+            return Err(EINVAL);
+        }
+        let write = cmd.flags & uapi::SVA_ACCESS_WRITE != 0;
+        let len = cmd.length as usize;
+        let mut buf = if write {
+            read_user_bytes(cmd.uptr as usize, len)?
+        } else {
+            let mut v = KVVec::with_capacity(len, GFP_KERNEL)?;
+            v.resize(len, 0, GFP_KERNEL)?;
+            v
+        };
+        // The domain set's lock is held while accessing the mm; it is a
+        // mutex, and the access may sleep (page faults).
+        self.with_sva(cmd.dev_id, cmd.pasid, |d| d.access(cmd.addr, &mut buf, write))??;
+        if !write {
+            UserSlice::new(UserPtr::from_addr(cmd.uptr as usize), len)
+                .writer()
+                .write_slice(&buf)?;
+        }
+        Ok(())
+    }
+
+    fn sva_check_inval(&self, arg: usize) -> Result {
+        let (mut cmd, size) = read_ioctl::<uapi::SvaCheckInval>(arg, SVA_CHECK_INVAL_MIN)?;
+        if cmd.reserved != 0 {
+            return Err(EOPNOTSUPP);
+        }
+        let end = cmd.start.checked_add(cmd.length).ok_or(EINVAL)?;
+        let (hit, count) = self.with_sva(cmd.dev_id, cmd.pasid, |d| d.covers(cmd.start, end))?;
+        cmd.out_count = count;
+        write_ioctl(arg, &cmd, size)?;
+        if hit {
+            Ok(())
+        } else {
+            Err(ENOENT)
+        }
+    }
+
     fn dev_detach(&self, arg: usize) -> Result {
         let (cmd, _) = read_ioctl::<uapi::DevRef>(arg, DEV_REF_MIN)?;
         self.with_dev(cmd.dev_id, |e| e.bound.detach())
@@ -341,6 +447,8 @@ fn stats(arg: usize) -> Result {
     cmd.out_paging_domains = d.paging.len() as u64;
     cmd.out_nested_domains = d.nested.len() as u64;
     cmd.out_table_bytes = (TABLE_PAGES.load(Ordering::Relaxed) * PAGE_SIZE) as u64;
+    cmd.out_viommus = d.viommus.len() as u64;
+    cmd.out_sva_domains = d.sva.len() as u64;
     write_ioctl(arg, &cmd, size)
 }
 

@@ -23,11 +23,17 @@ use crate::riommu::{
         pt::{PageTable, Prot},
     },
     userdata::{UserData, UserDataArray},
+    sva::{MmNotifier, MmNotifierHandler, MmRef, SvaDomain},
     viommu::{Vdevice, VdeviceCore, Viommu, ViommuCore, ViommuImpl},
 };
 use crate::uapi;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use kernel::{device::Device, new_mutex, prelude::*, sync::Mutex};
+use kernel::{
+    device::Device,
+    new_mutex, new_spinlock,
+    prelude::*,
+    sync::{Mutex, SpinLock},
+};
 
 /// The mock driver.
 pub struct MockDriver;
@@ -46,6 +52,9 @@ pub struct MockInstance {
     /// Live vIOMMUs, keyed likewise.
     #[pin]
     pub viommus: ObjSet<Viommu<MockViommu>>,
+    /// Live SVA domains.
+    #[pin]
+    pub sva: DomainSet<MockSva>,
     /// Live mock devices.
     pub devices: AtomicU64,
 }
@@ -100,6 +109,7 @@ pub fn register(module: &'static ThisModule) -> impl PinInit<IommuRegistration<M
             paging <- DomainSet::new(),
             nested <- DomainSet::new(),
             viommus <- ObjSet::new(),
+            sva <- DomainSet::new(),
             devices: AtomicU64::new(0),
         }? Error),
     )
@@ -117,6 +127,7 @@ impl Driver for MockDriver {
     type DevData = MockDevPriv;
     type Data = MockInstance;
     type Viommu = MockViommu;
+    type Sva = MockSva;
 
     fn probe_device(dev: &Device) -> Result<Probe<Self>> {
         let reg = instance()?;
@@ -149,6 +160,21 @@ impl Driver for MockDriver {
         _old: OldDomain<'_, Self>,
     ) -> Result {
         pasid_fake_error(dev, pasid, true)
+    }
+
+    fn domain_alloc_sva(dev: &IommuDevice<'_, Self>, mm: MmRef<'_>) -> Result<DomainBox<MockSva>> {
+        let b = DomainBox::new_sva(try_pin_init!(MockSva {
+            notifier <- MmNotifier::new(try_pin_init!(InvalRecorder {
+                log <- new_spinlock!(InvalLog {
+                    ranges: [(0, 0); INVAL_LOG_LEN],
+                    count: 0,
+                }),
+                released: AtomicBool::new(false),
+            }? Error)),
+        }? Error))?;
+        b.domain().notifier.register(mm)?;
+        b.insert_into(&instance()?.data().sva, dev.data().ctx_key)?;
+        Ok(b)
     }
 
     fn capable(dev: &IommuDevice<'_, Self>, cap: Cap) -> bool {
@@ -536,5 +562,78 @@ impl ViommuImpl for MockViommu {
                 AtomicU32::new(uapi::DEV_CACHE_DEFAULT),
             ],
         }))
+    }
+}
+
+/// How many invalidations an SVA domain remembers.
+const INVAL_LOG_LEN: usize = 64;
+
+/// The last invalidations of an SVA domain: the mock's "IOTLB" record.
+pub struct InvalLog {
+    ranges: [(u64, u64); INVAL_LOG_LEN],
+    count: u64,
+}
+
+/// Records the MMU notifier's invalidations of the bound mm.
+#[pin_data]
+pub struct InvalRecorder {
+    #[pin]
+    log: SpinLock<InvalLog>,
+    released: AtomicBool,
+}
+
+impl MmNotifierHandler for InvalRecorder {
+    fn invalidate(&self, start: u64, end: u64) {
+        let mut log = self.log.lock();
+        let i = (log.count % INVAL_LOG_LEN as u64) as usize;
+        log.ranges[i] = (start, end);
+        log.count += 1;
+    }
+
+    fn release(&self) {
+        self.released.store(true, Ordering::Relaxed);
+    }
+}
+
+impl InvalRecorder {
+    /// Whether a remembered invalidation covers `[start, end)`, and how many
+    /// were recorded in all.
+    pub fn covers(&self, start: u64, end: u64) -> (bool, u64) {
+        let log = self.log.lock();
+        let n = log.count.min(INVAL_LOG_LEN as u64) as usize;
+        let hit = log.ranges[..n].iter().any(|&(s, e)| s <= start && end <= e);
+        (hit, log.count)
+    }
+}
+
+/// A mock SVA domain: the bound mm, followed through an MMU notifier.
+#[pin_data]
+pub struct MockSva {
+    #[pin]
+    notifier: MmNotifier<InvalRecorder>,
+}
+
+impl MockSva {
+    /// A device access to the bound mm (see `RIOMMU_MOCK_SVA_ACCESS`).
+    pub fn access(&self, addr: u64, buf: &mut [u8], write: bool) -> Result {
+        self.notifier.access(addr, buf, write)
+    }
+
+    /// See [`InvalRecorder::covers`].
+    pub fn covers(&self, start: u64, end: u64) -> (bool, u64) {
+        self.notifier.handler().covers(start, end)
+    }
+}
+
+impl SvaDomain for MockSva {
+    type Driver = MockDriver;
+
+    fn set_dev_pasid(
+        _this: &Domain<Self>,
+        dev: &IommuDevice<'_, MockDriver>,
+        pasid: u32,
+        _old: OldDomain<'_, MockDriver>,
+    ) -> Result {
+        pasid_fake_error(dev, pasid, false)
     }
 }

@@ -197,6 +197,8 @@ pub struct Stats {
     pub out_paging_domains: u64,
     pub out_nested_domains: u64,
     pub out_table_bytes: u64,
+    pub out_viommus: u64,
+    pub out_sva_domains: u64,
 }
 
 /// `IOMMU_VIOMMU_TYPE_SELFTEST`.
@@ -308,4 +310,56 @@ pub struct Pasid {
     pub dev_id: u32,
     pub pasid: u32,
     pub pt_id: u32,
+}
+
+/// `RIOMMU_MOCK_SVA_BIND`
+pub const SVA_BIND: u32 = _IO(TYPE, CMD_BASE + 15);
+/// `RIOMMU_MOCK_SVA_UNBIND`
+pub const SVA_UNBIND: u32 = _IO(TYPE, CMD_BASE + 16);
+/// `RIOMMU_MOCK_SVA_ACCESS`
+pub const SVA_ACCESS: u32 = _IO(TYPE, CMD_BASE + 17);
+/// `RIOMMU_MOCK_SVA_CHECK_INVAL`
+pub const SVA_CHECK_INVAL: u32 = _IO(TYPE, CMD_BASE + 18);
+/// `RIOMMU_MOCK_SVA_ACCESS_WRITE`
+pub const SVA_ACCESS_WRITE: u32 = 1 << 0;
+/// Largest `RIOMMU_MOCK_SVA_ACCESS` length.
+pub const SVA_ACCESS_MAX: u64 = 1 << 20;
+
+/// `struct riommu_mock_sva_bind`.
+#[repr(C)]
+#[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[allow(missing_docs)] // fields: see include/uapi/linux/riommu_mock.h
+pub struct SvaBind {
+    pub size: u32,
+    pub dev_id: u32,
+    pub bond_id: u32,
+    pub out_pasid: u32,
+}
+
+/// `struct riommu_mock_sva_access`.
+#[repr(C)]
+#[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[allow(missing_docs)] // fields: see include/uapi/linux/riommu_mock.h
+pub struct SvaAccess {
+    pub size: u32,
+    pub dev_id: u32,
+    pub pasid: u32,
+    pub flags: u32,
+    pub addr: u64,
+    pub length: u64,
+    pub uptr: u64,
+}
+
+/// `struct riommu_mock_sva_check_inval`.
+#[repr(C)]
+#[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[allow(missing_docs)] // fields: see include/uapi/linux/riommu_mock.h
+pub struct SvaCheckInval {
+    pub size: u32,
+    pub dev_id: u32,
+    pub pasid: u32,
+    pub reserved: u32,
+    pub start: u64,
+    pub length: u64,
+    pub out_count: u64,
 }

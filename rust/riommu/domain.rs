@@ -426,6 +426,20 @@ impl<T: PagingDomain> DomainBox<T> {
     }
 }
 
+impl<T: super::sva::SvaDomain> DomainBox<T> {
+    /// Allocates an SVA domain (the core sets its type and mm).
+    pub fn new_sva(init: impl PinInit<T, Error>) -> Result<Self>
+    where
+        T::Driver: DriverStatics,
+    {
+        let s = <T::Driver as DriverStatics>::statics();
+        Self::alloc(init, |raw| {
+            raw.type_ = bindings::IOMMU_DOMAIN_SVA;
+            raw.ops = s.sva_ops();
+        })
+    }
+}
+
 impl<T: NestedDomain> DomainBox<T> {
     /// Allocates a nested domain for `parent`.  On a vIOMMU parent the
     /// domain remembers the vIOMMU ([`Domain::viommu`]).

@@ -15,6 +15,7 @@ use super::{
     },
     flags::AllocFlags,
     userdata::{UserData, UserDataArray},
+    sva::{MmRef, SvaDomain},
     viommu::{self, ViommuImpl},
 };
 use core::{
@@ -182,6 +183,8 @@ pub trait Driver: Send + Sync + Sized + 'static {
     type Data: Send + Sync;
     /// The driver's vIOMMU ([`super::viommu::NoViommu`] for none).
     type Viommu: ViommuImpl<Driver = Self>;
+    /// The driver's SVA domain ([`super::sva::NoSva`] for none).
+    type Sva: SvaDomain<Driver = Self>;
 
     /// How the core groups devices.
     const DEVICE_GROUP: DeviceGroup = DeviceGroup::Generic;
@@ -237,6 +240,15 @@ pub trait Driver: Send + Sync + Sized + 'static {
     where
         Self: DriverStatics;
 
+    /// `domain_alloc_sva`: a domain sharing `mm` with `dev` through a PASID.
+    /// Register an [`super::sva::MmNotifier`] on `mm` to follow it.
+    fn domain_alloc_sva(_dev: &IommuDevice<'_, Self>, _mm: MmRef<'_>) -> Result<DomainBox<Self::Sva>>
+    where
+        Self: DriverStatics,
+    {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
     /// Attaches `dev` to the driver's blocking domain (also its default domain).
     fn attach_blocked(_dev: &IommuDevice<'_, Self>, _old: OldDomain<'_, Self>) -> Result
     where
@@ -273,6 +285,7 @@ pub struct Statics {
     dirty_ops: bindings::iommu_dirty_ops,
     blocked: UnsafeCell<bindings::iommu_domain>,
     viommu_ops: rb::iommufd_viommu_ops,
+    sva_ops: bindings::iommu_domain_ops,
     registration: AtomicPtr<ffi::c_void>,
 }
 
@@ -326,6 +339,9 @@ impl Statics {
         ops.domain_alloc_paging_flags = Some(glue::alloc_paging_flags::<D>);
         ops.domain_alloc_nested = Some(glue::alloc_nested::<D>);
         ops.probe_device = Some(glue::probe_device::<D>);
+        if D::HAS_DOMAIN_ALLOC_SVA {
+            ops.domain_alloc_sva = Some(glue::alloc_sva::<D>);
+        }
         ops.get_viommu_size = Some(viommu::glue::get_viommu_size::<D>);
         ops.viommu_init = Some(viommu::glue::viommu_init::<D>);
         ops.release_device = Some(glue::release_device::<D>);
@@ -373,8 +389,13 @@ impl Statics {
         vops.vdevice_size = size_of::<viommu::Vdevice<<D::Viommu as ViommuImpl>::Vdev>>();
         vops.vdevice_init = Some(viommu::glue::vdevice_init::<D>);
 
+        let mut sva: bindings::iommu_domain_ops = pin_init::zeroed();
+        sva.set_dev_pasid = Some(glue::sva_set_dev_pasid::<D>);
+        sva.free = Some(glue::free::<D, D::Sva>);
+
         Self {
             viommu_ops: vops,
+            sva_ops: sva,
             iommu_ops: UnsafeCell::new(ops),
             paging_ops: paging,
             nested_ops: nested,
@@ -391,6 +412,10 @@ impl Statics {
 
     pub(crate) fn nested_ops(&self) -> *const bindings::iommu_domain_ops {
         &self.nested_ops
+    }
+
+    pub(crate) fn sva_ops(&self) -> *const bindings::iommu_domain_ops {
+        &self.sva_ops
     }
 
     pub(crate) fn dirty_ops(&self) -> *const bindings::iommu_dirty_ops {
@@ -715,6 +740,43 @@ mod glue {
             }
             Err(e) => e.to_ptr(),
         }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the iommu core, with the arguments its `iommu_ops` contract
+    /// guarantees for this callback.
+    pub(super) unsafe extern "C" fn alloc_sva<D: DriverStatics>(
+        dev: *mut bindings::device,
+        mm: *mut bindings::mm_struct,
+    ) -> *mut bindings::iommu_domain {
+        // SAFETY: a device we probed; `mm` is the binding process's live mm.
+        let (dev, mm) = unsafe { (IommuDevice::<D>::from_raw(dev), MmRef::from_raw(mm)) };
+        match D::domain_alloc_sva(&dev, mm) {
+            Ok(b) => publish::<D, _>(b),
+            Err(e) => e.to_ptr(),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the iommu core, with the arguments its `iommu_ops` contract
+    /// guarantees for this callback.
+    pub(super) unsafe extern "C" fn sva_set_dev_pasid<D: DriverStatics>(
+        domain: *mut bindings::iommu_domain,
+        dev: *mut bindings::device,
+        pasid: bindings::ioasid_t,
+        old: *mut bindings::iommu_domain,
+    ) -> ffi::c_int {
+        // SAFETY: our SVA table; device checked below; `old` NULL or live.
+        let (d, dev, old) = unsafe {
+            (
+                Domain::<D::Sva>::from_raw(domain),
+                IommuDevice::<D>::from_raw_checked(dev),
+                OldDomain::from_raw(old),
+            )
+        };
+        from_result(|| SvaDomain::set_dev_pasid(d, &dev?, pasid, old).map(|()| 0))
     }
 
     /// # Safety

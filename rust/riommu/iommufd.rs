@@ -62,6 +62,9 @@ pub struct BoundDevice {
     idev: NonNull<rb::iommufd_device>,
     id: u32,
     attached: bool,
+    /// PASIDs attached through [`BoundDevice::attach_pasid`]: detached
+    /// before unbinding, which iommufd requires (it warns otherwise).
+    pasids: KVec<u32>,
 }
 
 // SAFETY: iommufd serialises operations on a bound device internally; the
@@ -89,6 +92,7 @@ impl BoundDevice {
                 idev,
                 id,
                 attached: false,
+                pasids: KVec::new(),
             })
             .ok_or(ENODEV)
     }
@@ -129,14 +133,18 @@ impl BoundDevice {
     }
 
     /// `iommufd_device_attach` of `pasid` (not the RID) to `pt_id`.
-    pub fn attach_pasid(&self, pasid: u32, pt_id: &mut u32) -> Result {
+    pub fn attach_pasid(&mut self, pasid: u32, pt_id: &mut u32) -> Result {
         if pasid == NO_PASID {
             return Err(EINVAL);
         }
+        self.pasids.reserve(1, GFP_KERNEL)?;
         // SAFETY: live binding (type invariant); valid out-parameter.
         kernel::error::to_result(unsafe {
             rb::iommufd_device_attach(self.idev.as_ptr(), pasid, pt_id)
-        })
+        })?;
+        // Cannot fail: reserved above.
+        self.pasids.push(pasid, GFP_KERNEL)?;
+        Ok(())
     }
 
     /// `iommufd_device_replace` of `pasid`'s domain with `pt_id`.
@@ -152,12 +160,15 @@ impl BoundDevice {
 
     /// `iommufd_device_detach` of `pasid` (nothing happens if it is not
     /// attached).
-    pub fn detach_pasid(&self, pasid: u32) -> Result {
+    pub fn detach_pasid(&mut self, pasid: u32) -> Result {
         if pasid == NO_PASID {
             return Err(EINVAL);
         }
         // SAFETY: live binding; detaching an unattached PASID is a no-op.
         unsafe { rb::iommufd_device_detach(self.idev.as_ptr(), pasid) };
+        if let Some(i) = self.pasids.iter().position(|&p| p == pasid) {
+            let _ = self.pasids.remove(i);
+        }
         Ok(())
     }
 
@@ -190,6 +201,10 @@ pub fn pasid_domain(dev: &Device, pasid: u32) -> Option<DomainToken> {
 
 impl Drop for BoundDevice {
     fn drop(&mut self) {
+        for &pasid in self.pasids.iter() {
+            // SAFETY: live binding; `pasid` was attached by us.
+            unsafe { rb::iommufd_device_detach(self.idev.as_ptr(), pasid) };
+        }
         if self.attached {
             // SAFETY: live, attached binding.
             unsafe { rb::iommufd_device_detach(self.idev.as_ptr(), NO_PASID) };

@@ -24,5 +24,6 @@ pub mod objset;
 pub mod pages;
 pub mod pgtable;
 pub mod pure;
+pub mod sva;
 pub mod userdata;
 pub mod viommu;

@@ -111,6 +111,21 @@ impl<O: Tracked> ObjSet<O> {
         None
     }
 
+    /// Runs `f` on the newest object of this set for which `pred` holds,
+    /// with the set locked.
+    pub fn find<R>(&self, mut pred: impl FnMut(&O) -> bool, f: impl FnOnce(&O) -> R) -> Option<R> {
+        let e = self.entries.lock();
+        for &(_, p) in e.iter().rev() {
+            // SAFETY: entries point to live objects while the lock is held
+            // (type invariant).
+            let o = unsafe { &*(p as *const O) };
+            if pred(o) {
+                return Some(f(o));
+            }
+        }
+        None
+    }
+
     /// Number of objects in the set.
     pub fn len(&self) -> usize {
         self.entries.lock().len()

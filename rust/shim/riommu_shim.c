@@ -7,6 +7,8 @@
 #include <linux/iommufd.h>
 #include <linux/mm.h>
 #include <linux/property.h>
+#include <linux/highmem.h>
+#include <linux/sched/mm.h>
 #include <linux/module.h>
 #include "riommu_shim.h"
 
@@ -146,4 +148,63 @@ void *riommu_shim_pasid_domain(struct device *dev, u32 pasid)
 
 	handle = iommu_attach_handle_get(dev->iommu_group, pasid, 0);
 	return IS_ERR(handle) ? NULL : handle->domain;
+}
+
+/* current->mm, mmgrab() and mmdrop() are inlines / a macro. */
+struct mm_struct *riommu_shim_current_mm(void)
+{
+	return current->mm;
+}
+
+void riommu_shim_mmgrab(struct mm_struct *mm)
+{
+	mmgrab(mm);
+}
+
+void riommu_shim_mmdrop(struct mm_struct *mm)
+{
+	mmdrop(mm);
+}
+
+/*
+ * Copy between @buf and @addr of @mm, page by page, as a device would
+ * through a PASID bound to @mm.  access_remote_vm() is not exported; this is
+ * its minimal equivalent over exported get_user_pages_remote() and the
+ * mmget/mmap-lock/kmap inlines.  -ESRCH once @mm has no users.
+ */
+int riommu_shim_mm_access(struct mm_struct *mm, unsigned long addr, void *buf,
+			  size_t len, bool write)
+{
+	int ret = 0;
+
+	if (!mmget_not_zero(mm))
+		return -ESRCH;
+	mmap_read_lock(mm);
+	while (len) {
+		size_t off = offset_in_page(addr);
+		size_t n = min_t(size_t, len, PAGE_SIZE - off);
+		struct page *page;
+		void *va;
+
+		if (get_user_pages_remote(mm, addr, 1, write ? FOLL_WRITE : 0,
+					  &page, NULL) != 1) {
+			ret = -EFAULT;
+			break;
+		}
+		va = kmap_local_page(page);
+		if (write) {
+			memcpy(va + off, buf, n);
+			set_page_dirty_lock(page);
+		} else {
+			memcpy(buf, va + off, n);
+		}
+		kunmap_local(va);
+		put_page(page);
+		addr += n;
+		buf += n;
+		len -= n;
+	}
+	mmap_read_unlock(mm);
+	mmput(mm);
+	return ret;
 }

@@ -45,6 +45,10 @@ enum {
 	RIOMMU_MOCK_CMD_PASID_REPLACE,
 	RIOMMU_MOCK_CMD_PASID_DETACH,
 	RIOMMU_MOCK_CMD_PASID_CHECK,
+	RIOMMU_MOCK_CMD_SVA_BIND,
+	RIOMMU_MOCK_CMD_SVA_UNBIND,
+	RIOMMU_MOCK_CMD_SVA_ACCESS,
+	RIOMMU_MOCK_CMD_SVA_CHECK_INVAL,
 };
 
 /* Mock device flags, same meaning as the C mock's MOCK_FLAGS_DEVICE_* */
@@ -223,6 +227,8 @@ struct riommu_mock_set_dirty {
  * @out_paging_domains: live paging domains
  * @out_nested_domains: live nested domains
  * @out_table_bytes: bytes held by page-table nodes of all paging domains
+ * @out_viommus: live vIOMMUs
+ * @out_sva_domains: live SVA domains
  *
  * Object counts for leak checks and the benchmark.
  */
@@ -233,6 +239,8 @@ struct riommu_mock_stats {
 	__aligned_u64 out_paging_domains;
 	__aligned_u64 out_nested_domains;
 	__aligned_u64 out_table_bytes;
+	__aligned_u64 out_viommus;
+	__aligned_u64 out_sva_domains;
 };
 #define RIOMMU_MOCK_STATS _IO(RIOMMU_MOCK_TYPE, RIOMMU_MOCK_CMD_STATS)
 
@@ -322,5 +330,80 @@ struct riommu_mock_pasid {
 #define RIOMMU_MOCK_PASID_REPLACE _IO(RIOMMU_MOCK_TYPE, RIOMMU_MOCK_CMD_PASID_REPLACE)
 #define RIOMMU_MOCK_PASID_DETACH _IO(RIOMMU_MOCK_TYPE, RIOMMU_MOCK_CMD_PASID_DETACH)
 #define RIOMMU_MOCK_PASID_CHECK _IO(RIOMMU_MOCK_TYPE, RIOMMU_MOCK_CMD_PASID_CHECK)
+
+/**
+ * struct riommu_mock_sva_bind - RIOMMU_MOCK_SVA_BIND, RIOMMU_MOCK_SVA_UNBIND
+ * @size: sizeof(struct riommu_mock_sva_bind)
+ * @dev_id: BIND: handle of a RIOMMU_MOCK_DEV_PASID device
+ * @bond_id: BIND: out, a handle of the bond on this control fd; UNBIND: in
+ * @out_pasid: BIND: the PASID of the calling process's mm
+ *
+ * BIND shares the calling process's address space (its mm, not the calling
+ * thread) with the device through iommu_sva_bind_device(); the mm's PASID is
+ * the same for every device bound to it.  UNBIND drops the bond; closing the
+ * control fd drops all of its bonds.  The bond belongs to the mm: it keeps
+ * working after the binding thread exits; once the process exits, device
+ * accesses fail with ESRCH.  See Documentation/riommu-mock.rst.
+ */
+struct riommu_mock_sva_bind {
+	__u32 size;
+	__u32 dev_id;
+	__u32 bond_id;
+	__u32 out_pasid;
+};
+#define RIOMMU_MOCK_SVA_BIND _IO(RIOMMU_MOCK_TYPE, RIOMMU_MOCK_CMD_SVA_BIND)
+#define RIOMMU_MOCK_SVA_UNBIND _IO(RIOMMU_MOCK_TYPE, RIOMMU_MOCK_CMD_SVA_UNBIND)
+
+#define RIOMMU_MOCK_SVA_ACCESS_WRITE (1 << 0)
+
+/**
+ * struct riommu_mock_sva_access - RIOMMU_MOCK_SVA_ACCESS
+ * @size: sizeof(struct riommu_mock_sva_access)
+ * @dev_id: the device
+ * @pasid: a PASID with an SVA domain attached on that device
+ * @flags: RIOMMU_MOCK_SVA_ACCESS_WRITE to write, else read
+ * @addr: virtual address in the bound mm ("the device's DMA address")
+ * @length: bytes, at most 1 MiB
+ * @uptr: the caller's buffer: the source of a write, the destination of a
+ *        read
+ *
+ * A "device access" through the PASID: reads or writes the bound mm on
+ * behalf of the device.  ENOENT without an SVA domain on @pasid, ESRCH once
+ * the mm is gone, EFAULT for an unmapped @addr.
+ */
+struct riommu_mock_sva_access {
+	__u32 size;
+	__u32 dev_id;
+	__u32 pasid;
+	__u32 flags;
+	__aligned_u64 addr;
+	__aligned_u64 length;
+	__aligned_u64 uptr;
+};
+#define RIOMMU_MOCK_SVA_ACCESS _IO(RIOMMU_MOCK_TYPE, RIOMMU_MOCK_CMD_SVA_ACCESS)
+
+/**
+ * struct riommu_mock_sva_check_inval - RIOMMU_MOCK_SVA_CHECK_INVAL
+ * @size: sizeof(struct riommu_mock_sva_check_inval)
+ * @dev_id: the device
+ * @pasid: a PASID with an SVA domain attached on that device
+ * @start: start of the range
+ * @length: length of the range
+ * @out_count: invalidations recorded so far for that domain
+ *
+ * Succeeds when one of the last invalidations the mock's "IOTLB" recorded
+ * for the domain (from its MMU notifier) covers [@start, @start + @length);
+ * ENOENT otherwise (and without an SVA domain on @pasid).
+ */
+struct riommu_mock_sva_check_inval {
+	__u32 size;
+	__u32 dev_id;
+	__u32 pasid;
+	__u32 __reserved;
+	__aligned_u64 start;
+	__aligned_u64 length;
+	__aligned_u64 out_count;
+};
+#define RIOMMU_MOCK_SVA_CHECK_INVAL _IO(RIOMMU_MOCK_TYPE, RIOMMU_MOCK_CMD_SVA_CHECK_INVAL)
 
 #endif /* _UAPI_LINUX_RIOMMU_MOCK_H */
