@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# `make check`: build everything and run every test, on the host and in
+# QEMU.  Ends with the line "N passed, N failed" (", N skipped" when some
+# were skipped) summing all of them; exits non-zero on any failure.
+#
+#   tools/check.sh             (or: make check)
+#
+# Environment:
+#   KDIR=DIR    use this built 7.3 kernel (an O= build directory or a
+#               source tree with the build in it) instead of building
+#               tools/kernel.sh's; its image is DIR/arch/x86/boot/bzImage
+#   KSRC=DIR    that kernel's source (default: DIR/source, or DIR)
+#   RIOMMU_OUT  where the logs go (default: build/, this run in build/check)
+#   RIOMMU_PROG_TIMEOUT  seconds each guest test program may take (300)
+#   RIOMMU_ACCEL, RIOMMU_MEM, RIOMMU_SMP, RIOMMU_QEMU_ARGS: see tools/vm.sh
+#
+# Stages (each timed):
+#   setup       tools/setup.sh (packages, kernel source, Rust bits)
+#   kernel      tools/kernel.sh, unless KDIR= names a kernel
+#   modules     make modules KDIR=... (when the Makefile has that target)
+#   selftests   the kernel's iommufd selftests (tools/selftests-upstream.sh)
+#               and ours (make -C tools/testing/selftests/riommu)
+#   host tests  cargo test in rust/riommu_core; lint (see lint() below)
+#   runner      tools/test-runner/run.sh, the runner's self-test
+#   qemu        one boot: load the modules, run the upstream iommufd and
+#               iommufd_fail_nth selftests and ours (tools/vm.sh)
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
+. "$here/lib.sh"
+cd "$top" || exit 1
+
+outroot=${RIOMMU_OUT:-$top/build}
+export RIOMMU_OUT=$outroot
+out=$outroot/check
+rm -rf "$out"
+mkdir -p "$out"
+results=$out/results.tsv
+: >"$results"
+times=()
+
+tap() { python3 "$here/tap.py" "$@"; }
+# record NAME RC [NOTE]: one pass/fail result.
+record() { tap check "$1" "$2" "${3:-}" --results "$results"; }
+# has_target T: the top Makefile has a rule for T.
+has_target() { [ -f "$top/Makefile" ] && grep -Eq "^$1[[:space:]]*:" "$top/Makefile"; }
+# step NAME LOG CMD...: run CMD with its output in LOG, record pass/fail;
+# on failure show the end of LOG.
+step() {
+	local name=$1 logf=$2 rc=0
+	shift 2
+	"$@" >"$logf" 2>&1 || rc=$?
+	record "$name" $rc
+	if [ $rc != 0 ]; then
+		log "FAILED: $name (exit status $rc); the end of $logf:"
+		tail -n 25 "$logf" | sed 's/^/    /' >&2
+	fi
+	return $rc
+}
+t_stage=0 stage_name=
+stage() { # stage NAME: start timing a stage (ends the previous one)
+	stage_end
+	stage_name=$1
+	t_stage=$(date +%s)
+	log "== $1"
+}
+stage_end() {
+	[ -n "$stage_name" ] && times+=("$(printf '%-12s %5ds' "$stage_name" $(($(date +%s) - t_stage)))")
+	stage_name=
+}
+finish() {
+	stage_end
+	echo
+	echo "stage times:"
+	printf '  %s\n' "${times[@]}"
+	echo "logs: $out"
+	local rc=0
+	tap total "$results" >"$out/summary.txt" || rc=$?
+	cat "$out/summary.txt"
+	exit $rc
+}
+
+# ---- setup -------------------------------------------------------------
+t_all=$(date +%s)
+stage setup
+# setup.sh is quiet when there is nothing to do; on a fresh machine its
+# progress lines are worth seeing.
+"$here/setup.sh" 2>&1 | tee "$out/setup.log" >&2
+record setup "${PIPESTATUS[0]}" || finish
+
+# ---- kernel --------------------------------------------------------------
+stage kernel
+default_kdir=$RIOMMU_CACHE/build/linux-$KVER-x86_64
+if [ -n "${KDIR:-}" ] && [ "$(readlink -f "$KDIR")" != "$(readlink -f "$default_kdir")" ]; then
+	if ! kd=$(cd "$KDIR" 2>/dev/null && pwd); then
+		record kernel 1 "KDIR=$KDIR does not exist"
+		finish
+	fi
+	KDIR=$kd
+	log "using the kernel in KDIR=$KDIR (not building one)"
+	if [ ! -f "$KDIR/arch/x86/boot/bzImage" ]; then
+		record kernel 1 "no $KDIR/arch/x86/boot/bzImage: build the kernel first"
+		finish
+	fi
+	if [ ! -f "$KDIR/usr/include/linux/iommufd.h" ]; then
+		step "kernel headers" "$out/headers.log" make -C "$KDIR" headers_install || finish
+	fi
+else
+	# kernel.sh logs its progress on stderr: let it through.
+	if KDIR=$("$here/kernel.sh" x86_64); then
+		record kernel 0
+	else
+		record kernel 1
+		finish
+	fi
+fi
+export KDIR
+if [ -z "${KSRC:-}" ]; then
+	if [ -d "$KDIR/source" ]; then KSRC=$(readlink -f "$KDIR/source"); else KSRC=$KDIR; fi
+fi
+export KSRC
+log "KDIR=$KDIR KSRC=$KSRC"
+
+# ---- modules ---------------------------------------------------------------
+stage modules
+modules=()
+if has_target modules; then
+	if step modules "$out/modules.log" make -C "$top" modules KDIR="$KDIR"; then
+		# The load order: `make -s modules-list` if the Makefile has it
+		# (one .ko path a line), else every .ko in the tree, sorted.
+		if has_target modules-list; then
+			mapfile -t modules < <(make -s --no-print-directory -C "$top" modules-list KDIR="$KDIR")
+		else
+			mapfile -t modules < <(find "$top" -name '*.ko' -not -path "$outroot/*" -not -path "$top/.git/*" | LC_ALL=C sort)
+		fi
+		for i in "${!modules[@]}"; do
+			case "${modules[$i]}" in /*) ;; *) modules[i]=$top/${modules[$i]} ;; esac
+		done
+		log "modules: ${modules[*]:-none}"
+	fi
+else
+	log "no 'modules' target in the Makefile yet: no modules to load"
+fi
+
+# ---- selftests -------------------------------------------------------------
+stage selftests
+progs=()
+if up=$("$here/selftests-upstream.sh" "$KDIR" "$KSRC" 2>"$out/selftests-upstream.log"); then
+	record "build upstream selftests" 0
+	progs+=("$up/iommufd" "$up/iommufd_fail_nth")
+else
+	record "build upstream selftests" 1
+	tail -n 25 "$out/selftests-upstream.log" >&2
+fi
+ours=$outroot/selftests-riommu
+if [ -f "$top/tools/testing/selftests/riommu/Makefile" ]; then
+	mkdir -p "$ours"
+	if step "build riommu selftests" "$out/selftests-riommu.log" \
+		make -C "$top/tools/testing/selftests/riommu" KDIR="$KDIR" KSRC="$KSRC" OUT="$ours"; then
+		# Every executable it built, but the demo (that is for `make run`).
+		mapfile -t more < <(find "$ours" -maxdepth 1 -type f -perm -u+x -not -name 'riommu_demo*' | LC_ALL=C sort)
+		progs+=(${more[@]+"${more[@]}"})
+	fi
+fi
+
+# ---- host tests ------------------------------------------------------------
+stage "host tests"
+if [ -f "$top/rust/riommu_core/Cargo.toml" ]; then
+	rc=0
+	(cd "$top/rust/riommu_core" && cargo test) >"$out/cargo-test.log" 2>&1 || rc=$?
+	tap cargo "$out/cargo-test.log" --name "cargo test (riommu_core)" --rc $rc --results "$results"
+fi
+
+# >>> LINT HOOK (the lead fills this in) >>>
+# Lint checks, each recorded as one pass/fail result.  As the Makefile
+# grows targets for them, they run here.
+lint() {
+	if has_target clippy; then
+		step "clippy" "$out/clippy.log" make -C "$top" clippy KDIR="$KDIR"
+	fi
+	if has_target fmt-check; then
+		step "rustfmt" "$out/fmt-check.log" make -C "$top" fmt-check KDIR="$KDIR"
+	fi
+}
+# <<< LINT HOOK <<<
+lint
+
+# ---- the runner's self-test ------------------------------------------------
+stage runner
+rc=0
+"$here/test-runner/run.sh" --kdir "$KDIR" >"$out/test-runner.tap" 2>&1 || rc=$?
+tap tap "$out/test-runner.tap" --name "runner self-test" --rc $rc --results "$results"
+
+# ---- QEMU --------------------------------------------------------------------
+stage qemu
+mods=()
+for m in ${modules[@]+"${modules[@]}"}; do mods+=(--module "$m"); done
+"$here/vm.sh" --kdir "$KDIR" --out "$out/vm" --results "$results" \
+	--prog-timeout "${RIOMMU_PROG_TIMEOUT:-300}" --skips "$here/upstream-skips.txt" \
+	${mods[@]+"${mods[@]}"} ${progs[@]+"${progs[@]}"}
+
+log "make check took $(($(date +%s) - t_all))s"
+finish
