@@ -2,6 +2,8 @@
 
 //! The pure, host-tested logic of `rust/riommu_core`, compiled into the module.
 
+#[path = "../riommu_core/src/bitfield.rs"]
+pub mod bitfield;
 #[path = "../riommu_core/src/errno.rs"]
 pub mod errno;
 #[path = "../riommu_core/src/mockpt.rs"]

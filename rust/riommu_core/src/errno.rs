@@ -11,6 +11,8 @@ pub struct Errno(pub i32);
 impl Errno {
     /// `ENOENT`: no such entry.
     pub const ENOENT: Errno = Errno(2);
+    /// I/O error (SMMUv3 uAPI refusals in 7.3).
+    pub const EIO: Errno = Errno(5);
     /// `E2BIG`: argument list too long (a too long user struct with non-zero tail).
     pub const E2BIG: Errno = Errno(7);
     /// `ENOMEM`: out of memory.

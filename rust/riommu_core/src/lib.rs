@@ -16,6 +16,10 @@
 //!     pub mod pt;
 //!     #[path = ".../mockpt.rs"]
 //!     pub mod mockpt;
+//!     #[path = ".../vtd/mod.rs"]
+//!     pub mod vtd;
+//!     #[path = ".../smmuv3/mod.rs"]
+//!     pub mod smmuv3;
 //! }
 //! ```
 //!
@@ -27,4 +31,6 @@ pub mod bitfield;
 pub mod errno;
 pub mod mockpt;
 pub mod pt;
+pub mod smmuv3;
 pub mod userdata;
+pub mod vtd;
