@@ -21,8 +21,8 @@ pub mod driver {
             mockpt::MockFormat,
             pt::{PageTable, Prot},
         },
-        userdata::UserData,
         sva::NoSva,
+        userdata::UserData,
         viommu::NoViommu,
     };
     use kernel::{device::Device, new_mutex, prelude::*, sync::Mutex};

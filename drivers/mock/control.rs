@@ -313,7 +313,9 @@ impl Control {
         };
         // The domain set's lock is held while accessing the mm; it is a
         // mutex, and the access may sleep (page faults).
-        self.with_sva(cmd.dev_id, cmd.pasid, |d| d.access(cmd.addr, &mut buf, write))??;
+        self.with_sva(cmd.dev_id, cmd.pasid, |d| {
+            d.access(cmd.addr, &mut buf, write)
+        })??;
         if !write {
             UserSlice::new(UserPtr::from_addr(cmd.uptr as usize), len)
                 .writer()

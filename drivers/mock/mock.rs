@@ -22,8 +22,8 @@ use crate::riommu::{
         mockpt::MockFormat,
         pt::{PageTable, Prot},
     },
-    userdata::{UserData, UserDataArray},
     sva::{MmNotifier, MmNotifierHandler, MmRef, SvaDomain},
+    userdata::{UserData, UserDataArray},
     viommu::{Vdevice, VdeviceCore, Viommu, ViommuCore, ViommuImpl},
 };
 use crate::uapi;

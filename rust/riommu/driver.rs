@@ -14,8 +14,8 @@ use super::{
         ParentDomain,
     },
     flags::AllocFlags,
-    userdata::{UserData, UserDataArray},
     sva::{MmRef, SvaDomain},
+    userdata::{UserData, UserDataArray},
     viommu::{self, ViommuImpl},
 };
 use core::{
@@ -242,7 +242,10 @@ pub trait Driver: Send + Sync + Sized + 'static {
 
     /// `domain_alloc_sva`: a domain sharing `mm` with `dev` through a PASID.
     /// Register an [`super::sva::MmNotifier`] on `mm` to follow it.
-    fn domain_alloc_sva(_dev: &IommuDevice<'_, Self>, _mm: MmRef<'_>) -> Result<DomainBox<Self::Sva>>
+    fn domain_alloc_sva(
+        _dev: &IommuDevice<'_, Self>,
+        _mm: MmRef<'_>,
+    ) -> Result<DomainBox<Self::Sva>>
     where
         Self: DriverStatics,
     {

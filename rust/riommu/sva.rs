@@ -31,7 +31,9 @@ impl<'a> MmRef<'a> {
     /// `mm` must be live (and have users) for `'a`.
     pub(crate) unsafe fn from_raw(mm: *mut bindings::mm_struct) -> Self {
         // SAFETY: per the safety requirements.
-        Self { mm: unsafe { &*mm.cast() } }
+        Self {
+            mm: unsafe { &*mm.cast() },
+        }
     }
 
     fn as_raw(&self) -> *mut bindings::mm_struct {
@@ -156,7 +158,10 @@ impl<H: MmNotifierHandler> MmNotifier<H> {
     /// # Safety
     ///
     /// As for [`Self::invalidate_cb`].
-    unsafe extern "C" fn release_cb(mn: *mut bindings::mmu_notifier, _mm: *mut bindings::mm_struct) {
+    unsafe extern "C" fn release_cb(
+        mn: *mut bindings::mmu_notifier,
+        _mm: *mut bindings::mm_struct,
+    ) {
         // SAFETY: as above.
         let this = unsafe { &*mn.byte_sub(core::mem::offset_of!(Self, raw)).cast::<Self>() };
         this.handler.release();
@@ -236,7 +241,9 @@ pub fn bind(dev: &kernel::device::Device) -> Result<SvaBond> {
     // SAFETY: a live device; `current->mm` is the caller's live mm.
     let h = unsafe { bindings::iommu_sva_bind_device(raw, rb::riommu_shim_current_mm()) };
     let h = kernel::error::from_err_ptr(h)?;
-    ptr::NonNull::new(h).map(|handle| SvaBond { handle }).ok_or(ENODEV)
+    ptr::NonNull::new(h)
+        .map(|handle| SvaBond { handle })
+        .ok_or(ENODEV)
 }
 
 impl SvaBond {
