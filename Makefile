@@ -21,15 +21,21 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 kbuild_arch := $(if $(filter arm64,$(ARCH)),ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-,)
 KMAKE = $(MAKE) -C $(KDIR) M=$(TOP) $(kbuild_arch) BINDGEN=bindgen $(if $(CLIPPY),CLIPPY=1)
 
-.PHONY: all modules clean run check bench setup kernel clippy fmt fmt-check host-test
+.PHONY: all modules modules-list clean run check bench fuzz setup kernel clippy fmt fmt-check host-test
+
+# The modules tests load, in load order (x86_64).
+MODULES := riommu_mock.ko riommu_minimal.ko
 
 all: modules
 
 modules:
 	+$(KMAKE) modules
 
+modules-list:
+	@for m in $(MODULES); do echo $(TOP)/$$m; done
+
 clippy:
-	+$(KMAKE) CLIPPY=1 modules
+	+$(KMAKE) CLIPPY=1 KRUSTFLAGS=-Dwarnings modules
 
 fmt:
 	rustfmt --edition 2021 --config-path $(TOP)/.rustfmt.toml $(shell find $(TOP)/drivers $(TOP)/rust -name '*.rs' -not -path '*/target/*' -not -path '*/gen/*')

@@ -1938,9 +1938,11 @@ union ctl_buf {
 static const struct {
 	const char *name;
 	unsigned long cmd;
-	uint32_t size;
+	uint32_t size;	/* the size of the struct's first version */
+	uint32_t full;	/* sizeof the struct now */
 } ctl_ioctls[] = {
-#define CTL(c, s) { #c, c, sizeof(struct s) }
+#define CTL(c, s) { #c, c, sizeof(struct s), sizeof(struct s) }
+#define CTL_V1(c, s, last) { #c, c, offsetofend(struct s, last), sizeof(struct s) }
 	CTL(RIOMMU_MOCK_DEV_ADD, riommu_mock_dev_add),
 	CTL(RIOMMU_MOCK_DEV_REMOVE, riommu_mock_dev_remove),
 	CTL(RIOMMU_MOCK_DEV_ATTACH, riommu_mock_dev_attach),
@@ -1949,7 +1951,19 @@ static const struct {
 	CTL(RIOMMU_MOCK_CHECK_MAP, riommu_mock_check_map),
 	CTL(RIOMMU_MOCK_CHECK_IOTLB, riommu_mock_check_iotlb),
 	CTL(RIOMMU_MOCK_SET_DIRTY, riommu_mock_set_dirty),
-	CTL(RIOMMU_MOCK_STATS, riommu_mock_stats),
+	/* extended with out_viommus and out_sva_domains */
+	CTL_V1(RIOMMU_MOCK_STATS, riommu_mock_stats, out_table_bytes),
+	CTL(RIOMMU_MOCK_TRIGGER_VEVENT, riommu_mock_trigger_vevent),
+	CTL(RIOMMU_MOCK_CHECK_VDEV_CACHE, riommu_mock_check_vdev_cache),
+	CTL(RIOMMU_MOCK_PASID_ATTACH, riommu_mock_pasid),
+	CTL(RIOMMU_MOCK_PASID_REPLACE, riommu_mock_pasid),
+	CTL(RIOMMU_MOCK_PASID_DETACH, riommu_mock_pasid),
+	CTL(RIOMMU_MOCK_PASID_CHECK, riommu_mock_pasid),
+	CTL(RIOMMU_MOCK_SVA_BIND, riommu_mock_sva_bind),
+	CTL(RIOMMU_MOCK_SVA_UNBIND, riommu_mock_sva_bind),
+	CTL(RIOMMU_MOCK_SVA_ACCESS, riommu_mock_sva_access),
+	CTL(RIOMMU_MOCK_SVA_CHECK_INVAL, riommu_mock_sva_check_inval),
+#undef CTL_V1
 #undef CTL
 };
 
@@ -2013,10 +2027,11 @@ TEST_F(riommu_ctl, bad_size)
 		}
 		/* Larger with a non-zero tail */
 		memset(&b, 0, sizeof(b));
-		b.add.size = sz + 8;
-		b.bytes[sz + 3] = 1;
+		b.add.size = ctl_ioctls[i].full + 8;
+		b.bytes[ctl_ioctls[i].full + 3] = 1;
 		ASSERT_TRUE(ctl_expect(_metadata, self->ctl, ctl_ioctls[i].name,
-				       ctl_ioctls[i].cmd, &b, sz + 8, E2BIG));
+				       ctl_ioctls[i].cmd, &b,
+				       ctl_ioctls[i].full + 8, E2BIG));
 	}
 	/* An unknown command */
 	memset(&b, 0, sizeof(b));
