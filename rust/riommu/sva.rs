@@ -31,9 +31,8 @@ impl<'a> MmRef<'a> {
     /// `mm` must be live (and have users) for `'a`.
     pub(crate) unsafe fn from_raw(mm: *mut bindings::mm_struct) -> Self {
         // SAFETY: per the safety requirements.
-        Self {
-            mm: unsafe { &*mm.cast() },
-        }
+        let mm = unsafe { &*mm.cast() };
+        Self { mm }
     }
 
     fn as_raw(&self) -> *mut bindings::mm_struct {
