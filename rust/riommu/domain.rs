@@ -229,6 +229,8 @@ pub enum OldDomain<'a, D: Driver> {
     None,
     /// The driver's blocking domain.
     Blocked,
+    /// The driver's identity domain.
+    Identity,
     /// A paging domain of this driver.
     Paging(&'a Domain<D::Paging>),
     /// A nested domain of this driver.
@@ -252,6 +254,8 @@ impl<'a, D: DriverStatics> OldDomain<'a, D> {
         let ops = unsafe { (*ptr).ops };
         if core::ptr::eq(ptr, s.blocked_domain()) {
             OldDomain::Blocked
+        } else if core::ptr::eq(ptr, s.identity_domain()) {
+            OldDomain::Identity
         } else if core::ptr::eq(ops, s.paging_ops()) {
             // SAFETY: only `Domain<D::Paging>` carry the paging ops (invariant
             // of `Domain`), and it is live for `'a` (caller).

@@ -38,6 +38,17 @@ pub enum DeviceGroup {
     Pci,
 }
 
+/// The domain devices start in (and return to on release).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DefaultDomain {
+    /// The driver's blocking domain: no DMA until someone attaches a domain
+    /// (mock devices, which have no DMA API users).
+    Blocked,
+    /// The driver's identity domain (needs [`Driver::attach_identity`]):
+    /// devices not under test keep working.
+    Identity,
+}
+
 /// An `enum iommu_cap` query.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cap {
@@ -189,6 +200,9 @@ pub trait Driver: Send + Sync + Sized + 'static {
     /// How the core groups devices.
     const DEVICE_GROUP: DeviceGroup = DeviceGroup::Generic;
 
+    /// The default domain of every device.
+    const DEFAULT_DOMAIN: DefaultDomain = DefaultDomain::Blocked;
+
     /// Decides whether the driver handles `dev`.  `ENODEV` means "not mine".
     fn probe_device(dev: &Device) -> Result<Probe<Self>>
     where
@@ -260,6 +274,16 @@ pub trait Driver: Send + Sync + Sized + 'static {
         Ok(())
     }
 
+    /// Attaches `dev` to the driver's identity domain (DMA addresses are
+    /// physical addresses).  Implementing it gives the driver an
+    /// `identity_domain`.
+    fn attach_identity(_dev: &IommuDevice<'_, Self>, _old: OldDomain<'_, Self>) -> Result
+    where
+        Self: DriverStatics,
+    {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
     /// Blocks `pasid` of `dev` (the core's PASID detach); `old` is the domain
     /// it leaves.
     fn blocked_set_dev_pasid(
@@ -287,6 +311,8 @@ pub struct Statics {
     blocked_ops: bindings::iommu_domain_ops,
     dirty_ops: bindings::iommu_dirty_ops,
     blocked: UnsafeCell<bindings::iommu_domain>,
+    identity_ops: bindings::iommu_domain_ops,
+    identity: UnsafeCell<bindings::iommu_domain>,
     viommu_ops: rb::iommufd_viommu_ops,
     sva_ops: bindings::iommu_domain_ops,
     registration: AtomicPtr<ffi::c_void>,
@@ -385,6 +411,14 @@ impl Statics {
         let mut blocked: bindings::iommu_domain = pin_init::zeroed();
         blocked.type_ = bindings::IOMMU_DOMAIN_BLOCKED;
 
+        let mut identity_ops: bindings::iommu_domain_ops = pin_init::zeroed();
+        identity_ops.attach_dev = Some(glue::identity_attach::<D>);
+        let mut identity: bindings::iommu_domain = pin_init::zeroed();
+        identity.type_ = bindings::IOMMU_DOMAIN_IDENTITY;
+        if matches!(D::DEFAULT_DOMAIN, DefaultDomain::Identity) {
+            ops.def_domain_type = Some(glue::def_domain_identity);
+        }
+
         let mut vops: rb::iommufd_viommu_ops = pin_init::zeroed();
         vops.destroy = Some(viommu::glue::destroy::<D>);
         vops.alloc_domain_nested = Some(viommu::glue::alloc_domain_nested::<D>);
@@ -405,6 +439,8 @@ impl Statics {
             blocked_ops,
             dirty_ops: dirty,
             blocked: UnsafeCell::new(blocked),
+            identity_ops,
+            identity: UnsafeCell::new(identity),
             registration: AtomicPtr::new(ptr::null_mut()),
         }
     }
@@ -429,6 +465,10 @@ impl Statics {
         self.blocked.get()
     }
 
+    pub(crate) fn identity_domain(&self) -> *mut bindings::iommu_domain {
+        self.identity.get()
+    }
+
     pub(crate) fn iommu_ops(&self) -> *const bindings::iommu_ops {
         self.iommu_ops.get()
     }
@@ -447,16 +487,23 @@ impl Statics {
     /// # Safety
     ///
     /// No registration of this driver may exist yet (so no reader).
-    unsafe fn prepare(&self, module: &'static ThisModule) {
+    unsafe fn prepare<D: Driver>(&self, module: &'static ThisModule) {
         // SAFETY: no concurrent reader (caller); the cells are ours.
         unsafe {
             let blocked = &mut *self.blocked.get();
             blocked.ops = &self.blocked_ops;
+            let identity = &mut *self.identity.get();
+            identity.ops = &self.identity_ops;
             let ops = &mut *self.iommu_ops.get();
             ops.owner = module.as_ptr();
             ops.blocked_domain = self.blocked.get();
-            // No DMA API on our devices: they start blocked, like the C mock.
-            ops.default_domain = self.blocked.get();
+            if D::HAS_ATTACH_IDENTITY {
+                ops.identity_domain = self.identity.get();
+            }
+            if matches!(D::DEFAULT_DOMAIN, DefaultDomain::Blocked) {
+                // No DMA API users: devices start blocked, like the C mock.
+                ops.default_domain = self.blocked.get();
+            }
         }
     }
 }
@@ -465,6 +512,9 @@ impl Statics {
 enum Kind {
     /// `iommu_device_register_bus` on a bus of our own.
     MockBus,
+    /// `iommu_device_sysfs_add` + `iommu_device_register` for a hardware
+    /// IOMMU.
+    Hw,
 }
 
 /// The C side of a registration.
@@ -520,7 +570,7 @@ impl<D: DriverStatics> IommuRegistration<D> {
                 }
                 // SAFETY: no registration of `D` exists (checked above;
                 // module init is single-threaded).
-                unsafe { s.prepare(module) };
+                unsafe { s.prepare::<D>(module) };
                 // SAFETY: `slot` is valid, pinned memory for a
                 // `RawRegistration`; all-zero is a valid initial state.
                 unsafe {
@@ -560,6 +610,62 @@ impl<D: DriverStatics> IommuRegistration<D> {
                 }
                 // `slot` is at offset 0 of the registration (repr(C)).
                 s.registration.store(slot.cast(), Ordering::Release);
+                Ok(())
+            }),
+        })
+    }
+
+    /// Registers a hardware IOMMU instance: a sysfs node named `name` under
+    /// `hwdev` (`iommu_device_sysfs_add`), then `iommu_device_register`,
+    /// which probes every device the driver's `probe_device` accepts.  The
+    /// instance is visible through `D::registration()` before that probe.
+    pub fn new_hw(
+        module: &'static ThisModule,
+        hwdev: &Device,
+        name: &'static CStr,
+        max_pasids: u32,
+        data: impl PinInit<D::Data, Error>,
+    ) -> impl PinInit<Self, Error> {
+        let hw = ptr::from_ref(hwdev).cast::<bindings::device>().cast_mut();
+        try_pin_init!(Self {
+            data <- data,
+            kind: Kind::Hw,
+            _pin: PhantomPinned,
+            raw <- Opaque::try_ffi_init(move |slot: *mut RawRegistration| {
+                let s = D::statics();
+                if !s.registration.load(Ordering::Acquire).is_null() {
+                    return Err(EBUSY);
+                }
+                // SAFETY: no registration of `D` exists (checked above).
+                unsafe { s.prepare::<D>(module) };
+                // SAFETY: `slot` is valid, pinned memory; `hw` is a live
+                // device that outlives the registration (the caller's bound
+                // device owns it).
+                unsafe {
+                    slot.write(RawRegistration {
+                        iommu: pin_init::zeroed(),
+                        bus: pin_init::zeroed(),
+                        nb: pin_init::zeroed(),
+                    });
+                    (*slot).iommu.max_pasids = max_pasids;
+                    to_result(bindings::iommu_device_sysfs_add(
+                        &raw mut (*slot).iommu,
+                        hw,
+                        ptr::null_mut(),
+                        c"%s".as_char_ptr(),
+                        name.as_char_ptr(),
+                    ))?;
+                }
+                // Visible to probe_device during the bus probe below.
+                s.registration.store(slot.cast(), Ordering::Release);
+                // SAFETY: as above.
+                let ret = unsafe { bindings::iommu_device_register(&raw mut (*slot).iommu, s.iommu_ops(), hw) };
+                if ret != 0 {
+                    s.registration.store(ptr::null_mut(), Ordering::Release);
+                    // SAFETY: added above.
+                    unsafe { bindings::iommu_device_sysfs_remove(&raw mut (*slot).iommu) };
+                    return Err(Error::from_errno(ret));
+                }
                 Ok(())
             }),
         })
@@ -607,6 +713,14 @@ impl<D: DriverStatics> PinnedDrop for IommuRegistration<D> {
                     );
                     bindings::iommu_device_sysfs_remove(&raw mut (*raw).iommu);
                     bindings::bus_unregister(&raw const (*raw).bus);
+                }
+            }
+            Kind::Hw => {
+                // SAFETY: registered in `new_hw` (type invariant).
+                unsafe {
+                    let raw = self.raw.get();
+                    bindings::iommu_device_unregister(&raw mut (*raw).iommu);
+                    bindings::iommu_device_sysfs_remove(&raw mut (*raw).iommu);
                 }
             }
         }
@@ -852,6 +966,33 @@ mod glue {
             )
         };
         from_result(|| D::attach_blocked(&dev?, old).map(|()| 0))
+    }
+
+    /// # Safety
+    ///
+    /// Called by the iommu core, with the arguments its `iommu_ops` contract
+    /// guarantees for this callback.
+    pub(super) unsafe extern "C" fn identity_attach<D: DriverStatics>(
+        _domain: *mut bindings::iommu_domain,
+        dev: *mut bindings::device,
+        old: *mut bindings::iommu_domain,
+    ) -> ffi::c_int {
+        // SAFETY: a device (checked below); `old` is NULL or live (core).
+        let (dev, old) = unsafe {
+            (
+                IommuDevice::<D>::from_raw_checked(dev),
+                OldDomain::from_raw(old),
+            )
+        };
+        from_result(|| D::attach_identity(&dev?, old).map(|()| 0))
+    }
+
+    /// # Safety
+    ///
+    /// Called by the iommu core, with the arguments its `iommu_ops` contract
+    /// guarantees for this callback.
+    pub(super) unsafe extern "C" fn def_domain_identity(_dev: *mut bindings::device) -> ffi::c_int {
+        bindings::IOMMU_DOMAIN_IDENTITY as ffi::c_int
     }
 
     /// # Safety
