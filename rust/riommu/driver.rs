@@ -412,7 +412,9 @@ impl Statics {
         blocked.type_ = bindings::IOMMU_DOMAIN_BLOCKED;
 
         let mut identity_ops: bindings::iommu_domain_ops = pin_init::zeroed();
-        identity_ops.attach_dev = Some(glue::identity_attach::<D>);
+        if D::HAS_ATTACH_IDENTITY {
+            identity_ops.attach_dev = Some(glue::identity_attach::<D>);
+        }
         let mut identity: bindings::iommu_domain = pin_init::zeroed();
         identity.type_ = bindings::IOMMU_DOMAIN_IDENTITY;
         if matches!(D::DEFAULT_DOMAIN, DefaultDomain::Identity) {
