@@ -17,15 +17,12 @@ pub mod driver {
         flags::AllocFlags,
         mockbus::{MockBusDriver, MockDevice},
         pgtable::IoPageTable,
-        pure::{
-            mockpt::MockFormat,
-            pt::{PageTable, Prot},
-        },
+        pure::{mockpt::MockFormat, pt::PageTable},
         sva::NoSva,
         userdata::UserData,
         viommu::NoViommu,
     };
-    use kernel::{device::Device, new_mutex, prelude::*, sync::Mutex};
+    use kernel::{device::Device, prelude::*};
 
     /// The driver type.
     pub struct Minimal;
@@ -62,7 +59,6 @@ pub mod driver {
             if !flags.is_empty() || parent.is_some() || !data.is_empty() {
                 return Err(EOPNOTSUPP);
             }
-            let table = IoPageTable::<MockFormat>::new()?;
             let config = PagingConfig {
                 pgsize_bitmap: PageTable::<MockFormat>::pgsize_bitmap(),
                 aperture_start: 0,
@@ -73,18 +69,18 @@ pub mod driver {
             let domain = DomainBox::new_paging(
                 config,
                 try_pin_init!(MinimalDomain {
-                    table <- new_mutex!(table),
+                    table <- IoPageTable::new(),
                 }? Error),
             )?;
             Ok(NewDomain::Paging(domain))
         }
     }
 
-    /// A paging domain: a page table behind a mutex.
+    /// A paging domain: a page table (locked internally).
     #[pin_data]
     pub struct MinimalDomain {
         #[pin]
-        table: Mutex<IoPageTable<MockFormat>>,
+        table: IoPageTable<MockFormat>,
     }
 
     #[vtable]
@@ -107,20 +103,15 @@ pub mod driver {
             pgcount: u64,
             prot: u32,
         ) -> (u64, Result) {
-            let prot = Prot::from_iommu_prot(prot as i32);
-            let (done, r) = self
-                .table
-                .lock()
-                .map_pages(iova, paddr, pgsize, pgcount, prot);
-            (done, r.map_err(Into::into))
+            self.table.map_pages(iova, paddr, pgsize, pgcount, prot)
         }
 
         fn unmap_pages(&self, iova: u64, pgsize: u64, pgcount: u64) -> u64 {
-            self.table.lock().unmap_pages(iova, pgsize, pgcount)
+            self.table.unmap_pages(iova, pgsize, pgcount)
         }
 
         fn iova_to_phys(&self, iova: u64) -> u64 {
-            self.table.lock().iova_to_phys(iova)
+            self.table.iova_to_phys(iova)
         }
     }
 

@@ -18,22 +18,14 @@ use crate::riommu::{
     objset::ObjSet,
     pages::PhysPages,
     pgtable::IoPageTable,
-    pure::{
-        mockpt::MockFormat,
-        pt::{PageTable, Prot},
-    },
+    pure::{mockpt::MockFormat, pt::PageTable},
     sva::{MmNotifier, MmNotifierHandler, MmRef, SvaDomain},
     userdata::{UserData, UserDataArray},
     viommu::{Vdevice, VdeviceCore, Viommu, ViommuCore, ViommuImpl},
 };
 use crate::uapi;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use kernel::{
-    device::Device,
-    new_mutex, new_spinlock,
-    prelude::*,
-    sync::{Mutex, SpinLock},
-};
+use kernel::{device::Device, new_spinlock, prelude::*, sync::SpinLock};
 
 /// The mock driver.
 pub struct MockDriver;
@@ -241,11 +233,10 @@ fn alloc_paging(
         },
         _ => return Err(EOPNOTSUPP),
     };
-    let table = IoPageTable::<MockFormat>::new()?;
     let b = DomainBox::new_paging(
         config,
         try_pin_init!(MockPaging {
-            table <- new_mutex!(table),
+            table <- IoPageTable::new(),
             dirty_tracking: AtomicBool::new(false),
             dirty_ops: dirty,
         }? Error),
@@ -287,7 +278,7 @@ fn alloc_nested(
 #[pin_data]
 pub struct MockPaging {
     #[pin]
-    table: Mutex<IoPageTable<MockFormat>>,
+    table: IoPageTable<MockFormat>,
     dirty_tracking: AtomicBool,
     dirty_ops: bool,
 }
@@ -300,12 +291,12 @@ impl MockPaging {
 
     /// Marks the leaf mapping `iova` dirty, as a device write would.
     pub fn mark_dirty(&self, iova: u64) -> bool {
-        self.table.lock().set_dirty(iova)
+        self.table.set_dirty(iova)
     }
 
     /// Number of page-table pages of this domain.
     pub fn table_count(&self) -> usize {
-        self.table.lock().table_count()
+        self.table.table_count()
     }
 }
 
@@ -345,20 +336,15 @@ impl PagingDomain for MockPaging {
         pgcount: u64,
         prot: u32,
     ) -> (u64, Result) {
-        let prot = Prot::from_iommu_prot(prot as i32);
-        let (done, r) = self
-            .table
-            .lock()
-            .map_pages(iova, paddr, pgsize, pgcount, prot);
-        (done, r.map_err(Into::into))
+        self.table.map_pages(iova, paddr, pgsize, pgcount, prot)
     }
 
     fn unmap_pages(&self, iova: u64, pgsize: u64, pgcount: u64) -> u64 {
-        self.table.lock().unmap_pages(iova, pgsize, pgcount)
+        self.table.unmap_pages(iova, pgsize, pgcount)
     }
 
     fn iova_to_phys(&self, iova: u64) -> u64 {
-        self.table.lock().iova_to_phys(iova)
+        self.table.iova_to_phys(iova)
     }
 
     fn set_dirty_tracking(&self, enable: bool) -> Result {
@@ -373,9 +359,7 @@ impl PagingDomain for MockPaging {
         no_clear: bool,
         dirty: &mut DirtyBitmap<'_>,
     ) -> Result {
-        self.table
-            .lock()
-            .read_and_clear_dirty(iova, size, no_clear, |i, l| dirty.record(i, l));
+        self.table.read_and_clear_dirty(iova, size, no_clear, dirty);
         Ok(())
     }
 }

@@ -4,11 +4,13 @@
 //! tables are zeroed 4 KiB pages named by their physical address.
 
 use super::bindings as rb;
+use super::domain::DirtyBitmap;
 use super::pure::{
     errno::Errno,
     pt::{Format, PageTable, Prot, TableMem},
 };
 use core::sync::atomic::{AtomicUsize, Ordering};
+use kernel::{new_mutex, prelude::*, sync::Mutex};
 
 /// Number of table pages allocated by all [`KernelTableMem`] users.
 pub static TABLE_PAGES: AtomicUsize = AtomicUsize::new(0);
@@ -61,77 +63,88 @@ impl TableMem for KernelTableMem {
     }
 }
 
-/// An I/O page table of format `F` in kernel pages, freed on drop.
+/// An I/O page table of format `F` in kernel pages, behind a mutex, with
+/// the operations of a paging domain in the iommu API's terms (IOMMU_READ /
+/// IOMMU_WRITE protections, kernel errors).  Freed on drop.
+///
+/// # Invariants
+///
+/// `table` has its root (is usable) from construction until drop.
+#[pin_data(PinnedDrop)]
 pub struct IoPageTable<F: Format> {
-    table: Option<PageTable<F>>,
+    #[pin]
+    table: Mutex<PageTable<F>>,
 }
 
 impl<F: Format> IoPageTable<F> {
     /// Allocates the root table.
-    pub fn new() -> Result<Self, Errno> {
-        Ok(Self {
-            table: Some(PageTable::new(&mut KernelTableMem)?),
-        })
+    pub fn new() -> impl PinInit<Self, Error> {
+        // INVARIANT: a fresh table has its root.
+        try_pin_init!(Self {
+            table <- new_mutex!(PageTable::new(&mut KernelTableMem)?),
+        }? Error)
     }
 
-    fn t(&mut self) -> &mut PageTable<F> {
-        // INVARIANT: `table` is `Some` until drop.
-        self.table
-            .as_mut()
-            .expect("riommu: page table used after drop")
+    fn with<R>(&self, f: impl FnOnce(&mut PageTable<F>, &mut KernelTableMem) -> R) -> R {
+        f(&mut self.table.lock(), &mut KernelTableMem)
     }
 
-    /// See [`PageTable::map_pages`].
+    /// `map_pages` of a paging domain: maps `pgcount` pages of `pgsize` at
+    /// `iova` to `paddr` with IOMMU `prot`; returns the bytes mapped and the
+    /// error that stopped it.
     pub fn map_pages(
-        &mut self,
+        &self,
         iova: u64,
         paddr: u64,
         pgsize: u64,
         pgcount: u64,
-        prot: Prot,
-    ) -> (u64, Result<(), Errno>) {
-        self.t()
-            .map_pages(&mut KernelTableMem, iova, paddr, pgsize, pgcount, prot)
+        prot: u32,
+    ) -> (u64, Result) {
+        let prot = Prot::from_iommu_prot(prot as i32);
+        let (done, r) = self.with(|t, m| t.map_pages(m, iova, paddr, pgsize, pgcount, prot));
+        (done, r.map_err(Into::into))
     }
 
-    /// See [`PageTable::unmap_pages`].
-    pub fn unmap_pages(&mut self, iova: u64, pgsize: u64, pgcount: u64) -> u64 {
-        self.t()
-            .unmap_pages(&mut KernelTableMem, iova, pgsize, pgcount)
+    /// `unmap_pages` of a paging domain; returns the bytes unmapped.
+    pub fn unmap_pages(&self, iova: u64, pgsize: u64, pgcount: u64) -> u64 {
+        self.with(|t, m| t.unmap_pages(m, iova, pgsize, pgcount))
     }
 
-    /// See [`PageTable::iova_to_phys`].
-    pub fn iova_to_phys(&mut self, iova: u64) -> u64 {
-        self.t().iova_to_phys(&KernelTableMem, iova)
+    /// `iova_to_phys`: 0 when unmapped.
+    pub fn iova_to_phys(&self, iova: u64) -> u64 {
+        self.with(|t, m| t.iova_to_phys(m, iova))
     }
 
-    /// See [`PageTable::set_dirty`].
-    pub fn set_dirty(&mut self, iova: u64) -> bool {
-        self.t().set_dirty(&mut KernelTableMem, iova)
+    /// Marks the leaf mapping `iova` dirty; false if unmapped.
+    pub fn set_dirty(&self, iova: u64) -> bool {
+        self.with(|t, m| t.set_dirty(m, iova))
     }
 
-    /// See [`PageTable::read_and_clear_dirty`].
+    /// `read_and_clear_dirty` into the core's bitmap.
     pub fn read_and_clear_dirty(
-        &mut self,
+        &self,
         iova: u64,
         size: u64,
         no_clear: bool,
-        record: impl FnMut(u64, u64),
+        dirty: &mut DirtyBitmap<'_>,
     ) {
-        self.t()
-            .read_and_clear_dirty(&mut KernelTableMem, iova, size, no_clear, record)
+        self.with(|t, m| t.read_and_clear_dirty(m, iova, size, no_clear, |i, l| dirty.record(i, l)))
     }
 
     /// Number of table pages.
-    pub fn table_count(&mut self) -> usize {
-        self.t().table_count()
+    pub fn table_count(&self) -> usize {
+        self.with(|t, _| t.table_count())
+    }
+
+    /// Physical address of the root table (for hardware table pointers).
+    pub fn root(&self) -> u64 {
+        self.with(|t, _| t.root())
     }
 }
 
-impl<F: Format> Drop for IoPageTable<F> {
-    fn drop(&mut self) {
-        if let Some(t) = self.table.take() {
-            t.destroy(&mut KernelTableMem);
-        }
+#[pinned_drop]
+impl<F: Format> PinnedDrop for IoPageTable<F> {
+    fn drop(self: Pin<&mut Self>) {
+        self.table.lock().free_all(&mut KernelTableMem);
     }
 }

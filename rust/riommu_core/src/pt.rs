@@ -643,8 +643,20 @@ impl<F: Format> PageTable<F> {
 
     /// Frees every table, the root included.
     pub fn destroy<M: TableMem + ?Sized>(mut self, mem: &mut M) {
+        self.free_all(mem);
+    }
+
+    /// Frees every table, the root included, in place: for owners that can
+    /// only reach the table through `&mut` when they go away (a drop
+    /// handler).  The table is unusable afterwards (it has no root); any
+    /// further call other than a repeated `free_all` is a caller bug.
+    pub fn free_all<M: TableMem + ?Sized>(&mut self, mem: &mut M) {
+        if self.root == 0 {
+            return;
+        }
         let root = self.root;
         self.free_tree(mem, root, Self::TOP);
+        self.root = 0;
         debug_assert_eq!(self.tables, 0);
     }
 }
