@@ -212,7 +212,14 @@ impl Control {
                 e.bound.attach(&mut cmd.pt_id)
             }
         })?;
-        write_ioctl(arg, &cmd, size)
+        if let Err(e) = write_ioctl(arg, &cmd, size) {
+            // As for PASIDs: an attach is undone, a replace cannot be.
+            if !replace {
+                self.with_dev(cmd.dev_id, |e| e.bound.detach())?;
+            }
+            return Err(e);
+        }
+        Ok(())
     }
 
     fn pasid(&self, op: u32, arg: usize) -> Result {
@@ -242,7 +249,14 @@ impl Control {
             }
         })?;
         if op == uapi::PASID_ATTACH || op == uapi::PASID_REPLACE {
-            write_ioctl(arg, &cmd, size)?;
+            if let Err(e) = write_ioctl(arg, &cmd, size) {
+                // Output is written only on success: undo an attach (as the
+                // C mock does); a replace cannot be undone, as in C.
+                if op == uapi::PASID_ATTACH {
+                    self.with_dev(cmd.dev_id, |e| e.bound.detach_pasid(cmd.pasid))?;
+                }
+                return Err(e);
+            }
         }
         Ok(())
     }

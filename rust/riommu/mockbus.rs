@@ -52,8 +52,9 @@ unsafe extern "C" fn release<T>(dev: *mut bindings::device) {
 
 impl<D: MockBusDriver> MockDevice<D> {
     /// Creates a device named `<prefix><n>` on `reg`'s bus and adds it, which
-    /// probes it with driver `D`.  A non-zero `pasid_bits` makes it PASID
-    /// capable with that PASID width.
+    /// probes it with driver `D`.  `pasid_bits` is its PASID width (the
+    /// `pasid-num-bits` property, always set, as the C mock does: 0 gives
+    /// `max_pasids` 1, so PASID attaches are validated and refused).
     pub fn new(
         reg: &IommuRegistration<D>,
         prefix: &'static CStr,
@@ -81,7 +82,7 @@ impl<D: MockBusDriver> MockDevice<D> {
         // SAFETY: a valid device and a valid format string with one `%u`.
         let mut ret =
             unsafe { bindings::dev_set_name(dev, c"%s%u".as_char_ptr(), prefix.as_char_ptr(), id) };
-        if ret == 0 && pasid_bits != 0 {
+        if ret == 0 {
             // SAFETY: an initialised, not yet added device.
             ret = unsafe { super::bindings::riommu_shim_device_set_pasid_bits(dev, pasid_bits) };
         }

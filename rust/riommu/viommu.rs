@@ -402,7 +402,11 @@ pub(crate) mod glue {
                 // SAFETY: initialised just above.
                 let vi = unsafe { &*vp };
                 if let Err(e) = set.insert(vi.ctx_key(), vi) {
-                    // SAFETY: undo the initialisation; the core frees memory.
+                    // Undo the initialisation as `destroy` would (the
+                    // driver's release, then the drop); the core frees the
+                    // memory.
+                    D::Viommu::release(vi);
+                    // SAFETY: initialised above, dropped once.
                     unsafe { core::ptr::drop_in_place(&raw mut (*vp).inner) };
                     return Err(e);
                 }

@@ -119,7 +119,9 @@ struct riommu_mock_dev_remove {
  * @__reserved: must be 0
  *
  * ATTACH is iommufd_device_attach() (EBUSY if already attached); REPLACE is
- * iommufd_device_replace() (EINVAL if not attached).
+ * iommufd_device_replace() (EINVAL if not attached).  If @pt_id cannot be
+ * written back (EFAULT), an ATTACH is undone; a REPLACE stays done (as the C
+ * mock's IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE).
  */
 struct riommu_mock_dev_attach {
 	__u32 size;
