@@ -749,4 +749,214 @@ static inline void *fault_addr(void)
 
 #define ASSERT_IOTLB_ALL(be, hwpt, v) ASSERT_IOTLB4(be, hwpt, v, v, v, v)
 
+/* ---------------------------------------------------------------------- */
+/* vIOMMU, vDEVICE, vEVENTQ, PASID and stats helpers (reliability tests)  */
+
+/* IOMMU_VIOMMU_ALLOC of IOMMU_VIOMMU_TYPE_SELFTEST; @data may be NULL */
+static inline int viommu_alloc(int fd, uint32_t idev_id, uint32_t hwpt_id,
+			       uint32_t type, void *data, uint32_t data_len,
+			       uint32_t *out)
+{
+	struct iommu_viommu_alloc cmd = {
+		.size = sizeof(cmd),
+		.type = type,
+		.dev_id = idev_id,
+		.hwpt_id = hwpt_id,
+		.data_len = data_len,
+		.data_uptr = (uintptr_t)data,
+	};
+
+	if (ioctl(fd, IOMMU_VIOMMU_ALLOC, &cmd))
+		return -1;
+	if (out)
+		*out = cmd.out_viommu_id;
+	return 0;
+}
+
+static inline int vdevice_alloc(int fd, uint32_t viommu_id, uint32_t idev_id,
+				uint64_t virt_id, uint32_t *out)
+{
+	struct iommu_vdevice_alloc cmd = {
+		.size = sizeof(cmd),
+		.viommu_id = viommu_id,
+		.dev_id = idev_id,
+		.virt_id = virt_id,
+	};
+
+	if (ioctl(fd, IOMMU_VDEVICE_ALLOC, &cmd))
+		return -1;
+	if (out)
+		*out = cmd.out_vdevice_id;
+	return 0;
+}
+
+/* IOMMU_VEVENTQ_ALLOC; *out_fd is the event queue file (close it) */
+static inline int veventq_alloc(int fd, uint32_t viommu_id, uint32_t type,
+				uint32_t depth, uint32_t *out_id, int *out_fd)
+{
+	struct iommu_veventq_alloc cmd = {
+		.size = sizeof(cmd),
+		.viommu_id = viommu_id,
+		.type = type,
+		.veventq_depth = depth,
+	};
+
+	if (ioctl(fd, IOMMU_VEVENTQ_ALLOC, &cmd))
+		return -1;
+	if (out_id)
+		*out_id = cmd.out_veventq_id;
+	if (out_fd)
+		*out_fd = cmd.out_veventq_fd;
+	else
+		close(cmd.out_veventq_fd);
+	return 0;
+}
+
+/* IOMMU_HWPT_INVALIDATE on a vIOMMU id with selftest entries */
+static inline int viommu_inv_selftest(int fd, uint32_t viommu_id,
+				const struct iommu_viommu_invalidate_selftest *inv,
+				uint32_t *entry_num)
+{
+	return hwpt_invalidate(fd, viommu_id,
+			       IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST, inv,
+			       sizeof(*inv), entry_num);
+}
+
+/*
+ * Make the backend's mock report a selftest vEVENT for the device.
+ * c_mock: IOMMU_TEST_OP_TRIGGER_VEVENT on @idev_id (the device must be
+ * attached to a nested HWPT of the vIOMMU; the event carries the vDEVICE id
+ * recorded at that attach).  rust_mock: RIOMMU_MOCK_TRIGGER_VEVENT on
+ * @viommu_id/@virt_id.
+ */
+static inline int be_trigger_vevent(struct backend *be, uint32_t idev_id,
+				    uint32_t viommu_id, uint64_t virt_id)
+{
+	if (be->ops->kind == BACKEND_C_MOCK) {
+		struct iommu_test_cmd cmd = {
+			.size = sizeof(cmd),
+			.op = IOMMU_TEST_OP_TRIGGER_VEVENT,
+			.trigger_vevent = { .dev_id = idev_id },
+		};
+
+		return ioctl(be->iommufd, IOMMU_TEST_CMD, &cmd);
+	} else {
+		struct riommu_mock_trigger_vevent cmd = {
+			.size = sizeof(cmd),
+			.iommufd = be->iommufd,
+			.viommu_id = viommu_id,
+			.virt_id = virt_id,
+		};
+
+		return ioctl(be->ctlfd, RIOMMU_MOCK_TRIGGER_VEVENT, &cmd);
+	}
+}
+
+enum be_pasid_op {
+	BE_PASID_ATTACH,
+	BE_PASID_REPLACE,
+	BE_PASID_DETACH,
+	BE_PASID_CHECK,
+};
+
+/*
+ * PASID attach/replace/detach/check of device @dev_handle.  ATTACH and
+ * REPLACE update *@pt_id to the HWPT attached; CHECK compares with *@pt_id
+ * (0: nothing attached).  DETACH ignores @pt_id (may be NULL).
+ */
+static inline int be_pasid(struct backend *be, enum be_pasid_op op,
+			   uint32_t dev_handle, uint32_t pasid, uint32_t *pt_id)
+{
+	static const uint32_t c_ops[] = {
+		[BE_PASID_ATTACH] = IOMMU_TEST_OP_PASID_ATTACH,
+		[BE_PASID_REPLACE] = IOMMU_TEST_OP_PASID_REPLACE,
+		[BE_PASID_DETACH] = IOMMU_TEST_OP_PASID_DETACH,
+		[BE_PASID_CHECK] = IOMMU_TEST_OP_PASID_CHECK_HWPT,
+	};
+	static const unsigned long r_ops[] = {
+		[BE_PASID_ATTACH] = RIOMMU_MOCK_PASID_ATTACH,
+		[BE_PASID_REPLACE] = RIOMMU_MOCK_PASID_REPLACE,
+		[BE_PASID_DETACH] = RIOMMU_MOCK_PASID_DETACH,
+		[BE_PASID_CHECK] = RIOMMU_MOCK_PASID_CHECK,
+	};
+	uint32_t pt = pt_id ? *pt_id : 0;
+
+	if (be->ops->kind == BACKEND_C_MOCK) {
+		struct iommu_test_cmd cmd = {
+			.size = sizeof(cmd),
+			.op = c_ops[op],
+			.id = dev_handle,
+		};
+
+		/* pasid_attach, pasid_replace and pasid_check share a layout */
+		cmd.pasid_attach.pasid = pasid;
+		cmd.pasid_attach.pt_id = pt;
+		if (ioctl(be->iommufd, IOMMU_TEST_CMD, &cmd))
+			return -1;
+		if (pt_id && (op == BE_PASID_ATTACH || op == BE_PASID_REPLACE))
+			*pt_id = cmd.pasid_attach.pt_id;
+		return 0;
+	} else {
+		struct riommu_mock_pasid cmd = {
+			.size = sizeof(cmd),
+			.dev_id = dev_handle,
+			.pasid = pasid,
+			.pt_id = pt,
+		};
+
+		if (ioctl(be->ctlfd, r_ops[op], &cmd))
+			return -1;
+		if (pt_id && (op == BE_PASID_ATTACH || op == BE_PASID_REPLACE))
+			*pt_id = cmd.pt_id;
+		return 0;
+	}
+}
+
+/* RIOMMU_MOCK_STATS on control fd @ctl */
+static inline int rmock_stats(int ctl, struct riommu_mock_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->size = sizeof(*st);
+	return ioctl(ctl, RIOMMU_MOCK_STATS, st);
+}
+
+/*
+ * RIOMMU_MOCK_STATS through a control fd of its own (opened and closed
+ * here), so it works for either backend's tests as long as the module is
+ * loaded.
+ */
+static inline int riommu_stats(struct riommu_mock_stats *st)
+{
+	int ctl = open(RIOMMU_MOCK_DEV, O_RDWR | O_CLOEXEC);
+	int rc, e;
+
+	if (ctl < 0)
+		return -1;
+	rc = rmock_stats(ctl, st);
+	e = errno;
+	close(ctl);
+	errno = e;
+	return rc;
+}
+
+/*
+ * /sys/module/riommu_mock/refcnt: every device, domain, vIOMMU, vDEVICE and
+ * open control file holds one reference on the module.  -1 if unreadable.
+ */
+static inline long riommu_module_refcnt(void)
+{
+	char buf[32] = "";
+	ssize_t n;
+	int fd = open("/sys/module/riommu_mock/refcnt", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return strtol(buf, NULL, 10);
+}
+
 #endif /* __RIOMMU_UTILS_H */
