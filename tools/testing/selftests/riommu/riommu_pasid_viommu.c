@@ -16,60 +16,12 @@
 #define FD (self->fd)
 #define IS_RUST (variant->backend->kind == BACKEND_RUST_MOCK)
 
-/* --- PASID operations, per backend ----------------------------------- */
-
-enum pasid_op { PASID_ATTACH, PASID_REPLACE, PASID_DETACH, PASID_CHECK };
-
-static int pasid_do(struct backend *be, enum pasid_op op, uint32_t dev,
-		    uint32_t pasid, uint32_t *pt_id)
-{
-	if (be->ops->kind == BACKEND_C_MOCK) {
-		static const uint32_t ops[] = {
-			[PASID_ATTACH] = IOMMU_TEST_OP_PASID_ATTACH,
-			[PASID_REPLACE] = IOMMU_TEST_OP_PASID_REPLACE,
-			[PASID_DETACH] = IOMMU_TEST_OP_PASID_DETACH,
-			[PASID_CHECK] = IOMMU_TEST_OP_PASID_CHECK_HWPT,
-		};
-		struct iommu_test_cmd cmd = {
-			.size = sizeof(cmd),
-			.op = ops[op],
-			.id = dev,
-		};
-
-		/* attach, replace and check share the {pasid, id} layout */
-		cmd.pasid_attach.pasid = pasid;
-		cmd.pasid_attach.pt_id = pt_id ? *pt_id : 0;
-		if (ioctl(be->iommufd, IOMMU_TEST_CMD, &cmd))
-			return -1;
-		if (pt_id && op != PASID_CHECK && op != PASID_DETACH)
-			*pt_id = cmd.pasid_attach.pt_id;
-		return 0;
-	} else {
-		static const unsigned long ops[] = {
-			[PASID_ATTACH] = RIOMMU_MOCK_PASID_ATTACH,
-			[PASID_REPLACE] = RIOMMU_MOCK_PASID_REPLACE,
-			[PASID_DETACH] = RIOMMU_MOCK_PASID_DETACH,
-			[PASID_CHECK] = RIOMMU_MOCK_PASID_CHECK,
-		};
-		struct riommu_mock_pasid cmd = {
-			.size = sizeof(cmd),
-			.dev_id = dev,
-			.pasid = pasid,
-			.pt_id = pt_id ? *pt_id : 0,
-		};
-
-		if (ioctl(be->ctlfd, ops[op], &cmd))
-			return -1;
-		if (pt_id && op != PASID_CHECK && op != PASID_DETACH)
-			*pt_id = cmd.pt_id;
-		return 0;
-	}
-}
+/* --- PASID operations: be_pasid() of riommu_utils.h ---------------- */
 
 static int pasid_check(struct backend *be, uint32_t dev, uint32_t pasid,
 		       uint32_t hwpt)
 {
-	return pasid_do(be, PASID_CHECK, dev, pasid, &hwpt);
+	return be_pasid(be, BE_PASID_CHECK, dev, pasid, &hwpt);
 }
 
 /* --- vIOMMU side channels, per backend -------------------------------- */
@@ -102,65 +54,7 @@ static int vdev_check_cache(struct backend *be, uint32_t idev_id,
 	}
 }
 
-/* Make the driver report a vEVENT for the device's vDEVICE. */
-static int trigger_vevent(struct backend *be, uint32_t idev_id,
-			  uint32_t viommu_id, uint64_t virt_id)
-{
-	if (be->ops->kind == BACKEND_C_MOCK) {
-		struct iommu_test_cmd cmd = {
-			.size = sizeof(cmd),
-			.op = IOMMU_TEST_OP_TRIGGER_VEVENT,
-			.trigger_vevent = { .dev_id = idev_id },
-		};
-
-		return ioctl(be->iommufd, IOMMU_TEST_CMD, &cmd);
-	} else {
-		struct riommu_mock_trigger_vevent cmd = {
-			.size = sizeof(cmd),
-			.iommufd = be->iommufd,
-			.viommu_id = viommu_id,
-			.virt_id = virt_id,
-		};
-
-		return ioctl(be->ctlfd, RIOMMU_MOCK_TRIGGER_VEVENT, &cmd);
-	}
-}
-
 /* --- plain iommufd helpers -------------------------------------------- */
-
-static int pv_viommu_alloc(int fd, uint32_t dev, uint32_t hwpt, uint32_t type,
-			void *data, uint32_t len, uint32_t *out)
-{
-	struct iommu_viommu_alloc cmd = {
-		.size = sizeof(cmd),
-		.type = type,
-		.dev_id = dev,
-		.hwpt_id = hwpt,
-		.data_len = len,
-		.data_uptr = (uintptr_t)data,
-	};
-
-	if (ioctl(fd, IOMMU_VIOMMU_ALLOC, &cmd))
-		return -1;
-	*out = cmd.out_viommu_id;
-	return 0;
-}
-
-static int pv_vdevice_alloc(int fd, uint32_t viommu, uint32_t dev,
-			 uint64_t virt_id, uint32_t *out)
-{
-	struct iommu_vdevice_alloc cmd = {
-		.size = sizeof(cmd),
-		.viommu_id = viommu,
-		.dev_id = dev,
-		.virt_id = virt_id,
-	};
-
-	if (ioctl(fd, IOMMU_VDEVICE_ALLOC, &cmd))
-		return -1;
-	*out = cmd.out_vdevice_id;
-	return 0;
-}
 
 static int hwpt_alloc(int fd, uint32_t dev, uint32_t pt, uint32_t flags,
 		      uint32_t data_type, void *data, uint32_t len,
@@ -267,7 +161,7 @@ TEST_F(pasid, attach_check_detach)
 	uint32_t pt = self->a;
 
 	ASSERT_EQ(0, pasid_check(BE, self->dev, 100, 0));
-	ASSERT_EQ(0, pasid_do(BE, PASID_ATTACH, self->dev, 100, &pt));
+	ASSERT_EQ(0, be_pasid(BE, BE_PASID_ATTACH, self->dev, 100, &pt));
 	ASSERT_EQ(self->a, pt);
 	ASSERT_EQ(0, pasid_check(BE, self->dev, 100, self->a));
 	ASSERT_EQ(-1, pasid_check(BE, self->dev, 100, self->b));
@@ -277,10 +171,10 @@ TEST_F(pasid, attach_check_detach)
 	/* An attached HWPT cannot be destroyed. */
 	ASSERT_EQ(-1, destroy(FD, self->a));
 	ASSERT_EQ(EBUSY, errno);
-	ASSERT_EQ(0, pasid_do(BE, PASID_DETACH, self->dev, 100, NULL));
+	ASSERT_EQ(0, be_pasid(BE, BE_PASID_DETACH, self->dev, 100, NULL));
 	ASSERT_EQ(0, pasid_check(BE, self->dev, 100, 0));
 	/* Detaching an unattached PASID is a no-op. */
-	ASSERT_EQ(0, pasid_do(BE, PASID_DETACH, self->dev, 100, NULL));
+	ASSERT_EQ(0, be_pasid(BE, BE_PASID_DETACH, self->dev, 100, NULL));
 }
 
 /* The RID and the PASIDs must agree on PASID compatibility. */
@@ -294,21 +188,21 @@ TEST_F(pasid, rid_compat_rules)
 	pt = plain;
 	ASSERT_EQ(0, BE->ops->replace(BE, self->dev, &pt));
 	pt = self->b;
-	ASSERT_EQ(-1, pasid_do(BE, PASID_ATTACH, self->dev, 100, &pt));
+	ASSERT_EQ(-1, be_pasid(BE, BE_PASID_ATTACH, self->dev, 100, &pt));
 	ASSERT_EQ(EINVAL, errno);
 	/* Back on a compatible one: allowed, and then the RID cannot go back */
 	pt = self->a;
 	ASSERT_EQ(0, BE->ops->replace(BE, self->dev, &pt));
 	pt = self->b;
-	ASSERT_EQ(0, pasid_do(BE, PASID_ATTACH, self->dev, 100, &pt));
+	ASSERT_EQ(0, be_pasid(BE, BE_PASID_ATTACH, self->dev, 100, &pt));
 	pt = plain;
 	ASSERT_EQ(-1, BE->ops->replace(BE, self->dev, &pt));
 	ASSERT_EQ(EINVAL, errno);
 	/* An IOAS is not a PASID target */
 	pt = self->ioas;
-	ASSERT_EQ(-1, pasid_do(BE, PASID_ATTACH, self->dev, 101, &pt));
+	ASSERT_EQ(-1, be_pasid(BE, BE_PASID_ATTACH, self->dev, 101, &pt));
 	ASSERT_EQ(EINVAL, errno);
-	ASSERT_EQ(0, pasid_do(BE, PASID_DETACH, self->dev, 100, NULL));
+	ASSERT_EQ(0, be_pasid(BE, BE_PASID_DETACH, self->dev, 100, NULL));
 	ASSERT_EQ(0, destroy(FD, plain));
 }
 
@@ -316,25 +210,25 @@ TEST_F(pasid, attach_twice)
 {
 	uint32_t pt = self->a;
 
-	ASSERT_EQ(0, pasid_do(BE, PASID_ATTACH, self->dev, 7, &pt));
+	ASSERT_EQ(0, be_pasid(BE, BE_PASID_ATTACH, self->dev, 7, &pt));
 	pt = self->b;
-	ASSERT_EQ(-1, pasid_do(BE, PASID_ATTACH, self->dev, 7, &pt));
+	ASSERT_EQ(-1, be_pasid(BE, BE_PASID_ATTACH, self->dev, 7, &pt));
 	ASSERT_EQ(EBUSY, errno);
 	ASSERT_EQ(0, pasid_check(BE, self->dev, 7, self->a));
-	ASSERT_EQ(0, pasid_do(BE, PASID_DETACH, self->dev, 7, NULL));
+	ASSERT_EQ(0, be_pasid(BE, BE_PASID_DETACH, self->dev, 7, NULL));
 }
 
 TEST_F(pasid, replace)
 {
 	uint32_t pt = self->a;
 
-	ASSERT_EQ(0, pasid_do(BE, PASID_ATTACH, self->dev, 200, &pt));
+	ASSERT_EQ(0, be_pasid(BE, BE_PASID_ATTACH, self->dev, 200, &pt));
 	pt = self->b;
-	ASSERT_EQ(0, pasid_do(BE, PASID_REPLACE, self->dev, 200, &pt));
+	ASSERT_EQ(0, be_pasid(BE, BE_PASID_REPLACE, self->dev, 200, &pt));
 	ASSERT_EQ(0, pasid_check(BE, self->dev, 200, self->b));
 	/* Replacing with the same HWPT is fine too. */
-	ASSERT_EQ(0, pasid_do(BE, PASID_REPLACE, self->dev, 200, &pt));
-	ASSERT_EQ(0, pasid_do(BE, PASID_DETACH, self->dev, 200, NULL));
+	ASSERT_EQ(0, be_pasid(BE, BE_PASID_REPLACE, self->dev, 200, &pt));
+	ASSERT_EQ(0, be_pasid(BE, BE_PASID_DETACH, self->dev, 200, NULL));
 }
 
 TEST_F(pasid, hwpt_without_pasid_flag)
@@ -344,7 +238,7 @@ TEST_F(pasid, hwpt_without_pasid_flag)
 	ASSERT_EQ(0, hwpt_alloc(FD, self->idev, self->ioas, 0, 0, NULL, 0,
 				&plain));
 	pt = plain;
-	ASSERT_EQ(-1, pasid_do(BE, PASID_ATTACH, self->dev, 300, &pt));
+	ASSERT_EQ(-1, be_pasid(BE, BE_PASID_ATTACH, self->dev, 300, &pt));
 	ASSERT_EQ(EINVAL, errno);
 	ASSERT_EQ(0, pasid_check(BE, self->dev, 300, 0));
 }
@@ -353,13 +247,13 @@ TEST_F(pasid, beyond_width)
 {
 	uint32_t pt = self->a;
 
-	ASSERT_EQ(-1, pasid_do(BE, PASID_ATTACH, self->dev, 1u << MOCK_PASID_WIDTH,
+	ASSERT_EQ(-1, be_pasid(BE, BE_PASID_ATTACH, self->dev, 1u << MOCK_PASID_WIDTH,
 			       &pt));
 	ASSERT_EQ(EINVAL, errno);
 	pt = self->a;
-	ASSERT_EQ(0, pasid_do(BE, PASID_ATTACH, self->dev,
+	ASSERT_EQ(0, be_pasid(BE, BE_PASID_ATTACH, self->dev,
 			      (1u << MOCK_PASID_WIDTH) - 1, &pt));
-	ASSERT_EQ(0, pasid_do(BE, PASID_DETACH, self->dev,
+	ASSERT_EQ(0, be_pasid(BE, BE_PASID_DETACH, self->dev,
 			      (1u << MOCK_PASID_WIDTH) - 1, NULL));
 }
 
@@ -368,7 +262,7 @@ TEST_F(pasid, device_without_pasid)
 	uint32_t dev, idev, hwpt, pt = self->a;
 
 	ASSERT_EQ(0, BE->ops->dev_add(BE, self->ioas, 0, &dev, &idev, &hwpt));
-	ASSERT_EQ(-1, pasid_do(BE, PASID_ATTACH, dev, 100, &pt));
+	ASSERT_EQ(-1, be_pasid(BE, BE_PASID_ATTACH, dev, 100, &pt));
 	ASSERT_EQ(EINVAL, errno);
 	ASSERT_EQ(0, BE->ops->dev_remove(BE, dev));
 }
@@ -378,20 +272,20 @@ TEST_F(pasid, replace_error_rolls_back)
 {
 	uint32_t pt = self->a;
 
-	ASSERT_EQ(0, pasid_do(BE, PASID_ATTACH, self->dev,
+	ASSERT_EQ(0, be_pasid(BE, BE_PASID_ATTACH, self->dev,
 			      IOMMU_TEST_PASID_RESERVED, &pt));
 	pt = self->b;
-	ASSERT_EQ(-1, pasid_do(BE, PASID_REPLACE, self->dev,
+	ASSERT_EQ(-1, be_pasid(BE, BE_PASID_REPLACE, self->dev,
 			       IOMMU_TEST_PASID_RESERVED, &pt));
 	ASSERT_EQ(ENOMEM, errno);
 	ASSERT_EQ(0, pasid_check(BE, self->dev, IOMMU_TEST_PASID_RESERVED,
 				 self->a));
 	pt = self->b;
-	ASSERT_EQ(0, pasid_do(BE, PASID_REPLACE, self->dev,
+	ASSERT_EQ(0, be_pasid(BE, BE_PASID_REPLACE, self->dev,
 			      IOMMU_TEST_PASID_RESERVED, &pt));
 	ASSERT_EQ(0, pasid_check(BE, self->dev, IOMMU_TEST_PASID_RESERVED,
 				 self->b));
-	ASSERT_EQ(0, pasid_do(BE, PASID_DETACH, self->dev,
+	ASSERT_EQ(0, be_pasid(BE, BE_PASID_DETACH, self->dev,
 			      IOMMU_TEST_PASID_RESERVED, NULL));
 }
 
@@ -406,11 +300,11 @@ TEST_F(pasid, nested_on_pasid)
 	ASSERT_EQ(0, nested_alloc(FD, self->idev, parent,
 				  IOMMU_HWPT_ALLOC_PASID, 0x55, &nested));
 	pt = nested;
-	ASSERT_EQ(0, pasid_do(BE, PASID_ATTACH, self->dev, 400, &pt));
+	ASSERT_EQ(0, be_pasid(BE, BE_PASID_ATTACH, self->dev, 400, &pt));
 	ASSERT_EQ(0, pasid_check(BE, self->dev, 400, nested));
 	pt = self->a;
-	ASSERT_EQ(0, pasid_do(BE, PASID_REPLACE, self->dev, 400, &pt));
-	ASSERT_EQ(0, pasid_do(BE, PASID_DETACH, self->dev, 400, NULL));
+	ASSERT_EQ(0, be_pasid(BE, BE_PASID_REPLACE, self->dev, 400, &pt));
+	ASSERT_EQ(0, be_pasid(BE, BE_PASID_DETACH, self->dev, 400, NULL));
 	ASSERT_EQ(0, destroy(FD, nested));
 	ASSERT_EQ(0, destroy(FD, parent));
 }
@@ -426,9 +320,9 @@ TEST_F(pasid, remove_with_pasids)
 
 	if (!IS_RUST)
 		SKIP(return, "the C mock WARNs on removing a device with PASIDs attached");
-	ASSERT_EQ(0, pasid_do(BE, PASID_ATTACH, self->dev, 500, &pt));
+	ASSERT_EQ(0, be_pasid(BE, BE_PASID_ATTACH, self->dev, 500, &pt));
 	pt = self->b;
-	ASSERT_EQ(0, pasid_do(BE, PASID_ATTACH, self->dev, 501, &pt));
+	ASSERT_EQ(0, be_pasid(BE, BE_PASID_ATTACH, self->dev, 501, &pt));
 	ASSERT_EQ(0, BE->ops->dev_remove(BE, self->dev));
 	ASSERT_EQ(0, destroy(FD, self->a));
 	ASSERT_EQ(0, destroy(FD, self->b));
@@ -467,7 +361,7 @@ FIXTURE_SETUP(viommu)
 	ASSERT_EQ(0, hwpt_alloc(FD, self->idev, self->ioas,
 				IOMMU_HWPT_ALLOC_NEST_PARENT, 0, NULL, 0,
 				&self->parent));
-	ASSERT_EQ(0, pv_viommu_alloc(FD, self->idev, self->parent,
+	ASSERT_EQ(0, viommu_alloc(FD, self->idev, self->parent,
 				  IOMMU_VIOMMU_TYPE_SELFTEST, NULL, 0,
 				  &self->viommu));
 }
@@ -483,7 +377,7 @@ TEST_F(viommu, alloc_loopback_data)
 	struct iommu_viommu_selftest data = { .in_data = 0xfacecafe };
 	uint32_t v, *page;
 
-	ASSERT_EQ(0, pv_viommu_alloc(FD, self->idev, self->parent,
+	ASSERT_EQ(0, viommu_alloc(FD, self->idev, self->parent,
 				  IOMMU_VIOMMU_TYPE_SELFTEST, &data,
 				  sizeof(data), &v));
 	ASSERT_EQ(data.in_data, data.out_data);
@@ -503,26 +397,26 @@ TEST_F(viommu, alloc_errors)
 	uint32_t plain, v;
 
 	/* Unknown type */
-	ASSERT_EQ(-1, pv_viommu_alloc(FD, self->idev, self->parent, 0x1234, NULL,
+	ASSERT_EQ(-1, viommu_alloc(FD, self->idev, self->parent, 0x1234, NULL,
 				   0, &v));
 	ASSERT_EQ(EOPNOTSUPP, errno);
 	/* Parent without NEST_PARENT */
 	ASSERT_EQ(0, hwpt_alloc(FD, self->idev, self->ioas, 0, 0, NULL, 0,
 				&plain));
-	ASSERT_EQ(-1, pv_viommu_alloc(FD, self->idev, plain,
+	ASSERT_EQ(-1, viommu_alloc(FD, self->idev, plain,
 				   IOMMU_VIOMMU_TYPE_SELFTEST, NULL, 0, &v));
 	ASSERT_EQ(EINVAL, errno);
 	/* Data shorter than its first version */
-	ASSERT_EQ(-1, pv_viommu_alloc(FD, self->idev, self->parent,
+	ASSERT_EQ(-1, viommu_alloc(FD, self->idev, self->parent,
 				   IOMMU_VIOMMU_TYPE_SELFTEST, &data, 4, &v));
 	ASSERT_EQ(EINVAL, errno);
 	/* Data longer than the struct */
-	ASSERT_EQ(-1, pv_viommu_alloc(FD, self->idev, self->parent,
+	ASSERT_EQ(-1, viommu_alloc(FD, self->idev, self->parent,
 				   IOMMU_VIOMMU_TYPE_SELFTEST, &data,
 				   sizeof(data) + 8, &v));
 	ASSERT_EQ(EINVAL, errno);
 	/* Faulting data */
-	ASSERT_EQ(-1, pv_viommu_alloc(FD, self->idev, self->parent,
+	ASSERT_EQ(-1, viommu_alloc(FD, self->idev, self->parent,
 				   IOMMU_VIOMMU_TYPE_SELFTEST, (void *)8,
 				   sizeof(data), &v));
 	ASSERT_EQ(EFAULT, errno);
@@ -532,15 +426,15 @@ TEST_F(viommu, vdevice_alloc_and_duplicates)
 {
 	uint32_t vdev, vdev2, dev2, idev2, hwpt2;
 
-	ASSERT_EQ(0, pv_vdevice_alloc(FD, self->viommu, self->idev, 0x99, &vdev));
+	ASSERT_EQ(0, vdevice_alloc(FD, self->viommu, self->idev, 0x99, &vdev));
 	/* The same device twice */
-	ASSERT_EQ(-1, pv_vdevice_alloc(FD, self->viommu, self->idev, 0x98, &vdev2));
+	ASSERT_EQ(-1, vdevice_alloc(FD, self->viommu, self->idev, 0x98, &vdev2));
 	ASSERT_EQ(EEXIST, errno);
 	/* The same virtual id for another device */
 	ASSERT_EQ(0, BE->ops->dev_add(BE, self->ioas, 0, &dev2, &idev2, &hwpt2));
-	ASSERT_EQ(-1, pv_vdevice_alloc(FD, self->viommu, idev2, 0x99, &vdev2));
+	ASSERT_EQ(-1, vdevice_alloc(FD, self->viommu, idev2, 0x99, &vdev2));
 	ASSERT_EQ(EEXIST, errno);
-	ASSERT_EQ(0, pv_vdevice_alloc(FD, self->viommu, idev2, 0x98, &vdev2));
+	ASSERT_EQ(0, vdevice_alloc(FD, self->viommu, idev2, 0x98, &vdev2));
 	/* A vIOMMU with vDEVICEs is busy */
 	ASSERT_EQ(-1, destroy(FD, self->viommu));
 	ASSERT_EQ(EBUSY, errno);
@@ -563,7 +457,7 @@ TEST_F(viommu, nested_on_viommu)
 	pt = nested;
 	ASSERT_EQ(-1, BE->ops->replace(BE, self->dev, &pt));
 	ASSERT_EQ(ENOENT, errno);
-	ASSERT_EQ(0, pv_vdevice_alloc(FD, self->viommu, self->idev, 0x5, &vdev));
+	ASSERT_EQ(0, vdevice_alloc(FD, self->viommu, self->idev, 0x5, &vdev));
 	pt = nested;
 	ASSERT_EQ(0, BE->ops->replace(BE, self->dev, &pt));
 	ASSERT_EQ(nested, pt);
@@ -590,7 +484,7 @@ TEST_F(viommu, invalidate)
 	uint32_t vdev, num;
 	int i;
 
-	ASSERT_EQ(0, pv_vdevice_alloc(FD, self->viommu, self->idev, 0x11, &vdev));
+	ASSERT_EQ(0, vdevice_alloc(FD, self->viommu, self->idev, 0x11, &vdev));
 	for (i = 0; i < MOCK_DEV_CACHE_NUM; i++) {
 		ASSERT_EQ(0, vdev_check_cache(BE, self->idev, self->viommu, 0x11,
 					      i, IOMMU_TEST_DEV_CACHE_DEFAULT));
@@ -682,16 +576,16 @@ TEST_F(viommu, vevent)
 	ssize_t n;
 	int i;
 
-	ASSERT_EQ(0, pv_vdevice_alloc(FD, self->viommu, self->idev, 0x42, &vdev));
+	ASSERT_EQ(0, vdevice_alloc(FD, self->viommu, self->idev, 0x42, &vdev));
 	ASSERT_EQ(0, nested_alloc(FD, self->idev, self->viommu, 0, 0, &nested));
 	pt = nested;
 	ASSERT_EQ(0, BE->ops->replace(BE, self->dev, &pt));
 	/* No vEVENTQ yet */
-	ASSERT_EQ(-1, trigger_vevent(BE, self->idev, self->viommu, 0x42));
+	ASSERT_EQ(-1, be_trigger_vevent(BE, self->idev, self->viommu, 0x42));
 	ASSERT_EQ(EOPNOTSUPP, errno);
 	eq.viommu_id = self->viommu;
 	ASSERT_EQ(0, ioctl(FD, IOMMU_VEVENTQ_ALLOC, &eq));
-	ASSERT_EQ(0, trigger_vevent(BE, self->idev, self->viommu, 0x42));
+	ASSERT_EQ(0, be_trigger_vevent(BE, self->idev, self->viommu, 0x42));
 	n = read(eq.out_veventq_fd, buf, sizeof(buf));
 	ASSERT_EQ(12, n);	/* header {flags, sequence} + {virt_id} */
 	ASSERT_EQ(0, buf[0]);
@@ -699,7 +593,7 @@ TEST_F(viommu, vevent)
 	ASSERT_EQ(0x42, buf[2]);
 	/* Overflow: depth 2, three events: two events and a lost-events mark */
 	for (i = 0; i < 3; i++) {
-		ASSERT_EQ(0, trigger_vevent(BE, self->idev, self->viommu, 0x42));
+		ASSERT_EQ(0, be_trigger_vevent(BE, self->idev, self->viommu, 0x42));
 	}
 	n = read(eq.out_veventq_fd, buf, sizeof(buf));
 	ASSERT_EQ(12 + 12 + 8, n);
@@ -721,7 +615,7 @@ TEST_F(viommu, teardown_by_close)
 	uint32_t vdev, nested, pt;
 
 	/* Leave everything alive: closing the files must tear it all down. */
-	ASSERT_EQ(0, pv_vdevice_alloc(FD, self->viommu, self->idev, 0x3, &vdev));
+	ASSERT_EQ(0, vdevice_alloc(FD, self->viommu, self->idev, 0x3, &vdev));
 	ASSERT_EQ(0, nested_alloc(FD, self->idev, self->viommu, 0, 1, &nested));
 	pt = nested;
 	ASSERT_EQ(0, BE->ops->replace(BE, self->dev, &pt));
