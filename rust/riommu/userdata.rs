@@ -9,6 +9,7 @@
 //! connects them to real user memory.
 
 use super::pure::{errno::Errno, userdata as rules};
+use core::mem::MaybeUninit;
 use kernel::{
     bindings,
     prelude::*,
@@ -229,18 +230,69 @@ impl<'a> UserDataArray<'a> {
         self.raw.entry_num = n.min(self.requested);
     }
 
-    /// Runs `f` on each entry in order (read with [`UserDataArray::read_entry`]),
-    /// stops at the first error and reports the number of entries handled
-    /// before it, as iommufd drivers must.
+    /// Runs `f` on each entry in order (read with [`UserDataArray::read_entry`]'s
+    /// rules), stops at the first error and reports the number of entries
+    /// handled before it, as iommufd drivers must.
+    ///
+    /// When the user's entries have exactly the kernel struct's size (the
+    /// usual case) they are copied in chunks of [`CHUNK_BYTES`], one
+    /// `copy_from_user()` per chunk instead of one per entry; a chunk that
+    /// faults is re-read entry by entry, so that the entry that faults, and
+    /// `entry_num`, are exactly those of the per-entry rules.
     pub fn for_each_entry<T: UserStruct>(&mut self, mut f: impl FnMut(T) -> Result) -> Result {
+        let size = size_of::<T>();
         let mut done = 0;
         let mut ret = Ok(());
-        while done < self.requested {
-            match self.read_entry::<T>(done).and_then(&mut f) {
-                Ok(()) => done += 1,
-                Err(e) => {
-                    ret = Err(e);
-                    break;
+        if self.raw.type_ == T::TYPE && self.raw.entry_len == size && size <= CHUNK_BYTES {
+            let per_chunk = CHUNK_BYTES / size;
+            // Not zeroed: a chunk is only used once fully copied in.
+            let mut buf = [MaybeUninit::<u8>::uninit(); CHUNK_BYTES];
+            'chunks: while done < self.requested {
+                let n = (self.requested - done).min(per_chunk as u32) as usize;
+                let chunk = &mut buf[..n * size];
+                let from = (self.raw.uptr as usize).wrapping_add(done as usize * size);
+                let copied = UserSlice::new(UserPtr::from_addr(from), chunk.len())
+                    .reader()
+                    .read_raw(chunk);
+                // SAFETY: on success `read_raw` initialised every byte of
+                // `chunk`; `u8` has no invalid values.
+                let bytes = copied.map(|()| unsafe {
+                    core::slice::from_raw_parts(chunk.as_ptr().cast::<u8>(), chunk.len())
+                });
+                let Ok(bytes) = bytes else {
+                    // Find the entry that faults, with the per-entry rules.
+                    for _ in 0..n {
+                        match self.read_entry::<T>(done).and_then(&mut f) {
+                            Ok(()) => done += 1,
+                            Err(e) => {
+                                ret = Err(e);
+                                break 'chunks;
+                            }
+                        }
+                    }
+                    continue;
+                };
+                for one in bytes.chunks_exact(size) {
+                    // Cannot fail: `one` has `T`'s size and `T: FromBytes`.
+                    let Ok(entry) = T::read_from_bytes(one) else {
+                        ret = Err(EINVAL);
+                        break 'chunks;
+                    };
+                    if let Err(e) = f(entry) {
+                        ret = Err(e);
+                        break 'chunks;
+                    }
+                    done += 1;
+                }
+            }
+        } else {
+            while done < self.requested {
+                match self.read_entry::<T>(done).and_then(&mut f) {
+                    Ok(()) => done += 1,
+                    Err(e) => {
+                        ret = Err(e);
+                        break;
+                    }
                 }
             }
         }
@@ -248,6 +300,10 @@ impl<'a> UserDataArray<'a> {
         ret
     }
 }
+
+/// Bytes of user entries [`UserDataArray::for_each_entry`] copies at once
+/// (on the stack).
+pub const CHUNK_BYTES: usize = 512;
 
 /// Reads an extensible ioctl argument whose first `u32` is its size in bytes
 /// (the iommufd convention): a size below `min_len` gives `EINVAL`, a larger

@@ -502,10 +502,19 @@ impl<F: Format> PageTable<F> {
         mem: &M,
         iova: u64,
     ) -> Option<(u64, usize, usize, u64)> {
+        Self::find_leaf_at(mem, self.root, iova)
+    }
+
+    /// [`Self::find_leaf`] in the page table whose root table is `root`.
+    fn find_leaf_at<M: TableMem + ?Sized>(
+        mem: &M,
+        root: u64,
+        iova: u64,
+    ) -> Option<(u64, usize, usize, u64)> {
         if iova >= Self::va_end() {
             return None;
         }
-        let mut table = self.root;
+        let mut table = root;
         let mut level = Self::TOP;
         loop {
             let index = table_index(iova, level);
@@ -523,7 +532,15 @@ impl<F: Format> PageTable<F> {
 
     /// The leaf that translates `iova`, if any.
     pub fn lookup<M: TableMem + ?Sized>(&self, mem: &M, iova: u64) -> Option<Leaf> {
-        let (_, _, level, pte) = self.find_leaf(mem, iova)?;
+        Self::lookup_at(mem, self.root, iova)
+    }
+
+    /// [`Self::lookup`] in the page table whose root table is `root` (see
+    /// [`Self::root`]), for lookups that do not hold the [`PageTable`]: a
+    /// reader that walks while the owner maps or unmaps elsewhere (the
+    /// `TableMem` then decides what a concurrent read may see).
+    pub fn lookup_at<M: TableMem + ?Sized>(mem: &M, root: u64, iova: u64) -> Option<Leaf> {
+        let (_, _, level, pte) = Self::find_leaf_at(mem, root, iova)?;
         let size = level_size(level);
         let offset = iova & (size - 1);
         Some(Leaf {
