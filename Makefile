@@ -21,7 +21,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 kbuild_arch := $(if $(filter arm64,$(ARCH)),ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-,)
 KMAKE = $(MAKE) -C $(KDIR) M=$(TOP) $(kbuild_arch) BINDGEN=bindgen $(if $(CLIPPY),CLIPPY=1)
 
-.PHONY: all modules modules-list clean run check bench fuzz setup kernel clippy fmt fmt-check host-test
+.PHONY: all modules modules-list clean run check bench fuzz soak setup kernel clippy fmt fmt-check host-test
 
 # The modules tests load, in load order (x86_64).
 MODULES := riommu_mock.ko riommu_minimal.ko
@@ -57,6 +57,16 @@ run:
 
 check:
 	$(TOP)/tools/check.sh
+
+bench:
+	$(TOP)/tools/bench.sh
+
+# A long run of the lockstep ioctl fuzzer (make check runs a short one).
+fuzz:
+	$(TOP)/tools/soak.sh --cycles 0 --objects 0 --fuzz $(or $(FUZZ_SECONDS),600)
+
+soak:
+	$(TOP)/tools/soak.sh
 
 clean:
 	-+$(KMAKE) clean

@@ -164,6 +164,13 @@ if [ -f "$top/tools/testing/selftests/riommu/Makefile" ]; then
 		progs+=(${more[@]+"${more[@]}"})
 	fi
 fi
+# One smoke run of the benchmark (1 round, tiny sizes), so it cannot rot;
+# `make bench` is the real run.  Its own OUT, so the find above misses it.
+if [ -f "$top/tools/bench/Makefile" ] &&
+	step "build bench smoke" "$out/bench-smoke.log" \
+		make -C "$top/tools/bench" KDIR="$KDIR" KSRC="$KSRC" OUT="$outroot/bench-smoke" smoke; then
+	progs+=("$outroot/bench-smoke/riommu_bench_smoke")
+fi
 
 # ---- host tests ------------------------------------------------------------
 stage "host tests"

@@ -1,0 +1,1663 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * riommu_bench: compare the C iommufd selftest mock (CONFIG_IOMMUFD_TEST,
+ * driven with IOMMU_TEST_CMD) with riommu_mock.ko (driven through
+ * /dev/riommu-mock) on the same iommufd work, in the same boot.
+ *
+ * Both backends get exactly the same /dev/iommu calls (same IOVAs, sizes,
+ * flags, buffers); only the driver behind the mock device differs.  Times
+ * come from clock_gettime(CLOCK_MONOTONIC) around batches of operations
+ * long enough (--batch-ms) that the clock's resolution and cost do not
+ * matter; round 0 is a warm-up that sizes the batches (the same for both
+ * backends) and is not reported.  In each of --rounds rounds, every
+ * measure runs --subs batches per backend, interleaved (C R R C C R ...,
+ * mirrored in the next round); a backend's value for the round is its best
+ * batch, which filters out the host preempting the vCPU thread without
+ * favouring either side.  The table gives, per measure, the median over
+ * the rounds of each backend, the spread (min-max) and the ratio Rust/C of
+ * the medians.  Memory measures (slab, page-table pages, free memory per
+ * domain) are taken once per round per backend.
+ *
+ *   riommu_bench [--rounds N] [--subs N] [--batch-ms MS] [--only KEY,...]
+ *                [--profile above|all|KEY,...] [--profile-ms MS]
+ *                [--verbose] [--list]
+ *   riommu_bench --smoke        one round of tiny sizes, prints TAP
+ *
+ * Options may also come from the kernel command line, as
+ * riommu_bench=rounds:7,batch-ms:10,profile:above ('+' for ',' inside a
+ * value), which is what tools/bench.sh passes since the guest runs programs
+ * without arguments.  A binary built with -DBENCH_DEFAULT_SMOKE
+ * (riommu_bench_smoke, for make check) defaults to --smoke.
+ *
+ * Output: a human table, then a machine-readable block of lines
+ *   RESULT key unit c_med c_min c_max rust_med rust_min rust_max ratio | label
+ * (unit "ns" or "bytes") between "RESULTS begin" and "RESULTS end", which
+ * tools/bench.sh turns into Documentation/performance.rst.  With
+ * --profile, for each selected measure and each backend, a kernel profile
+ * (perf_event_open cpu-clock samples with kernel callchains, symbolised
+ * from /proc/kallsyms: self and inclusive time per function, and the
+ * hottest instructions) between "PROFILE begin" and "PROFILE end" lines.
+ *
+ * Absolute times under QEMU TCG are meaningless across machines; only the
+ * ratios of one boot can be compared.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <dirent.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/iommufd.h>
+#include <linux/perf_event.h>
+#include <linux/riommu_mock.h>
+#include "iommufd_test.h" /* $(KSRC)/drivers/iommu/iommufd */
+
+#define PAGE_4K 0x1000UL
+#define SZ_2M 0x200000UL
+#define IOVA_BASE ((uint64_t)MOCK_APERTURE_START) /* 16 MiB, in both apertures */
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define MAX_ROUNDS 64
+
+_Static_assert((long)MOCK_APERTURE_START == (long)RIOMMU_MOCK_APERTURE_START, "aperture");
+_Static_assert((long)MOCK_APERTURE_LAST == (long)RIOMMU_MOCK_APERTURE_LAST, "aperture");
+
+/* ------------------------------------------------------------------------ */
+/* Options and sizes                                                        */
+
+static struct {
+	bool smoke;
+	int rounds;
+	double batch_ms;
+	double profile_ms;
+	int subs;		/* batches per backend per round */
+	const char *only;	/* comma-separated keys, NULL: all */
+	const char *profile;	/* NULL, "above", "all" or keys */
+	bool list;
+	bool verbose;
+} opt = {
+	.rounds = 11,
+	.subs = 12,
+	.batch_ms = 10,
+	.profile_ms = 1500,
+};
+
+/* Sizes; --smoke shrinks them */
+static struct {
+	unsigned int inv_n[3];		/* invalidation entries per call */
+	unsigned int map_4k[3];		/* 4K pages per IOAS_MAP */
+	unsigned int map_2m;		/* 2M huge pages per IOAS_MAP */
+	unsigned int mem_pages;		/* 4K mappings of the memory measure */
+	unsigned int mem_paging_k;	/* paging domains per memory sample */
+	unsigned int mem_nested_k;	/* nested domains per memory sample */
+} sz = {
+	.inv_n = { 1, 64, 4096 },
+	.map_4k = { 1, 256, 4096 },
+	.map_2m = 8,
+	.mem_pages = 4096,
+	.mem_paging_k = 128,
+	.mem_nested_k = 1024,
+};
+
+static int failures;
+
+static void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	failures++;
+	printf("# ERROR: ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Backends                                                                 */
+
+enum { BE_C, BE_RUST, NR_BE };
+
+struct backend {
+	const char *name;
+	int kind;
+	int iommufd;
+	int ctlfd;		/* /dev/riommu-mock, or -1 */
+	/* Nesting: IOAS, device attached to it, NEST_PARENT HWPT, nested HWPT */
+	uint32_t ioas, dev, idev, parent, nested;
+	/* Replace: a second device and two paging HWPTs on the IOAS */
+	uint32_t rdev, ridev, h1, h2;
+	/* Map: an IOAS with a device attached (its auto paging domain) */
+	uint32_t mioas, mdev, midev, mhwpt;
+	/* Memory: an IOAS holding mem_pages 4K mappings */
+	uint32_t memioas;
+	bool ok;
+};
+
+static struct backend be[NR_BE] = {
+	[BE_C] = { .name = "C", .kind = BE_C, .iommufd = -1, .ctlfd = -1 },
+	[BE_RUST] = { .name = "Rust", .kind = BE_RUST, .iommufd = -1, .ctlfd = -1 },
+};
+
+static int dev_add(struct backend *b, uint32_t pt_id, uint32_t *dev,
+		   uint32_t *idev, uint32_t *hwpt)
+{
+	if (b->kind == BE_C) {
+		struct iommu_test_cmd cmd = {
+			.size = sizeof(cmd),
+			.op = IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS,
+			.id = pt_id,
+		};
+
+		if (ioctl(b->iommufd, IOMMU_TEST_CMD, &cmd))
+			return -1;
+		*dev = cmd.mock_domain_flags.out_stdev_id;
+		*idev = cmd.mock_domain_flags.out_idev_id;
+		if (hwpt)
+			*hwpt = cmd.mock_domain_flags.out_hwpt_id;
+	} else {
+		struct riommu_mock_dev_add cmd = {
+			.size = sizeof(cmd),
+			.iommufd = b->iommufd,
+			.pt_id = pt_id,
+		};
+
+		if (ioctl(b->ctlfd, RIOMMU_MOCK_DEV_ADD, &cmd))
+			return -1;
+		*dev = cmd.out_dev_id;
+		*idev = cmd.out_idev_id;
+		if (hwpt)
+			*hwpt = cmd.pt_id;
+	}
+	return 0;
+}
+
+static int dev_replace(struct backend *b, uint32_t dev, uint32_t pt_id)
+{
+	if (b->kind == BE_C) {
+		struct iommu_test_cmd cmd = {
+			.size = sizeof(cmd),
+			.op = IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE,
+			.id = dev,
+			.mock_domain_replace = { .pt_id = pt_id },
+		};
+
+		return ioctl(b->iommufd, IOMMU_TEST_CMD, &cmd);
+	} else {
+		struct riommu_mock_dev_attach cmd = {
+			.size = sizeof(cmd),
+			.dev_id = dev,
+			.pt_id = pt_id,
+		};
+
+		return ioctl(b->ctlfd, RIOMMU_MOCK_DEV_REPLACE, &cmd);
+	}
+}
+
+static int check_map(struct backend *b, uint32_t hwpt, uint64_t iova,
+		     uint64_t len, const void *buf)
+{
+	if (b->kind == BE_C) {
+		struct iommu_test_cmd cmd = {
+			.size = sizeof(cmd),
+			.op = IOMMU_TEST_OP_MD_CHECK_MAP,
+			.id = hwpt,
+			.check_map = { .iova = iova, .length = len,
+				       .uptr = (uintptr_t)buf },
+		};
+
+		return ioctl(b->iommufd, IOMMU_TEST_CMD, &cmd);
+	} else {
+		struct riommu_mock_check_map cmd = {
+			.size = sizeof(cmd),
+			.iommufd = b->iommufd,
+			.hwpt_id = hwpt,
+			.iova = iova,
+			.length = len,
+			.uptr = (uintptr_t)buf,
+		};
+
+		return ioctl(b->ctlfd, RIOMMU_MOCK_CHECK_MAP, &cmd);
+	}
+}
+
+/* Plain iommufd uAPI, identical for both backends */
+
+static int ioas_alloc(struct backend *b, uint32_t *id)
+{
+	struct iommu_ioas_alloc cmd = { .size = sizeof(cmd) };
+
+	if (ioctl(b->iommufd, IOMMU_IOAS_ALLOC, &cmd))
+		return -1;
+	*id = cmd.out_ioas_id;
+	return 0;
+}
+
+static int destroy(struct backend *b, uint32_t id)
+{
+	struct iommu_destroy cmd = { .size = sizeof(cmd), .id = id };
+
+	return ioctl(b->iommufd, IOMMU_DESTROY, &cmd);
+}
+
+static int hwpt_alloc(struct backend *b, uint32_t idev, uint32_t pt_id,
+		      uint32_t flags, bool nested, uint32_t *out)
+{
+	struct iommu_hwpt_selftest data = { .iotlb = IOMMU_TEST_IOTLB_DEFAULT };
+	struct iommu_hwpt_alloc cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.dev_id = idev,
+		.pt_id = pt_id,
+	};
+
+	if (nested) {
+		cmd.data_type = IOMMU_HWPT_DATA_SELFTEST;
+		cmd.data_len = sizeof(data);
+		cmd.data_uptr = (uintptr_t)&data;
+	}
+	if (ioctl(b->iommufd, IOMMU_HWPT_ALLOC, &cmd))
+		return -1;
+	*out = cmd.out_hwpt_id;
+	return 0;
+}
+
+static int ioas_map(struct backend *b, uint32_t ioas, void *buf, uint64_t len,
+		    uint64_t iova)
+{
+	struct iommu_ioas_map cmd = {
+		.size = sizeof(cmd),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 IOMMU_IOAS_MAP_WRITEABLE,
+		.ioas_id = ioas,
+		.user_va = (uintptr_t)buf,
+		.length = len,
+		.iova = iova,
+	};
+
+	return ioctl(b->iommufd, IOMMU_IOAS_MAP, &cmd);
+}
+
+static int ioas_unmap(struct backend *b, uint32_t ioas, uint64_t iova,
+		      uint64_t len)
+{
+	struct iommu_ioas_unmap cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = ioas,
+		.iova = iova,
+		.length = len,
+	};
+
+	if (ioctl(b->iommufd, IOMMU_IOAS_UNMAP, &cmd))
+		return -1;
+	if (cmd.length != len) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
+static struct iommu_hwpt_invalidate_selftest *inv_entries;
+
+static int invalidate(struct backend *b, uint32_t hwpt, unsigned int n)
+{
+	struct iommu_hwpt_invalidate cmd = {
+		.size = sizeof(cmd),
+		.hwpt_id = hwpt,
+		.data_uptr = (uintptr_t)inv_entries,
+		.data_type = IOMMU_HWPT_INVALIDATE_DATA_SELFTEST,
+		.entry_len = sizeof(*inv_entries),
+		.entry_num = n,
+	};
+
+	if (ioctl(b->iommufd, IOMMU_HWPT_INVALIDATE, &cmd))
+		return -1;
+	if (cmd.entry_num != n) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Buffers                                                                  */
+
+static void *buf4k;		/* max(map_4k, mem_pages) scattered 4K pages */
+static size_t buf4k_pages;
+static void *buf2m;		/* map_2m huge pages, or NULL */
+static unsigned int runs4k;	/* physically contiguous runs in buf4k */
+static unsigned int runs2m;
+
+/* Number of physically contiguous runs of @npages pages at @p (0: unknown) */
+static unsigned int phys_runs(void *p, size_t npages, size_t pgsz)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	uint64_t prev = 0, pfn, e;
+	unsigned int runs = 0;
+	size_t i;
+
+	if (fd < 0)
+		return 0;
+	for (i = 0; i < npages; i++) {
+		uintptr_t va = (uintptr_t)p + i * pgsz;
+
+		if (pread(fd, &e, 8, (va / PAGE_4K) * 8) != 8 ||
+		    !(e & (1ULL << 63)) || !(pfn = e & ((1ULL << 55) - 1))) {
+			close(fd);
+			return 0;
+		}
+		if (!i || pfn != prev + pgsz / PAGE_4K)
+			runs++;
+		prev = pfn;
+	}
+	close(fd);
+	return runs;
+}
+
+/*
+ * 4K pages that are not physically contiguous, so that IOAS_MAP really
+ * hands the driver one 4K page per iommu_map() (the page allocator of a
+ * fresh guest would otherwise give long contiguous runs, which both drivers
+ * map with large leaves): populate a pool twice the size, unmap every other
+ * page of it (their buddies stay allocated, so the freed pages cannot
+ * merge), then populate the buffer, which gets those isolated pages.  The
+ * pool's other half stays allocated.  THP is off for the process (the test
+ * kernel has no madvise(): CONFIG_ADVISE_SYSCALLS is off).
+ */
+static int alloc_buffers(void)
+{
+	size_t pool_pages = 2 * buf4k_pages, i;
+	char *pool;
+
+	if (prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0))
+		printf("# PR_SET_THP_DISABLE: %s\n", strerror(errno));
+	pool = mmap(NULL, pool_pages * PAGE_4K, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	buf4k = mmap(NULL, buf4k_pages * PAGE_4K, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (pool == MAP_FAILED || buf4k == MAP_FAILED) {
+		fail("mmap: %s", strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < pool_pages; i++)
+		pool[i * PAGE_4K] = 1;
+	for (i = 0; i < pool_pages; i += 2)
+		munmap(pool + i * PAGE_4K, PAGE_4K);
+	for (i = 0; i < buf4k_pages; i++)
+		((char *)buf4k)[i * PAGE_4K] = 1;
+	runs4k = phys_runs(buf4k, buf4k_pages, PAGE_4K);
+
+	buf2m = mmap(NULL, sz.map_2m * SZ_2M, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE,
+		     -1, 0);
+	if (buf2m == MAP_FAILED) {
+		buf2m = NULL;
+		printf("# no %u huge pages (MAP_HUGETLB: %s): 2M measures skipped\n",
+		       sz.map_2m, strerror(errno));
+	} else {
+		runs2m = phys_runs(buf2m, sz.map_2m, SZ_2M);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Counters                                                                 */
+
+struct counters {
+	long long free;		/* bytes: MemFree + pages on the per-CPU lists */
+	long long slab;		/* bytes of live slab objects (/proc/slabinfo) */
+	long long iommu_pages;	/* bytes, /proc/vmstat nr_iommu_pages */
+	long long rust_tables;	/* bytes, RIOMMU_MOCK_STATS out_table_bytes */
+};
+
+static long long file_value(const char *path, const char *key, long long mult)
+{
+	char line[256];
+	size_t kl = strlen(key);
+	long long v = -1;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, key, kl) && (line[kl] == ' ' || line[kl] == ':')) {
+			char *p = line + kl;
+
+			while (*p == ' ' || *p == ':')
+				p++;
+			v = strtoll(p, NULL, 10) * mult;
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}
+
+/* Pages on the per-CPU free lists (the "count:" of every pageset) */
+static long long pcp_pages(void)
+{
+	FILE *f = fopen("/proc/zoneinfo", "r");
+	char line[256];
+	long long n = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line;
+
+		while (*p == ' ')
+			p++;
+		if (!strncmp(p, "count:", 6))
+			n += strtoll(p + 6, NULL, 10);
+	}
+	fclose(f);
+	return n;
+}
+
+/*
+ * Bytes of live slab objects: the sum over /proc/slabinfo of active_objs *
+ * objsize, once every cache is shrunk (/sys/kernel/slab/NAME/shrink): SLUB
+ * counts the objects of per-CPU slabs as active, so only after the flush
+ * are the counts exact.  Object sizes are the caches' (kmalloc-256, ...),
+ * i.e. what an allocation really costs.  Meminfo's Slab, in whole slab
+ * pages, does not move for a few kilobytes of objects.
+ */
+/* With --verbose: each cache's bytes at the last two slab_bytes() calls */
+#define MAX_CACHES 400
+static struct { char name[128]; long long bytes[2]; } caches[MAX_CACHES];
+static int ncaches, cache_gen;
+
+static void cache_note(const char *name, long long bytes)
+{
+	int i;
+
+	for (i = 0; i < ncaches; i++)
+		if (!strcmp(caches[i].name, name))
+			break;
+	if (i == ncaches) {
+		if (ncaches == MAX_CACHES)
+			return;
+		snprintf(caches[ncaches++].name, sizeof(caches[0].name), "%s", name);
+	}
+	caches[i].bytes[cache_gen] = bytes;
+}
+
+/* Prints the caches whose bytes changed between the last two calls */
+static void cache_diff(const char *what)
+{
+	int i, prev = !cache_gen;
+
+	for (i = 0; i < ncaches; i++) {
+		long long d = caches[i].bytes[prev] - caches[i].bytes[!prev];
+
+		if (d)
+			printf("#   %s: %s %+lld bytes\n", what, caches[i].name, d);
+	}
+}
+
+static long long slab_bytes(void)
+{
+	DIR *d = opendir("/sys/kernel/slab");
+	struct dirent *e;
+	char line[512], path[300];
+	long long total = 0;
+	FILE *f;
+
+	while (d && (e = readdir(d))) {
+		int fd;
+
+		if (e->d_name[0] == '.' || e->d_type == DT_LNK)
+			continue;
+		snprintf(path, sizeof(path), "/sys/kernel/slab/%s/shrink", e->d_name);
+		fd = open(path, O_WRONLY);
+		if (fd >= 0) {
+			if (write(fd, "1", 1) < 0) { /* best effort */ }
+			close(fd);
+		}
+	}
+	if (d)
+		closedir(d);
+	f = fopen("/proc/slabinfo", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char name[128];
+		long long active, num, size;
+
+		if (sscanf(line, "%127s %lld %lld %lld", name, &active, &num, &size) == 4) {
+			total += active * size;
+			if (opt.verbose)
+				cache_note(name, active * size);
+		}
+	}
+	fclose(f);
+	if (opt.verbose)
+		cache_gen = !cache_gen;
+	return total;
+}
+
+static int rust_stats(struct riommu_mock_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->size = sizeof(*st);
+	return ioctl(be[BE_RUST].ctlfd, RIOMMU_MOCK_STATS, st);
+}
+
+/*
+ * The global vmstat counters lag behind the per-CPU deltas (folded every
+ * second or past a threshold): fold them first (vm.vmstat_refresh).
+ * Freed pages may sit on the per-CPU lists, which MemFree does not count
+ * (and which auto-tune up to megabytes): add them.
+ */
+static void read_counters(struct counters *c)
+{
+	struct riommu_mock_stats st;
+	int fd;
+
+	usleep(50000); /* let deferred (RCU) frees run */
+	c->slab = slab_bytes(); /* before the free pages: it frees empty slabs */
+	fd = open("/proc/sys/vm/vmstat_refresh", O_WRONLY);
+	if (fd >= 0) {
+		if (write(fd, "1", 1) < 0) { /* best effort */ }
+		close(fd);
+	}
+	c->free = file_value("/proc/meminfo", "MemFree", 1024) + pcp_pages() * PAGE_4K;
+	c->iommu_pages = file_value("/proc/vmstat", "nr_iommu_pages", PAGE_4K);
+	c->rust_tables = rust_stats(&st) ? -1 : (long long)st.out_table_bytes;
+	if (opt.verbose)
+		printf("# counters: free %lld Slab %lld nr_iommu_pages*4K %lld rust tables %lld\n",
+		       c->free, c->slab, c->iommu_pages, c->rust_tables);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Rows: what the table shows                                               */
+
+enum unit { U_NS, U_BYTES };
+
+struct row {
+	const char *key;
+	char label[96];
+	enum unit unit;
+	int n[NR_BE];
+	double v[NR_BE][MAX_ROUNDS];
+	const char *note;
+};
+
+#define MAX_ROWS 32
+static struct row rows[MAX_ROWS];
+static int nrows;
+
+static struct row *row_get(const char *key, enum unit unit, const char *fmt, ...)
+{
+	struct row *r;
+	va_list ap;
+	int i;
+
+	for (i = 0; i < nrows; i++)
+		if (!strcmp(rows[i].key, key))
+			return &rows[i];
+	if (nrows == MAX_ROWS)
+		abort();
+	r = &rows[nrows++];
+	r->key = strdup(key);
+	r->unit = unit;
+	va_start(ap, fmt);
+	vsnprintf(r->label, sizeof(r->label), fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+static void row_add(struct row *r, int b, double v)
+{
+	if (r->n[b] < MAX_ROUNDS)
+		r->v[b][r->n[b]++] = v;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void stats(const struct row *r, int b, double *med, double *min, double *max)
+{
+	double s[MAX_ROUNDS];
+	int n = r->n[b];
+
+	if (!n) {
+		*med = *min = *max = 0;
+		return;
+	}
+	memcpy(s, r->v[b], n * sizeof(double));
+	qsort(s, n, sizeof(double), cmp_double);
+	*min = s[0];
+	*max = s[n - 1];
+	*med = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Measures                                                                 */
+
+struct measure;
+typedef int (*op_fn)(struct backend *b, const struct measure *m, long iters);
+
+struct measure {
+	const char *key;
+	const char *label;	/* printf format, %u is param */
+	op_fn op;
+	unsigned int *param;	/* size parameter, or NULL */
+	double ops_per_iter;	/* e.g. 2 for a replace there and back */
+	const char *per_entry_key; /* also report time / param under this key */
+	bool needs_2m;
+	long iters;		/* calibrated batch size */
+};
+
+static int op_nested(struct backend *b, const struct measure *m, long iters)
+{
+	uint32_t id;
+
+	while (iters--) {
+		if (hwpt_alloc(b, b->idev, b->parent, 0, true, &id))
+			return -1;
+		if (destroy(b, id))
+			return -1;
+	}
+	return 0;
+}
+
+static int op_inval(struct backend *b, const struct measure *m, long iters)
+{
+	while (iters--)
+		if (invalidate(b, b->nested, *m->param))
+			return -1;
+	return 0;
+}
+
+static int op_map4k(struct backend *b, const struct measure *m, long iters)
+{
+	uint64_t len = *m->param * PAGE_4K;
+
+	while (iters--) {
+		if (ioas_map(b, b->mioas, buf4k, len, IOVA_BASE))
+			return -1;
+		if (ioas_unmap(b, b->mioas, IOVA_BASE, len))
+			return -1;
+	}
+	return 0;
+}
+
+static int op_map2m(struct backend *b, const struct measure *m, long iters)
+{
+	uint64_t len = *m->param * SZ_2M;
+
+	while (iters--) {
+		if (ioas_map(b, b->mioas, buf2m, len, IOVA_BASE))
+			return -1;
+		if (ioas_unmap(b, b->mioas, IOVA_BASE, len))
+			return -1;
+	}
+	return 0;
+}
+
+static int op_replace(struct backend *b, const struct measure *m, long iters)
+{
+	while (iters--) {
+		if (dev_replace(b, b->rdev, b->h1))
+			return -1;
+		if (dev_replace(b, b->rdev, b->h2))
+			return -1;
+	}
+	return 0;
+}
+
+static struct measure measures[] = {
+	{ "nested_alloc", "nested HWPT alloc + destroy", op_nested, NULL, 1 },
+	{ "inval_1", "HWPT_INVALIDATE, %u entry (per call)", op_inval,
+	  &sz.inv_n[0], 1 },
+	{ "inval_64", "HWPT_INVALIDATE, %u entries (per call)", op_inval,
+	  &sz.inv_n[1], 1, "inval_64_entry" },
+	{ "inval_4096", "HWPT_INVALIDATE, %u entries (per call)", op_inval,
+	  &sz.inv_n[2], 1, "inval_4096_entry" },
+	{ "map_4k_1", "IOAS_MAP + UNMAP, 4K x %u", op_map4k, &sz.map_4k[0], 1 },
+	{ "map_4k_256", "IOAS_MAP + UNMAP, 4K x %u", op_map4k, &sz.map_4k[1], 1 },
+	{ "map_4k_4096", "IOAS_MAP + UNMAP, 4K x %u", op_map4k, &sz.map_4k[2], 1 },
+	{ "map_2m", "IOAS_MAP + UNMAP, 2M x %u (hugetlb)", op_map2m, &sz.map_2m, 1,
+	  NULL, true },
+	{ "replace", "replace device between two HWPTs", op_replace, NULL, 2 },
+};
+
+static bool in_list(const char *list, const char *key)
+{
+	size_t kl = strlen(key);
+	const char *p = list;
+
+	while (p && *p) {
+		const char *e = strchr(p, ',');
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+
+		if (l == kl && !strncmp(p, key, kl))
+			return true;
+		p = e ? e + 1 : NULL;
+	}
+	return false;
+}
+
+static bool selected(const char *key)
+{
+	return !opt.only || in_list(opt.only, key);
+}
+
+static const char *mlabel(const struct measure *m, char *buf, size_t len)
+{
+	snprintf(buf, len, m->label, m->param ? *m->param : 0);
+	return buf;
+}
+
+/* Runs @iters iterations; returns ns per op, or -1 */
+static double timed(struct backend *b, const struct measure *m, long iters)
+{
+	double t0, t1;
+	char l[96];
+
+	t0 = now_ns();
+	if (m->op(b, m, iters)) {
+		fail("%s: %s: %s", b->name, mlabel(m, l, sizeof(l)), strerror(errno));
+		b->ok = false;
+		return -1;
+	}
+	t1 = now_ns();
+	return (t1 - t0) / (iters * m->ops_per_iter);
+}
+
+/* Round 0: warm up both backends and size the batch (same for both) */
+static int calibrate(struct measure *m)
+{
+	double per_op = 0, t;
+	int b;
+
+	for (b = 0; b < NR_BE; b++) {
+		long iters = 1;
+
+		/* Warm up (first-touch costs), then grow until one batch
+		 * takes a tenth of the target */
+		if (timed(&be[b], m, 2) < 0)
+			return -1;
+		for (;;) {
+			t = timed(&be[b], m, iters);
+			if (t < 0)
+				return -1;
+			if (t * iters * m->ops_per_iter >= opt.batch_ms * 1e5 ||
+			    iters >= (1L << 24))
+				break;
+			iters *= 4;
+		}
+		per_op += t / NR_BE;
+	}
+	m->iters = (long)(opt.batch_ms * 1e6 / (per_op * m->ops_per_iter)) + 1;
+	return 0;
+}
+
+/*
+ * Memory: bytes per paging domain holding mem_pages 4K mappings, and per
+ * nested domain.  K domains are allocated on top of a baseline and the
+ * counters' deltas divided by K:
+ *   slab    live slab object bytes (see slab_bytes()): the driver's and
+ *           iommufd's own objects
+ *   tables  page-table pages: nr_iommu_pages for the C mock (generic_pt
+ *           allocates them with iommu_alloc_pages_node_sz(), counted
+ *           there, not in Slab); RIOMMU_MOCK_STATS out_table_bytes for
+ *           riommu_mock (get_zeroed_page(), counted nowhere else)
+ *   total   drop of free memory, MemFree plus the per-CPU free lists
+ *           (everything: cross-check of the two above)
+ */
+static void destroy_all(struct backend *b, const uint32_t *ids, unsigned int n)
+{
+	while (n--)
+		destroy(b, ids[n]);
+}
+
+static int mem_round(struct backend *b, bool record)
+{
+	unsigned int k = sz.mem_paging_k, kn = sz.mem_nested_k, i;
+	static uint32_t ids[1024];
+	struct counters c0, c1;
+	long long tables;
+	uint32_t first;
+
+	if (k > ARRAY_LEN(ids) || kn > ARRAY_LEN(ids)) {
+		fail("memory measure: at most %zu domains", ARRAY_LEN(ids));
+		return -1;
+	}
+	/* Paging: the IOAS already holds the mappings; the first HWPT pins */
+	if (hwpt_alloc(b, b->idev, b->memioas, 0, false, &first))
+		goto err;
+	read_counters(&c0);
+	for (i = 0; i < k; i++) {
+		if (hwpt_alloc(b, b->idev, b->memioas, 0, false, &ids[i])) {
+			destroy_all(b, ids, i);
+			destroy(b, first);
+			goto err;
+		}
+	}
+	read_counters(&c1);
+	tables = b->kind == BE_C ? c1.iommu_pages - c0.iommu_pages :
+				   c1.rust_tables - c0.rust_tables;
+	if (opt.verbose)
+		printf("# %s paging x%u: slab %+lld, tables %+lld, free %+lld bytes\n",
+		       b->name, k, c1.slab - c0.slab, tables, c0.free - c1.free);
+	if (opt.verbose)
+		cache_diff(b->name);
+	if (record) {
+		row_add(row_get("mem_paging_slab", U_BYTES,
+				"slab per paging domain (%u x 4K mapped)", sz.mem_pages),
+			b->kind, (double)(c1.slab - c0.slab) / k);
+		row_add(row_get("mem_paging_tables", U_BYTES,
+				"page-table pages per paging domain (%u x 4K)", sz.mem_pages),
+			b->kind, (double)tables / k);
+		row_add(row_get("mem_paging_total", U_BYTES,
+				"free memory drop per paging domain (%u x 4K)", sz.mem_pages),
+			b->kind, (double)(c0.free - c1.free) / k);
+	}
+	destroy_all(b, ids, k);
+	if (destroy(b, first))
+		goto err;
+
+	/* Nested domains on the NEST_PARENT HWPT */
+	read_counters(&c0);
+	for (i = 0; i < kn; i++) {
+		if (hwpt_alloc(b, b->idev, b->parent, 0, true, &ids[i])) {
+			destroy_all(b, ids, i);
+			goto err;
+		}
+	}
+	read_counters(&c1);
+	if (record) {
+		row_add(row_get("mem_nested_slab", U_BYTES, "slab per nested domain"),
+			b->kind, (double)(c1.slab - c0.slab) / kn);
+		row_add(row_get("mem_nested_total", U_BYTES,
+				"free memory drop per nested domain"),
+			b->kind, (double)(c0.free - c1.free) / kn);
+	}
+	destroy_all(b, ids, kn);
+	return 0;
+err:
+	fail("%s: memory measure: %s", b->name, strerror(errno));
+	b->ok = false;
+	return -1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Setup and teardown                                                       */
+
+static int setup_backend(struct backend *b)
+{
+	const char *what;
+
+	b->ok = false;
+	what = "open /dev/iommu";
+	b->iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	if (b->iommufd < 0)
+		goto err;
+	if (b->kind == BE_RUST) {
+		what = "open /dev/riommu-mock (is riommu_mock.ko loaded?)";
+		b->ctlfd = open("/dev/riommu-mock", O_RDWR | O_CLOEXEC);
+		if (b->ctlfd < 0)
+			goto err;
+	}
+	what = b->kind == BE_C ?
+		"nesting setup (IOAS, IOMMU_TEST_CMD mock device: is CONFIG_IOMMUFD_TEST set?, HWPTs)" :
+		"nesting setup (IOAS, mock device, NEST_PARENT and nested HWPTs)";
+	if (ioas_alloc(b, &b->ioas) ||
+	    dev_add(b, b->ioas, &b->dev, &b->idev, NULL) ||
+	    hwpt_alloc(b, b->idev, b->ioas, IOMMU_HWPT_ALLOC_NEST_PARENT, false,
+		       &b->parent) ||
+	    hwpt_alloc(b, b->idev, b->parent, 0, true, &b->nested))
+		goto err;
+	what = "replace setup (device, two paging HWPTs)";
+	if (dev_add(b, b->ioas, &b->rdev, &b->ridev, NULL) ||
+	    hwpt_alloc(b, b->ridev, b->ioas, 0, false, &b->h1) ||
+	    hwpt_alloc(b, b->ridev, b->ioas, 0, false, &b->h2))
+		goto err;
+	what = "map setup (IOAS, device on its paging domain)";
+	if (ioas_alloc(b, &b->mioas) ||
+	    dev_add(b, b->mioas, &b->mdev, &b->midev, &b->mhwpt))
+		goto err;
+	what = "memory setup (IOAS with the 4K mappings)";
+	if (ioas_alloc(b, &b->memioas) ||
+	    ioas_map(b, b->memioas, buf4k, sz.mem_pages * PAGE_4K, IOVA_BASE))
+		goto err;
+
+	/* The driver really maps: read the mapping back through the mock */
+	what = "IOAS_MAP then the mock's CHECK_MAP";
+	if (ioas_map(b, b->mioas, buf4k, sz.map_4k[1] * PAGE_4K, IOVA_BASE) ||
+	    check_map(b, b->mhwpt, IOVA_BASE, sz.map_4k[1] * PAGE_4K, buf4k) ||
+	    ioas_unmap(b, b->mioas, IOVA_BASE, sz.map_4k[1] * PAGE_4K))
+		goto err;
+	if (buf2m) {
+		what = "IOAS_MAP of huge pages then CHECK_MAP";
+		if (ioas_map(b, b->mioas, buf2m, SZ_2M, IOVA_BASE) ||
+		    check_map(b, b->mhwpt, IOVA_BASE, SZ_2M, buf2m) ||
+		    ioas_unmap(b, b->mioas, IOVA_BASE, SZ_2M))
+			goto err;
+	}
+	b->ok = true;
+	return 0;
+err:
+	fail("%s backend: %s: %s", b->name, what, strerror(errno));
+	return -1;
+}
+
+static void teardown_backend(struct backend *b)
+{
+	/* Closing the files destroys every object (and the Rust devices) */
+	if (b->ctlfd >= 0)
+		close(b->ctlfd);
+	if (b->iommufd >= 0)
+		close(b->iommufd);
+	b->ctlfd = b->iommufd = -1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Profiling: perf_event_open cpu-clock samples of the kernel               */
+
+struct ksym {
+	uint64_t addr;
+	char *name;
+	unsigned long self, incl;
+	unsigned int seen;	/* sample number that last counted incl */
+};
+
+static struct ksym *ksyms;
+static size_t nksyms;
+
+static int cmp_ksym(const void *a, const void *b)
+{
+	const struct ksym *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+static int load_kallsyms(void)
+{
+	FILE *f = fopen("/proc/kallsyms", "r");
+	char line[512], name[400], mod[100];
+	size_t cap = 0;
+	unsigned long long a;
+	char t;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		int n = sscanf(line, "%llx %c %399s %99s", &a, &t, name, mod);
+
+		if (n < 3 || !a || (t != 't' && t != 'T'))
+			continue;
+		if (nksyms == cap) {
+			cap = cap ? 2 * cap : 65536;
+			ksyms = realloc(ksyms, cap * sizeof(*ksyms));
+			if (!ksyms)
+				abort();
+		}
+		if (n == 4) {
+			char full[512];
+
+			snprintf(full, sizeof(full), "%s %s", name, mod);
+			ksyms[nksyms].name = strdup(full);
+		} else {
+			ksyms[nksyms].name = strdup(name);
+		}
+		ksyms[nksyms].addr = a;
+		nksyms++;
+	}
+	fclose(f);
+	qsort(ksyms, nksyms, sizeof(*ksyms), cmp_ksym);
+	return nksyms ? 0 : -1;
+}
+
+static struct ksym *ksym_find(uint64_t ip)
+{
+	size_t lo = 0, hi = nksyms;
+
+	if (!nksyms || ip < ksyms[0].addr)
+		return NULL;
+	while (hi - lo > 1) {
+		size_t mid = (lo + hi) / 2;
+
+		if (ksyms[mid].addr <= ip)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return &ksyms[lo];
+}
+
+#define RING_PAGES 256	/* 1 MiB data */
+
+#define MAX_IPS 200000
+
+struct profiler {
+	int fd;
+	struct perf_event_mmap_page *mp;
+	unsigned long samples, lost, user;
+	unsigned int seq;
+	uint64_t *ips;		/* every sampled kernel IP, for hot spots */
+	size_t nips;
+};
+
+static int prof_open(struct profiler *p)
+{
+	struct perf_event_attr a = {
+		.size = sizeof(a),
+		.type = PERF_TYPE_SOFTWARE,
+		.config = PERF_COUNT_SW_CPU_CLOCK,
+		.sample_period = 100000, /* ns: 10 kHz */
+		.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_CALLCHAIN,
+		.disabled = 1,
+		.exclude_user = 1,
+		.exclude_hv = 1,
+		.exclude_callchain_user = 1,
+	};
+
+	memset(p, 0, sizeof(*p));
+	p->fd = syscall(SYS_perf_event_open, &a, 0, -1, -1, 0);
+	if (p->fd < 0)
+		return -1;
+	p->mp = mmap(NULL, (RING_PAGES + 1) * PAGE_4K, PROT_READ | PROT_WRITE,
+		     MAP_SHARED, p->fd, 0);
+	if (p->mp == MAP_FAILED) {
+		close(p->fd);
+		return -1;
+	}
+	return 0;
+}
+
+static void prof_drain(struct profiler *p)
+{
+	char *data = (char *)p->mp + PAGE_4K;
+	uint64_t size = RING_PAGES * PAGE_4K;
+	uint64_t head = __atomic_load_n(&p->mp->data_head, __ATOMIC_ACQUIRE);
+	uint64_t tail = p->mp->data_tail;
+
+	while (tail < head) {
+		struct perf_event_header h;
+		uint64_t rec[1024];
+		size_t i, off = tail % size, len;
+
+		/* copy the header and the record, which may wrap */
+		for (i = 0; i < sizeof(h); i++)
+			((char *)&h)[i] = data[(off + i) % size];
+		len = h.size;
+		if (len < sizeof(h) || len > sizeof(rec))
+			break;
+		for (i = 0; i < len; i++)
+			((char *)rec)[i] = data[(off + i) % size];
+		tail += len;
+		if (h.type == PERF_RECORD_LOST) {
+			p->lost += rec[2];
+			continue;
+		}
+		if (h.type != PERF_RECORD_SAMPLE)
+			continue;
+		{
+			uint64_t ip = rec[1], nr = rec[2];
+			struct ksym *s = ksym_find(ip);
+
+			p->samples++;
+			p->seq++;
+			if (h.misc & PERF_RECORD_MISC_USER || !s) {
+				p->user++;
+				continue;
+			}
+			s->self++;
+			if (p->ips && p->nips < MAX_IPS)
+				p->ips[p->nips++] = ip;
+			for (i = 0; i < nr && 3 + i < len / 8; i++) {
+				uint64_t cip = rec[3 + i];
+				struct ksym *cs;
+
+				if (cip >= (uint64_t)-4096) /* PERF_CONTEXT_* */
+					continue;
+				cs = ksym_find(cip);
+				if (cs && cs->seen != p->seq) {
+					cs->seen = p->seq;
+					cs->incl++;
+				}
+			}
+			if (s->seen != p->seq) {
+				s->seen = p->seq;
+				s->incl++;
+			}
+		}
+	}
+	__atomic_store_n(&p->mp->data_tail, tail, __ATOMIC_RELEASE);
+}
+
+static int cmp_self(const void *a, const void *b)
+{
+	const struct ksym *x = *(struct ksym *const *)a, *y = *(struct ksym *const *)b;
+
+	return (y->self > x->self) - (y->self < x->self);
+}
+
+static int cmp_incl(const void *a, const void *b)
+{
+	const struct ksym *x = *(struct ksym *const *)a, *y = *(struct ksym *const *)b;
+
+	return (y->incl > x->incl) - (y->incl < x->incl);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The hottest exact IPs, as symbol+offset (to read against objdump -d) */
+static void print_hot_ips(struct profiler *p)
+{
+	struct { uint64_t ip; size_t n; } hot[20] = { { 0 } };
+	size_t i, j, k, run;
+
+	if (!p->ips || !p->nips)
+		return;
+	qsort(p->ips, p->nips, sizeof(*p->ips), cmp_u64);
+	for (i = 0; i < p->nips; i = j) {
+		for (j = i; j < p->nips && p->ips[j] == p->ips[i]; j++)
+			;
+		run = j - i;
+		for (k = 0; k < ARRAY_LEN(hot) && hot[k].n >= run; k++)
+			;
+		if (k == ARRAY_LEN(hot))
+			continue;
+		memmove(&hot[k + 1], &hot[k], (ARRAY_LEN(hot) - k - 1) * sizeof(hot[0]));
+		hot[k].ip = p->ips[i];
+		hot[k].n = run;
+	}
+	printf("#   hot%%   instruction (symbol+offset)\n");
+	for (k = 0; k < ARRAY_LEN(hot) && hot[k].n; k++) {
+		struct ksym *s = ksym_find(hot[k].ip);
+		char name[200];
+
+		snprintf(name, sizeof(name), "%s", s ? s->name : "?");
+		if (strchr(name, ' '))
+			*strchr(name, ' ') = 0;
+		printf("  %6.2f  %s+0x%" PRIx64 "%s\n", 100.0 * hot[k].n / p->nips, name,
+		       s ? hot[k].ip - s->addr : hot[k].ip,
+		       s && strchr(s->name, ' ') ? strchr(s->name, ' ') : "");
+	}
+}
+
+static void profile_one(struct backend *b, struct measure *m)
+{
+	struct ksym **top;
+	struct profiler p;
+	double t0, per_op = 0;
+	long done = 0, chunk;
+	size_t i, n = 0;
+	char l[96];
+
+	for (i = 0; i < nksyms; i++)
+		ksyms[i].self = ksyms[i].incl = ksyms[i].seen = 0;
+	if (prof_open(&p)) {
+		printf("# profile: perf_event_open: %s\n", strerror(errno));
+		return;
+	}
+	p.ips = malloc(MAX_IPS * sizeof(*p.ips));
+	chunk = m->iters / 4 + 1;
+	ioctl(p.fd, PERF_EVENT_IOC_ENABLE, 0);
+	t0 = now_ns();
+	while (now_ns() - t0 < opt.profile_ms * 1e6) {
+		if (m->op(b, m, chunk)) {
+			fail("%s: profile of %s: %s", b->name, m->key, strerror(errno));
+			break;
+		}
+		done += chunk;
+		prof_drain(&p);
+	}
+	ioctl(p.fd, PERF_EVENT_IOC_DISABLE, 0);
+	per_op = (now_ns() - t0) / (done * m->ops_per_iter);
+	prof_drain(&p);
+
+	printf("PROFILE begin %s %s\n", m->key, b->name);
+	printf("# %s, %s backend: %lu kernel samples at 10 kHz (%lu lost, %lu unresolved),"
+	       " %.0f ns per op while sampled\n", mlabel(m, l, sizeof(l)), b->name,
+	       p.samples - p.user, p.lost, p.user, per_op);
+	top = calloc(nksyms, sizeof(*top));
+	for (i = 0; i < nksyms; i++)
+		if (ksyms[i].incl)
+			top[n++] = &ksyms[i];
+	qsort(top, n, sizeof(*top), cmp_self);
+	printf("#   self%%  symbol (time in the function itself)\n");
+	for (i = 0; i < n && i < 25 && top[i]->self; i++)
+		printf("  %6.2f  %s\n", 100.0 * top[i]->self / (p.samples - p.user),
+		       top[i]->name);
+	qsort(top, n, sizeof(*top), cmp_incl);
+	printf("#   incl%%  symbol (time in the function and what it calls)\n");
+	for (i = 0; i < n && i < 40; i++)
+		printf("  %6.2f  %s\n", 100.0 * top[i]->incl / (p.samples - p.user),
+		       top[i]->name);
+	print_hot_ips(&p);
+	printf("PROFILE end %s %s\n", m->key, b->name);
+	free(p.ips);
+	free(top);
+	munmap(p.mp, (RING_PAGES + 1) * PAGE_4K);
+	close(p.fd);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Output                                                                   */
+
+static const char *fmt_val(char *buf, size_t len, double v, enum unit u)
+{
+	if (u == U_BYTES) {
+		if (v >= 10 * 1024 || v <= -10 * 1024)
+			snprintf(buf, len, "%.1f KiB", v / 1024);
+		else
+			snprintf(buf, len, "%.0f B", v);
+	} else if (v >= 1e6) {
+		snprintf(buf, len, "%.2f ms", v / 1e6);
+	} else if (v >= 1e3) {
+		snprintf(buf, len, "%.2f us", v / 1e3);
+	} else {
+		snprintf(buf, len, "%.1f ns", v);
+	}
+	return buf;
+}
+
+static const char *fmt_cell(char *buf, size_t len, const struct row *r, int b)
+{
+	double med, min, max;
+	char a[32], c[32], d[32];
+
+	if (!r->n[b]) {
+		snprintf(buf, len, "-");
+		return buf;
+	}
+	stats(r, b, &med, &min, &max);
+	snprintf(buf, len, "%s (%s-%s)", fmt_val(a, sizeof(a), med, r->unit),
+		 fmt_val(c, sizeof(c), min, r->unit), fmt_val(d, sizeof(d), max, r->unit));
+	return buf;
+}
+
+static double row_ratio(const struct row *r)
+{
+	double cm, rm, x, y;
+
+	if (!r->n[BE_C] || !r->n[BE_RUST])
+		return 0;
+	stats(r, BE_C, &cm, &x, &y);
+	stats(r, BE_RUST, &rm, &x, &y);
+	return cm > 0 ? rm / cm : 0;
+}
+
+static void print_table(void)
+{
+	char c[64], r[64];
+	int i;
+
+	printf("\n%-44s | %-30s | %-30s | %s\n", "measure (median per op, min-max over rounds)",
+	       "C mock", "Rust mock (riommu_mock)", "Rust/C");
+	printf("%.44s-+-%.30s-+-%.30s-+-------\n",
+	       "------------------------------------------------------------",
+	       "------------------------------------------------------------",
+	       "------------------------------------------------------------");
+	for (i = 0; i < nrows; i++) {
+		double ratio = row_ratio(&rows[i]);
+
+		printf("%-44s | %-30s | %-30s | %5.2f%s\n", rows[i].label,
+		       fmt_cell(c, sizeof(c), &rows[i], BE_C),
+		       fmt_cell(r, sizeof(r), &rows[i], BE_RUST), ratio,
+		       ratio > 1.0 ? " *" : "");
+	}
+	printf("\n* Rust/C above 1.0.  QEMU TCG: absolute times are meaningless across "
+	       "machines;\n  compare only the Rust/C ratios of one boot.\n\n");
+
+	printf("RESULTS begin\n");
+	for (i = 0; i < nrows; i++) {
+		double cm, cmin, cmax, rm, rmin, rmax;
+
+		stats(&rows[i], BE_C, &cm, &cmin, &cmax);
+		stats(&rows[i], BE_RUST, &rm, &rmin, &rmax);
+		printf("RESULT %s %s %.1f %.1f %.1f %.1f %.1f %.1f %.3f | %s\n",
+		       rows[i].key, rows[i].unit == U_NS ? "ns" : "bytes", cm, cmin,
+		       cmax, rm, rmin, rmax, row_ratio(&rows[i]), rows[i].label);
+	}
+	printf("RESULTS end\n");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Main                                                                     */
+
+static void usage(void)
+{
+	printf("usage: riommu_bench [--smoke] [--rounds N] [--subs N] [--batch-ms MS]\n"
+	       "                    [--only KEY,...] [--profile above|all|KEY,...]\n"
+	       "                    [--profile-ms MS] [--verbose] [--list]\n");
+}
+
+static int set_opt(const char *k, const char *v)
+{
+	if (!strcmp(k, "smoke"))
+		opt.smoke = true;
+	else if (!strcmp(k, "verbose"))
+		opt.verbose = true;
+	else if (!strcmp(k, "list"))
+		opt.list = true;
+	else if (!strcmp(k, "rounds") && v)
+		opt.rounds = atoi(v);
+	else if (!strcmp(k, "subs") && v)
+		opt.subs = atoi(v) > 0 ? atoi(v) : 1;
+	else if (!strcmp(k, "batch-ms") && v)
+		opt.batch_ms = atof(v);
+	else if (!strcmp(k, "profile-ms") && v)
+		opt.profile_ms = atof(v);
+	else if (!strcmp(k, "only") && v)
+		opt.only = strdup(v);
+	else if (!strcmp(k, "profile"))
+		opt.profile = v ? strdup(v) : "above";
+	else
+		return -1;
+	return 0;
+}
+
+/* riommu_bench=key:value,key,... on the kernel command line ('+' for ',' in values) */
+static void cmdline_opts(void)
+{
+	char buf[4096], *p, *tok, *save;
+	FILE *f = fopen("/proc/cmdline", "r");
+
+	if (!f)
+		return;
+	if (!fgets(buf, sizeof(buf), f)) {
+		fclose(f);
+		return;
+	}
+	fclose(f);
+	for (p = strtok_r(buf, " \n", &save); p; p = strtok_r(NULL, " \n", &save)) {
+		char *s2, *q;
+
+		if (strncmp(p, "riommu_bench=", 13))
+			continue;
+		for (tok = strtok_r(p + 13, ",", &s2); tok; tok = strtok_r(NULL, ",", &s2)) {
+			char *v = strchr(tok, ':');
+
+			if (v) {
+				*v++ = 0;
+				for (q = v; *q; q++)
+					if (*q == '+')
+						*q = ',';
+			}
+			if (set_opt(tok, v))
+				printf("# riommu_bench=: unknown option %s\n", tok);
+		}
+	}
+}
+
+static void smoke_sizes(void)
+{
+	sz.inv_n[0] = 1;
+	sz.inv_n[1] = 2;
+	sz.inv_n[2] = 4;
+	sz.map_4k[0] = 1;
+	sz.map_4k[1] = 4;
+	sz.map_4k[2] = 16;
+	sz.map_2m = 1;
+	sz.mem_pages = 16;
+	sz.mem_paging_k = 1;
+	sz.mem_nested_k = 2;
+	opt.rounds = 1;
+}
+
+/* One pass over every measure, each op run once per backend, for --smoke */
+static int smoke(void)
+{
+	size_t i;
+	int b;
+
+	for (i = 0; i < ARRAY_LEN(measures); i++) {
+		struct measure *m = &measures[i];
+
+		if (m->needs_2m && !buf2m) {
+			printf("# %s skipped: no huge pages\n", m->key);
+			continue;
+		}
+		for (b = 0; b < NR_BE; b++)
+			if (timed(&be[b], m, 1) < 0)
+				return -1;
+	}
+	for (b = 0; b < NR_BE; b++)
+		if (mem_round(&be[b], false))
+			return -1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct utsname u;
+	int i, b, bb, round;
+	size_t mi;
+	char l[96];
+
+#ifdef BENCH_DEFAULT_SMOKE
+	opt.smoke = true;
+#endif
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 1)
+		cmdline_opts();
+	for (i = 1; i < argc; i++) {
+		char *k = argv[i], *v = NULL;
+
+		if (strncmp(k, "--", 2)) {
+			usage();
+			return 2;
+		}
+		k += 2;
+		if (strchr(k, '=')) {
+			v = strchr(k, '=');
+			*v++ = 0;
+		} else if (strcmp(k, "smoke") && strcmp(k, "list") &&
+			   strcmp(k, "profile") && i + 1 < argc) {
+			v = argv[++i];
+		}
+		if (!strcmp(k, "help")) {
+			usage();
+			return 0;
+		}
+		if (set_opt(k, v)) {
+			usage();
+			return 2;
+		}
+	}
+	if (opt.list) {
+		for (mi = 0; mi < ARRAY_LEN(measures); mi++)
+			printf("%-14s %s\n", measures[mi].key,
+			       mlabel(&measures[mi], l, sizeof(l)));
+		printf("%-14s %s\n", "memory", "slab/table/MemFree per domain");
+		return 0;
+	}
+	if (opt.smoke)
+		smoke_sizes();
+	if (opt.rounds < 1 || opt.rounds >= MAX_ROUNDS)
+		opt.rounds = opt.rounds < 1 ? 1 : MAX_ROUNDS - 1;
+
+	uname(&u);
+	if (opt.smoke)
+		printf("1..1\n");
+	if (opt.smoke)
+		printf("# riommu_bench: kernel %s, %ld CPU(s), smoke: every op once, tiny sizes\n",
+		       u.release, sysconf(_SC_NPROCESSORS_ONLN));
+	else
+		printf("# riommu_bench: kernel %s, %ld CPU(s), %d rounds, best of %d batches"
+		       " of >= %.0f ms per backend and round\n",
+		       u.release, sysconf(_SC_NPROCESSORS_ONLN), opt.rounds, opt.subs,
+		       opt.batch_ms);
+	printf("INFO kernel %s\n", u.release);
+
+	buf4k_pages = sz.map_4k[2] > sz.mem_pages ? sz.map_4k[2] : sz.mem_pages;
+	inv_entries = calloc(sz.inv_n[2], sizeof(*inv_entries));
+	for (i = 0; i < (int)sz.inv_n[2]; i++)
+		inv_entries[i].iotlb_id = i % MOCK_NESTED_DOMAIN_IOTLB_NUM;
+	if (alloc_buffers())
+		goto out;
+	printf("# 4K buffer: %zu pages in %u physically contiguous runs; "
+	       "2M buffer: %u huge pages in %u runs\n", buf4k_pages, runs4k,
+	       buf2m ? sz.map_2m : 0, runs2m);
+
+	for (b = 0; b < NR_BE; b++)
+		setup_backend(&be[b]);
+	if (!be[BE_C].ok || !be[BE_RUST].ok)
+		goto out;
+
+	if (opt.smoke) {
+		smoke();
+		goto out;
+	}
+
+	/* Round 0: warm-up and batch sizing */
+	for (mi = 0; mi < ARRAY_LEN(measures); mi++) {
+		struct measure *m = &measures[mi];
+
+		if (!selected(m->key) || (m->needs_2m && !buf2m))
+			continue;
+		if (calibrate(m))
+			goto out;
+		printf("# %-40s %ld ops per batch\n", mlabel(m, l, sizeof(l)),
+		       (long)(m->iters * m->ops_per_iter));
+	}
+
+	/* The very first memory sample of a boot is off (first-use effects) */
+	if (selected("memory"))
+		for (b = 0; b < NR_BE; b++)
+			if (mem_round(&be[b], false))
+				goto out;
+
+	for (round = 0; round < opt.rounds; round++) {
+		double t0 = now_ns();
+
+		for (mi = 0; mi < ARRAY_LEN(measures); mi++) {
+			struct measure *m = &measures[mi];
+			struct row *r, *re = NULL;
+
+			if (!selected(m->key) || (m->needs_2m && !buf2m))
+				continue;
+			r = row_get(m->key, U_NS, "%s", mlabel(m, l, sizeof(l)));
+			if (m->per_entry_key) {
+				snprintf(l, sizeof(l), "HWPT_INVALIDATE, %u entries (per entry)",
+					 *m->param);
+				re = row_get(m->per_entry_key, U_NS, "%s", l);
+			}
+			/*
+			 * subs batches per backend, interleaved (C R R C C R
+			 * ... or the mirror, alternating from round to round);
+			 * the round's sample is each backend's best batch, which
+			 * filters out host preemption (TCG vCPUs are host
+			 * threads) without favouring either backend.
+			 */
+			double best[NR_BE] = { -1, -1 };
+			int s;
+
+			for (s = 0; s < opt.subs; s++) {
+				for (i = 0; i < NR_BE; i++) {
+					int bb = (round + s + i) % 2 ? BE_RUST : BE_C;
+					double t = timed(&be[bb], m, m->iters);
+
+					if (t < 0)
+						goto out;
+					if (best[bb] < 0 || t < best[bb])
+						best[bb] = t;
+				}
+			}
+			for (bb = 0; bb < NR_BE; bb++) {
+				row_add(r, bb, best[bb]);
+				if (re)
+					row_add(re, bb, best[bb] / *m->param);
+			}
+		}
+		if (selected("memory")) {
+			for (i = 0; i < NR_BE; i++) {
+				int bb = (round + i) % 2 ? BE_RUST : BE_C;
+
+				if (mem_round(&be[bb], true))
+					goto out;
+			}
+		}
+		printf("# round %d done in %.1f s\n", round + 1, (now_ns() - t0) / 1e9);
+	}
+	print_table();
+
+	if (opt.profile) {
+		if (load_kallsyms()) {
+			printf("# profile: cannot read /proc/kallsyms\n");
+			goto out;
+		}
+		for (mi = 0; mi < ARRAY_LEN(measures); mi++) {
+			struct measure *m = &measures[mi];
+			struct row *r;
+			bool want;
+
+			if (!selected(m->key) || (m->needs_2m && !buf2m))
+				continue;
+			r = row_get(m->key, U_NS, "%s", mlabel(m, l, sizeof(l)));
+			if (!strcmp(opt.profile, "all"))
+				want = true;
+			else if (!strcmp(opt.profile, "above"))
+				want = row_ratio(r) > 1.0;
+			else
+				want = in_list(opt.profile, m->key);
+			if (!want)
+				continue;
+			for (b = 0; b < NR_BE; b++)
+				profile_one(&be[b], m);
+		}
+	}
+out:
+	for (b = 0; b < NR_BE; b++)
+		teardown_backend(&be[b]);
+	/* Page-table pages are no slab objects: kmemleak cannot see a leak */
+	be[BE_RUST].ctlfd = open("/dev/riommu-mock", O_RDWR | O_CLOEXEC);
+	if (be[BE_RUST].ctlfd >= 0) {
+		struct riommu_mock_stats st;
+
+		if (!rust_stats(&st))
+			printf("# after teardown: riommu_mock has %llu paging domains, %llu bytes"
+			       " of page tables\n", (unsigned long long)st.out_paging_domains,
+			       (unsigned long long)st.out_table_bytes);
+		teardown_backend(&be[BE_RUST]);
+	}
+	if (opt.smoke) {
+		if (failures)
+			printf("not ok 1 bench smoke # %d failure(s)\n", failures);
+		else
+			printf("ok 1 bench smoke\n");
+	} else if (failures) {
+		printf("# %d failure(s)\n", failures);
+	}
+	return failures ? 1 : 0;
+}
