@@ -4,8 +4,10 @@
 #
 #   make run        build everything, boot QEMU, load the modules, run the demo
 #   make check      build everything and run every test (host + in QEMU)
+#   make check-debug  the QEMU tests on the debug kernel (KASAN, lockdep...)
 #   make modules    build the modules against KDIR
 #   make CLIPPY=1   build the modules with clippy
+#   make LLVM=-19   build the modules with clang-19 (for a kernel built so)
 #
 # KDIR defaults to the cached test kernel built by tools/kernel.sh; set
 # KDIR=/path/to/your/7.3/build to use your own.
@@ -19,12 +21,14 @@ export LIBCLANG_PATH ?= /usr/lib/llvm-19/lib
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 kbuild_arch := $(if $(filter arm64,$(ARCH)),ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-,)
-KMAKE = $(MAKE) -C $(KDIR) M=$(TOP) $(kbuild_arch) BINDGEN=bindgen $(if $(CLIPPY),CLIPPY=1)
+KMAKE = $(MAKE) -C $(KDIR) M=$(TOP) $(kbuild_arch) BINDGEN=bindgen $(if $(CLIPPY),CLIPPY=1) $(if $(LLVM),LLVM=$(LLVM))
 
-.PHONY: all modules modules-list clean run check bench fuzz soak setup kernel clippy fmt fmt-check host-test
+.PHONY: all modules modules-list clean run check check-debug bench fuzz soak setup kernel clippy fmt fmt-check host-test
 
 # The modules tests load, in load order (x86_64).
 MODULES := riommu_mock.ko riommu_minimal.ko
+# arm64 (tools/check-arm64.sh): riommu_smmuv3.ko binds to the SMMUv3.
+MODULES_arm64 := riommu_mock.ko riommu_minimal.ko riommu_smmuv3.ko
 
 all: modules
 
@@ -32,7 +36,7 @@ modules:
 	+$(KMAKE) modules
 
 modules-list:
-	@for m in $(MODULES); do echo $(TOP)/$$m; done
+	@for m in $(if $(filter arm64,$(ARCH)),$(MODULES_arm64),$(MODULES)); do echo $(TOP)/$$m; done
 
 clippy:
 	+$(KMAKE) CLIPPY=1 KRUSTFLAGS=-Dwarnings modules
@@ -67,6 +71,9 @@ fuzz:
 
 soak:
 	$(TOP)/tools/soak.sh
+
+check-debug:
+	$(TOP)/tools/check-debug.sh
 
 clean:
 	-+$(KMAKE) clean

@@ -208,5 +208,25 @@ for m in ${modules[@]+"${modules[@]}"}; do mods+=(--module "$m"); done
 	--prog-timeout "${RIOMMU_PROG_TIMEOUT:-300}" --skips "$here/upstream-skips.txt" \
 	${mods[@]+"${mods[@]}"} ${progs[@]+"${progs[@]}"}
 
+# >>> VT-D HOOK (riommu_vtd) >>>
+# Two more boots with QEMU's emulated intel-iommu and edu device: the edu
+# DMA test on riommu_vtd.ko, then on the kernel's C driver (about 45 s).
+# tools/check-vtd.sh appends its results to ours; RIOMMU_SKIP_VTD=1 skips it.
+if [ -x "$here/check-vtd.sh" ] && [ "${RIOMMU_SKIP_VTD:-0}" != 1 ]; then
+	stage vtd
+	"$here/check-vtd.sh" --no-build --results "$results" --out "$out/vtd"
+fi
+# <<< VT-D HOOK <<<
+
+# >>> ARM64 HOOK (tools/check-arm64.sh) >>>
+# The arm64 kernel (cached like the x86_64 one), the modules and the SMMUv3
+# selftests for arm64, and two QEMU virt boots with an emulated SMMUv3:
+# riommu_smmuv3.ko, then the kernel's C driver.  RIOMMU_SKIP_ARM64=1 skips it.
+if [ -x "$here/check-arm64.sh" ] && [ "${RIOMMU_SKIP_ARM64:-0}" != 1 ]; then
+	stage arm64
+	"$here/check-arm64.sh" --results "$results" --out "$out/arm64"
+fi
+# <<< ARM64 HOOK <<<
+
 log "make check took $(($(date +%s) - t_all))s"
 finish

@@ -28,7 +28,8 @@ need_root() {
 
 PKGS=(qemu-system-x86 qemu-system-arm libclang-19-dev clang-19 lld-19 llvm-19
 	busybox-static flex bison bc libelf-dev libssl-dev cpio libcap-dev
-	gcc-aarch64-linux-gnu make gcc python3 kmod xz-utils rsync)
+	gcc-aarch64-linux-gnu make gcc python3 kmod xz-utils rsync
+	libc6-dev-arm64-cross) # arm64: static test programs (tools/check-arm64.sh)
 
 missing_pkgs() {
 	local p
@@ -132,8 +133,33 @@ bindgen_ok() {
 	[ "$(printf '%s\n0.71.1\n' "$v" | sort -V | head -n1)" = 0.71.1 ]
 }
 
+# >>> arm64 (tools/check-arm64.sh) >>>
+# The arm64 guest's busybox: Debian's busybox-static for arm64, unpacked
+# (never installed) into $RIOMMU_CACHE/arm64/busybox.  apt needs the arm64
+# architecture for that download (only its package lists are added).
+install_arm64_busybox() {
+	local dst="$RIOMMU_CACHE/arm64/busybox" tmp deb
+	[ -x "$dst" ] && return 0
+	log "fetching busybox-static:arm64"
+	if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+		need_root dpkg --add-architecture arm64
+		need_root apt-get update -qq
+	fi
+	tmp=$(mktemp -d)
+	chmod 755 "$tmp" # apt-get download runs as _apt
+	(cd "$tmp" && apt-get download -qq busybox-static:arm64 >/dev/null 2>&1) ||
+		{ need_root apt-get update -qq && (cd "$tmp" && apt-get download -qq busybox-static:arm64); }
+	deb=$(ls "$tmp"/busybox-static_*_arm64.deb | head -n1)
+	dpkg-deb -x "$deb" "$tmp/x"
+	mkdir -p "$(dirname "$dst")"
+	install -m 755 "$tmp/x/bin/busybox" "$dst"
+	rm -rf "$tmp"
+}
+# <<< arm64 <<<
+
 install_packages
 install_rust
+install_arm64_busybox
 if [ -z "${KDIR:-}" ]; then
 	unpack_kernel_source
 fi

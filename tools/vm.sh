@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Boot the riommu test kernel in QEMU (x86_64, q35), load modules, run test
-# programs, and judge the result.
+# Boot the riommu test kernel in QEMU (x86_64: q35; arm64: virt, see --arch),
+# load modules, run test programs, and judge the result.
 #
 #   tools/vm.sh [OPTIONS] [PROG...]
 #
@@ -10,7 +10,12 @@
 #                      static binaries or #!/bin/sh scripts).  In check mode
 #                      each must print TAP.
 # -k, --kdir DIR       kernel build directory (default: $KDIR); the image is
-#                      DIR/arch/x86/boot/bzImage
+#                      DIR/arch/x86/boot/bzImage (arm64: arch/arm64/boot/Image)
+#     --arch ARCH      x86_64 (default: q35) or arm64 (virt with an emulated
+#                      SMMUv3 in nested mode and QEMU's edu device; the
+#                      console is ttyAMA0, the results go to the second
+#                      PL011, ttyAMA1, which QEMU >= 10.0 adds for a second
+#                      -serial; busybox from $RIOMMU_CACHE/arm64/busybox)
 #     --kernel FILE    the kernel image, if not under --kdir
 # -m, --module KO      load KO with insmod before the programs (repeatable,
 #                      in order); a failed insmod is a failure
@@ -52,10 +57,11 @@ top=$(dirname "$here")
 kdir=${KDIR:-}
 kernel='' out="${RIOMMU_OUT:-$top/build}/vm" mode=check prog_timeout=300
 qemu_timeout='' append='' skips='' results='' hugepages=64 inject='' kmemleak=1
-modules=() progs=()
+modules=() progs=() arch=x86_64
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-k | --kdir) kdir=$2; shift ;;
+	--arch) arch=$2; shift ;;
 	--kernel) kernel=$2; shift ;;
 	-m | --module) modules+=("$2"); shift ;;
 	-o | --out) out=$2; shift ;;
@@ -77,10 +83,20 @@ while [ $# -gt 0 ]; do
 done
 case "$mode" in check | run) ;; *) die "vm.sh: --mode is check or run" ;; esac
 case "$inject" in "" | warn | oops | hang) ;; *) die "vm.sh: --inject is warn, oops or hang" ;; esac
-[ -n "$kernel" ] || kernel=${kdir:?vm.sh: give --kdir or KDIR=}/arch/x86/boot/bzImage
+# >>> arch (arm64: tools/check-arm64.sh) >>>
+case "$arch" in
+x86_64) image=arch/x86/boot/bzImage qemu_bin=qemu-system-x86_64 con=ttyS0 tap_tty=/dev/ttyS1
+	busybox=$(command -v busybox) || die "busybox missing: install busybox-static" ;;
+arm64) image=arch/arm64/boot/Image qemu_bin=qemu-system-aarch64 con=ttyAMA0 tap_tty=/dev/ttyAMA1
+	busybox=$RIOMMU_CACHE/arm64/busybox
+	[ -x "$busybox" ] || die "no $busybox: run tools/setup.sh" ;;
+*) die "vm.sh: --arch is x86_64 or arm64" ;;
+esac
+# <<< arch <<<
+[ -n "$kernel" ] || kernel=${kdir:?vm.sh: give --kdir or KDIR=}/$image
 [ -f "$kernel" ] || die "vm.sh: no kernel image $kernel"
 qemu_timeout=${qemu_timeout:-$((120 + prog_timeout * ${#progs[@]}))}
-command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing: run tools/setup.sh"
+command -v $qemu_bin >/dev/null || die "$qemu_bin missing: run tools/setup.sh"
 
 # Only static binaries (or scripts) run in the guest: it has no libc.
 is_dynamic() { readelf -l "$1" 2>/dev/null | grep -q 'program interpreter'; }
@@ -95,7 +111,6 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 root="$out/initramfs"
 mkdir -p "$root"/{bin,etc,lib/modules/riommu,tests}
-busybox=$(command -v busybox) || die "busybox missing: install busybox-static"
 is_dynamic "$busybox" && die "$busybox is not static: install busybox-static"
 cp "$busybox" "$root/bin/busybox"
 cp "$here/guest/init" "$root/init"
@@ -131,6 +146,7 @@ RIOMMU_PROG_TIMEOUT=$prog_timeout
 RIOMMU_HUGEPAGES=$hugepages
 RIOMMU_INJECT=$inject
 RIOMMU_KMEMLEAK=$kmemleak
+RIOMMU_TAP_TTY=$tap_tty
 EOF
 # What tools/tap.py needs to know about this run.
 json_list() { local s='' w; for w in "$@"; do s+="${s:+, }\"$w\""; done; echo "[$s]"; }
@@ -147,13 +163,26 @@ EOF
 # an Oops the kernel may hold locks forever, which would look like a hang;
 # panicking gives a quick, clear failure (the tests not yet run are
 # reported as "did not run").
-cmdline="console=ttyS0 iommufd.allow_unsafe_interrupts=1 panic=-1 oops=panic"
+cmdline="console=$con iommufd.allow_unsafe_interrupts=1 panic=-1 oops=panic"
 cmdline+=" rdinit=/init${append:+ $append}"
 accel=${RIOMMU_ACCEL:-tcg}
-qemu=(qemu-system-x86_64 -machine q35 -accel "$accel" -smp "${RIOMMU_SMP:-2}"
+qemu=($qemu_bin -accel "$accel" -smp "${RIOMMU_SMP:-2}"
 	-m "${RIOMMU_MEM:-2G}" -nographic -no-reboot -nic none
 	-kernel "$kernel" -initrd "$out/initramfs.cpio" -append "$cmdline")
-[ "$accel" = kvm ] && qemu+=(-cpu host)
+# >>> arch >>>
+if [ "$arch" = arm64 ]; then
+	# cortex-a57: ARMv8.0, the cheapest CPU for TCG (no pointer
+	# authentication to emulate); edu (hw/misc/edu.c) is the DMA engine the
+	# SMMUv3 tests drive.
+	# shellcheck disable=SC2054 # the commas are QEMU's
+	qemu+=(-machine virt,iommu=smmuv3 -global arm-smmuv3.stage=nested
+		-device edu,dma_mask=0xffffffffffffffff)
+	if [ "$accel" = kvm ]; then qemu+=(-cpu host); else qemu+=(-cpu cortex-a57); fi
+else
+	qemu+=(-machine q35)
+	if [ "$accel" = kvm ]; then qemu+=(-cpu host); fi
+fi
+# <<< arch <<<
 if [ "$mode" = run ]; then
 	# The console on this terminal (and in console.log); Ctrl-A x quits.
 	# shellcheck disable=SC2054 # the commas are QEMU's

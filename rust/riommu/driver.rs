@@ -232,6 +232,17 @@ pub trait Driver: Send + Sync + Sized + 'static {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
+    /// `of_xlate`: one device-tree IOMMU specifier of `dev` naming this
+    /// driver's instance (`args`: its cells), before `probe_device`;
+    /// typically records them with [`super::platform::fwspec_add_ids`].
+    /// Implement it for IOMMUs described by the device tree.
+    fn of_xlate(_dev: &Device, _args: &[u32]) -> Result
+    where
+        Self: DriverStatics,
+    {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
     /// The one allocation entry point for user domains.
     ///
     /// - `domain_alloc_paging_flags`: `parent == None`, `dev` is `Some`; the
@@ -364,6 +375,9 @@ impl Statics {
         }
         if D::HAS_HW_INFO {
             ops.hw_info = Some(glue::hw_info::<D>);
+        }
+        if D::HAS_OF_XLATE {
+            ops.of_xlate = Some(glue::of_xlate::<D>);
         }
         ops.domain_alloc_paging_flags = Some(glue::alloc_paging_flags::<D>);
         ops.domain_alloc_nested = Some(glue::alloc_nested::<D>);
@@ -629,6 +643,31 @@ impl<D: DriverStatics> IommuRegistration<D> {
         data: impl PinInit<D::Data, Error>,
     ) -> impl PinInit<Self, Error> {
         let hw = ptr::from_ref(hwdev).cast::<bindings::device>().cast_mut();
+        Self::new_hw_raw(module, hw, name, max_pasids, data)
+    }
+
+    /// [`IommuRegistration::new_hw`] for an IOMMU with no `struct device`
+    /// of its own (a firmware-described unit such as a VT-d DRHD, which the
+    /// C intel driver registers the same way): the sysfs node has no parent
+    /// and the instance no fwnode, so the core offers it every device
+    /// without a firmware IOMMU binding (`iommu_fwspec_ops(NULL)`).
+    pub fn new_hw_unparented(
+        module: &'static ThisModule,
+        name: &'static CStr,
+        max_pasids: u32,
+        data: impl PinInit<D::Data, Error>,
+    ) -> impl PinInit<Self, Error> {
+        Self::new_hw_raw(module, ptr::null_mut(), name, max_pasids, data)
+    }
+
+    /// `hw` is NULL or a live device that outlives the registration.
+    fn new_hw_raw(
+        module: &'static ThisModule,
+        hw: *mut bindings::device,
+        name: &'static CStr,
+        max_pasids: u32,
+        data: impl PinInit<D::Data, Error>,
+    ) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             data <- data,
             kind: Kind::Hw,
@@ -640,9 +679,9 @@ impl<D: DriverStatics> IommuRegistration<D> {
                 }
                 // SAFETY: no registration of `D` exists (checked above).
                 unsafe { s.prepare::<D>(module) };
-                // SAFETY: `slot` is valid, pinned memory; `hw` is a live
-                // device that outlives the registration (the caller's bound
-                // device owns it).
+                // SAFETY: `slot` is valid, pinned memory; `hw` is NULL or a
+                // live device that outlives the registration (the caller's
+                // bound device owns it).
                 unsafe {
                     slot.write(RawRegistration {
                         iommu: pin_init::zeroed(),
@@ -777,6 +816,22 @@ mod glue {
         // SAFETY: the core only asks about devices we probed.
         let dev = unsafe { IommuDevice::<D>::from_raw(dev) };
         D::capable(&dev, Cap::from_raw(cap))
+    }
+
+    /// # Safety
+    ///
+    /// Called by the iommu core, with the arguments its `iommu_ops` contract
+    /// guarantees for this callback.
+    pub(super) unsafe extern "C" fn of_xlate<D: DriverStatics>(
+        dev: *mut bindings::device,
+        args: *const bindings::of_phandle_args,
+    ) -> ffi::c_int {
+        // SAFETY: the OF code holds `dev` and `args` for the call.
+        let (dev, args) = unsafe { (Device::from_raw(dev), &*args) };
+        let n = usize::try_from(args.args_count)
+            .unwrap_or(0)
+            .min(args.args.len());
+        from_result(|| D::of_xlate(dev, &args.args[..n]).map(|()| 0))
     }
 
     /// # Safety

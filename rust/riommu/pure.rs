@@ -10,8 +10,12 @@ pub mod errno;
 pub mod mockpt;
 #[path = "../riommu_core/src/pt.rs"]
 pub mod pt;
+#[path = "../riommu_core/src/smmuv3/mod.rs"]
+pub mod smmuv3;
 #[path = "../riommu_core/src/userdata.rs"]
 pub mod userdata;
+#[path = "../riommu_core/src/vtd/mod.rs"]
+pub mod vtd;
 
 use kernel::error::Error;
 

@@ -10,6 +10,8 @@
 #include <linux/highmem.h>
 #include <linux/sched/mm.h>
 #include <linux/module.h>
+#include <linux/pci.h>
+#include <linux/workqueue.h>
 #include "riommu_shim.h"
 
 /* The shim and the generated bindings use iommufd's driver exports. */
@@ -207,4 +209,43 @@ int riommu_shim_mm_access(struct mm_struct *mm, unsigned long addr, void *buf,
 	mmap_read_unlock(mm);
 	mmput(mm);
 	return ret;
+}
+
+/*
+ * PCI identity of @dev for hardware IOMMU drivers: its segment, its
+ * requester id, and the requester id of its ancestor on the root bus (the
+ * device itself when it sits on the root bus), which is what a DMAR device
+ * scope naming a bridge covers.  -ENODEV for a non-PCI device.
+ * to_pci_dev() is container_of(), pci_domain_nr() and pci_is_root_bus()
+ * are inlines.
+ */
+int riommu_shim_pci_ids(struct device *dev, u16 *segment, u16 *rid,
+			u16 *root_rid)
+{
+	struct pci_dev *pdev, *up;
+
+	if (!dev_is_pci(dev))
+		return -ENODEV;
+	pdev = to_pci_dev(dev);
+	up = pdev;
+	while (!pci_is_root_bus(up->bus) && up->bus->self)
+		up = up->bus->self;
+	*segment = pci_domain_nr(pdev->bus);
+	*rid = pci_dev_id(pdev);
+	*root_rid = pci_dev_id(up);
+	return 0;
+}
+
+/* INIT_DELAYED_WORK() is a macro (it also sets up the lockdep map). */
+void riommu_shim_init_delayed_work(struct delayed_work *dwork,
+				   void (*fn)(struct work_struct *work))
+{
+	INIT_DELAYED_WORK(dwork, fn);
+}
+
+/* schedule_delayed_work() is a static inline over the system workqueue. */
+bool riommu_shim_schedule_delayed_work(struct delayed_work *dwork,
+				       unsigned long delay)
+{
+	return schedule_delayed_work(dwork, delay);
 }

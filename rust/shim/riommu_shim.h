@@ -37,4 +37,14 @@ int riommu_shim_mm_access(struct mm_struct *mm, unsigned long addr, void *buf,
 u64 riommu_shim_alloc_pages_phys(unsigned int order);
 void riommu_shim_free_pages_phys(u64 phys, unsigned int order);
 
+/* Hardware IOMMU drivers (rust/riommu/hw.rs). */
+struct delayed_work;
+struct work_struct;
+int riommu_shim_pci_ids(struct device *dev, u16 *segment, u16 *rid,
+			u16 *root_rid);
+void riommu_shim_init_delayed_work(struct delayed_work *dwork,
+				   void (*fn)(struct work_struct *work));
+bool riommu_shim_schedule_delayed_work(struct delayed_work *dwork,
+				       unsigned long delay);
+
 #endif

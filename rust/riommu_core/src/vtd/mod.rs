@@ -15,6 +15,8 @@
 //!   [`Format`](super::pt::Format)s (spec 9.7, 9.8);
 //! - [`qi`]: queued invalidation descriptors (spec 6.5.2);
 //! - [`fault`]: fault recording registers and fault reasons (spec chapter 7);
+//! - [`inval`]: the invalidation sequences after a PASID entry changes and
+//!   for stage-1 invalidation requests;
 //! - [`nested`]: validation of the iommufd VT-d stage-1 uAPI structs.
 //!
 //! Section numbers are those of spec rev 3.x/4.x (chapter 6 invalidation,
@@ -25,6 +27,7 @@
 pub mod context;
 pub mod dmar;
 pub mod fault;
+pub mod inval;
 pub mod nested;
 pub mod pasid;
 pub mod pte;

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! riommu_smmuv3: an Arm SMMUv3 driver in Rust, for QEMU virt's emulated
+//! SMMUv3 (`-M virt,iommu=smmuv3 -global arm-smmuv3.stage=nested`), plugged
+//! into iommufd: identity, blocked, stage 1 and stage 2 paging domains, and
+//! a vSMMU (`IOMMU_VIOMMU_TYPE_ARM_SMMUV3`) with nested domains.
+//!
+//! This file is the crate root: it pulls in the riommu abstractions (the only
+//! code with `unsafe`) and registers the platform driver.  The driver modules
+//! forbid `unsafe`:
+//!
+//! - [`bind`]: the platform driver of `arm,smmu-v3` device-tree nodes, which
+//!   registers the SMMU with the iommu core, and the debugfs file;
+//! - [`smmu`]: registers, queues, stream table, events of one SMMU;
+//! - [`iommu`]: the `iommu_ops`, masters and paging domains;
+//! - [`vsmmu`]: the vSMMU and nested domains.
+//!
+//! `Documentation/smmuv3.rst` describes the driver and its tests; the
+//! C driver (`arm_smmu_v3.ko`) binds to the same node, so load one or the
+//! other.
+
+#[path = "../../rust/riommu/mod.rs"]
+pub mod riommu;
+
+pub mod bind;
+pub mod iommu;
+pub mod smmu;
+pub mod vsmmu;
+
+use kernel::{platform, prelude::*, ThisModule};
+
+module! {
+    type: SmmuModule,
+    name: "riommu_smmuv3",
+    authors: ["riommu developers"],
+    description: "Arm SMMUv3 IOMMU driver in Rust (iommufd, nested translation)",
+    license: "GPL",
+    imports_ns: ["IOMMUFD", "IOMMUFD_INTERNAL"],
+}
+
+/// The module: the platform driver ([`bind`]).
+#[pin_data]
+pub struct SmmuModule {
+    #[pin]
+    drv: kernel::driver::Registration<platform::Adapter<bind::SmmuPlatform>>,
+}
+
+impl kernel::InPlaceModule for SmmuModule {
+    fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            drv <- kernel::driver::Registration::new(c"riommu_smmuv3", module),
+        })
+    }
+}

@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! riommu_vtd: an Intel VT-d driver in Rust for QEMU q35's emulated
+//! `intel-iommu` in scalable mode (`x-scalable-mode=on,x-flts=on`), plugged
+//! into iommufd through the riommu API.
+//!
+//! Load it on a kernel booted with `intel_iommu=off`: the built-in C driver
+//! then leaves the unit alone (translation off, registers released).
+//!
+//! This file is the crate root: it pulls in the riommu abstractions (the only
+//! code with `unsafe`) and the driver modules, which forbid `unsafe`.
+//!
+//! Faults are polled (every [`FAULT_POLL_MS`] ms, and whenever the debugfs
+//! files are read) and counted in `/sys/kernel/debug/riommu_vtd/`:
+//! `fault_count` (a number), `faults` (counts and the last faults) and
+//! `info` (registers and capabilities).
+
+#[path = "../../rust/riommu/mod.rs"]
+pub mod riommu;
+
+pub mod iommu;
+pub mod unit;
+
+use kernel::{debugfs, fmt, prelude::*, sync::Arc};
+use riommu::{
+    driver::IommuRegistration,
+    hw::{PeriodicHandler, PeriodicWork},
+};
+use unit::Unit;
+
+module! {
+    type: RiommuVtdModule,
+    name: "riommu_vtd",
+    authors: ["riommu developers"],
+    description: "Intel VT-d (scalable mode, first stage) IOMMU driver in Rust",
+    license: "GPL",
+    imports_ns: ["IOMMUFD", "IOMMUFD_INTERNAL"],
+}
+
+/// How often the fault recording registers are polled, in milliseconds.
+pub const FAULT_POLL_MS: u32 = 100;
+
+/// Polls the unit's faults.
+struct FaultPoller(Arc<Unit>);
+
+impl PeriodicHandler for FaultPoller {
+    fn run(&self) {
+        self.0.poll_faults();
+    }
+}
+
+/// What a debugfs file shows: the unit.
+struct View(Arc<Unit>);
+
+fn show_fault_count(v: &View, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "{}", v.0.fault_count())
+}
+
+fn show_faults(v: &View, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    v.0.write_faults(f)
+}
+
+fn show_info(v: &View, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    v.0.write_info(f)
+}
+
+/// `/sys/kernel/debug/riommu_vtd/`, removed on drop.
+struct Debugfs {
+    _files: KVec<Pin<KBox<debugfs::File<View>>>>,
+    _dir: debugfs::Dir,
+}
+
+impl Debugfs {
+    fn new(unit: &Arc<Unit>) -> Result<Self> {
+        let dir = debugfs::Dir::new(c"riommu_vtd");
+        let mut files = KVec::new();
+        files.push(
+            KBox::pin_init(
+                dir.read_callback_file(c"fault_count", View(unit.clone()), &show_fault_count),
+                GFP_KERNEL,
+            )?,
+            GFP_KERNEL,
+        )?;
+        files.push(
+            KBox::pin_init(
+                dir.read_callback_file(c"faults", View(unit.clone()), &show_faults),
+                GFP_KERNEL,
+            )?,
+            GFP_KERNEL,
+        )?;
+        files.push(
+            KBox::pin_init(
+                dir.read_callback_file(c"info", View(unit.clone()), &show_info),
+                GFP_KERNEL,
+            )?,
+            GFP_KERNEL,
+        )?;
+        Ok(Self {
+            _files: files,
+            _dir: dir,
+        })
+    }
+}
+
+/// Translation is on while this lives.
+struct TranslationOn(Arc<Unit>);
+
+impl TranslationOn {
+    fn enable(unit: Arc<Unit>) -> Result<Self> {
+        unit.enable_translation()?;
+        Ok(Self(unit))
+    }
+}
+
+impl Drop for TranslationOn {
+    fn drop(&mut self) {
+        if let Err(e) = self.0.disable_translation() {
+            pr_err!("disabling translation failed: {:?}\n", e);
+        }
+    }
+}
+
+/// The module.  Fields drop in declaration order: stop polling, turn
+/// translation off (devices DMA untranslated again), unregister (devices
+/// are released, their context entries cleared), remove debugfs, and last
+/// the unit (queued invalidation off, tables freed).
+#[pin_data]
+pub struct RiommuVtdModule {
+    #[pin]
+    poller: PeriodicWork<FaultPoller>,
+    translation: TranslationOn,
+    #[pin]
+    iommu: IommuRegistration<iommu::VtdDriver>,
+    debugfs: Debugfs,
+    unit: Arc<Unit>,
+}
+
+impl kernel::InPlaceModule for RiommuVtdModule {
+    fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        // Find and set up the unit first (translation off); then register,
+        // which probes the devices of the DRHD's scope and attaches their
+        // identity default domain; then turn translation on.
+        // (In the initializer, an initialised field is available by name.)
+        try_pin_init!(Self {
+            unit: Unit::probe()?,
+            iommu <- IommuRegistration::new_hw_unparented(
+                module,
+                c"riommu_vtd0",
+                0,
+                Ok::<_, Error>(unit.clone()),
+            ),
+            translation: TranslationOn::enable(unit.clone())?,
+            debugfs: Debugfs::new(unit)?,
+            poller <- PeriodicWork::new(FAULT_POLL_MS, FaultPoller(unit.clone())),
+        }? Error)
+    }
+}

@@ -1,0 +1,3 @@
+// SPDX-License-Identifier: GPL-2.0
+/* riommu_vtd's copy of the shared C shim (kbuild builds one per module). */
+#include "../../rust/shim/riommu_shim.c"

@@ -1,0 +1,953 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! One VT-d remapping unit (a DRHD): its registers, the scalable-mode root
+//! and context tables, each device's PASID directory and table, the
+//! invalidation queue, domain ids and the fault log.
+//!
+//! Bring-up follows the spec's order (and Linux `init_dmars()`): refuse a
+//! unit someone else enabled (translation or queued invalidation on: the
+//! built-in intel-iommu driver owns it unless booted with
+//! `intel_iommu=off`), mask fault events (faults are polled), clear
+//! recorded faults, enable the invalidation queue with 256-bit descriptors,
+//! set the root table pointer, invalidate every cache, and only once
+//! devices are probed and attached enable translation.
+
+#![forbid(unsafe_code)]
+
+use crate::riommu::{
+    hw::{pci_ids, poll_timeout, AcpiTable, DmaPages, Mmio, PciIds},
+    pure::vtd::{
+        context::{
+            pdts_for_pasid_bits, root_index, sm_context_slot, ContextHalf, RootEntry,
+            SmContextEntry, SmContextOptions, ROOT_ENTRIES, ROOT_ENTRY_SIZE, SM_CONTEXT_ENTRY_SIZE,
+        },
+        dmar::{Dmar, Drhd, SCOPE_PCI_BRIDGE, SCOPE_PCI_ENDPOINT},
+        fault::{next_fault_index, reason_str, AccessType, Fault},
+        inval::{pasid_entry_changed, PasidOwner, PasidState},
+        pasid::{
+            aw_for_width, dir_index, table_index, Common, FirstStage, PasidDirEntry, PasidEntry,
+            PASID_DIR_ENTRY_SIZE, PASID_ENTRY_SIZE, PGTT_FIRST_STAGE, PGTT_PASS_THROUGH,
+            WIDTH_4_LEVEL,
+        },
+        pte::FS_4LEVEL_CANONICAL_BITS,
+        qi::{
+            page_selective_am_within, CcGranularity, Descriptor, Drain, IotlbGranularity,
+            PageRange, PcGranularity, PiotlbGranularity, DESC_SIZE_256,
+        },
+        regs::{
+            fault_reg_offset, queue_index, queue_reg_value, required_mmio_size, Cap, Ecap,
+            EventCtl, Fsts, Gcmd, Gsts, Iqa, Iqer, Rtaddr, CAP_REG, ECAP_REG, FECTL_REG,
+            FRCD_HI_DWORD, FSTS_REG, GCMD_REG, GSTS_REG, IQA_REG, IQER_REG, IQH_REG, IQT_REG,
+            RTADDR_REG, VER_REG,
+        },
+        source_id, RID_PASID_DEFAULT,
+    },
+};
+use core::{
+    fmt,
+    sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering},
+};
+use kernel::{
+    device::Device,
+    new_mutex, new_spinlock,
+    prelude::*,
+    sync::{Arc, Mutex, SpinLock},
+};
+
+/// The size of the register window mapped before CAP/ECAP are known.
+const MIN_MMIO: usize = 0x1000;
+/// How long a register handshake (GCMD/GSTS) may take, in microseconds.
+const GSTS_TIMEOUT_US: i64 = 1_000_000;
+/// How long an invalidation wait may take, in microseconds.
+const QI_TIMEOUT_US: i64 = 1_000_000;
+/// The invalidation queue is one 4 KiB page (IQA.QS = 0).
+const QI_QS: u64 = 0;
+/// Bytes of a 64-bit word of the tables.
+const WORD: usize = core::mem::size_of::<u64>();
+/// 64-bit words of a 256-bit descriptor.
+const DESC_WORDS: usize = DESC_SIZE_256 / WORD;
+/// 64-bit words of a root entry.
+const ROOT_WORDS: usize = ROOT_ENTRY_SIZE / WORD;
+/// 64-bit words of a scalable-mode context entry.
+const CTX_WORDS: usize = SM_CONTEXT_ENTRY_SIZE / WORD;
+/// 64-bit words of a PASID table entry.
+const PASID_WORDS: usize = PASID_ENTRY_SIZE / WORD;
+/// 64-bit words of a PASID directory entry.
+const PDIR_WORDS: usize = PASID_DIR_ENTRY_SIZE / WORD;
+/// Context tables: two (lower and upper devfn halves) per bus.
+const CTX_TABLES: usize = 2 * ROOT_ENTRIES;
+/// The domain id of the identity (pass-through) PASID entries, as Linux's
+/// `FLPT_DEFAULT_DID`; paging domains get ids from [`FIRST_PAGING_DID`].
+pub const IDENTITY_DID: u16 = 1;
+/// The first domain id for paging domains (0 is reserved with caching
+/// mode, 1 is the identity domain's).
+const FIRST_PAGING_DID: u16 = 2;
+/// How many domain ids the driver hands out (at most CAP.ND allows).
+const MAX_DIDS: usize = 1024;
+/// How many faults the log keeps.
+const FAULT_LOG_LEN: usize = 32;
+
+/// What a device's RID_PASID entry translates with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// No entry: DMA is blocked (and reported as a fault).
+    Blocked,
+    /// Pass-through (PGTT 100): DMA addresses are physical addresses.
+    Identity,
+    /// First-stage translation (PGTT 001) with the table rooted at `root`
+    /// in domain `did`.
+    FirstStage {
+        /// The first-stage table root.
+        root: u64,
+        /// The domain id.
+        did: u16,
+    },
+}
+
+/// A device behind the unit: its ids and its PASID tables.
+///
+/// The tables are written only with the unit's table lock held.
+pub struct VtdDev {
+    /// The device's PCI ids.
+    pub ids: PciIds,
+    /// The PASID directory (entry 0 points to `table`), owned here.
+    _dir: DmaPages,
+    /// The PASID table of PASIDs 0-63 (entry 0 is RID_PASID's).
+    table: DmaPages,
+    /// The RID_PASID entry's state: 0 not present, else PGTT << 16 | DID.
+    state: AtomicU32,
+}
+
+/// Bits of [`VtdDev::state`] above the domain id.
+const STATE_PGTT_SHIFT: u32 = 16;
+
+impl VtdDev {
+    /// The device's source id.
+    pub fn sid(&self) -> u16 {
+        self.ids.rid()
+    }
+
+    fn state(&self) -> Option<PasidState> {
+        let s = self.state.load(Ordering::Acquire);
+        if s == 0 {
+            None
+        } else {
+            Some(PasidState {
+                did: s as u16,
+                pgtt: u64::from(s >> STATE_PGTT_SHIFT),
+            })
+        }
+    }
+
+    fn set_state(&self, s: Option<PasidState>) {
+        let v = s.map_or(0, |s| {
+            ((s.pgtt as u32) << STATE_PGTT_SHIFT) | u32::from(s.did)
+        });
+        self.state.store(v, Ordering::Release);
+    }
+}
+
+/// The invalidation queue.
+struct Qi {
+    /// The queue: 128 descriptors of 256 bits.
+    queue: DmaPages,
+    /// Word 0 receives the status data of wait descriptors.
+    status: DmaPages,
+    /// Index of the next free descriptor.
+    tail: u32,
+    /// Number of descriptors the queue holds.
+    entries: u32,
+    /// The status data of the last wait descriptor.
+    seq: u32,
+}
+
+/// Root and context tables.
+struct Tables {
+    root: DmaPages,
+    /// Context table of (bus, half), at `bus * 2 + half`.
+    ctx: KVec<Option<DmaPages>>,
+}
+
+/// A logged fault.
+#[derive(Clone, Copy)]
+struct LoggedFault {
+    seq: u64,
+    fault: Fault,
+}
+
+/// The fault log: counts and the last [`FAULT_LOG_LEN`] faults.
+struct FaultLog {
+    count: u64,
+    overflows: u64,
+    iq_errors: u64,
+    ring: [Option<LoggedFault>; FAULT_LOG_LEN],
+}
+
+/// Domain ids per word of [`Dids::used`].
+const DIDS_PER_WORD: usize = u64::BITS as usize;
+
+/// Domain id allocator.
+struct Dids {
+    used: [u64; MAX_DIDS / DIDS_PER_WORD],
+    limit: usize,
+}
+
+/// One VT-d remapping unit.
+///
+/// `regs` is the first field: it drops first and turns queued invalidation
+/// off before the queue's memory is freed.
+#[pin_data]
+pub struct Unit {
+    regs: Regs,
+    /// The capability register.
+    pub cap: Cap,
+    /// The extended capability register.
+    pub ecap: Ecap,
+    /// The version register.
+    ver: u32,
+    segment: u16,
+    include_all: bool,
+    /// Requester ids of the PCI endpoints and bridges of the DRHD's scope.
+    scope: KVec<u16>,
+    /// Whether the unit snoops root, context and PASID table reads (ECAP.C).
+    coherent: bool,
+    /// Whether first-stage table walks snoop (ECAP.SMPWCS, with PWSNP).
+    pt_coherent: bool,
+    /// The AW field of PASID entries (48-bit tables).
+    aw: u64,
+    /// IOVA bits of a first-stage domain: the canonical lower half.
+    va_bits: u32,
+    /// Whether translation is on.
+    te: AtomicBool,
+    #[pin]
+    qi: SpinLock<Qi>,
+    #[pin]
+    tables: Mutex<Tables>,
+    #[pin]
+    dids: SpinLock<Dids>,
+    #[pin]
+    faults: SpinLock<FaultLog>,
+    /// Descriptors submitted, for the info file.
+    qi_submitted: AtomicU64,
+}
+
+/// Where the unit is and which devices it covers, from the DMAR table.
+struct Found {
+    base: u64,
+    size: usize,
+    segment: u16,
+    include_all: bool,
+    scope: KVec<u16>,
+    units: usize,
+}
+
+/// Finds the first DRHD of the DMAR table.
+fn find_drhd() -> Result<Found> {
+    let table = AcpiTable::get(b"DMAR").inspect_err(|_| pr_info!("no ACPI DMAR table\n"))?;
+    let dmar = Dmar::parse(table.bytes())?;
+    dmar.validate()?;
+    let mut first: Option<Drhd<'_>> = None;
+    let mut units = 0;
+    for d in dmar.drhds() {
+        let d = d?;
+        units += 1;
+        first.get_or_insert(d);
+    }
+    let drhd = first.ok_or(ENODEV)?;
+    let mut scope = KVec::new();
+    for s in drhd.device_scopes() {
+        let s = s?;
+        if s.kind != SCOPE_PCI_ENDPOINT && s.kind != SCOPE_PCI_BRIDGE {
+            continue;
+        }
+        if let Some((bus, devfn)) = s.single_level_devfn() {
+            scope.push(source_id(bus, devfn), GFP_KERNEL)?;
+        }
+    }
+    let size = drhd
+        .register_size()
+        .and_then(|s| usize::try_from(s).ok())
+        .ok_or(EINVAL)?;
+    Ok(Found {
+        base: drhd.register_base,
+        size: size.max(MIN_MMIO),
+        segment: drhd.segment,
+        include_all: drhd.include_pci_all(),
+        scope,
+        units,
+    })
+}
+
+/// Refuses a unit someone else has enabled: translation or queued
+/// invalidation on means the kernel's own intel-iommu driver (or firmware,
+/// or interrupt remapping) owns it; boot with `intel_iommu=off`.
+fn check_idle(regs: &Mmio) -> Result {
+    let g = Gsts::from_raw(regs.read32(GSTS_REG)?);
+    if g.tes() != 0 || g.qies() != 0 {
+        pr_err!(
+            "unit in use (GSTS {:#x}): boot with intel_iommu=off\n",
+            g.raw()
+        );
+        return Err(EBUSY);
+    }
+    Ok(())
+}
+
+impl Unit {
+    /// Finds the DRHD, checks what the driver needs, sets up the queue and
+    /// the root table.  Translation stays off: see
+    /// [`Unit::enable_translation`].
+    pub fn probe() -> Result<Arc<Unit>> {
+        let found = find_drhd()?;
+        if found.units > 1 {
+            pr_warn!(
+                "{} DRHDs: driving the first only; devices of the others are left alone\n",
+                found.units
+            );
+        }
+        let regs = Mmio::map(found.base, found.size)?;
+        let cap = Cap([regs.read64(CAP_REG)?]);
+        let ecap = Ecap([regs.read64(ECAP_REG)?]);
+        let ver = regs.read32(VER_REG)?;
+        // Refuse a unit someone else enabled before anything of ours can
+        // touch it (dropping the unit turns translation off).
+        check_idle(&regs)?;
+        let need = required_mmio_size(cap, ecap);
+        let regs = if need > regs.size() {
+            Mmio::map(found.base, need)?
+        } else {
+            regs
+        };
+        pr_info!(
+            "DRHD at {:#x}: version {:#x}, CAP {:#018x}, ECAP {:#018x}\n",
+            found.base,
+            ver,
+            cap.0[0],
+            ecap.0[0]
+        );
+        // First-stage paging (QEMU's x-flts=on has no second stage), the
+        // invalidation queue (PASID-granular invalidations only exist
+        // there) and pass-through (the identity domain) are required.
+        if ecap.smts() == 0 || ecap.flts() == 0 || ecap.qi() == 0 || ecap.pt() == 0 {
+            pr_err!("unit lacks scalable mode, first-stage, queued invalidation or pass-through\n");
+            return Err(ENODEV);
+        }
+        let aw = aw_for_width(WIDTH_4_LEVEL).ok_or(EINVAL)?;
+        let va_bits = FS_4LEVEL_CANONICAL_BITS.min(cap.mgaw_bits().saturating_sub(1));
+        let coherent = ecap.c() != 0;
+        let dids = cap
+            .num_domains()
+            .map_or(MAX_DIDS, |n| (n as usize).min(MAX_DIDS));
+
+        let queue = DmaPages::alloc(QI_QS as u32, coherent)?;
+        let status = DmaPages::alloc(0, true)?;
+        let entries = Iqa::new(queue.phys(), QI_QS, true)?.entries();
+        let root = DmaPages::alloc(0, coherent)?;
+        let mut ctx = KVec::with_capacity(CTX_TABLES, GFP_KERNEL)?;
+        for _ in 0..CTX_TABLES {
+            ctx.push(None, GFP_KERNEL)?;
+        }
+
+        let unit = Arc::pin_init(
+            try_pin_init!(Unit {
+                regs: Regs(regs),
+                cap,
+                ecap,
+                ver,
+                segment: found.segment,
+                include_all: found.include_all,
+                scope: found.scope,
+                coherent,
+                pt_coherent: ecap.smpwcs() != 0,
+                aw,
+                va_bits,
+                te: AtomicBool::new(false),
+                qi <- new_spinlock!(Qi {
+                    queue,
+                    status,
+                    tail: 0,
+                    entries,
+                    seq: 0,
+                }),
+                tables <- new_mutex!(Tables { root, ctx }),
+                dids <- new_spinlock!(Dids {
+                    used: [0; MAX_DIDS / DIDS_PER_WORD],
+                    limit: dids,
+                }),
+                faults <- new_spinlock!(FaultLog {
+                    count: 0,
+                    overflows: 0,
+                    iq_errors: 0,
+                    ring: [None; FAULT_LOG_LEN],
+                }),
+                qi_submitted: AtomicU64::new(0),
+            }? Error),
+            GFP_KERNEL,
+        )?;
+        unit.bring_up()?;
+        Ok(unit)
+    }
+
+    /// The physical address of the register set.
+    pub fn base(&self) -> u64 {
+        self.regs.phys()
+    }
+
+    fn gsts(&self) -> Result<Gsts> {
+        Ok(Gsts::from_raw(self.regs.read32(GSTS_REG)?))
+    }
+
+    /// Issues `cmd` to GCMD and waits until GSTS reports `done`.
+    fn gcmd(&self, cmd: Gcmd, done: impl Fn(Gsts) -> bool) -> Result {
+        self.regs.write32(GCMD_REG, cmd.raw())?;
+        poll_timeout(GSTS_TIMEOUT_US, || match self.gsts() {
+            Ok(g) if done(g) => Some(Ok(())),
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        })
+        .inspect_err(|_| pr_err!("GCMD {:#x} timed out\n", cmd.raw()))?
+    }
+
+    fn bring_up(&self) -> Result {
+        // Faults are polled: mask the fault event interrupt.
+        let ctl = EventCtl::ZERO.with_im(1).ok_or(EINVAL)?;
+        self.regs.write32(FECTL_REG, ctl.raw())?;
+        let stale = self.poll_faults();
+        if stale > 0 {
+            pr_info!("cleared {} stale fault record(s)\n", stale);
+        }
+
+        // The invalidation queue: 256-bit descriptors (IQA.DW), which the
+        // PASID-granular descriptors need; tail 0 before enabling.
+        {
+            let qi = self.qi.lock();
+            self.regs.write64(IQT_REG, 0)?;
+            let iqa = Iqa::new(qi.queue.phys(), QI_QS, true)?;
+            self.regs.write64(IQA_REG, iqa.0[0])?;
+        }
+        let cmd = self
+            .gsts()?
+            .persistent_command()
+            .with_qie(1)
+            .ok_or(EINVAL)?;
+        self.gcmd(cmd, |g| g.qies() != 0)?;
+
+        // The scalable-mode root table.
+        let root = self.tables.lock().root.phys();
+        self.regs
+            .write64(RTADDR_REG, Rtaddr::scalable(root)?.0[0])?;
+        let cmd = self
+            .gsts()?
+            .persistent_command()
+            .with_srtp(1)
+            .ok_or(EINVAL)?;
+        self.gcmd(cmd, |g| g.rtps() != 0)?;
+
+        // Whatever the unit cached before is stale now.
+        self.submit(&[
+            Descriptor::context_cache(CcGranularity::Global)?,
+            Descriptor::pasid_cache(PcGranularity::Global)?,
+            Descriptor::iotlb(IotlbGranularity::Global, self.drain())?,
+        ])
+    }
+
+    /// Turns translation on.
+    pub fn enable_translation(&self) -> Result {
+        let cmd = self.gsts()?.persistent_command().with_te(1).ok_or(EINVAL)?;
+        self.gcmd(cmd, |g| g.tes() != 0)?;
+        self.te.store(true, Ordering::Release);
+        pr_info!("translation enabled\n");
+        Ok(())
+    }
+
+    /// Turns translation off (devices then DMA to physical addresses).
+    pub fn disable_translation(&self) -> Result {
+        self.te.store(false, Ordering::Release);
+        let cmd = self.gsts()?.persistent_command().with_te(0).ok_or(EINVAL)?;
+        self.gcmd(cmd, |g| g.tes() == 0)
+    }
+
+    /// The read/write draining IOTLB invalidations may ask for.
+    pub fn drain(&self) -> Drain {
+        Drain {
+            read: self.cap.drd() != 0,
+            write: self.cap.dwd() != 0,
+        }
+    }
+
+    /// The AW of first-stage PASID entries.
+    pub fn first_stage_aw(&self) -> u64 {
+        self.aw
+    }
+
+    /// IOVA bits a first-stage domain can use.
+    pub fn va_bits(&self) -> u32 {
+        self.va_bits
+    }
+
+    /// Whether first-stage table walks snoop the CPU caches.
+    pub fn pt_coherent(&self) -> bool {
+        self.pt_coherent
+    }
+
+    // ---- invalidation queue ----------------------------------------------
+
+    /// Queues `descs` and a wait descriptor, and polls until the wait's
+    /// status write lands (everything before it completed) or the unit
+    /// reports an invalidation queue error.
+    pub fn submit(&self, descs: &[Descriptor]) -> Result {
+        let mut qi = self.qi.lock();
+        if descs.len() + 1 >= qi.entries as usize {
+            return Err(EINVAL);
+        }
+        qi.seq = qi.seq.wrapping_add(1);
+        let seq = qi.seq;
+        let wait = Descriptor::wait(Some((qi.status.phys(), seq)), false, true, false)?;
+        for d in Iterator::chain(descs.iter(), core::iter::once(&wait)) {
+            let at = qi.tail as usize * DESC_WORDS;
+            qi.queue.write_entry(at, &d.0)?;
+            qi.tail = (qi.tail + 1) % qi.entries;
+        }
+        self.qi_submitted
+            .fetch_add(descs.len() as u64 + 1, Ordering::Relaxed);
+        self.regs.write64(IQT_REG, queue_reg_value(qi.tail, true))?;
+        let r = poll_timeout(QI_TIMEOUT_US, || {
+            if qi.status.read_u32(0).ok() == Some(seq) {
+                return Some(Ok(()));
+            }
+            match self.regs.read32(FSTS_REG).map(Fsts::from_raw) {
+                Ok(f) if f.iqe() != 0 || f.ice() != 0 || f.ite() != 0 => Some(Err(f)),
+                Ok(_) => None,
+                Err(_) => Some(Err(Fsts::ZERO)),
+            }
+        });
+        match r {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(fsts)) => {
+                self.queue_error(&mut qi, fsts, &wait);
+                Err(EIO)
+            }
+            Err(e) => {
+                pr_err!("invalidation wait timed out (status {:#x})\n", seq);
+                Err(e)
+            }
+        }
+    }
+
+    /// Recovers from an invalidation queue error: logs it, replaces the
+    /// offending descriptor with `wait` (so that the queue drains), clears
+    /// the error and restarts the queue.
+    fn queue_error(&self, qi: &mut Qi, fsts: Fsts, wait: &Descriptor) {
+        self.faults.lock().iq_errors += 1;
+        let iqer = Iqer([self.regs.read64(IQER_REG).unwrap_or(0)]);
+        let head = self
+            .regs
+            .read64(IQH_REG)
+            .map(|h| queue_index(h, true))
+            .unwrap_or(0);
+        pr_err!(
+            "invalidation queue error: FSTS {:#x}, IQER {:#x}, head {}\n",
+            fsts.raw(),
+            iqer.0[0],
+            head
+        );
+        if fsts.iqe() != 0 {
+            let _ = qi.queue.write_entry(head as usize * DESC_WORDS, &wait.0);
+        }
+        // IQE, ICE and ITE are write-1-to-clear; leave the fault bits be.
+        let errors = Fsts::ZERO
+            .with_iqe(1)
+            .and_then(|f| f.with_ice(1))
+            .and_then(|f| f.with_ite(1))
+            .map_or(0, Fsts::raw);
+        let clear = fsts.raw() & errors;
+        let _ = self.regs.write32(FSTS_REG, clear);
+        let _ = self.regs.write64(IQT_REG, queue_reg_value(qi.tail, true));
+    }
+
+    /// Invalidates the first-stage translations of `did` (RID_PASID)
+    /// covering `[iova, iova + len)`: page-selective when possible, else
+    /// the whole PASID.
+    pub fn flush_range(&self, did: u16, iova: u64, len: u64) -> Result {
+        let npages = len.div_ceil(crate::riommu::pure::vtd::PAGE_SIZE);
+        let gran = if self.cap.psi() == 0 {
+            PiotlbGranularity::Pasid
+        } else {
+            match page_selective_am_within(iova, npages, self.cap.mamv() as u32) {
+                Some((addr, am)) => PiotlbGranularity::Page(PageRange {
+                    addr,
+                    am,
+                    ih: false,
+                }),
+                None => PiotlbGranularity::Pasid,
+            }
+        };
+        self.submit(&[Descriptor::piotlb(did, RID_PASID_DEFAULT, gran)?])
+    }
+
+    /// Invalidates every first-stage translation of `did` (RID_PASID).
+    pub fn flush_all(&self, did: u16) -> Result {
+        self.submit(&[Descriptor::piotlb(
+            did,
+            RID_PASID_DEFAULT,
+            PiotlbGranularity::Pasid,
+        )?])
+    }
+
+    // ---- domain ids --------------------------------------------------------
+
+    /// A free domain id for a paging domain.
+    pub fn alloc_did(&self) -> Result<u16> {
+        let mut d = self.dids.lock();
+        for id in usize::from(FIRST_PAGING_DID)..d.limit {
+            let (w, b) = (id / DIDS_PER_WORD, id % DIDS_PER_WORD);
+            if d.used[w] & (1 << b) == 0 {
+                d.used[w] |= 1 << b;
+                return u16::try_from(id).map_err(|_| ENOSPC);
+            }
+        }
+        Err(ENOSPC)
+    }
+
+    /// Frees a domain id of [`Unit::alloc_did`].
+    pub fn free_did(&self, did: u16) {
+        let id = usize::from(did);
+        if id < MAX_DIDS {
+            self.dids.lock().used[id / DIDS_PER_WORD] &= !(1 << (id % DIDS_PER_WORD));
+        }
+    }
+
+    // ---- devices ------------------------------------------------------------
+
+    /// Whether the unit translates the device with `ids` (the DRHD's device
+    /// scope: the device itself, or the bridge on the root bus above it).
+    pub fn covers(&self, ids: &PciIds) -> bool {
+        if ids.segment != self.segment {
+            return false;
+        }
+        if self.include_all {
+            return true;
+        }
+        let own = ids.rid();
+        let root = source_id(ids.root_bus, ids.root_devfn);
+        self.scope.iter().any(|&r| r == own || r == root)
+    }
+
+    /// Sets a device up: its PASID directory and table (RID_PASID not
+    /// present, i.e. blocked, until the core attaches its default domain)
+    /// and a present context entry pointing to them.
+    pub fn probe_device(&self, dev: &Device) -> Result<VtdDev> {
+        let ids = pci_ids(dev).ok_or(ENODEV)?;
+        if !self.covers(&ids) {
+            return Err(ENODEV);
+        }
+        let dir = DmaPages::alloc(0, self.coherent)?;
+        let table = DmaPages::alloc(0, self.coherent)?;
+        let pdir = PasidDirEntry::new(table.phys())?;
+        dir.write_u64(dir_index(RID_PASID_DEFAULT) * PDIR_WORDS, pdir.0[0])?;
+        let pdts = pdts_for_pasid_bits(self.ecap.pasid_bits());
+        let ctx = SmContextEntry::new(dir.phys(), pdts, SmContextOptions::default())?;
+        let vdev = VtdDev {
+            ids,
+            _dir: dir,
+            table,
+            state: AtomicU32::new(0),
+        };
+        let mut t = self.tables.lock();
+        self.write_context(&mut t, &ids, &ctx.0)?;
+        drop(t);
+        self.submit(&[Descriptor::context_cache(CcGranularity::Device {
+            did: 0,
+            sid: vdev.sid(),
+            fm: 0,
+        })?])?;
+        Ok(vdev)
+    }
+
+    /// Writes the context entry of `ids`, allocating its context table and
+    /// pointing the root entry to it first if needed.
+    fn write_context(&self, t: &mut Tables, ids: &PciIds, words: &[u64; CTX_WORDS]) -> Result {
+        let (half, index) = sm_context_slot(ids.devfn);
+        let h = match half {
+            ContextHalf::Lower => 0,
+            ContextHalf::Upper => 1,
+        };
+        let slot = root_index(ids.bus) * 2 + h;
+        if t.ctx[slot].is_none() {
+            let table = DmaPages::alloc(0, self.coherent)?;
+            let at = root_index(ids.bus) * ROOT_WORDS;
+            let old = RootEntry([t.root.read_u64(at)?, t.root.read_u64(at + 1)?]);
+            let new = old.with_context_table(half, table.phys())?;
+            // The two halves are independent: write only the changed word.
+            t.root.write_u64(at + h, new.0[h])?;
+            t.ctx[slot] = Some(table);
+        }
+        let table = t.ctx[slot].as_ref().ok_or(EINVAL)?;
+        if words[0] == 0 {
+            // Tear-down: the present bit goes first.
+            table.write_u64(index * CTX_WORDS, 0)?;
+            for (i, w) in words.iter().enumerate().skip(1) {
+                table.write_u64(index * CTX_WORDS + i, *w)?;
+            }
+            Ok(())
+        } else {
+            table.write_entry(index * CTX_WORDS, words)
+        }
+    }
+
+    /// Undoes [`Unit::probe_device`]: blocks RID_PASID, clears the context
+    /// entry and flushes the context cache.  The tables are freed with
+    /// `dev`.
+    pub fn release_device(&self, dev: &VtdDev) {
+        if let Err(e) = self.attach(dev, Target::Blocked) {
+            pr_err!("releasing {:?}: blocking failed: {:?}\n", dev.ids, e);
+        }
+        let mut t = self.tables.lock();
+        let r = self.write_context(&mut t, &dev.ids, &[0; CTX_WORDS]);
+        drop(t);
+        let r = r.and_then(|()| {
+            self.submit(&[Descriptor::context_cache(CcGranularity::Device {
+                did: 0,
+                sid: dev.sid(),
+                fm: 0,
+            })?])
+        });
+        if let Err(e) = r {
+            pr_err!(
+                "releasing {:?}: clearing the context entry failed: {:?}\n",
+                dev.ids,
+                e
+            );
+        }
+    }
+
+    /// Points the RID_PASID entry of `dev` to `target`, then issues the
+    /// invalidations in spec order (PASID cache, IOTLB, device-TLB, and the
+    /// context cache when pass-through changes; see
+    /// `riommu_core::vtd::inval`) and waits for them.
+    ///
+    /// A present entry is rewritten in place, word 0 last, as Linux 7.3's
+    /// `intel_pasid_replace_*()` does: the switch is not atomic for DMA in
+    /// flight.  A blocked entry is all zero (not present, faults reported):
+    /// QEMU then finds the context entry invalid and blocks the device's
+    /// DMA with a fault, which is what blocking asks for.
+    pub fn attach(&self, dev: &VtdDev, target: Target) -> Result {
+        let common = |did| Common {
+            did,
+            pwsnp: self.pt_coherent,
+            pgsnp: false,
+            fault_disable: false,
+        };
+        let (entry, state) = match target {
+            Target::Blocked => (PasidEntry::ZERO, None),
+            Target::Identity => (
+                PasidEntry::pass_through(self.aw, common(IDENTITY_DID))?,
+                Some(PasidState {
+                    did: IDENTITY_DID,
+                    pgtt: PGTT_PASS_THROUGH,
+                }),
+            ),
+            Target::FirstStage { root, did } => {
+                let fs = FirstStage {
+                    table: root,
+                    ..Default::default()
+                };
+                (
+                    PasidEntry::first_stage(&fs, self.aw, common(did))?,
+                    Some(PasidState {
+                        did,
+                        pgtt: PGTT_FIRST_STAGE,
+                    }),
+                )
+            }
+        };
+        let _t = self.tables.lock();
+        let old = dev.state();
+        let at = table_index(RID_PASID_DEFAULT) * PASID_WORDS;
+        if state.is_none() {
+            // Not present first, then the rest.
+            dev.table.write_u64(at, 0)?;
+            for i in 1..PASID_WORDS {
+                dev.table.write_u64(at + i, 0)?;
+            }
+        } else {
+            dev.table.write_entry(at, &entry.0)?;
+        }
+        dev.set_state(state);
+        let owner = PasidOwner {
+            sid: dev.sid(),
+            pasid: RID_PASID_DEFAULT,
+            dev_tlb: None,
+        };
+        let plan = pasid_entry_changed(owner, old, state, self.drain())?;
+        self.submit(plan.as_slice())
+    }
+
+    // ---- faults ---------------------------------------------------------------
+
+    /// Reads and clears the fault recording registers; logs each fault and
+    /// returns how many there were.
+    pub fn poll_faults(&self) -> u32 {
+        let mut log = self.faults.lock();
+        let Ok(fsts) = self.regs.read32(FSTS_REG).map(Fsts::from_raw) else {
+            return 0;
+        };
+        let mut n = 0;
+        if fsts.ppf() != 0 {
+            let nfr = self.cap.num_fault_regs();
+            let mut index = (fsts.fri() as u32) % nfr;
+            for _ in 0..nfr {
+                let Some(off) = fault_reg_offset(self.cap, index) else {
+                    break;
+                };
+                // The record's two 64-bit halves.
+                let (Ok(lo), Ok(hi)) = (self.regs.read64(off), self.regs.read64(off + WORD)) else {
+                    break;
+                };
+                let Some(fault) = Fault::decode(lo, hi) else {
+                    break;
+                };
+                let _ = self.regs.write32(
+                    off + FRCD_HI_DWORD,
+                    crate::riommu::pure::vtd::regs::Frcd::F_CLEAR,
+                );
+                log.count += 1;
+                let seq = log.count;
+                log.ring[(seq as usize) % FAULT_LOG_LEN] = Some(LoggedFault { seq, fault });
+                pr_err!("DMA fault: {}\n", FaultLine(&fault));
+                n += 1;
+                index = next_fault_index(index, nfr);
+            }
+        }
+        if fsts.pfo() != 0 {
+            log.overflows += 1;
+            if let Some(pfo) = Fsts::ZERO.with_pfo(1) {
+                let _ = self.regs.write32(FSTS_REG, pfo.raw());
+            }
+            pr_err!("fault recording overflowed: faults were lost\n");
+        }
+        n
+    }
+
+    /// The number of faults logged so far (after polling).
+    pub fn fault_count(&self) -> u64 {
+        self.poll_faults();
+        self.faults.lock().count
+    }
+
+    /// Writes the fault log (after polling): counts, then the last faults,
+    /// oldest first.
+    pub fn write_faults(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.poll_faults();
+        let log = self.faults.lock();
+        writeln!(f, "count: {}", log.count)?;
+        writeln!(f, "overflows: {}", log.overflows)?;
+        writeln!(f, "queue_errors: {}", log.iq_errors)?;
+        let first = log.count.saturating_sub(FAULT_LOG_LEN as u64 - 1).max(1);
+        for seq in first..=log.count {
+            if let Some(l) = log.ring[(seq as usize) % FAULT_LOG_LEN] {
+                if l.seq == seq {
+                    writeln!(f, "{}: {}", l.seq, FaultLine(&l.fault))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the unit's state: registers, capabilities, queue counters.
+    pub fn write_info(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let gsts = self.gsts().map_or(0, Gsts::raw);
+        let fsts = self.regs.read32(FSTS_REG).unwrap_or(0);
+        writeln!(f, "base: {:#x}", self.base())?;
+        writeln!(f, "version: {:#x}", self.ver)?;
+        writeln!(f, "cap: {:#018x}", self.cap.0[0])?;
+        writeln!(f, "ecap: {:#018x}", self.ecap.0[0])?;
+        writeln!(f, "gsts: {:#010x}", gsts)?;
+        writeln!(f, "fsts: {:#010x}", fsts)?;
+        writeln!(f, "translation: {}", self.te.load(Ordering::Acquire))?;
+        writeln!(f, "segment: {}", self.segment)?;
+        writeln!(f, "include_pci_all: {}", self.include_all)?;
+        writeln!(f, "scope_devices: {}", self.scope.len())?;
+        writeln!(f, "first_stage_va_bits: {}", self.va_bits)?;
+        writeln!(
+            f,
+            "qi_descriptors: {}",
+            self.qi_submitted.load(Ordering::Relaxed)
+        )?;
+        Ok(())
+    }
+}
+
+/// The register window; dropping it turns translation and queued
+/// invalidation off first (the module turns translation off earlier, before
+/// it unregisters).
+struct Regs(Mmio);
+
+impl core::ops::Deref for Regs {
+    type Target = Mmio;
+
+    fn deref(&self) -> &Mmio {
+        &self.0
+    }
+}
+
+impl Drop for Regs {
+    fn drop(&mut self) {
+        let Ok(g) = self.0.read32(GSTS_REG).map(Gsts::from_raw) else {
+            return;
+        };
+        let Some(cmd) = g
+            .persistent_command()
+            .with_te(0)
+            .and_then(|c| c.with_qie(0))
+        else {
+            return;
+        };
+        if self.0.write32(GCMD_REG, cmd.raw()).is_err() {
+            return;
+        }
+        let done = poll_timeout(GSTS_TIMEOUT_US, || {
+            let g = self.0.read32(GSTS_REG).map(Gsts::from_raw).ok()?;
+            (g.tes() == 0 && g.qies() == 0).then_some(())
+        });
+        if done.is_err() {
+            pr_err!("the unit did not turn translation and queued invalidation off\n");
+        }
+    }
+}
+
+/// A fault as one log line.
+struct FaultLine<'a>(&'a Fault);
+
+impl fmt::Display for FaultLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let x = self.0;
+        let access = match x.access {
+            AccessType::Read => "read",
+            AccessType::Write => "write",
+            AccessType::PageRequest => "page-request",
+            AccessType::AtomicOp => "atomic",
+        };
+        write!(
+            f,
+            "{} sid {:02x}:{:02x}.{} addr {:#x} reason {:#04x} ({})",
+            access,
+            x.bus(),
+            x.device(),
+            x.function(),
+            x.address,
+            x.reason,
+            reason_str(x.reason)
+        )?;
+        if let Some(p) = x.pasid {
+            write!(f, " pasid {:#x}", p)?;
+        }
+        Ok(())
+    }
+}
+
+impl kernel::fmt::Display for FaultLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}

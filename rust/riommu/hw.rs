@@ -1,0 +1,660 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Hardware-facing abstractions for drivers of real IOMMUs.
+//!
+//! - [`Mmio`]: a register window at a physical address (`ioremap`), with
+//!   bounds- and alignment-checked 32- and 64-bit accessors;
+//! - [`DmaPages`]: zeroed, physically contiguous pages that the IOMMU reads
+//!   (root, context and PASID tables, the invalidation queue) or writes
+//!   (completion status words), accessed word by word with atomic
+//!   operations, flushed from the CPU caches when the IOMMU's walks do not
+//!   snoop them;
+//! - [`HwPageTable`]: an I/O page table of a [`Format`] in kernel pages,
+//!   whose root the hardware walks, flushed likewise;
+//! - [`AcpiTable`]: a firmware table found by signature (`acpi_get_table`);
+//! - [`pci_ids`]: the PCI segment and requester ids of a device;
+//! - [`PeriodicWork`]: a handler run every few milliseconds from the system
+//!   workqueue (for polling, e.g. fault recording registers), stopped and
+//!   waited for on drop;
+//! - [`poll_timeout`]: busy-wait for a condition with a deadline.
+
+use super::bindings as rb;
+use super::pgtable::KernelTableMem;
+use super::pure::{
+    errno::Errno,
+    pt::{Format, PageTable, Prot, TableMem},
+};
+use core::{
+    ffi::c_void,
+    marker::PhantomPinned,
+    ptr::NonNull,
+    sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering},
+};
+use kernel::{
+    bindings,
+    device::Device,
+    page::PAGE_SIZE,
+    prelude::*,
+    time::{delay::udelay, Delta, Instant, Monotonic},
+    types::Opaque,
+};
+
+/// Width in bytes of a 32-bit register.
+const REG32: usize = 4;
+/// Width in bytes of a 64-bit register.
+const REG64: usize = 8;
+
+/// A mapped window of device registers.
+///
+/// # Invariants
+///
+/// `base` is the `ioremap` mapping of `size` bytes at physical address
+/// `phys`, owned by `self` and unmapped on drop.
+pub struct Mmio {
+    base: NonNull<c_void>,
+    phys: u64,
+    size: usize,
+}
+
+// SAFETY: MMIO registers may be accessed from any thread; `Mmio` holds no
+// thread-bound state.
+unsafe impl Send for Mmio {}
+// SAFETY: every accessor is a single MMIO access; concurrent accesses are
+// the hardware's business (the driver serialises what must be).
+unsafe impl Sync for Mmio {}
+
+impl Mmio {
+    /// Maps `size` bytes of registers at `phys` (uncached).  `EINVAL` if
+    /// `size` is zero or `phys` is not page aligned, `ENOMEM` if the mapping
+    /// fails.
+    ///
+    /// The region is not requested (`request_mem_region`): a firmware-
+    /// described IOMMU has no resource owner to ask, and the kernel's own
+    /// driver, when built in and disabled, has released it.
+    pub fn map(phys: u64, size: usize) -> Result<Self> {
+        if size == 0 || phys % PAGE_SIZE as u64 != 0 {
+            return Err(EINVAL);
+        }
+        // SAFETY: `ioremap` has no preconditions; it returns NULL on failure.
+        let base = unsafe { bindings::ioremap(phys, size) };
+        let base = NonNull::new(base).ok_or(ENOMEM)?;
+        // INVARIANT: just mapped.
+        Ok(Self { base, phys, size })
+    }
+
+    /// The physical address of the window.
+    pub fn phys(&self) -> u64 {
+        self.phys
+    }
+
+    /// The size of the window in bytes.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// The address of the `width`-byte register at `offset`; `EINVAL` if it
+    /// is not naturally aligned or not inside the window.
+    fn reg(&self, offset: usize, width: usize) -> Result<*mut c_void> {
+        match offset.checked_add(width) {
+            Some(end) if end <= self.size && offset % width == 0 => {
+                // SAFETY: in bounds of the mapping (checked above).
+                Ok(unsafe { self.base.as_ptr().cast::<u8>().add(offset) }.cast())
+            }
+            _ => Err(EINVAL),
+        }
+    }
+
+    /// Reads the 32-bit register at `offset`.
+    pub fn read32(&self, offset: usize) -> Result<u32> {
+        let p = self.reg(offset, REG32)?;
+        // SAFETY: an aligned register inside our live mapping.
+        Ok(unsafe { bindings::readl(p) })
+    }
+
+    /// Writes the 32-bit register at `offset`.
+    pub fn write32(&self, offset: usize, value: u32) -> Result {
+        let p = self.reg(offset, REG32)?;
+        // SAFETY: an aligned register inside our live mapping.
+        unsafe { bindings::writel(value, p) };
+        Ok(())
+    }
+
+    /// Reads the 64-bit register at `offset` (one 64-bit access).
+    pub fn read64(&self, offset: usize) -> Result<u64> {
+        let p = self.reg(offset, REG64)?;
+        // SAFETY: an aligned register inside our live mapping.
+        Ok(unsafe { bindings::readq(p) })
+    }
+
+    /// Writes the 64-bit register at `offset` (one 64-bit access).
+    pub fn write64(&self, offset: usize, value: u64) -> Result {
+        let p = self.reg(offset, REG64)?;
+        // SAFETY: an aligned register inside our live mapping.
+        unsafe { bindings::writeq(value, p) };
+        Ok(())
+    }
+}
+
+impl Drop for Mmio {
+    fn drop(&mut self) {
+        // SAFETY: our mapping (type invariant), unmapped once.
+        unsafe { bindings::iounmap(self.base.as_ptr()) };
+    }
+}
+
+/// Orders the CPU's earlier writes to memory before its later ones as any
+/// observer, DMA-capable hardware included, sees them (`wmb()`): for
+/// example the words of a table entry before the word holding its present
+/// bit.
+pub fn wmb() {
+    fence(Ordering::SeqCst);
+}
+
+/// Flushes `len` bytes at virtual address `va` from the CPU caches, for an
+/// IOMMU whose table walks do not snoop them.
+#[cfg(CONFIG_X86)]
+fn flush_cache(va: *mut c_void, len: usize) {
+    // SAFETY: `clflush_cache_range` only flushes cache lines; callers pass
+    // a range of a live page of ours.
+    unsafe { bindings::clflush_cache_range(va, len as u32) };
+}
+
+/// Non-coherent IOMMUs are only supported on x86 (`clflush`); elsewhere
+/// [`DmaPages::alloc`] and [`HwPageTable::new`] refuse them, so this is
+/// never reached.
+#[cfg(not(CONFIG_X86))]
+fn flush_cache(_va: *mut c_void, _len: usize) {}
+
+/// `EINVAL` for a non-coherent IOMMU where [`flush_cache`] cannot flush.
+fn check_coherent(coherent: bool) -> Result {
+    if !coherent && !cfg!(CONFIG_X86) {
+        return Err(EINVAL);
+    }
+    Ok(())
+}
+
+/// Zeroed, physically contiguous pages shared with an IOMMU: tables it
+/// walks, a queue it reads, status words it writes.
+///
+/// Every access is one atomic load or store of a naturally aligned word,
+/// so the driver and the hardware (and several CPUs) may access the pages
+/// concurrently without undefined behaviour; the driver orders multi-word
+/// updates with [`DmaPages::write_entry`] or [`wmb`].  If the IOMMU is not
+/// coherent with the CPU caches (`coherent == false`), every store is
+/// flushed from the caches.
+///
+/// # Invariants
+///
+/// `phys` is the physical address of `2^order` pages allocated by
+/// `riommu_shim_alloc_pages_phys(order)`, owned by `self` and mapped in the
+/// kernel's linear map.
+pub struct DmaPages {
+    phys: u64,
+    order: u32,
+    coherent: bool,
+}
+
+impl DmaPages {
+    /// Allocates `2^order` zeroed pages; `coherent` says whether the IOMMU
+    /// snoops the CPU caches when it reads them.
+    pub fn alloc(order: u32, coherent: bool) -> Result<Self> {
+        check_coherent(coherent)?;
+        // SAFETY: plain page allocation.
+        let phys = unsafe { rb::riommu_shim_alloc_pages_phys(order) };
+        if phys == 0 {
+            return Err(ENOMEM);
+        }
+        let pages = Self {
+            phys,
+            order,
+            coherent,
+        };
+        if !coherent {
+            // The zeroes must be in memory before the IOMMU may look.
+            flush_cache(pages.va(), pages.len());
+        }
+        // INVARIANT: just allocated.
+        Ok(pages)
+    }
+
+    /// The physical address of the first page.
+    pub fn phys(&self) -> u64 {
+        self.phys
+    }
+
+    /// The size in bytes.
+    pub fn len(&self) -> usize {
+        PAGE_SIZE << self.order
+    }
+
+    /// Never empty.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    fn va(&self) -> *mut c_void {
+        // SAFETY: `phys` is in the linear map (type invariant).
+        unsafe { rb::riommu_shim_phys_to_virt(self.phys) }
+    }
+
+    /// The address of the `width`-byte word `index`, if in bounds.
+    fn word(&self, index: usize, width: usize) -> Result<*mut u8> {
+        match index.checked_add(1).and_then(|n| n.checked_mul(width)) {
+            Some(end) if end <= self.len() => {
+                // SAFETY: in bounds of our pages (checked above).
+                Ok(unsafe { self.va().cast::<u8>().add(index * width) })
+            }
+            _ => Err(EINVAL),
+        }
+    }
+
+    fn flush(&self, p: *mut u8, len: usize) {
+        if !self.coherent {
+            flush_cache(p.cast(), len);
+        }
+    }
+
+    /// Reads the 64-bit word `index`; `EINVAL` if out of bounds.
+    pub fn read_u64(&self, index: usize) -> Result<u64> {
+        let p = self.word(index, REG64)?;
+        // SAFETY: an aligned word of our live pages; all accesses to them
+        // are atomic, so this never races non-atomically.
+        Ok(unsafe { AtomicU64::from_ptr(p.cast()) }.load(Ordering::Acquire))
+    }
+
+    /// Writes the 64-bit word `index`; `EINVAL` if out of bounds.
+    pub fn write_u64(&self, index: usize, value: u64) -> Result {
+        let p = self.word(index, REG64)?;
+        // SAFETY: as for `read_u64`.
+        unsafe { AtomicU64::from_ptr(p.cast()) }.store(value, Ordering::Release);
+        self.flush(p, REG64);
+        Ok(())
+    }
+
+    /// Reads the 32-bit word `index`; `EINVAL` if out of bounds.
+    pub fn read_u32(&self, index: usize) -> Result<u32> {
+        let p = self.word(index, REG32)?;
+        // SAFETY: as for `read_u64`.
+        Ok(unsafe { AtomicU32::from_ptr(p.cast()) }.load(Ordering::Acquire))
+    }
+
+    /// Writes the 32-bit word `index`; `EINVAL` if out of bounds.
+    pub fn write_u32(&self, index: usize, value: u32) -> Result {
+        let p = self.word(index, REG32)?;
+        // SAFETY: as for `read_u64`.
+        unsafe { AtomicU32::from_ptr(p.cast()) }.store(value, Ordering::Release);
+        self.flush(p, REG32);
+        Ok(())
+    }
+
+    /// Writes a multi-word entry whose word 0 holds its present (valid)
+    /// bit, at 64-bit word `first`: words 1.. first, a write barrier, then
+    /// word 0, so that hardware walking the table never sees the new
+    /// present bit with old contents (VT-d root, context and PASID
+    /// entries; spec 6.5.3.3).  To make a present entry non-present, write
+    /// word 0 alone first ([`DmaPages::write_u64`]).  `EINVAL` if the entry
+    /// does not fit.
+    pub fn write_entry(&self, first: usize, words: &[u64]) -> Result {
+        if words.is_empty() {
+            return Err(EINVAL);
+        }
+        // Bounds of the whole entry before touching anything.
+        self.word(first + words.len() - 1, REG64)?;
+        for (i, w) in words.iter().enumerate().skip(1) {
+            self.write_u64(first + i, *w)?;
+        }
+        wmb();
+        self.write_u64(first, words[0])
+    }
+}
+
+impl Drop for DmaPages {
+    fn drop(&mut self) {
+        // SAFETY: ours (type invariant), freed once.
+        unsafe { rb::riommu_shim_free_pages_phys(self.phys, self.order) };
+    }
+}
+
+/// Table memory for [`HwPageTable`]: [`KernelTableMem`] pages, each store
+/// flushed from the CPU caches when the walker does not snoop them.
+struct HwTableMem {
+    coherent: bool,
+}
+
+impl TableMem for HwTableMem {
+    fn alloc_table(&mut self) -> Result<u64, Errno> {
+        let t = KernelTableMem.alloc_table()?;
+        if !self.coherent {
+            // SAFETY: a page just allocated (linear map).
+            flush_cache(unsafe { rb::riommu_shim_phys_to_virt(t) }, PAGE_SIZE);
+        }
+        Ok(t)
+    }
+
+    fn free_table(&mut self, table: u64) {
+        KernelTableMem.free_table(table)
+    }
+
+    fn read(&self, table: u64, index: usize) -> u64 {
+        KernelTableMem.read(table, index)
+    }
+
+    fn write(&mut self, table: u64, index: usize, value: u64) {
+        KernelTableMem.write(table, index, value);
+        if !self.coherent {
+            // SAFETY: entry `index` (the walker passes in-range indices) of
+            // a live table page of ours (linear map).
+            let va = unsafe {
+                rb::riommu_shim_phys_to_virt(table)
+                    .cast::<u64>()
+                    .add(index % (PAGE_SIZE / REG64))
+            };
+            flush_cache(va.cast(), REG64);
+        }
+    }
+}
+
+/// An I/O page table of format `F` that an IOMMU walks from
+/// [`HwPageTable::root`]; freed on drop.
+///
+/// The caller serialises access (the methods take `&mut self`) and
+/// invalidates the IOMMU's caches after unmapping, before the memory of the
+/// pages unmapped is reused.  Table pages freed by an unmap are returned to
+/// the page allocator at once; an IOMMU that caches paging-structure
+/// entries must not walk them afterwards, so the caller invalidates before
+/// the next access through that range can happen (QEMU caches leaf
+/// translations only).
+pub struct HwPageTable<F: Format> {
+    table: Option<PageTable<F>>,
+    mem: HwTableMem,
+}
+
+impl<F: Format> HwPageTable<F> {
+    /// Allocates the root table; `coherent` says whether the IOMMU's walks
+    /// snoop the CPU caches.
+    pub fn new(coherent: bool) -> Result<Self> {
+        check_coherent(coherent)?;
+        let mut mem = HwTableMem { coherent };
+        let table = PageTable::new(&mut mem)?;
+        Ok(Self {
+            table: Some(table),
+            mem,
+        })
+    }
+
+    fn parts(&mut self) -> (&mut PageTable<F>, &mut HwTableMem) {
+        // INVARIANT: `table` is `Some` until drop.
+        (
+            self.table
+                .as_mut()
+                .expect("riommu: page table used after drop"),
+            &mut self.mem,
+        )
+    }
+
+    /// The physical address of the root table.
+    pub fn root(&mut self) -> u64 {
+        self.parts().0.root()
+    }
+
+    /// See [`PageTable::map_pages`].
+    pub fn map_pages(
+        &mut self,
+        iova: u64,
+        paddr: u64,
+        pgsize: u64,
+        pgcount: u64,
+        prot: Prot,
+    ) -> (u64, Result<(), Errno>) {
+        let (t, m) = self.parts();
+        t.map_pages(m, iova, paddr, pgsize, pgcount, prot)
+    }
+
+    /// See [`PageTable::unmap_pages`].
+    pub fn unmap_pages(&mut self, iova: u64, pgsize: u64, pgcount: u64) -> u64 {
+        let (t, m) = self.parts();
+        t.unmap_pages(m, iova, pgsize, pgcount)
+    }
+
+    /// See [`PageTable::iova_to_phys`].
+    pub fn iova_to_phys(&mut self, iova: u64) -> u64 {
+        let (t, m) = self.parts();
+        t.iova_to_phys(m, iova)
+    }
+}
+
+impl<F: Format> Drop for HwPageTable<F> {
+    fn drop(&mut self) {
+        if let Some(t) = self.table.take() {
+            t.destroy(&mut self.mem);
+        }
+    }
+}
+
+/// `AE_OK`, the success status of ACPICA calls.
+const AE_OK: u32 = 0;
+/// Offset of the `length` field (u32) in an ACPI table header.
+const ACPI_LENGTH_OFFSET: usize = 4;
+
+/// An ACPI table mapped by `acpi_get_table`, released on drop (kernels
+/// with ACPI only).
+///
+/// # Invariants
+///
+/// `hdr` is a table returned by a successful `acpi_get_table` and not yet
+/// put; its `len` bytes (the header's length) are mapped and read-only.
+#[cfg(CONFIG_ACPI)]
+pub struct AcpiTable {
+    hdr: NonNull<bindings::acpi_table_header>,
+    len: usize,
+}
+
+// SAFETY: the mapping is global, read-only, and may be put from any thread.
+#[cfg(CONFIG_ACPI)]
+unsafe impl Send for AcpiTable {}
+// SAFETY: only read.
+#[cfg(CONFIG_ACPI)]
+unsafe impl Sync for AcpiTable {}
+
+#[cfg(CONFIG_ACPI)]
+impl AcpiTable {
+    /// The first table with signature `sig` (e.g. `*b"DMAR"`); `ENODEV` if
+    /// there is none (or no ACPI).
+    pub fn get(sig: &[u8; 4]) -> Result<Self> {
+        let mut name = [0u8; 5];
+        name[..4].copy_from_slice(sig);
+        let mut hdr: *mut bindings::acpi_table_header = core::ptr::null_mut();
+        // SAFETY: `name` is a NUL-terminated signature ACPICA only reads;
+        // `hdr` is a valid out-parameter.
+        let status = unsafe { bindings::acpi_get_table(name.as_mut_ptr().cast(), 1, &mut hdr) };
+        if status != AE_OK {
+            return Err(ENODEV);
+        }
+        let hdr = NonNull::new(hdr).ok_or(ENODEV)?;
+        // SAFETY: a table from a successful `acpi_get_table` starts with a
+        // mapped header, whose `length` ACPICA checked to cover the table.
+        let len = unsafe {
+            hdr.as_ptr()
+                .cast::<u8>()
+                .add(ACPI_LENGTH_OFFSET)
+                .cast::<u32>()
+                .read_unaligned()
+        } as usize;
+        // INVARIANT: from a successful `acpi_get_table`.
+        Ok(Self { hdr, len })
+    }
+
+    /// The whole table, header included.
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: `len` mapped, read-only bytes for as long as we hold the
+        // table (type invariant).
+        unsafe { core::slice::from_raw_parts(self.hdr.as_ptr().cast::<u8>(), self.len) }
+    }
+}
+
+#[cfg(CONFIG_ACPI)]
+impl Drop for AcpiTable {
+    fn drop(&mut self) {
+        // SAFETY: from `acpi_get_table`, put once (type invariant).
+        unsafe { bindings::acpi_put_table(self.hdr.as_ptr()) };
+    }
+}
+
+/// The PCI identity of a device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PciIds {
+    /// The PCI segment (domain).
+    pub segment: u16,
+    /// The bus number.
+    pub bus: u8,
+    /// Device and function.
+    pub devfn: u8,
+    /// Bus of the device's ancestor on the root bus (its own when it sits on
+    /// the root bus): what a firmware device scope naming a bridge covers.
+    pub root_bus: u8,
+    /// Devfn of that ancestor.
+    pub root_devfn: u8,
+}
+
+impl PciIds {
+    /// The requester id (source id): bus in bits 15:8, devfn in 7:0.
+    pub fn rid(&self) -> u16 {
+        (u16::from(self.bus) << 8) | u16::from(self.devfn)
+    }
+}
+
+/// The PCI ids of `dev`; `None` if it is not a PCI device.
+pub fn pci_ids(dev: &Device) -> Option<PciIds> {
+    let (mut segment, mut rid, mut root) = (0u16, 0u16, 0u16);
+    let raw = core::ptr::from_ref(dev)
+        .cast::<bindings::device>()
+        .cast_mut();
+    // SAFETY: `dev` is a live device; the out-parameters are valid.
+    let ret = unsafe { rb::riommu_shim_pci_ids(raw, &mut segment, &mut rid, &mut root) };
+    if ret != 0 {
+        return None;
+    }
+    let [bus, devfn] = rid.to_be_bytes();
+    let [root_bus, root_devfn] = root.to_be_bytes();
+    Some(PciIds {
+        segment,
+        bus,
+        devfn,
+        root_bus,
+        root_devfn,
+    })
+}
+
+/// Busy-waits until `f` returns `Some`, checking every microsecond, for at
+/// most `timeout_us` microseconds; `ETIMEDOUT` then (after one last try).
+/// Usable in atomic context.
+pub fn poll_timeout<T>(timeout_us: i64, mut f: impl FnMut() -> Option<T>) -> Result<T> {
+    let start = Instant::<Monotonic>::now();
+    loop {
+        if let Some(v) = f() {
+            return Ok(v);
+        }
+        if start.elapsed() > Delta::from_micros(timeout_us) {
+            return f().ok_or(ETIMEDOUT);
+        }
+        udelay(Delta::from_micros(1));
+    }
+}
+
+/// The work a [`PeriodicWork`] runs.
+pub trait PeriodicHandler: Send + Sync {
+    /// Called from the system workqueue (process context) every period.
+    fn run(&self);
+}
+
+/// A handler run from the system workqueue every `period_ms`
+/// milliseconds, from initialisation until drop; drop stops it and waits
+/// for a running call to return (`cancel_delayed_work_sync`).
+///
+/// # Invariants
+///
+/// `dwork` is initialised with [`PeriodicWork::<T>::run_raw`] as its
+/// function before it is first queued, and is only queued while `self` is
+/// pinned and not yet dropped.
+#[pin_data(PinnedDrop)]
+pub struct PeriodicWork<T: PeriodicHandler> {
+    #[pin]
+    dwork: Opaque<bindings::delayed_work>,
+    period: kernel::time::Jiffies,
+    stopping: AtomicBool,
+    data: T,
+    #[pin]
+    _pin: PhantomPinned,
+}
+
+// SAFETY: the C work item is only touched through the workqueue API, which
+// is thread safe; `T` is `Send + Sync`.
+unsafe impl<T: PeriodicHandler> Send for PeriodicWork<T> {}
+// SAFETY: as above.
+unsafe impl<T: PeriodicHandler> Sync for PeriodicWork<T> {}
+
+impl<T: PeriodicHandler> PeriodicWork<T> {
+    /// Runs `data.run()` every `period_ms` milliseconds (at least one
+    /// jiffy), starting one period after initialisation.
+    pub fn new(period_ms: u32, data: T) -> impl PinInit<Self, Error> {
+        let period = kernel::time::msecs_to_jiffies(period_ms).max(1);
+        try_pin_init!(Self {
+            dwork <- Opaque::ffi_init(|slot: *mut bindings::delayed_work| {
+                // SAFETY: `slot` is valid, pinned memory for the work item.
+                unsafe { rb::riommu_shim_init_delayed_work(slot, Some(Self::run_raw)) }
+            }),
+            period,
+            stopping: AtomicBool::new(false),
+            data,
+            _pin: PhantomPinned,
+        }? Error)
+        .pin_chain(|this| {
+            // INVARIANT: initialised with `run_raw` above; `this` is pinned.
+            this.as_ref().get_ref().schedule();
+            Ok(())
+        })
+    }
+
+    /// The handler's data.
+    pub fn data(&self) -> &T {
+        &self.data
+    }
+
+    fn schedule(&self) {
+        // SAFETY: an initialised work item in pinned memory (type
+        // invariant); dropping `self` cancels it.
+        unsafe { rb::riommu_shim_schedule_delayed_work(self.dwork.get(), self.period) };
+    }
+
+    /// The C work function.
+    ///
+    /// # Safety
+    ///
+    /// `work` must be the `work` member of the `dwork` of a live, pinned
+    /// `PeriodicWork<T>` (the workqueue passes the item queued by
+    /// `schedule`).
+    unsafe extern "C" fn run_raw(work: *mut bindings::work_struct) {
+        // SAFETY: `work` is embedded in a `delayed_work` (caller), which is
+        // the `dwork` field (an `Opaque` has the layout of its contents) of
+        // a live `PeriodicWork<T>`, which `cancel_delayed_work_sync` in drop
+        // keeps alive until we return.
+        let this = unsafe {
+            let dwork = kernel::container_of!(work, bindings::delayed_work, work);
+            &*kernel::container_of!(dwork.cast::<Opaque<bindings::delayed_work>>(), Self, dwork)
+        };
+        this.data.run();
+        if !this.stopping.load(Ordering::Acquire) {
+            this.schedule();
+        }
+    }
+}
+
+#[pinned_drop]
+impl<T: PeriodicHandler> PinnedDrop for PeriodicWork<T> {
+    fn drop(self: Pin<&mut Self>) {
+        self.stopping.store(true, Ordering::Release);
+        // SAFETY: an initialised work item (type invariant); this waits for
+        // a running instance and keeps it from re-queueing itself.
+        unsafe { bindings::cancel_delayed_work_sync(self.dwork.get()) };
+    }
+}

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The arm64 tests: build the arm64 test kernel, the modules, our selftests
+# and the SMMUv3 selftests for arm64, and boot QEMU virt with an emulated
+# SMMUv3 (nested stages) and edu twice:
+#
+#   1. the arm64 modules (`make modules-list ARCH=arm64`: riommu_mock,
+#      riommu_minimal, riommu_smmuv3, which binds to the SMMU): our
+#      selftests (tools/testing/selftests/riommu, reported with an .arm64
+#      suffix: riommu_nested.arm64...) and the SMMUv3 selftests
+#      (tools/testing/selftests/riommu_smmuv3), reported as
+#      riommu_smmuv3_nested, then riommu_smmuv3_reload.sh (unbind, rmmod,
+#      insmod, and the nested test again);
+#   2. Linux's arm_smmu_v3.ko bound to the SMMU instead: the SMMUv3
+#      program, reported as riommu_smmuv3_nested.c-driver (the C driver
+#      refuses the vIOMMU in QEMU, which the program checks and reports as
+#      skips).
+#
+# The kernel's own iommufd selftests are not run on arm64 (they link
+# libcap, which Debian only has for the host architecture here).
+#
+#   tools/check-arm64.sh [--results FILE] [--out DIR]
+#
+# --results FILE   append the results there (tools/tap.py's TSV) instead of
+#                  printing a summary of our own; tools/check.sh uses it.
+# --out DIR        where the logs go (default $RIOMMU_OUT/arm64, i.e.
+#                  build/arm64)
+# Environment:
+#   KDIR_ARM64=DIR  an arm64 7.3 build (O= directory, headers installed)
+#                   with kernel/arm64.config's options, instead of building
+#                   tools/kernel.sh's
+#   KSRC=DIR        the kernel source (default: the cached one)
+#   RIOMMU_OUT      where the logs go (default build/; this in build/arm64)
+#   RIOMMU_PROG_TIMEOUT, RIOMMU_MEM, RIOMMU_SMP: see tools/vm.sh
+#
+# The modules are built in a copy of the sources (build/arm64-src), so that
+# the x86_64 objects of the working tree are left alone.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
+. "$here/lib.sh"
+
+results_arg= out=
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--results) results_arg=$2; shift ;;
+	--out) out=$2; shift ;;
+	-h | --help) sed -n '/^# The arm64/,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) die "check-arm64.sh: unknown argument $1" ;;
+	esac
+	shift
+done
+
+out=${out:-${RIOMMU_OUT:-$top/build}/arm64}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+rm -rf "$out/vm-riommu" "$out/vm-cdriver" "$out/selftests" "$out/selftests-riommu"
+results=${results_arg:-$out/results.tsv}
+[ -n "$results_arg" ] || : >"$results"
+tap() { python3 "$here/tap.py" "$@"; }
+record() { tap check "$1" "$2" "${3:-}" --results "$results"; }
+finish() {
+	if [ -z "$results_arg" ]; then
+		tap total "$results"
+		exit $?
+	fi
+	exit 0
+}
+# step NAME LOG CMD...: run CMD into LOG, record the result, show the end
+# of LOG on failure.
+step() {
+	local name=$1 logf=$2 rc=0
+	shift 2
+	"$@" >"$logf" 2>&1 || rc=$?
+	record "$name" $rc
+	if [ $rc != 0 ]; then
+		log "FAILED: $name (exit status $rc); the end of $logf:"
+		tail -n 25 "$logf" | sed 's/^/    /' >&2
+	fi
+	return $rc
+}
+
+# ---- kernel ----------------------------------------------------------------
+t0=$(date +%s)
+if [ -n "${KDIR_ARM64:-}" ]; then
+	kdir=$(cd "$KDIR_ARM64" && pwd) || { record "arm64 kernel" 1 "no $KDIR_ARM64"; finish; }
+	[ -f "$kdir/arch/arm64/boot/Image" ] || { record "arm64 kernel" 1 "no Image in $kdir"; finish; }
+else
+	if kdir=$("$here/kernel.sh" arm64); then
+		record "arm64 kernel" 0
+	else
+		record "arm64 kernel" 1
+		finish
+	fi
+fi
+ksrc=${KSRC:-$RIOMMU_CACHE/src/linux-$KVER}
+[ -d "$kdir/source" ] && [ -z "${KSRC:-}" ] && ksrc=$(readlink -f "$kdir/source")
+log "arm64: KDIR=$kdir ($(($(date +%s) - t0))s)"
+
+# ---- modules ---------------------------------------------------------------
+t0=$(date +%s)
+src=${RIOMMU_OUT:-$top/build}/arm64-src
+mkdir -p "$src"
+# Sources only; the copy's build products are excluded from the sync (and
+# so kept: the next build is incremental).
+rsync -a --delete --exclude /build --exclude /.git --exclude target \
+	--exclude '*.o' --exclude '*.ko' --exclude '.*.cmd' --exclude '*.mod' \
+	--exclude '*.mod.c' --exclude /rust/riommu/gen --exclude modules.order \
+	--exclude Module.symvers "$top/" "$src/"
+if ! step "arm64 modules" "$out/modules.log" make -C "$src" ARCH=arm64 KDIR="$kdir" modules; then
+	finish
+fi
+mapfile -t mods < <(make -s --no-print-directory -C "$src" modules-list ARCH=arm64 KDIR="$kdir")
+c_ko=$kdir/drivers/iommu/arm/arm-smmu-v3/arm_smmu_v3.ko
+log "arm64: modules built ($(($(date +%s) - t0))s)"
+
+# ---- selftests -------------------------------------------------------------
+st=$out/selftests
+if ! step "build riommu_smmuv3 selftests" "$out/selftests.log" \
+	make -C "$top/tools/testing/selftests/riommu_smmuv3" KDIR="$kdir" KSRC="$ksrc" OUT="$st"; then
+	finish
+fi
+# The C driver's run gets its own program name, so its rows stay apart.
+cp "$st/riommu_smmuv3_nested" "$st/riommu_smmuv3_nested.c-driver"
+# Our selftests, built for arm64, renamed NAME.arm64 (the x86_64 rows keep
+# the plain names).
+ours=()
+sto=$out/selftests-riommu
+if step "build riommu selftests (arm64)" "$out/selftests-riommu.log" \
+	make -C "$top/tools/testing/selftests/riommu" KDIR="$kdir" KSRC="$ksrc" OUT="$sto" \
+	CC=aarch64-linux-gnu-gcc; then
+	mkdir -p "$sto/arm64"
+	for p in $(find "$sto" -maxdepth 1 -type f -perm -u+x -not -name 'riommu_demo*' | LC_ALL=C sort); do
+		cp "$p" "$sto/arm64/$(basename "$p").arm64"
+		ours+=("$sto/arm64/$(basename "$p").arm64")
+	done
+fi
+
+# ---- QEMU ------------------------------------------------------------------
+vm() { # vm NAME "MODULE..." PROG...
+	local name=$1 t=$(date +%s) rc=0 m args=()
+	for m in $2; do args+=(--module "$m"); done
+	shift 2
+	"$here/vm.sh" --arch arm64 --kdir "$kdir" --out "$out/vm-$name" --results "$results" \
+		--prog-timeout "${RIOMMU_PROG_TIMEOUT:-300}" "${args[@]}" "$@" || rc=$?
+	log "arm64: the $name boot took $(($(date +%s) - t))s"
+	return $rc
+}
+rc=0
+vm riommu "${mods[*]}" ${ours[@]+"${ours[@]}"} "$st/riommu_smmuv3_nested" \
+	"$st/riommu_smmuv3_reload.sh" || rc=1
+if [ -f "$c_ko" ]; then
+	vm cdriver "$c_ko" "$st/riommu_smmuv3_nested.c-driver" || rc=1
+else
+	record "arm64 C driver run" 1 "no $c_ko (ARM_SMMU_V3=m in kernel/arm64.config)"
+	rc=1
+fi
+log "arm64: logs in $out"
+finish

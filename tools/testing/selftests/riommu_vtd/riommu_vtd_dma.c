@@ -1,0 +1,738 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * End-to-end DMA through a VT-d IOMMU and iommufd, with QEMU's "edu" device
+ * (-device edu,dma_mask=0xffffffffffffffff; PCI 1234:11e8) bound to
+ * vfio-pci and driven from user space through its VFIO cdev.
+ *
+ * The same program runs against riommu_vtd.ko (booted with intel_iommu=off)
+ * and against the kernel's own intel-iommu driver (intel_iommu=on,sm_on);
+ * it tells them apart by /sys/kernel/debug/riommu_vtd, and requires the one
+ * the kernel command line asks for (intel_iommu=off: riommu_vtd).
+ *
+ * edu (QEMU hw/misc/edu.c): BAR0 registers 0x80 DMA source, 0x88 DMA
+ * destination, 0x90 count, 0x98 command (bit 0 start, bit 1 direction:
+ * 0 = from RAM into edu's 4 KiB buffer, 1 = from the buffer to RAM); the
+ * buffer sits at device address 0x40000; the transfer happens 100 ms (of
+ * virtual time) after the start bit, which then clears.  The buffer cannot
+ * be read through the BAR, so "RAM -> edu" is checked by copying the
+ * buffer back to another IOVA.
+ *
+ * Each fixture test runs twice: on the first paging HWPT the device is
+ * attached to ("direct"), and after replacing it with a second HWPT whose
+ * IOAS maps the same IOVAs to other memory ("replaced"), where DMA must
+ * land in the new memory and leave the old untouched.  identity_passthrough
+ * drives edu through sysfs in its default domain instead.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/klog.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/iommufd.h>
+#include <linux/pci_regs.h>
+#include <linux/vfio.h>
+
+#include "kselftest_harness.h"
+
+#define EDU_VENDOR	0x1234
+#define EDU_DEVICE	0x11e8
+#define EDU_ID		0x00	/* reads 0x010000ed */
+#define EDU_DMA_SRC	0x80
+#define EDU_DMA_DST	0x88
+#define EDU_DMA_CNT	0x90
+#define EDU_DMA_CMD	0x98
+#define EDU_CMD_RUN	0x1
+#define EDU_CMD_TO_RAM	0x2
+#define EDU_BUF		0x40000ULL
+#define EDU_BUF_SIZE	4096
+
+#define RVTD_DEBUGFS	"/sys/kernel/debug/riommu_vtd"
+
+/* Each IOAS maps two 32 KiB halves of a buffer: A (read) and B (written). */
+#define HALF		0x8000UL
+#define BUF_SIZE	(2 * HALF)
+#define IOVA_A		0x40000000ULL
+#define IOVA_B		(IOVA_A + HALF)
+#define DMA_LEN		2048
+#define FILL_A		0xa5
+#define FILL_B		0xee
+/* An IOVA no IOAS maps, beyond the guest's RAM. */
+#define IOVA_FAR	0x100000000000ULL
+/* ECAP.SMTS (scalable mode) and ECAP.FLTS (first stage). */
+#define ECAP_SMTS	(1ULL << 43)
+#define ECAP_FLTS	(1ULL << 47)
+
+enum backend { RIOMMU_VTD, INTEL_IOMMU };
+
+/* ---- sysfs helpers ------------------------------------------------------ */
+
+static int read_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = 0;
+	return 0;
+}
+
+static int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	return n == (ssize_t)strlen(s) ? 0 : -1;
+}
+
+static unsigned long read_hex(const char *dir, const char *name)
+{
+	char path[640], buf[64];
+
+	snprintf(path, sizeof(path), "%.300s/%.300s", dir, name);
+	if (read_file(path, buf, sizeof(buf)))
+		return ~0UL;
+	return strtoul(buf, NULL, 16);
+}
+
+/* The BDF of the first edu device, or -1. */
+static int find_edu(char *bdf, size_t len)
+{
+	DIR *d = opendir("/sys/bus/pci/devices");
+	struct dirent *e;
+	int ret = -1;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		char dir[300];
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(dir, sizeof(dir), "/sys/bus/pci/devices/%.255s", e->d_name);
+		if (read_hex(dir, "vendor") == EDU_VENDOR &&
+		    read_hex(dir, "device") == EDU_DEVICE) {
+			if (strlen(e->d_name) >= len)
+				continue;
+			memcpy(bdf, e->d_name, strlen(e->d_name) + 1);
+			ret = 0;
+			break;
+		}
+	}
+	closedir(d);
+	return ret;
+}
+
+/* Binds @bdf to vfio-pci (driver_override + drivers_probe) if needed. */
+static int bind_vfio(const char *bdf)
+{
+	char path[512], link[512];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n > 0) {
+		link[n] = 0;
+		if (strstr(link, "/vfio-pci"))
+			return 0;
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", bdf);
+		if (write_file(path, bdf))
+			return -1;
+	}
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
+	if (write_file(path, "vfio-pci"))
+		return -1;
+	return write_file("/sys/bus/pci/drivers_probe", bdf);
+}
+
+/* The VFIO cdev of @bdf, /dev/vfio/devices/vfioN. */
+static int vfio_cdev(const char *bdf, char *dev, size_t len)
+{
+	char path[512];
+	struct dirent *e;
+	DIR *d;
+	int ret = -1;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		if (!strncmp(e->d_name, "vfio", 4) && strlen(e->d_name) < 32) {
+			snprintf(dev, len, "/dev/vfio/devices/%.31s", e->d_name);
+			ret = 0;
+			break;
+		}
+	}
+	closedir(d);
+	return ret;
+}
+
+/*
+ * Which driver the kernel command line asks for: intel_iommu=off (the
+ * riommu_vtd boot: the module must be active), intel_iommu=on (the C
+ * driver must be), or -1 (neither said: run against whichever is active,
+ * skip if none).  Absent hardware is then a failure, not a skip.
+ */
+static int expected_backend(void)
+{
+	char cmdline[4096];
+
+	if (read_file("/proc/cmdline", cmdline, sizeof(cmdline)))
+		return -1;
+	if (strstr(cmdline, "intel_iommu=off"))
+		return RIOMMU_VTD;
+	if (strstr(cmdline, "intel_iommu=on"))
+		return INTEL_IOMMU;
+	return -1;
+}
+
+/* ---- fault counting -------------------------------------------------------- */
+
+/* riommu_vtd's fault count from debugfs, or -1. */
+static long rvtd_fault_count(void)
+{
+	char buf[64];
+
+	if (read_file(RVTD_DEBUGFS "/fault_count", buf, sizeof(buf)))
+		return -1;
+	return strtol(buf, NULL, 10);
+}
+
+/* Occurrences of @needle in the kernel log (klogctl READ_ALL). */
+static long klog_count(const char *needle)
+{
+	static char log[1 << 20];
+	long count = 0;
+	char *p;
+	int n;
+
+	n = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, log, sizeof(log) - 1);
+	if (n < 0)
+		return -1;
+	log[n] = 0;
+	for (p = log; (p = strstr(p, needle)); p++)
+		count++;
+	return count;
+}
+
+/*
+ * How many faults the IOMMU driver has recorded for a DMA at @iova: for
+ * riommu_vtd the debugfs counter (all faults), for intel-iommu its log
+ * lines "DMAR: [DMA Write ...] ... fault addr 0x<iova> ...".
+ */
+static long fault_count(enum backend be, uint64_t iova)
+{
+	char needle[64];
+
+	if (be == RIOMMU_VTD)
+		return rvtd_fault_count();
+	snprintf(needle, sizeof(needle), "fault addr 0x%llx", (unsigned long long)iova);
+	return klog_count(needle);
+}
+
+/*
+ * intel-iommu prints faults under a ratelimit of 10 calls per 5 s, and
+ * spends three per fault (dmar_fault(): the "handling fault status" line,
+ * the record, and the loop's last check), so a fourth fault within 5 s of
+ * the first is cleared without a log line.  Spacing the faults of this
+ * program keeps them visible; a fault that is still not logged turns the
+ * fault sub-check into a skip (the DMA itself was checked not to land).
+ */
+#define INTEL_FAULT_SPACING_US	1700000
+
+/* Waits up to 2 s for the fault count at @iova to exceed @before. */
+static long wait_fault(enum backend be, uint64_t iova, long before)
+{
+	long after = -1;
+
+	for (int i = 0; i < 40; i++) {
+		after = fault_count(be, iova);
+		if (after > before)
+			break;
+		usleep(50000);
+	}
+	return after;
+}
+
+/* ---- the fixture --------------------------------------------------------------- */
+
+FIXTURE(vtd_dma)
+{
+	enum backend be;
+	char bdf[32];
+	int iommufd;
+	int devfd;
+	uint32_t devid;
+	uint32_t ioas[2];
+	uint32_t hwpt[2];
+	uint8_t *buf[2];
+	volatile uint8_t *bar;
+	size_t bar_size;
+	int cur;	/* the HWPT (and buffer) the device translates with */
+};
+
+FIXTURE_VARIANT(vtd_dma)
+{
+	int replace;
+};
+
+FIXTURE_VARIANT_ADD(vtd_dma, direct)
+{
+	.replace = 0,
+};
+
+FIXTURE_VARIANT_ADD(vtd_dma, replaced)
+{
+	.replace = 1,
+};
+
+static int ioas_map(int iommufd, uint32_t ioas, void *va, uint64_t iova, uint64_t len)
+{
+	struct iommu_ioas_map map = {
+		.size = sizeof(map),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 IOMMU_IOAS_MAP_WRITEABLE,
+		.ioas_id = ioas,
+		.user_va = (uintptr_t)va,
+		.length = len,
+		.iova = iova,
+	};
+
+	return ioctl(iommufd, IOMMU_IOAS_MAP, &map);
+}
+
+static int ioas_unmap(int iommufd, uint32_t ioas, uint64_t iova, uint64_t len)
+{
+	struct iommu_ioas_unmap unmap = {
+		.size = sizeof(unmap),
+		.ioas_id = ioas,
+		.iova = iova,
+		.length = len,
+	};
+
+	return ioctl(iommufd, IOMMU_IOAS_UNMAP, &unmap);
+}
+
+static int attach(int devfd, uint32_t pt_id)
+{
+	struct vfio_device_attach_iommufd_pt at = {
+		.argsz = sizeof(at),
+		.pt_id = pt_id,
+	};
+
+	return ioctl(devfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at);
+}
+
+static void edu_write(volatile uint8_t *bar, unsigned int reg, uint64_t v)
+{
+	*(volatile uint64_t *)(bar + reg) = v;
+}
+
+static uint64_t edu_read(volatile uint8_t *bar, unsigned int reg)
+{
+	return *(volatile uint64_t *)(bar + reg);
+}
+
+/*
+ * One edu DMA of @len bytes between IOVA @iova and edu's buffer at @off:
+ * @to_ram 0 reads RAM into the buffer, 1 writes the buffer to RAM.
+ * Returns 0 once the start bit cleared, -1 after 10 s.
+ */
+static int edu_dma(volatile uint8_t *bar, uint64_t iova, uint64_t off, uint64_t len, int to_ram)
+{
+	struct timespec t0, t;
+
+	if (to_ram) {
+		edu_write(bar, EDU_DMA_SRC, EDU_BUF + off);
+		edu_write(bar, EDU_DMA_DST, iova);
+	} else {
+		edu_write(bar, EDU_DMA_SRC, iova);
+		edu_write(bar, EDU_DMA_DST, EDU_BUF + off);
+	}
+	edu_write(bar, EDU_DMA_CNT, len);
+	edu_write(bar, EDU_DMA_CMD, EDU_CMD_RUN | (to_ram ? EDU_CMD_TO_RAM : 0));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		if (!(edu_read(bar, EDU_DMA_CMD) & EDU_CMD_RUN))
+			return 0;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec > 10)
+			return -1;
+		usleep(1000);
+	}
+}
+
+/* Whether @len bytes at @p all equal @v. */
+static int all_equal(const uint8_t *p, size_t len, uint8_t v)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i] != v)
+			return 0;
+	return 1;
+}
+
+FIXTURE_SETUP(vtd_dma)
+{
+	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
+	struct vfio_region_info reg = { .argsz = sizeof(reg) };
+	char cdev[256];
+	uint16_t cmd;
+	int expect, i;
+
+	self->devfd = -1;
+	self->iommufd = -1;
+	self->bar = MAP_FAILED;
+	expect = expected_backend();
+	if (expect < 0 && find_edu(self->bdf, sizeof(self->bdf)))
+		SKIP(return, "no edu device (QEMU -device edu)");
+	ASSERT_EQ(0, find_edu(self->bdf, sizeof(self->bdf)));
+	if (!access(RVTD_DEBUGFS, F_OK))
+		self->be = RIOMMU_VTD;
+	else if (!access("/sys/class/iommu/dmar0", F_OK))
+		self->be = INTEL_IOMMU;
+	else if (expect < 0)
+		SKIP(return, "neither riommu_vtd nor intel-iommu is active");
+	else
+		ASSERT_TRUE(0) TH_LOG("the IOMMU driver the command line asks for is not active");
+	if (expect >= 0)
+		ASSERT_EQ(expect, self->be);
+	TH_LOG("edu at %s, IOMMU driver %s", self->bdf,
+	       self->be == RIOMMU_VTD ? "riommu_vtd" : "intel-iommu");
+
+	ASSERT_EQ(0, bind_vfio(self->bdf));
+	ASSERT_EQ(0, vfio_cdev(self->bdf, cdev, sizeof(cdev)));
+	self->iommufd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, self->iommufd);
+	self->devfd = open(cdev, O_RDWR);
+	ASSERT_LE(0, self->devfd);
+	bind.iommufd = self->iommufd;
+	ASSERT_EQ(0, ioctl(self->devfd, VFIO_DEVICE_BIND_IOMMUFD, &bind));
+	self->devid = bind.out_devid;
+
+	/* Two IOASes mapping the same IOVAs to two different buffers. */
+	for (i = 0; i < 2; i++) {
+		struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
+		struct iommu_hwpt_alloc hwpt = { .size = sizeof(hwpt) };
+
+		self->buf[i] = mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		ASSERT_NE(MAP_FAILED, self->buf[i]);
+		memset(self->buf[i], FILL_A, HALF);
+		memset(self->buf[i] + HALF, FILL_B, HALF);
+		ASSERT_EQ(0, ioctl(self->iommufd, IOMMU_IOAS_ALLOC, &alloc));
+		self->ioas[i] = alloc.out_ioas_id;
+		ASSERT_EQ(0, ioas_map(self->iommufd, self->ioas[i], self->buf[i], IOVA_A, HALF));
+		ASSERT_EQ(0, ioas_map(self->iommufd, self->ioas[i], self->buf[i] + HALF,
+				      IOVA_B, HALF));
+		hwpt.dev_id = self->devid;
+		hwpt.pt_id = self->ioas[i];
+		ASSERT_EQ(0, ioctl(self->iommufd, IOMMU_HWPT_ALLOC, &hwpt));
+		self->hwpt[i] = hwpt.out_hwpt_id;
+	}
+	ASSERT_EQ(0, attach(self->devfd, self->hwpt[0]));
+	self->cur = 0;
+	if (variant->replace) {
+		/* A second attach while attached is a replace. */
+		ASSERT_EQ(0, attach(self->devfd, self->hwpt[1]));
+		self->cur = 1;
+	}
+
+	/* BAR0, and memory decoding plus bus mastering on. */
+	reg.index = VFIO_PCI_BAR0_REGION_INDEX;
+	ASSERT_EQ(0, ioctl(self->devfd, VFIO_DEVICE_GET_REGION_INFO, &reg));
+	ASSERT_TRUE(reg.flags & VFIO_REGION_INFO_FLAG_MMAP);
+	self->bar_size = reg.size;
+	self->bar = mmap(NULL, reg.size, PROT_READ | PROT_WRITE, MAP_SHARED, self->devfd,
+			 reg.offset);
+	ASSERT_NE(MAP_FAILED, self->bar);
+	memset(&reg, 0, sizeof(reg));
+	reg.argsz = sizeof(reg);
+	reg.index = VFIO_PCI_CONFIG_REGION_INDEX;
+	ASSERT_EQ(0, ioctl(self->devfd, VFIO_DEVICE_GET_REGION_INFO, &reg));
+	ASSERT_EQ(2, pread(self->devfd, &cmd, 2, reg.offset + PCI_COMMAND));
+	cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+	ASSERT_EQ(2, pwrite(self->devfd, &cmd, 2, reg.offset + PCI_COMMAND));
+	/* Registers below 0x80 take 32-bit accesses only. */
+	ASSERT_EQ(0x010000edu, *(volatile uint32_t *)(self->bar + EDU_ID) & 0xff0000ff);
+}
+
+FIXTURE_TEARDOWN(vtd_dma)
+{
+	if (self->bar != MAP_FAILED)
+		munmap((void *)self->bar, self->bar_size);
+	/* Closing the cdev detaches and unbinds; closing iommufd frees the rest. */
+	if (self->devfd >= 0)
+		close(self->devfd);
+	if (self->iommufd >= 0)
+		close(self->iommufd);
+}
+
+/*
+ * RAM -> edu -> RAM: edu reads a pattern from IOVA_A into its buffer, then
+ * writes the buffer to IOVA_B; the pattern must arrive in the current
+ * buffer's B half (so both the read and the write were translated), and
+ * the other buffer must be untouched.
+ */
+TEST_F_TIMEOUT(vtd_dma, read_then_write_back, 180)
+{
+	uint8_t *a = self->buf[self->cur], *b = a + HALF;
+	uint8_t *other = self->buf[!self->cur];
+	size_t i;
+
+	for (i = 0; i < DMA_LEN; i++)
+		a[i] = (uint8_t)(i * 7 + 3);
+	ASSERT_EQ(0, edu_dma(self->bar, IOVA_A, 0, DMA_LEN, 0));
+	ASSERT_EQ(0, edu_dma(self->bar, IOVA_B, 0, DMA_LEN, 1));
+	ASSERT_EQ(0, memcmp(a, b, DMA_LEN));
+	ASSERT_TRUE(all_equal(b + DMA_LEN, HALF - DMA_LEN, FILL_B));
+	ASSERT_TRUE(all_equal(other, HALF, FILL_A));
+	ASSERT_TRUE(all_equal(other + HALF, HALF, FILL_B));
+}
+
+/*
+ * edu writes to an IOVA: exactly the bytes of the transfer change, at the
+ * translated place (an offset into B, crossing a 4 KiB page).
+ */
+TEST_F_TIMEOUT(vtd_dma, write_lands, 180)
+{
+	uint8_t *a = self->buf[self->cur], *b = a + HALF;
+	uint8_t *other = self->buf[!self->cur];
+	const size_t off = 0x1c00, len = 0x800;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		a[i] = (uint8_t)(0x5a ^ i);
+	ASSERT_EQ(0, edu_dma(self->bar, IOVA_A, 0x100, len, 0));
+	ASSERT_EQ(0, edu_dma(self->bar, IOVA_B + off, 0x100, len, 1));
+	ASSERT_TRUE(all_equal(b, off, FILL_B));
+	ASSERT_EQ(0, memcmp(b + off, a, len));
+	ASSERT_TRUE(all_equal(b + off + len, HALF - off - len, FILL_B));
+	ASSERT_TRUE(all_equal(other + HALF, HALF, FILL_B));
+}
+
+/*
+ * After IOAS_UNMAP of IOVA_B, a DMA write there must not reach the memory
+ * that was mapped, and the IOMMU must record a fault; IOVA_A, still
+ * mapped, keeps working.
+ */
+TEST_F_TIMEOUT(vtd_dma, unmapped_iova_faults, 180)
+{
+	uint8_t *a = self->buf[self->cur], *b = a + HALF;
+	long before, after;
+
+	memset(a, 0x3c, DMA_LEN);
+	ASSERT_EQ(0, edu_dma(self->bar, IOVA_A, 0, DMA_LEN, 0));
+	ASSERT_EQ(0, ioas_unmap(self->iommufd, self->ioas[self->cur], IOVA_B, HALF));
+	if (self->be == INTEL_IOMMU)
+		usleep(INTEL_FAULT_SPACING_US);
+	before = fault_count(self->be, IOVA_B);
+	ASSERT_LE(0, before);
+	ASSERT_EQ(0, edu_dma(self->bar, IOVA_B, 0, DMA_LEN, 1));
+	ASSERT_TRUE(all_equal(b, HALF, FILL_B));
+	/* The mapped half still translates. */
+	ASSERT_EQ(0, edu_dma(self->bar, IOVA_A + HALF / 2, 0, 64, 1));
+	ASSERT_EQ(0, memcmp(a + HALF / 2, a, 64));
+	/* riommu_vtd polls every 100 ms; intel-iommu logs from its IRQ. */
+	after = wait_fault(self->be, IOVA_B, before);
+	TH_LOG("faults recorded: %ld before, %ld after", before, after);
+	if (self->be == INTEL_IOMMU && after == before)
+		SKIP(return, "intel-iommu logged no fault line (its log is ratelimited)");
+	ASSERT_LT(before, after);
+}
+
+/*
+ * IOMMU_GET_HW_INFO reports the unit's registers as Linux does: type
+ * INTEL_VTD, a scalable-mode, first-stage ECAP.
+ */
+TEST_F_TIMEOUT(vtd_dma, hw_info, 180)
+{
+	struct iommu_hw_info_vtd vtd = {};
+	struct iommu_hw_info info = {
+		.size = sizeof(info),
+		.dev_id = self->devid,
+		.data_len = sizeof(vtd),
+		.data_uptr = (uintptr_t)&vtd,
+	};
+
+	ASSERT_EQ(0, ioctl(self->iommufd, IOMMU_GET_HW_INFO, &info));
+	ASSERT_EQ(IOMMU_HW_INFO_TYPE_INTEL_VTD, info.out_data_type);
+	ASSERT_EQ(sizeof(vtd), info.data_len);
+	ASSERT_EQ(IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17, vtd.flags);
+	ASSERT_NE(0, vtd.cap_reg);
+	ASSERT_EQ(ECAP_SMTS | ECAP_FLTS, vtd.ecap_reg & (ECAP_SMTS | ECAP_FLTS));
+	TH_LOG("cap %#llx ecap %#llx", (unsigned long long)vtd.cap_reg,
+	       (unsigned long long)vtd.ecap_reg);
+}
+
+/*
+ * Allocation flags of paging HWPTs: with first-stage paging only (QEMU
+ * x-flts=on has no second stage), NEST_PARENT and DIRTY_TRACKING are
+ * refused with EOPNOTSUPP; a nested HWPT needs a NEST_PARENT parent
+ * (EINVAL from iommufd).
+ */
+TEST_F_TIMEOUT(vtd_dma, alloc_flags, 180)
+{
+	struct iommu_hwpt_vtd_s1 s1 = { .addr_width = 48 };
+	struct iommu_hwpt_alloc hwpt = {
+		.size = sizeof(hwpt),
+		.dev_id = self->devid,
+		.pt_id = self->ioas[0],
+	};
+
+	hwpt.flags = IOMMU_HWPT_ALLOC_NEST_PARENT;
+	ASSERT_EQ(-1, ioctl(self->iommufd, IOMMU_HWPT_ALLOC, &hwpt));
+	ASSERT_EQ(EOPNOTSUPP, errno);
+	hwpt.flags = IOMMU_HWPT_ALLOC_DIRTY_TRACKING;
+	ASSERT_EQ(-1, ioctl(self->iommufd, IOMMU_HWPT_ALLOC, &hwpt));
+	ASSERT_EQ(EOPNOTSUPP, errno);
+	hwpt.flags = 0;
+	hwpt.pt_id = self->hwpt[0];
+	hwpt.data_type = IOMMU_HWPT_DATA_VTD_S1;
+	hwpt.data_len = sizeof(s1);
+	hwpt.data_uptr = (uintptr_t)&s1;
+	ASSERT_EQ(-1, ioctl(self->iommufd, IOMMU_HWPT_ALLOC, &hwpt));
+	ASSERT_EQ(EINVAL, errno);
+}
+
+/*
+ * Detached (VFIO_DEVICE_DETACH_IOMMUFD_PT), the device sits in the
+ * blocking domain: its DMA goes nowhere (at an address beyond RAM, in
+ * case it did not) and faults; attached again, it translates again.
+ */
+TEST_F_TIMEOUT(vtd_dma, detached_blocks, 180)
+{
+	struct vfio_device_detach_iommufd_pt det = { .argsz = sizeof(det) };
+	uint8_t *a = self->buf[self->cur], *b = a + HALF;
+	long before, after;
+
+	memset(a, 0x77, DMA_LEN);
+	ASSERT_EQ(0, edu_dma(self->bar, IOVA_A, 0, DMA_LEN, 0));
+	ASSERT_EQ(0, ioctl(self->devfd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &det));
+	if (self->be == INTEL_IOMMU)
+		usleep(INTEL_FAULT_SPACING_US);
+	before = fault_count(self->be, IOVA_FAR);
+	ASSERT_LE(0, before);
+	ASSERT_EQ(0, edu_dma(self->bar, IOVA_FAR, 0, DMA_LEN, 1));
+	after = wait_fault(self->be, IOVA_FAR, before);
+	/* Attached again, the device translates again. */
+	ASSERT_EQ(0, attach(self->devfd, self->hwpt[self->cur]));
+	ASSERT_EQ(0, edu_dma(self->bar, IOVA_B, 0, DMA_LEN, 1));
+	ASSERT_EQ(0, memcmp(a, b, DMA_LEN));
+	TH_LOG("faults recorded: %ld before, %ld after", before, after);
+	if (self->be == INTEL_IOMMU && after == before)
+		SKIP(return, "intel-iommu logged no fault line (its log is ratelimited)");
+	ASSERT_LT(before, after);
+}
+
+/* The physical address of @va (mlock()ed) from /proc/self/pagemap, or 0. */
+static uint64_t virt_to_phys(void *va)
+{
+	uint64_t entry = 0, pfn;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &entry, sizeof(entry), (uintptr_t)va / 4096 * sizeof(entry)) !=
+	    sizeof(entry))
+		entry = 0;
+	close(fd);
+	pfn = entry & ((1ULL << 55) - 1);
+	if (!(entry & (1ULL << 63)) || !pfn)
+		return 0;
+	return pfn * 4096 + (uintptr_t)va % 4096;
+}
+
+/*
+ * Devices not under test keep working: in its identity default domain (no
+ * vfio user, driven through sysfs), edu's DMA addresses are physical
+ * addresses.  Only where the default domain is identity (riommu_vtd's;
+ * the C driver's is a translated DMA domain unless iommu.passthrough=1).
+ *
+ * The harness runs this first, so the paging tests after it also check
+ * the switch from pass-through to translation: QEMU 10.0 takes a
+ * pass-through "fast path" at a device's first pass-through DMA and leaves
+ * it only on a context-cache invalidation.  riommu_vtd issues one when
+ * RID_PASID changes between pass-through and translation; Linux 7.3 does
+ * not (with iommu.passthrough=1 its later paging DMA is not translated).
+ */
+TEST(identity_passthrough)
+{
+	char bdf[32], path[128], type[32] = "";
+	volatile uint8_t *bar;
+	uint64_t px, py;
+	uint16_t cmd, old;
+	uint8_t *x, *y;
+	long before = -1, after;
+	int fd, cfg;
+
+	if (find_edu(bdf, sizeof(bdf)))
+		SKIP(return, "no edu device (QEMU -device edu)");
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group/type", bdf);
+	ASSERT_EQ(0, read_file(path, type, sizeof(type)));
+	type[strcspn(type, "\n")] = 0;
+	if (strcmp(type, "identity"))
+		SKIP(return, "edu's default domain is not identity (%.16s)", type);
+	if (!access(RVTD_DEBUGFS, F_OK))
+		before = rvtd_fault_count();
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource0", bdf);
+	fd = open(path, O_RDWR | O_SYNC);
+	ASSERT_LE(0, fd);
+	bar = mmap(NULL, 0x1000, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, bar);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
+	cfg = open(path, O_RDWR);
+	ASSERT_LE(0, cfg);
+	ASSERT_EQ(2, pread(cfg, &old, 2, PCI_COMMAND));
+	cmd = old | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+	ASSERT_EQ(2, pwrite(cfg, &cmd, 2, PCI_COMMAND));
+	ASSERT_EQ(0x010000edu, *(volatile uint32_t *)(bar + EDU_ID) & 0xff0000ff);
+
+	x = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, x);
+	y = x + 4096;
+	ASSERT_EQ(0, mlock(x, 2 * 4096));
+	for (int i = 0; i < 4096; i++) {
+		x[i] = (uint8_t)(i * 13 + 1);
+		y[i] = FILL_B;
+	}
+	px = virt_to_phys(x);
+	py = virt_to_phys(y);
+	ASSERT_NE(0, px);
+	ASSERT_NE(0, py);
+	TH_LOG("edu at %s, identity domain: DMA from %#llx to %#llx", bdf,
+	       (unsigned long long)px, (unsigned long long)py);
+	ASSERT_EQ(0, edu_dma(bar, px, 0, DMA_LEN, 0));
+	ASSERT_EQ(0, edu_dma(bar, py, 0, DMA_LEN, 1));
+	ASSERT_EQ(0, memcmp(x, y, DMA_LEN));
+	ASSERT_TRUE(all_equal(y + DMA_LEN, 4096 - DMA_LEN, FILL_B));
+	if (before >= 0) {
+		after = rvtd_fault_count();
+		ASSERT_EQ(before, after);
+	}
+
+	ASSERT_EQ(2, pwrite(cfg, &old, 2, PCI_COMMAND));
+	close(cfg);
+	munmap((void *)bar, 0x1000);
+	close(fd);
+	munmap(x, 2 * 4096);
+}
+
+TEST_HARNESS_MAIN
