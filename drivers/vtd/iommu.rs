@@ -30,7 +30,10 @@ use crate::riommu::{
     domain::{
         Domain, DomainBox, NestedDomain, NewDomain, OldDomain, PagingConfig, PagingDomain, Parent,
     },
-    driver::{Cap, DefaultDomain, DeviceGroup, Driver, DriverStatics, HwInfo, IommuDevice, Probe},
+    driver::{
+        Cap, DefaultDomain, DeviceGroup, Driver, DriverStatics, HwInfo, IommuDevice, Probe,
+        ResvRegions, ResvType,
+    },
     flags::AllocFlags,
     hw::HwPageTable,
     pure::{
@@ -144,6 +147,12 @@ fn unit_of(dev: &IommuDevice<'_, VtdDriver>) -> Arc<Unit> {
     dev.iommu().data().clone()
 }
 
+/// Start of the x86 interrupt address window (`0xfeexxxxx`, the local APIC
+/// MSI range).
+const X86_MSI_WINDOW_START: u64 = 0xfee0_0000;
+/// Length of that window.
+const X86_MSI_WINDOW_LEN: usize = 0x10_0000;
+
 #[vtable]
 impl Driver for VtdDriver {
     type Paging = VtdPaging;
@@ -164,6 +173,18 @@ impl Driver for VtdDriver {
 
     fn release_device(dev: &IommuDevice<'_, Self>) {
         dev.iommu().data().release_device(dev.data());
+    }
+
+    fn get_resv_regions(_dev: &IommuDevice<'_, Self>, regions: &mut ResvRegions<'_>) {
+        // DMA writes to the x86 interrupt window are interrupt requests,
+        // never translated: no IOVA there may be mapped (as the C driver).
+        // On allocation failure the window is simply not reported.
+        let _ = regions.add(
+            X86_MSI_WINDOW_START,
+            X86_MSI_WINDOW_LEN,
+            bindings::IOMMU_WRITE,
+            ResvType::Msi,
+        );
     }
 
     fn capable(dev: &IommuDevice<'_, Self>, cap: Cap) -> bool {

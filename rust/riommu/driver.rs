@@ -76,6 +76,63 @@ impl Cap {
     }
 }
 
+/// The kind of a reserved region (`enum iommu_resv_type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResvType {
+    /// Must be mapped 1:1 at all times (`IOMMU_RESV_DIRECT`).
+    Direct,
+    /// Advertised 1:1 but relaxable (`IOMMU_RESV_DIRECT_RELAXABLE`).
+    DirectRelaxable,
+    /// Never map this range (`IOMMU_RESV_RESERVED`).
+    Reserved,
+    /// Hardware MSI window, untranslated (`IOMMU_RESV_MSI`).
+    Msi,
+    /// Software-managed MSI window (`IOMMU_RESV_SW_MSI`).
+    SwMsi,
+}
+
+impl ResvType {
+    fn raw(self) -> bindings::iommu_resv_type {
+        match self {
+            ResvType::Direct => bindings::iommu_resv_type_IOMMU_RESV_DIRECT,
+            ResvType::DirectRelaxable => bindings::iommu_resv_type_IOMMU_RESV_DIRECT_RELAXABLE,
+            ResvType::Reserved => bindings::iommu_resv_type_IOMMU_RESV_RESERVED,
+            ResvType::Msi => bindings::iommu_resv_type_IOMMU_RESV_MSI,
+            ResvType::SwMsi => bindings::iommu_resv_type_IOMMU_RESV_SW_MSI,
+        }
+    }
+}
+
+/// The list `get_resv_regions` fills (the core frees its entries).
+pub struct ResvRegions<'a> {
+    head: *mut bindings::list_head,
+    _p: PhantomData<&'a mut bindings::list_head>,
+}
+
+impl ResvRegions<'_> {
+    /// Adds `[start, start + len)` of kind `ty`, mapped with IOMMU `prot`
+    /// where that applies (`IOMMU_READ | IOMMU_WRITE`...).
+    pub fn add(&mut self, start: u64, len: usize, prot: u32, ty: ResvType) -> Result {
+        // SAFETY: plain allocation; the core frees the region with the list.
+        let r = unsafe {
+            bindings::iommu_alloc_resv_region(
+                start,
+                len,
+                prot as ffi::c_int,
+                ty.raw(),
+                bindings::GFP_KERNEL,
+            )
+        };
+        if r.is_null() {
+            return Err(ENOMEM);
+        }
+        // SAFETY: `r` is a new region whose `list` is not on any list;
+        // `head` is the core's list for this call (constructor).
+        unsafe { bindings::list_add_tail(&raw mut (*r).list, self.head) };
+        Ok(())
+    }
+}
+
 /// Hardware information for `IOMMU_GET_HW_INFO`: a type and its bytes.
 pub struct HwInfo {
     ty: u32,
@@ -218,6 +275,15 @@ pub trait Driver: Send + Sync + Sized + 'static {
     /// `IOMMU_GET_HW_INFO`: `requested` is the type userspace asked for
     /// (`IOMMU_HW_INFO_TYPE_DEFAULT` for any).
     fn hw_info(_dev: &IommuDevice<'_, Self>, _requested: u32) -> Result<HwInfo>
+    where
+        Self: DriverStatics,
+    {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// `get_resv_regions`: ranges of the device's IOVA space that must not
+    /// (or must only 1:1) be mapped, e.g. an MSI window.
+    fn get_resv_regions(_dev: &IommuDevice<'_, Self>, _regions: &mut ResvRegions<'_>)
     where
         Self: DriverStatics,
     {
@@ -370,6 +436,9 @@ impl Statics {
     /// Builds the tables for `D`.  Use [`declare_iommu_driver!`].
     pub const fn new<D: DriverStatics>() -> Self {
         let mut ops: bindings::iommu_ops = pin_init::zeroed();
+        if D::HAS_GET_RESV_REGIONS {
+            ops.get_resv_regions = Some(glue::get_resv_regions::<D>);
+        }
         if D::HAS_CAPABLE {
             ops.capable = Some(glue::capable::<D>);
         }
@@ -803,6 +872,24 @@ mod glue {
     ) -> &'a Domain<D::Nested> {
         // SAFETY: per the safety requirements.
         unsafe { Domain::from_raw(domain) }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the iommu core, with the arguments its `iommu_ops` contract
+    /// guarantees for this callback.
+    pub(super) unsafe extern "C" fn get_resv_regions<D: DriverStatics>(
+        dev: *mut bindings::device,
+        head: *mut bindings::list_head,
+    ) {
+        // SAFETY: the core only asks about devices we probed; `head` is its
+        // list for the duration of the call.
+        let dev = unsafe { IommuDevice::<D>::from_raw(dev) };
+        let mut regions = ResvRegions {
+            head,
+            _p: PhantomData,
+        };
+        D::get_resv_regions(&dev, &mut regions);
     }
 
     /// # Safety

@@ -582,6 +582,38 @@ TEST_F_TIMEOUT(vtd_dma, hw_info, 180)
 }
 
 /*
+ * The x86 interrupt window is a reserved region of the device (the driver's
+ * get_resv_regions, IOMMU_RESV_MSI): once the device is attached, no IOVA in
+ * it can be mapped in its IOAS, and IOMMU_IOAS_IOVA_RANGES leaves it out.
+ */
+TEST_F_TIMEOUT(vtd_dma, msi_window_reserved, 180)
+{
+	struct {
+		struct iommu_ioas_iova_ranges hdr;
+		struct iommu_iova_range r[16];
+	} ranges = {
+		.hdr = { .size = sizeof(ranges.hdr), .num_iovas = 16,
+			 .allowed_iovas = (uintptr_t)&ranges.r },
+	};
+	unsigned int i;
+
+	/* The same mapping just below the window is fine (the control) ... */
+	ASSERT_EQ(0, ioas_map(self->iommufd, self->ioas[self->cur], self->buf[self->cur],
+			      0xfed00000ULL, 4096));
+	ASSERT_EQ(0, ioas_unmap(self->iommufd, self->ioas[self->cur], 0xfed00000ULL, 4096));
+	/* ... inside it iommufd refuses it (EINVAL, for both drivers). */
+	ASSERT_EQ(-1, ioas_map(self->iommufd, self->ioas[self->cur], self->buf[self->cur],
+			       0xfee00000ULL, 4096));
+	ASSERT_EQ(EINVAL, errno);
+	ranges.hdr.ioas_id = self->ioas[self->cur];
+	ASSERT_EQ(0, ioctl(self->iommufd, IOMMU_IOAS_IOVA_RANGES, &ranges));
+	for (i = 0; i < ranges.hdr.num_iovas && i < 16; i++) {
+		ASSERT_TRUE(ranges.r[i].last < 0xfee00000ULL ||
+			    ranges.r[i].start > 0xfeefffffULL);
+	}
+}
+
+/*
  * Allocation flags of paging HWPTs: with first-stage paging only (QEMU
  * x-flts=on has no second stage), NEST_PARENT and DIRTY_TRACKING are
  * refused with EOPNOTSUPP; a nested HWPT needs a NEST_PARENT parent
