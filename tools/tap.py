@@ -222,6 +222,11 @@ CONSOLE_BAD = [
     r"Unable to handle kernel",
     r"INFO: task .* blocked for more than", r"rcu: INFO: .*stall",
     r"\bKFENCE\b", r"refcount_t: ",
+    # lockdep's headers are "WARNING: ..." or "BUG: ..." (caught above) but
+    # for this one (a lock used before it was initialised); and a kmemleak
+    # that turned itself off (its scans then find nothing).
+    r"INFO: trying to register non-static key",
+    r"kmemleak: Kernel memory leak detector disabled",
 ]
 CONSOLE_BAD_RE = re.compile("|".join(CONSOLE_BAD))
 # Stack dumps that are not bugs: fault injection ("verbose" on).

@@ -87,6 +87,16 @@ expect "QEMU timeout fails" 1 'QEMU timed out' --qemu timeout:30 < <(good_tap)
 mods='"m.ko"' expect "failed insmod fails" 1 'insmod m.ko +rc=1' < <(printf '@@riommu boot\n@@riommu insmod m.ko rc=1\n')
 console=$'[ 1.0] WARNING: CPU: 0 PID: 1 at foo.c:1 bar+0x1/0x2\n[ 1.1] Call Trace:' \
 	expect "WARNING in the console fails" 1 'console.log:1: .*WARNING: CPU' < <(good_tap)
+# The debug kernel's reports (make check-debug): lockdep, sleep in atomic,
+# KASAN, a lock used uninitialised.
+console=$'[ 1.0] ======================================================\n[ 1.0] WARNING: possible circular locking dependency detected\n[ 1.0] 7.3.4-riommu #1 Not tainted' \
+	expect "lockdep splat in the console fails" 1 'console.log:2: .*possible circular locking' < <(good_tap)
+console='[ 1.0] BUG: sleeping function called from invalid context at mm/slub.c:4000' \
+	expect "sleep in atomic in the console fails" 1 'console.log:1: .*sleeping function' < <(good_tap)
+console=$'[ 1.0] ==================================================================\n[ 1.0] BUG: KASAN: slab-use-after-free in riommu_mock_x+0x1/0x2 [riommu_mock]' \
+	expect "KASAN report in the console fails" 1 'console.log:2: .*KASAN: slab-use-after-free' < <(good_tap)
+console='[ 1.0] INFO: trying to register non-static key.' \
+	expect "uninitialised lock in the console fails" 1 'non-static key' < <(good_tap)
 console='[ 1.0] unreferenced object 0xffff888003f0 (size 64):' \
 	expect "leak report in the console fails" 1 'unreferenced object' < <(good_tap)
 console='[ 1.0] Kernel panic - not syncing: Fatal exception' \
