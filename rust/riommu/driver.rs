@@ -1085,10 +1085,13 @@ mod glue {
         // SAFETY: a device we probed, being released.
         let idev = unsafe { IommuDevice::<D>::from_raw(dev) };
         D::release_device(&idev);
-        // SAFETY: the box set by `probe_device`; nobody uses it afterwards.
+        // SAFETY: the box set by `probe_device`; the core frees `dev->iommu`
+        // right after this callback and nobody reads the private pointer
+        // meanwhile.  (It is not cleared: `dev_iommu_priv_set` may only be
+        // called under the probe lock, which release does not hold — lockdep
+        // warns otherwise.)
         unsafe {
             let p = rb::riommu_shim_dev_iommu_priv_get(dev).cast::<D::DevData>();
-            bindings::dev_iommu_priv_set(dev, ptr::null_mut());
             drop(KBox::from_raw(p));
         }
     }
