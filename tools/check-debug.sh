@@ -11,9 +11,9 @@
 #
 #   tools/check-debug.sh [--reduced] [--slub-debug[=FLAGS]] [--no-setup]
 #
-# --reduced      what CI runs: skip the upstream `iommufd` program (by far
-#                the longest under KASAN+lockdep); run iommufd_fail_nth and
-#                every riommu program
+# --reduced      skip the upstream `iommufd` program (by far the longest
+#                under KASAN+lockdep); run iommufd_fail_nth, every riommu
+#                program and the VT-d boots (not run by CI: ~23 min)
 # --slub-debug   also boot with slub_debug=FLAGS (default FZPU: consistency
 #                checks, red zones, poisoning, owner tracking); mostly
 #                redundant with KASAN, and slower
