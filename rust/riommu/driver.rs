@@ -610,6 +610,37 @@ struct RawRegistration {
     nb: bindings::notifier_block,
 }
 
+impl RawRegistration {
+    /// Claims driver `D`'s single registration and zero-fills `slot`.
+    ///
+    /// Fails with `EBUSY` if `D` is already registered.
+    ///
+    /// # Safety
+    ///
+    /// `slot` is valid, pinned memory for a `RawRegistration`; the call comes
+    /// from module init or probe, which does not race another registration
+    /// of `D`.
+    unsafe fn claim<D: DriverStatics>(module: &'static ThisModule, slot: *mut Self) -> Result {
+        let s = D::statics();
+        if !s.registration.load(Ordering::Acquire).is_null() {
+            return Err(EBUSY);
+        }
+        // SAFETY: no registration of `D` exists (checked above; no racing
+        // registration per the caller).
+        unsafe { s.prepare::<D>(module) };
+        // SAFETY: `slot` is valid, pinned memory (caller); all-zero is a
+        // valid initial state for every field.
+        unsafe {
+            slot.write(RawRegistration {
+                iommu: pin_init::zeroed(),
+                bus: pin_init::zeroed(),
+                nb: pin_init::zeroed(),
+            })
+        };
+        Ok(())
+    }
+}
+
 /// A registered IOMMU instance of driver `D`, with the driver's data.
 ///
 /// # Invariants
@@ -649,21 +680,12 @@ impl<D: DriverStatics> IommuRegistration<D> {
             kind: Kind::MockBus,
             _pin: PhantomPinned,
             raw <- Opaque::try_ffi_init(move |slot: *mut RawRegistration| {
+                // SAFETY: `slot` is valid, pinned memory; module init is
+                // single-threaded.
+                unsafe { RawRegistration::claim::<D>(module, slot)? };
                 let s = D::statics();
-                if !s.registration.load(Ordering::Acquire).is_null() {
-                    return Err(EBUSY);
-                }
-                // SAFETY: no registration of `D` exists (checked above;
-                // module init is single-threaded).
-                unsafe { s.prepare::<D>(module) };
-                // SAFETY: `slot` is valid, pinned memory for a
-                // `RawRegistration`; all-zero is a valid initial state.
+                // SAFETY: `slot` was initialised by `claim` above.
                 unsafe {
-                    slot.write(RawRegistration {
-                        iommu: pin_init::zeroed(),
-                        bus: pin_init::zeroed(),
-                        nb: pin_init::zeroed(),
-                    });
                     (*slot).bus.name = bus_name.as_char_ptr();
                     (*slot).iommu.max_pasids = max_pasids;
                     to_result(bindings::bus_register(&raw mut (*slot).bus))?;
@@ -742,21 +764,14 @@ impl<D: DriverStatics> IommuRegistration<D> {
             kind: Kind::Hw,
             _pin: PhantomPinned,
             raw <- Opaque::try_ffi_init(move |slot: *mut RawRegistration| {
+                // SAFETY: `slot` is valid, pinned memory; probe of `D`'s one
+                // instance does not race another registration.
+                unsafe { RawRegistration::claim::<D>(module, slot)? };
                 let s = D::statics();
-                if !s.registration.load(Ordering::Acquire).is_null() {
-                    return Err(EBUSY);
-                }
-                // SAFETY: no registration of `D` exists (checked above).
-                unsafe { s.prepare::<D>(module) };
-                // SAFETY: `slot` is valid, pinned memory; `hw` is NULL or a
-                // live device that outlives the registration (the caller's
-                // bound device owns it).
+                // SAFETY: `slot` was initialised by `claim` above; `hw` is
+                // NULL or a live device that outlives the registration (the
+                // caller's bound device owns it).
                 unsafe {
-                    slot.write(RawRegistration {
-                        iommu: pin_init::zeroed(),
-                        bus: pin_init::zeroed(),
-                        nb: pin_init::zeroed(),
-                    });
                     (*slot).iommu.max_pasids = max_pasids;
                     to_result(bindings::iommu_device_sysfs_add(
                         &raw mut (*slot).iommu,
