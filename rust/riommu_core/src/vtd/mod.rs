@@ -33,6 +33,7 @@ pub mod pasid;
 pub mod pte;
 pub mod qi;
 pub mod regs;
+pub mod stage;
 
 /// log2 of the VT-d page size: every table and page-granular address is
 /// 4 KiB aligned, whatever the CPU page size (spec chapter 3).

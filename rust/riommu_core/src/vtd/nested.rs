@@ -134,7 +134,17 @@ pub const fn nested_supported(ecap: Ecap) -> bool {
 /// with `IOMMU_HWPT_ALLOC_NEST_PARENT`, else [`Errno::EINVAL`]) and copies the
 /// data (`iommu_copy_struct_from_user()` up to `__reserved`).
 pub const fn check_nested_alloc(ecap: Ecap, alloc_flags: u32, data_type: u32) -> Result<(), Errno> {
-    if !nested_supported(ecap) || alloc_flags & !IOMMU_HWPT_ALLOC_PASID != 0 {
+    check_nested_alloc_for(nested_supported(ecap), alloc_flags, data_type)
+}
+
+/// [`check_nested_alloc`] for a unit that the driver treats as able to nest
+/// when `nesting` is true (see [`super::stage::Stages::nesting`]).
+pub const fn check_nested_alloc_for(
+    nesting: bool,
+    alloc_flags: u32,
+    data_type: u32,
+) -> Result<(), Errno> {
+    if !nesting || alloc_flags & !IOMMU_HWPT_ALLOC_PASID != 0 {
         return Err(Errno::EOPNOTSUPP);
     }
     if data_type != IOMMU_HWPT_DATA_VTD_S1 {
@@ -316,6 +326,15 @@ mod tests {
         assert!(!nested_supported(qemu));
         assert_eq!(
             check_nested_alloc(qemu, 0, IOMMU_HWPT_DATA_VTD_S1),
+            Err(Errno::EOPNOTSUPP)
+        );
+        // A unit the driver was told to treat as nesting.
+        assert_eq!(
+            check_nested_alloc_for(true, 0, IOMMU_HWPT_DATA_VTD_S1),
+            Ok(())
+        );
+        assert_eq!(
+            check_nested_alloc_for(false, 0, IOMMU_HWPT_DATA_VTD_S1),
             Err(Errno::EOPNOTSUPP)
         );
         // NEST without SMTS is not enough either.
