@@ -7,22 +7,27 @@
 //!   addresses with translation enabled.
 //! - The blocking domain makes RID_PASID not present.
 //! - Paging domains are first-stage (PGTT 001, 4-level, 47-bit canonical
-//!   aperture).  QEMU's `intel-iommu` with `x-flts=on` advertises
-//!   first-stage translation (ECAP.FSTS) but not second-stage (ECAP.SLTS),
-//!   so there is nothing else to offer there; Linux 7.3 prefers first stage
-//!   too.
-//! - `IOMMU_HWPT_ALLOC_NEST_PARENT` and `IOMMU_HWPT_ALLOC_DIRTY_TRACKING`
-//!   need a second-stage domain (a nesting parent is the second stage
-//!   under a guest's first stage; dirty tracking is second-stage A/D,
-//!   ECAP.SSADS).  Like Linux 7.3, which only tries the second stage for
-//!   them, this driver refuses both with `EOPNOTSUPP` when the unit has no
-//!   second stage, as on QEMU; it implements no second-stage domains.
-//! - Nested domains (`IOMMU_HWPT_DATA_VTD_S1`) need ECAP.NEST and a
-//!   nesting parent: on QEMU (NEST = 0) every nested allocation fails with
-//!   `EOPNOTSUPP`, the 7.3 errno.  The stage-1 cache invalidation of a
-//!   nested domain (`IOMMU_HWPT_INVALIDATE_DATA_VTD_S1`) is implemented
-//!   (validation and descriptors, host-tested in `riommu_core`) but cannot
-//!   be reached on QEMU.
+//!   aperture) when the flags allow it and the unit has a first stage, else
+//!   second-stage (PGTT 010, 4-level, 48-bit), Linux 7.3's choice
+//!   (`riommu_core::vtd::stage`).  QEMU 10's `intel-iommu` offers one of
+//!   the two: the first stage with `x-flts=on`, the second without.  Both
+//!   use this crate's own page tables (`riommu_core::vtd::pte`), not the
+//!   kernel's generic_pt: see Documentation/vtd.rst.
+//! - `IOMMU_HWPT_ALLOC_NEST_PARENT` makes a second-stage domain and needs
+//!   nesting (ECAP.NEST, or the `force_nesting` module parameter on a unit
+//!   with a second stage: QEMU reports no NEST and cannot translate nested
+//!   entries, so the parameter exists to check the entries this driver
+//!   writes; DMA through them faults).  `IOMMU_HWPT_ALLOC_DIRTY_TRACKING`
+//!   is refused with `EOPNOTSUPP`: this driver does not implement
+//!   second-stage dirty tracking, and QEMU has no ECAP.SLADS.
+//! - Nested domains (`IOMMU_HWPT_DATA_VTD_S1`) need nesting and a nesting
+//!   parent (7.3's errnos: `EOPNOTSUPP`, `EINVAL`).  They get their own
+//!   domain id; attach writes a PGTT 011 entry with the user's first-stage
+//!   pointer and the parent's second-stage table.  Their stage-1 cache
+//!   invalidation (`IOMMU_HWPT_INVALIDATE_DATA_VTD_S1`) queues PASID-based
+//!   IOTLB invalidations.  When the parent's mappings change, the IOTLB
+//!   of every nested child's domain id is invalidated too (the combined
+//!   translations are cached under the child's id).
 
 #![forbid(unsafe_code)]
 
@@ -41,12 +46,13 @@ use crate::riommu::{
         vtd::{
             inval::s1_invalidation,
             nested::{
-                check_invalidate_type, check_nested_alloc, check_vtd_s1, check_vtd_s1_invalidate,
-                IommuHwptVtdS1, IommuHwptVtdS1Invalidate, IOMMU_HWPT_DATA_VTD_S1,
-                IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, UAPI_SIZE,
+                check_invalidate_type, check_nested_alloc_for, check_vtd_s1,
+                check_vtd_s1_invalidate, IommuHwptVtdS1, IommuHwptVtdS1Invalidate,
+                IOMMU_HWPT_DATA_VTD_S1, IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, UAPI_SIZE,
             },
             pasid::FirstStage,
-            pte::VtdFs4,
+            pte::{VtdFs4, VtdSs4},
+            stage::Stage,
             RID_PASID_DEFAULT,
         },
     },
@@ -235,31 +241,34 @@ impl Driver for VtdDriver {
                 if !data.is_empty() {
                     return Err(EOPNOTSUPP);
                 }
-                // First stage takes PASID only; NEST_PARENT and
-                // DIRTY_TRACKING need a second stage, which QEMU lacks.
-                if !flags.without(AllocFlags::PASID).is_empty() {
+                // No second-stage dirty tracking here (nor in QEMU).
+                if flags.contains(AllocFlags::DIRTY_TRACKING) {
                     return Err(EOPNOTSUPP);
                 }
-                VtdPaging::alloc(&unit_of(dev)).map(NewDomain::Paging)
+                let unit = unit_of(dev);
+                let stage = unit.stages.for_flags(flags.bits())?;
+                let nest_parent = flags.contains(AllocFlags::NEST_PARENT);
+                VtdPaging::alloc(&unit, stage, nest_parent).map(NewDomain::Paging)
             }
             (Some(parent), Some(dev)) => {
                 let Parent::Domain(p) = &parent else {
                     return Err(EOPNOTSUPP);
                 };
                 let unit = unit_of(dev);
-                check_nested_alloc(
-                    unit.ecap,
+                check_nested_alloc_for(
+                    unit.stages.nesting,
                     flags.bits(),
                     data.data_type().unwrap_or(HWPT_DATA_NONE),
                 )?;
-                // The parent must be a second-stage nesting parent: this
-                // driver makes none (see the module documentation).
-                if !p.nest_parent {
+                // The parent must be a second-stage nesting parent of this
+                // unit.
+                if !p.nest_parent || p.unit.base() != unit.base() {
                     return Err(EINVAL);
                 }
                 let s1 = data.read::<HwptVtdS1User>()?.to_core();
                 let s1 = check_vtd_s1(&s1, unit.cap, unit.ecap)?;
-                VtdNested::alloc(&parent, &unit, s1).map(NewDomain::Nested)
+                let (ss_root, children) = (p.root, p.children.clone());
+                VtdNested::alloc(&parent, &unit, s1, ss_root, children).map(NewDomain::Nested)
             }
             _ => Err(EOPNOTSUPP),
         }
@@ -286,55 +295,144 @@ impl Drop for Did {
         // No device uses the id any more (each one leaving it flushed it);
         // flush once more so that nothing cached under it can be hit by the
         // next domain that gets the id.
-        if let Err(e) = self.unit.flush_all(self.id) {
+        // Both kinds of tags: the id may have been a first-stage, nested or
+        // second-stage domain's.
+        let descs = self
+            .unit
+            .domain_flush(Stage::First, self.id)
+            .and_then(|a| Ok([a, self.unit.domain_flush(Stage::Second, self.id)?]));
+        if let Err(e) = descs.and_then(|d| self.unit.submit(&d)) {
             pr_err!("flushing DID {} failed: {:?}\n", self.id, e);
         }
         self.unit.free_did(self.id);
     }
 }
 
+/// A paging domain's table: first- or second-stage.
+enum Table {
+    /// First stage (PGTT 001).
+    First(HwPageTable<VtdFs4>),
+    /// Second stage (PGTT 010), 4 levels.
+    Second(HwPageTable<VtdSs4>),
+}
+
+impl Table {
+    fn new(stage: Stage, coherent: bool) -> Result<Self> {
+        Ok(match stage {
+            Stage::First => Table::First(HwPageTable::new(coherent)?),
+            Stage::Second => Table::Second(HwPageTable::new(coherent)?),
+        })
+    }
+
+    fn root(&mut self) -> u64 {
+        match self {
+            Table::First(t) => t.root(),
+            Table::Second(t) => t.root(),
+        }
+    }
+
+    fn map_pages(
+        &mut self,
+        iova: u64,
+        paddr: u64,
+        pgsize: u64,
+        pgcount: u64,
+        prot: Prot,
+    ) -> (u64, Result) {
+        let (done, r) = match self {
+            Table::First(t) => t.map_pages(iova, paddr, pgsize, pgcount, prot),
+            Table::Second(t) => t.map_pages(iova, paddr, pgsize, pgcount, prot),
+        };
+        (done, r.map_err(Into::into))
+    }
+
+    fn unmap_pages(&mut self, iova: u64, pgsize: u64, pgcount: u64) -> u64 {
+        match self {
+            Table::First(t) => t.unmap_pages(iova, pgsize, pgcount),
+            Table::Second(t) => t.unmap_pages(iova, pgsize, pgcount),
+        }
+    }
+
+    fn iova_to_phys(&mut self, iova: u64) -> u64 {
+        match self {
+            Table::First(t) => t.iova_to_phys(iova),
+            Table::Second(t) => t.iova_to_phys(iova),
+        }
+    }
+}
+
 /// The page table and the IOVA range unmapped since the last flush.
 struct PagingInner {
-    table: HwPageTable<VtdFs4>,
+    table: Table,
     /// `[start, end)` unmapped and not yet invalidated.
     pending: Option<(u64, u64)>,
 }
 
-/// A first-stage paging domain.
+/// The domain ids of the nested domains on a nesting parent.
+type Children = Arc<Mutex<KVec<u16>>>;
+
+/// A paging domain, first- or second-stage.
 #[pin_data]
 pub struct VtdPaging {
     unit: Arc<Unit>,
     did: Did,
+    stage: Stage,
     root: u64,
-    /// Always false: a nesting parent would be a second-stage domain.
+    /// Allocated with `IOMMU_HWPT_ALLOC_NEST_PARENT` (second stage).
     nest_parent: bool,
+    /// The nested domains on this one (a nesting parent's only).
+    children: Children,
     #[pin]
     inner: Mutex<PagingInner>,
 }
 
+/// 2 MiB, the page size SLLPS bit 0 allows.
+const SZ_2M: u64 = 1 << 21;
+
 impl VtdPaging {
-    fn alloc(unit: &Arc<Unit>) -> Result<DomainBox<Self>> {
-        let mut table = HwPageTable::<VtdFs4>::new(unit.pt_coherent())?;
+    fn alloc(unit: &Arc<Unit>, stage: Stage, nest_parent: bool) -> Result<DomainBox<Self>> {
+        let mut table = Table::new(stage, unit.pt_coherent())?;
         let root = table.root();
         let did = Did::new(unit)?;
-        let mut pgsize_bitmap = PageTable::<VtdFs4>::pgsize_bitmap();
-        if unit.cap.fl1gp() == 0 {
-            pgsize_bitmap &= !SZ_1G;
+        let (mut pgsize_bitmap, va_bits) = match stage {
+            Stage::First => {
+                let mut b = PageTable::<VtdFs4>::pgsize_bitmap();
+                if unit.cap.fl1gp() == 0 {
+                    b &= !SZ_1G;
+                }
+                (b, unit.va_bits())
+            }
+            Stage::Second => {
+                let ss = unit.ss.ok_or(EOPNOTSUPP)?;
+                (PageTable::<VtdSs4>::pgsize_bitmap(), ss.va_bits)
+            }
+        };
+        if stage == Stage::Second {
+            let leaves = unit.cap.ss_leaf_levels();
+            if leaves & (1 << 1) == 0 {
+                pgsize_bitmap &= !SZ_2M;
+            }
+            if leaves & (1 << 2) == 0 {
+                pgsize_bitmap &= !SZ_1G;
+            }
         }
         let config = PagingConfig {
             pgsize_bitmap,
             aperture_start: 0,
-            aperture_end: (1u64 << unit.va_bits()) - 1,
+            aperture_end: (1u64 << va_bits) - 1,
             force_aperture: true,
             dirty_tracking: false,
         };
+        let children = Arc::pin_init(new_mutex!(KVec::new()), GFP_KERNEL)?;
         DomainBox::new_paging(
             config,
             try_pin_init!(VtdPaging {
                 unit: unit.clone(),
                 did,
+                stage,
                 root,
-                nest_parent: false,
+                nest_parent,
+                children,
                 inner <- new_mutex!(PagingInner {
                     table,
                     pending: None,
@@ -350,6 +448,39 @@ impl VtdPaging {
             Err(EINVAL)
         }
     }
+
+    /// Invalidates `[start, end)` of this domain, or all of it (`None`),
+    /// and everything cached under its nested children's domain ids.
+    fn flush(&self, range: Option<(u64, u64)>) {
+        let own = match range {
+            Some((start, end)) => {
+                self.unit
+                    .range_flush(self.stage, self.did.id, start, end - start)
+            }
+            None => self.unit.domain_flush(self.stage, self.did.id),
+        };
+        let r = own.and_then(|d| {
+            let children = self.children.lock();
+            if children.is_empty() {
+                return self.unit.submit(&[d]);
+            }
+            // The children's combined translations depend on this table
+            // wherever it changed: drop all of them.
+            let mut descs = KVec::with_capacity(children.len() + 1, GFP_KERNEL)?;
+            descs.push(d, GFP_KERNEL)?;
+            for &did in children.iter() {
+                descs.push(self.unit.domain_flush(Stage::First, did)?, GFP_KERNEL)?;
+            }
+            self.unit.submit(&descs)
+        });
+        if let Err(e) = r {
+            pr_err!(
+                "IOTLB invalidation of DID {} failed: {:?}\n",
+                self.did.id,
+                e
+            );
+        }
+    }
 }
 
 #[vtable]
@@ -362,13 +493,12 @@ impl PagingDomain for VtdPaging {
         _old: OldDomain<'_, VtdDriver>,
     ) -> Result {
         self.same_unit(dev)?;
-        self.unit.attach(
-            dev.data(),
-            Target::FirstStage {
-                root: self.root,
-                did: self.did.id,
-            },
-        )
+        let (root, did) = (self.root, self.did.id);
+        let target = match self.stage {
+            Stage::First => Target::FirstStage { root, did },
+            Stage::Second => Target::SecondStage { root, did },
+        };
+        self.unit.attach(dev.data(), target)
     }
 
     fn map_pages(
@@ -387,11 +517,11 @@ impl PagingDomain for VtdPaging {
             .map_pages(iova, paddr, pgsize, pgcount, prot);
         // With caching mode the unit may cache not-present entries too.
         if self.unit.cap.cm() != 0 && done > 0 {
-            if let Err(e) = self.unit.flush_range(self.did.id, iova, done) {
+            if let Err(e) = self.unit.flush_range(self.stage, self.did.id, iova, done) {
                 return (done, Err(e));
             }
         }
-        (done, r.map_err(Into::into))
+        (done, r)
     }
 
     fn unmap_pages(&self, iova: u64, pgsize: u64, pgcount: u64) -> u64 {
@@ -413,38 +543,49 @@ impl PagingDomain for VtdPaging {
 
     fn iotlb_sync(&self) {
         let pending = self.inner.lock().pending.take();
-        if let Some((start, end)) = pending {
-            if let Err(e) = self.unit.flush_range(self.did.id, start, end - start) {
-                pr_err!(
-                    "IOTLB invalidation of DID {} failed: {:?}\n",
-                    self.did.id,
-                    e
-                );
-            }
+        if pending.is_some() {
+            self.flush(pending);
         }
     }
 
     fn flush_iotlb_all(&self) {
         self.inner.lock().pending = None;
-        if let Err(e) = self.unit.flush_all(self.did.id) {
-            pr_err!(
-                "IOTLB invalidation of DID {} failed: {:?}\n",
-                self.did.id,
-                e
-            );
-        }
+        self.flush(None);
     }
 }
 
-/// A nested domain: a user stage-1 table over a second-stage parent.
-/// Allocation needs ECAP.NEST and a nesting parent, so this is unreachable
-/// on QEMU (see the module documentation).
+/// Takes a nested domain's id off its parent's list when the nested
+/// domain goes.
+struct ChildDid {
+    children: Children,
+    did: u16,
+}
+
+impl ChildDid {
+    fn new(children: Children, did: u16) -> Result<Self> {
+        children.lock().push(did, GFP_KERNEL)?;
+        Ok(Self { children, did })
+    }
+}
+
+impl Drop for ChildDid {
+    fn drop(&mut self) {
+        self.children.lock().retain(|d| *d != self.did);
+    }
+}
+
+/// A nested domain: a user stage-1 table over a second-stage nesting
+/// parent, with its own domain id.
 #[pin_data]
 pub struct VtdNested {
     unit: Arc<Unit>,
+    /// Off the parent's list before the id is flushed and freed.
+    _child: ChildDid,
     did: Did,
     /// The validated stage-1 configuration.
-    _s1: FirstStage,
+    s1: FirstStage,
+    /// The parent's second-stage table root.
+    ss_root: u64,
 }
 
 impl VtdNested {
@@ -452,14 +593,19 @@ impl VtdNested {
         parent: &Parent<'_, VtdDriver>,
         unit: &Arc<Unit>,
         s1: FirstStage,
+        ss_root: u64,
+        children: Children,
     ) -> Result<DomainBox<Self>> {
         let did = Did::new(unit)?;
+        let child = ChildDid::new(children, did.id)?;
         DomainBox::new_nested(
             parent,
             try_pin_init!(VtdNested {
                 unit: unit.clone(),
+                _child: child,
                 did,
-                _s1: s1,
+                s1,
+                ss_root,
             }? Error),
         )
     }
@@ -470,13 +616,21 @@ impl NestedDomain for VtdNested {
     type Driver = VtdDriver;
 
     fn attach_dev(
-        _this: &Domain<Self>,
-        _dev: &IommuDevice<'_, VtdDriver>,
+        this: &Domain<Self>,
+        dev: &IommuDevice<'_, VtdDriver>,
         _old: OldDomain<'_, VtdDriver>,
     ) -> Result {
-        // A nested PASID entry needs the parent's second-stage table, and
-        // this driver has no second-stage domains.
-        Err(EOPNOTSUPP)
+        if dev.iommu().data().base() != this.unit.base() {
+            return Err(EINVAL);
+        }
+        this.unit.attach(
+            dev.data(),
+            Target::Nested {
+                fs: this.s1,
+                ss_root: this.ss_root,
+                did: this.did.id,
+            },
+        )
     }
 
     fn cache_invalidate_user(this: &Domain<Self>, array: &mut UserDataArray<'_>) -> Result {

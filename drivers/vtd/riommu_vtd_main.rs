@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! riommu_vtd: an Intel VT-d driver in Rust for QEMU q35's emulated
-//! `intel-iommu` in scalable mode (`x-scalable-mode=on,x-flts=on`), plugged
+//! `intel-iommu` in scalable mode (`x-scalable-mode=on`, with `x-flts=on` for
+//! first-stage or without for second-stage translation), plugged
 //! into iommufd through the riommu API.
 //!
 //! Load it on a kernel booted with `intel_iommu=off`: the built-in C driver
@@ -12,8 +13,11 @@
 //!
 //! Faults are polled (every [`FAULT_POLL_MS`] ms, and whenever the debugfs
 //! files are read) and counted in `/sys/kernel/debug/riommu_vtd/`:
-//! `fault_count` (a number), `faults` (counts and the last faults) and
-//! `info` (registers and capabilities).
+//! `fault_count` (a number), `faults` (counts and the last faults),
+//! `info` (registers and capabilities) and `pasid_entries` (each probed
+//! device's RID_PASID entry as the unit reads it: eight 64-bit words).
+//!
+//! Module parameter `force_nesting` (default off): see [`iommu`].
 
 #[path = "../../rust/riommu/mod.rs"]
 pub mod riommu;
@@ -32,9 +36,15 @@ module! {
     type: RiommuVtdModule,
     name: "riommu_vtd",
     authors: ["riommu developers"],
-    description: "Intel VT-d (scalable mode, first stage) IOMMU driver in Rust",
+    description: "Intel VT-d (scalable mode) IOMMU driver in Rust",
     license: "GPL",
     imports_ns: ["IOMMUFD", "IOMMUFD_INTERNAL"],
+    params: {
+        force_nesting: bool {
+            default: false,
+            description: "Offer nesting parents and nested (VTD_S1) domains on a unit with a second stage but no ECAP.NEST (QEMU), to check the nested PASID entries written; DMA through them faults",
+        },
+    },
 }
 
 /// How often the fault recording registers are polled, in milliseconds.
@@ -64,6 +74,10 @@ fn show_info(v: &View, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     v.0.write_info(f)
 }
 
+fn show_pasid_entries(v: &View, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    v.0.write_pasid_entries(f)
+}
+
 /// `/sys/kernel/debug/riommu_vtd/`, removed on drop.
 struct Debugfs {
     _files: KVec<Pin<KBox<debugfs::File<View>>>>,
@@ -91,6 +105,13 @@ impl Debugfs {
         files.push(
             KBox::pin_init(
                 dir.read_callback_file(c"info", View(unit.clone()), &show_info),
+                GFP_KERNEL,
+            )?,
+            GFP_KERNEL,
+        )?;
+        files.push(
+            KBox::pin_init(
+                dir.read_callback_file(c"pasid_entries", View(unit.clone()), &show_pasid_entries),
                 GFP_KERNEL,
             )?,
             GFP_KERNEL,
@@ -142,7 +163,7 @@ impl kernel::InPlaceModule for RiommuVtdModule {
         // identity default domain; then turn translation on.
         // (In the initializer, an initialised field is available by name.)
         try_pin_init!(Self {
-            unit: Unit::probe()?,
+            unit: Unit::probe(module_parameters::force_nesting.value())?,
             iommu <- IommuRegistration::new_hw_unparented(
                 module,
                 c"riommu_vtd0",

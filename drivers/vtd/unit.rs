@@ -26,8 +26,8 @@ use crate::riommu::{
         inval::{pasid_entry_changed, PasidOwner, PasidState},
         pasid::{
             aw_for_width, dir_index, table_index, Common, FirstStage, PasidDirEntry, PasidEntry,
-            PASID_DIR_ENTRY_SIZE, PASID_ENTRY_SIZE, PGTT_FIRST_STAGE, PGTT_PASS_THROUGH,
-            WIDTH_4_LEVEL,
+            SecondStage, PASID_DIR_ENTRY_SIZE, PASID_ENTRY_SIZE, PGTT_FIRST_STAGE, PGTT_NESTED,
+            PGTT_PASS_THROUGH, PGTT_SECOND_STAGE, WIDTH_4_LEVEL,
         },
         pte::FS_4LEVEL_CANONICAL_BITS,
         qi::{
@@ -40,7 +40,9 @@ use crate::riommu::{
             FRCD_HI_DWORD, FSTS_REG, GCMD_REG, GSTS_REG, IQA_REG, IQER_REG, IQH_REG, IQT_REG,
             RTADDR_REG, VER_REG,
         },
-        source_id, RID_PASID_DEFAULT,
+        source_id,
+        stage::{ss_geometry, SsGeometry, Stage, Stages},
+        RID_PASID_DEFAULT,
     },
 };
 use core::{
@@ -102,6 +104,24 @@ pub enum Target {
         /// The domain id.
         did: u16,
     },
+    /// Second-stage translation (PGTT 010) with the table rooted at `root`
+    /// in domain `did` (the unit's second-stage geometry gives AW).
+    SecondStage {
+        /// The second-stage table root.
+        root: u64,
+        /// The domain id.
+        did: u16,
+    },
+    /// Nested translation (PGTT 011): a user first stage on top of a
+    /// second-stage table rooted at `ss_root`, in domain `did`.
+    Nested {
+        /// The validated first-stage half.
+        fs: FirstStage,
+        /// The nesting parent's second-stage table root.
+        ss_root: u64,
+        /// The nested domain's id.
+        did: u16,
+    },
 }
 
 /// A device behind the unit: its ids and its PASID tables.
@@ -112,8 +132,9 @@ pub struct VtdDev {
     pub ids: PciIds,
     /// The PASID directory (entry 0 points to `table`), owned here.
     _dir: DmaPages,
-    /// The PASID table of PASIDs 0-63 (entry 0 is RID_PASID's).
-    table: DmaPages,
+    /// The PASID table of PASIDs 0-63 (entry 0 is RID_PASID's), shared with
+    /// the unit's device list (for the `pasid_entries` debugfs dump).
+    table: Arc<DmaPages>,
     /// The RID_PASID entry's state: 0 not present, else PGTT << 16 | DID.
     state: AtomicU32,
 }
@@ -166,6 +187,8 @@ struct Tables {
     root: DmaPages,
     /// Context table of (bus, half), at `bus * 2 + half`.
     ctx: KVec<Option<DmaPages>>,
+    /// The probed devices' source ids and PASID tables, for the dump.
+    devs: KVec<(u16, Arc<DmaPages>)>,
 }
 
 /// A logged fault.
@@ -213,8 +236,12 @@ pub struct Unit {
     coherent: bool,
     /// Whether first-stage table walks snoop (ECAP.SMPWCS, with PWSNP).
     pt_coherent: bool,
-    /// The AW field of PASID entries (48-bit tables).
+    /// The AW field of first-stage and pass-through PASID entries.
     aw: u64,
+    /// What the unit translates with, as the driver treats it.
+    pub stages: Stages,
+    /// The second-stage table shape, if the unit has a second stage.
+    pub ss: Option<SsGeometry>,
     /// IOVA bits of a first-stage domain: the canonical lower half.
     va_bits: u32,
     /// Whether translation is on.
@@ -297,7 +324,10 @@ impl Unit {
     /// Finds the DRHD, checks what the driver needs, sets up the queue and
     /// the root table.  Translation stays off: see
     /// [`Unit::enable_translation`].
-    pub fn probe() -> Result<Arc<Unit>> {
+    ///
+    /// `force_nesting`: offer nesting parents and nested domains on a unit
+    /// with a second stage but without ECAP.NEST (see [`Stages::of`]).
+    pub fn probe(force_nesting: bool) -> Result<Arc<Unit>> {
         let found = find_drhd()?;
         if found.units > 1 {
             pr_warn!(
@@ -325,12 +355,22 @@ impl Unit {
             cap.0[0],
             ecap.0[0]
         );
-        // First-stage paging (QEMU's x-flts=on has no second stage), the
-        // invalidation queue (PASID-granular invalidations only exist
-        // there) and pass-through (the identity domain) are required.
-        if ecap.smts() == 0 || ecap.flts() == 0 || ecap.qi() == 0 || ecap.pt() == 0 {
-            pr_err!("unit lacks scalable mode, first-stage, queued invalidation or pass-through\n");
+        // Scalable mode with a first or a second stage (QEMU offers one
+        // of them: x-flts=on first, else second), the invalidation queue
+        // (PASID-granular invalidations only exist there) and pass-through
+        // (the identity domain) are required.
+        let stages = Stages::of(cap, ecap, force_nesting);
+        if ecap.smts() == 0 || !stages.any() || ecap.qi() == 0 || ecap.pt() == 0 {
+            pr_err!(
+                "unit lacks scalable mode, a usable first or second stage, queued invalidation or pass-through\n"
+            );
             return Err(ENODEV);
+        }
+        let ss = ss_geometry(cap).filter(|_| stages.second);
+        if stages.forced {
+            pr_warn!(
+                "force_nesting: nested PASID entries on a unit without ECAP.NEST; DMA through them faults\n"
+            );
         }
         let aw = aw_for_width(WIDTH_4_LEVEL).ok_or(EINVAL)?;
         let va_bits = FS_4LEVEL_CANONICAL_BITS.min(cap.mgaw_bits().saturating_sub(1));
@@ -360,6 +400,8 @@ impl Unit {
                 coherent,
                 pt_coherent: ecap.smpwcs() != 0,
                 aw,
+                stages,
+                ss,
                 va_bits,
                 te: AtomicBool::new(false),
                 qi <- new_spinlock!(Qi {
@@ -369,7 +411,11 @@ impl Unit {
                     entries,
                     seq: 0,
                 }),
-                tables <- new_mutex!(Tables { root, ctx }),
+                tables <- new_mutex!(Tables {
+                    root,
+                    ctx,
+                    devs: KVec::new(),
+                }),
                 dids <- new_spinlock!(Dids {
                     used: [0; MAX_DIDS / DIDS_PER_WORD],
                     limit: dids,
@@ -565,33 +611,55 @@ impl Unit {
         let _ = self.regs.write64(IQT_REG, queue_reg_value(qi.tail, true));
     }
 
-    /// Invalidates the first-stage translations of `did` (RID_PASID)
-    /// covering `[iova, iova + len)`: page-selective when possible, else
-    /// the whole PASID.
-    pub fn flush_range(&self, did: u16, iova: u64, len: u64) -> Result {
+    /// The invalidation of the `stage` translations of `did` covering
+    /// `[iova, iova + len)`: page-selective when possible, else the whole
+    /// domain.  First-stage (and nested) translations are tagged with the
+    /// PASID (PASID-based IOTLB invalidation of RID_PASID), second-stage
+    /// ones only with the domain id (IOTLB invalidation).
+    pub fn range_flush(&self, stage: Stage, did: u16, iova: u64, len: u64) -> Result<Descriptor> {
         let npages = len.div_ceil(crate::riommu::pure::vtd::PAGE_SIZE);
-        let gran = if self.cap.psi() == 0 {
-            PiotlbGranularity::Pasid
+        let range = if self.cap.psi() == 0 {
+            None
         } else {
-            match page_selective_am_within(iova, npages, self.cap.mamv() as u32) {
-                Some((addr, am)) => PiotlbGranularity::Page(PageRange {
+            page_selective_am_within(iova, npages, self.cap.mamv() as u32).map(|(addr, am)| {
+                PageRange {
                     addr,
                     am,
                     ih: false,
-                }),
-                None => PiotlbGranularity::Pasid,
-            }
+                }
+            })
         };
-        self.submit(&[Descriptor::piotlb(did, RID_PASID_DEFAULT, gran)?])
+        Ok(match (stage, range) {
+            (Stage::First, Some(r)) => {
+                Descriptor::piotlb(did, RID_PASID_DEFAULT, PiotlbGranularity::Page(r))?
+            }
+            (Stage::First, None) => {
+                Descriptor::piotlb(did, RID_PASID_DEFAULT, PiotlbGranularity::Pasid)?
+            }
+            (Stage::Second, Some(range)) => {
+                Descriptor::iotlb(IotlbGranularity::Page { did, range }, self.drain())?
+            }
+            (Stage::Second, None) => self.domain_flush(Stage::Second, did)?,
+        })
     }
 
-    /// Invalidates every first-stage translation of `did` (RID_PASID).
-    pub fn flush_all(&self, did: u16) -> Result {
-        self.submit(&[Descriptor::piotlb(
-            did,
-            RID_PASID_DEFAULT,
-            PiotlbGranularity::Pasid,
-        )?])
+    /// The invalidation of every `stage` translation of `did`.
+    pub fn domain_flush(&self, stage: Stage, did: u16) -> Result<Descriptor> {
+        Ok(match stage {
+            Stage::First => Descriptor::piotlb(did, RID_PASID_DEFAULT, PiotlbGranularity::Pasid)?,
+            Stage::Second => Descriptor::iotlb(IotlbGranularity::Domain { did }, self.drain())?,
+        })
+    }
+
+    /// Invalidates the `stage` translations of `did` covering
+    /// `[iova, iova + len)` ([`Unit::range_flush`]).
+    pub fn flush_range(&self, stage: Stage, did: u16, iova: u64, len: u64) -> Result {
+        self.submit(&[self.range_flush(stage, did, iova, len)?])
+    }
+
+    /// Invalidates every `stage` translation of `did`.
+    pub fn flush_all(&self, stage: Stage, did: u16) -> Result {
+        self.submit(&[self.domain_flush(stage, did)?])
     }
 
     // ---- domain ids --------------------------------------------------------
@@ -642,7 +710,7 @@ impl Unit {
             return Err(ENODEV);
         }
         let dir = DmaPages::alloc(0, self.coherent)?;
-        let table = DmaPages::alloc(0, self.coherent)?;
+        let table = Arc::new(DmaPages::alloc(0, self.coherent)?, GFP_KERNEL)?;
         let pdir = PasidDirEntry::new(table.phys())?;
         dir.write_u64(dir_index(RID_PASID_DEFAULT) * PDIR_WORDS, pdir.0[0])?;
         let pdts = pdts_for_pasid_bits(self.ecap.pasid_bits());
@@ -654,7 +722,9 @@ impl Unit {
             state: AtomicU32::new(0),
         };
         let mut t = self.tables.lock();
+        t.devs.reserve(1, GFP_KERNEL)?;
         self.write_context(&mut t, &ids, &ctx.0)?;
+        t.devs.push((vdev.sid(), vdev.table.clone()), GFP_KERNEL)?;
         drop(t);
         self.submit(&[Descriptor::context_cache(CcGranularity::Device {
             did: 0,
@@ -704,6 +774,7 @@ impl Unit {
         }
         let mut t = self.tables.lock();
         let r = self.write_context(&mut t, &dev.ids, &[0; CTX_WORDS]);
+        t.devs.retain(|(sid, _)| *sid != dev.sid());
         drop(t);
         let r = r.and_then(|()| {
             self.submit(&[Descriptor::context_cache(CcGranularity::Device {
@@ -760,6 +831,20 @@ impl Unit {
                     }),
                 )
             }
+            Target::SecondStage { root, did } => (
+                PasidEntry::second_stage(&self.second_stage(root)?, common(did))?,
+                Some(PasidState {
+                    did,
+                    pgtt: PGTT_SECOND_STAGE,
+                }),
+            ),
+            Target::Nested { fs, ss_root, did } => (
+                PasidEntry::nested(&fs, &self.second_stage(ss_root)?, common(did))?,
+                Some(PasidState {
+                    did,
+                    pgtt: PGTT_NESTED,
+                }),
+            ),
         };
         let _t = self.tables.lock();
         let old = dev.state();
@@ -781,6 +866,34 @@ impl Unit {
         };
         let plan = pasid_entry_changed(owner, old, state, self.drain())?;
         self.submit(plan.as_slice())
+    }
+
+    /// The second-stage half of a PASID entry for the table at `root`.
+    fn second_stage(&self, root: u64) -> Result<SecondStage> {
+        let ss = self.ss.ok_or(EOPNOTSUPP)?;
+        Ok(SecondStage {
+            table: root,
+            aw: ss.aw,
+            ssade: false,
+            ssee: false,
+        })
+    }
+
+    /// Writes the RID_PASID entry of every probed device as it is in
+    /// memory: a line `SID: W0 W1 ... W7` (bus:device.function, then the
+    /// eight 64-bit words in hex), in probe order.
+    pub fn write_pasid_entries(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = self.tables.lock();
+        let at = table_index(RID_PASID_DEFAULT) * PASID_WORDS;
+        for (sid, table) in t.devs.iter() {
+            let [bus, devfn] = sid.to_be_bytes();
+            write!(f, "{:02x}:{:02x}.{}:", bus, devfn >> 3, devfn & 7)?;
+            for i in 0..PASID_WORDS {
+                write!(f, " {:016x}", table.read_u64(at + i).unwrap_or(0))?;
+            }
+            writeln!(f)?;
+        }
+        Ok(())
     }
 
     // ---- faults ---------------------------------------------------------------
@@ -868,7 +981,21 @@ impl Unit {
         writeln!(f, "segment: {}", self.segment)?;
         writeln!(f, "include_pci_all: {}", self.include_all)?;
         writeln!(f, "scope_devices: {}", self.scope.len())?;
+        writeln!(f, "first_stage: {}", self.stages.first)?;
+        writeln!(f, "second_stage: {}", self.stages.second)?;
+        writeln!(
+            f,
+            "nesting: {}",
+            match (self.stages.nesting, self.stages.forced) {
+                (false, _) => "no",
+                (true, false) => "yes",
+                (true, true) => "forced",
+            }
+        )?;
         writeln!(f, "first_stage_va_bits: {}", self.va_bits)?;
+        if let Some(ss) = self.ss {
+            writeln!(f, "second_stage_va_bits: {}", ss.va_bits)?;
+        }
         writeln!(
             f,
             "qi_descriptors: {}",
