@@ -2,12 +2,16 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # The VT-d end-to-end check: build riommu_vtd.ko and the edu DMA selftest
-# (tools/testing/selftests/riommu_vtd), then boot QEMU twice with an
-# emulated intel-iommu in scalable mode with first-stage tables and QEMU's
-# edu device:
+# (tools/testing/selftests/riommu_vtd), then boot QEMU four times with an
+# emulated intel-iommu in scalable mode and QEMU's edu device.  QEMU 10.0
+# offers one translation stage per unit: the first stage with x-flts=on,
+# the second without.  For each stage:
 #
 #   1. intel_iommu=off and riommu_vtd.ko loaded: the test runs on our
-#      driver (the built-in C driver leaves the unit alone);
+#      driver (the built-in C driver leaves the unit alone); on the
+#      second-stage unit with force_nesting=1, so that the nested test
+#      checks the nested PASID entries riommu_vtd writes (QEMU reports no
+#      ECAP.NEST and cannot translate them);
 #   2. intel_iommu=on,sm_on and no riommu module: the same test on the
 #      kernel's own C driver, the reference.  Its default domain is a
 #      translated DMA domain, so the identity test skips there.  (Not
@@ -15,6 +19,10 @@
 #      bypassing translation until a context-cache invalidation, which
 #      Linux 7.3 does not issue when it attaches a paging domain; every
 #      later DMA then goes to physical addresses.  riommu_vtd issues one.)
+#
+# The kernel command line tells the test program what to expect
+# (riommu_vtd_test.stage=first|second, riommu_vtd_test.nesting=1: a
+# parameter of no module, which the kernel ignores).
 #
 # Both must pass.  The test program requires the driver the command line
 # asks for, so a boot where it is missing fails rather than skips.
@@ -25,8 +33,8 @@
 #                   tools/check.sh collects them); without it they go to
 #                   OUT/results.tsv and the summary is printed at the end
 #   --out DIR       logs and binaries (default: $RIOMMU_OUT/vtd, i.e.
-#                   build/vtd); each boot's logs in DIR/riommu_vtd and
-#                   DIR/intel_iommu
+#                   build/vtd); each boot's logs in DIR/DRIVER-STAGE
+#                   (riommu-first, intel-first, riommu-second, intel-second)
 #   --no-build      use the riommu_vtd.ko already built (tools/check.sh has
 #                   run make modules); the test program is always built
 #
@@ -76,10 +84,13 @@ tap() { python3 "$here/tap.py" "$@"; }
 rc=0
 t0=$(date +%s)
 
-# The emulated hardware: QEMU's intel-iommu in scalable mode with
-# first-stage (x-flts) tables and PASIDs, and edu with a 64-bit DMA mask.
-vtd_qemu="-device intel-iommu,x-scalable-mode=on,x-flts=on,x-pasid-mode=on"
-vtd_qemu+=" -device edu,dma_mask=0xffffffffffffffff"
+# The emulated hardware: QEMU's intel-iommu in scalable mode with PASIDs,
+# first-stage (x-flts=on) or second-stage tables, and edu with a 64-bit DMA
+# mask.
+vtd_common="x-scalable-mode=on,x-pasid-mode=on"
+edu="-device edu,dma_mask=0xffffffffffffffff"
+vtd_qemu_first="-device intel-iommu,$vtd_common,x-flts=on $edu"
+vtd_qemu_second="-device intel-iommu,$vtd_common $edu"
 
 # A boot takes 20-40 s under TCG; a hung guest fails after this long.
 boot_timeout=${RIOMMU_VTD_BOOT_TIMEOUT:-420}
@@ -110,33 +121,44 @@ else
 	# probe again with translation on), and runs the DMA test again.  The
 	# programs get a name per boot and run, so that the result rows differ.
 	replug=$out/bin/riommu_vtd_replug.sh
-	for b in riommu intel; do
-		cp "$prog" "$out/bin/vtd_dma-$b"
-		cp "$prog" "$out/bin/vtd_dma-$b-replugged"
-		cp "$replug" "$out/bin/vtd_replug-$b.sh"
-	done
-	progs_riommu=("$out/bin/vtd_dma-riommu" "$out/bin/vtd_replug-riommu.sh"
-		"$out/bin/vtd_dma-riommu-replugged")
-	progs_intel=("$out/bin/vtd_dma-intel" "$out/bin/vtd_replug-intel.sh"
-		"$out/bin/vtd_dma-intel-replugged")
-
-	# ---- boot 1: riommu_vtd ---------------------------------------------------
-	log "vtd: boot 1/2, riommu_vtd.ko (intel_iommu=off)"
-	t=$(date +%s)
-	RIOMMU_QEMU_ARGS="${RIOMMU_QEMU_ARGS:-} $vtd_qemu" \
-		"$here/vm.sh" --kdir "$KDIR" --out "$out/riommu_vtd" --results "$results" \
-		--prog-timeout "${RIOMMU_PROG_TIMEOUT:-300}" --timeout "$boot_timeout" \
-		--append "intel_iommu=off" --module "$ko" "${progs_riommu[@]}" || rc=1
-	log "vtd: boot 1 took $(($(date +%s) - t))s"
-
-	# ---- boot 2: the C driver -------------------------------------------------
-	log "vtd: boot 2/2, the kernel's intel-iommu (intel_iommu=on,sm_on)"
-	t=$(date +%s)
-	RIOMMU_QEMU_ARGS="${RIOMMU_QEMU_ARGS:-} $vtd_qemu" \
-		"$here/vm.sh" --kdir "$KDIR" --out "$out/intel_iommu" --results "$results" \
-		--prog-timeout "${RIOMMU_PROG_TIMEOUT:-300}" --timeout "$boot_timeout" \
-		--append "intel_iommu=on,sm_on" "${progs_intel[@]}" || rc=1
-	log "vtd: boot 2 took $(($(date +%s) - t))s"
+	n=0
+	# boot STAGE DRIVER: one boot of the four.
+	boot() {
+		local stage=$1 drv=$2 qemu append args=() tag
+		n=$((n + 1))
+		tag=$drv-$stage
+		case $stage in
+		first) qemu=$vtd_qemu_first ;;
+		second) qemu=$vtd_qemu_second ;;
+		esac
+		append="riommu_vtd_test.stage=$stage"
+		if [ "$drv" = riommu ]; then
+			append="intel_iommu=off $append"
+			args+=(--module "$ko")
+			if [ "$stage" = second ]; then
+				args+=(--module-params force_nesting=1)
+				append+=" riommu_vtd_test.nesting=1"
+			fi
+		else
+			append="intel_iommu=on,sm_on $append"
+		fi
+		cp "$prog" "$out/bin/vtd_dma-$tag"
+		cp "$prog" "$out/bin/vtd_dma-$tag-replugged"
+		cp "$replug" "$out/bin/vtd_replug-$tag.sh"
+		log "vtd: boot $n/4, $drv, $stage stage ($append)"
+		local t
+		t=$(date +%s)
+		RIOMMU_QEMU_ARGS="${RIOMMU_QEMU_ARGS:-} $qemu" \
+			"$here/vm.sh" --kdir "$KDIR" --out "$out/$tag" --results "$results" \
+			--prog-timeout "${RIOMMU_PROG_TIMEOUT:-300}" --timeout "$boot_timeout" \
+			--append "$append" "${args[@]}" "$out/bin/vtd_dma-$tag" \
+			"$out/bin/vtd_replug-$tag.sh" "$out/bin/vtd_dma-$tag-replugged" || rc=1
+		log "vtd: boot $n took $(($(date +%s) - t))s"
+	}
+	boot first riommu
+	boot first intel
+	boot second riommu
+	boot second intel
 fi
 
 log "vtd: check-vtd.sh took $(($(date +%s) - t0))s; logs in $out"

@@ -17,6 +17,14 @@
  * be read through the BAR, so "RAM -> edu" is checked by copying the
  * buffer back to another IOVA.
  *
+ * QEMU's intel-iommu translates with a first stage (x-flts=on) or a second
+ * stage (without it), never both; check-vtd.sh boots both ways and says
+ * which on the kernel command line (riommu_vtd_test.stage=first|second, a
+ * parameter of no module, ignored by the kernel), and with
+ * riommu_vtd_test.nesting=1 when nesting must be offered (riommu_vtd's
+ * force_nesting): the nested_entry test then checks the nested PASID
+ * entry riommu_vtd writes, bit for bit, through its debugfs dump.
+ *
  * Each fixture test runs twice: on the first paging HWPT the device is
  * attached to ("direct"), and after replacing it with a second HWPT whose
  * IOAS maps the same IOVAs to other memory ("replaced"), where DMA must
@@ -67,7 +75,9 @@
 /* An IOVA no IOAS maps, beyond the guest's RAM. */
 #define IOVA_FAR	0x100000000000ULL
 /* ECAP.SMTS (scalable mode) and ECAP.FLTS (first stage). */
+#define ECAP_NEST	(1ULL << 26)
 #define ECAP_SMTS	(1ULL << 43)
+#define ECAP_SLTS	(1ULL << 46)
 #define ECAP_FLTS	(1ULL << 47)
 
 enum backend { RIOMMU_VTD, INTEL_IOMMU };
@@ -201,6 +211,33 @@ static int expected_backend(void)
 	if (strstr(cmdline, "intel_iommu=on"))
 		return INTEL_IOMMU;
 	return -1;
+}
+
+/* Whether the kernel command line has @word (a whole word). */
+static int cmdline_has(const char *word)
+{
+	char cmdline[4096], *p;
+	size_t n = strlen(word);
+
+	if (read_file("/proc/cmdline", cmdline, sizeof(cmdline)))
+		return 0;
+	for (p = cmdline; (p = strstr(p, word)); p += n)
+		if ((p == cmdline || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\n' || !p[n]))
+			return 1;
+	return 0;
+}
+
+/*
+ * The stage check-vtd.sh set QEMU up with (riommu_vtd_test.stage=):
+ * ECAP_FLTS, ECAP_SLTS, or 0 when the command line does not say.
+ */
+static uint64_t expected_stage(void)
+{
+	if (cmdline_has("riommu_vtd_test.stage=first"))
+		return ECAP_FLTS;
+	if (cmdline_has("riommu_vtd_test.stage=second"))
+		return ECAP_SLTS;
+	return 0;
 }
 
 /* ---- fault counting -------------------------------------------------------- */
@@ -559,7 +596,8 @@ TEST_F_TIMEOUT(vtd_dma, unmapped_iova_faults, 180)
 
 /*
  * IOMMU_GET_HW_INFO reports the unit's registers as Linux does: type
- * INTEL_VTD, a scalable-mode, first-stage ECAP.
+ * INTEL_VTD, a scalable-mode ECAP with one stage, the one the command line
+ * says QEMU was given.
  */
 TEST_F_TIMEOUT(vtd_dma, hw_info, 180)
 {
@@ -576,7 +614,11 @@ TEST_F_TIMEOUT(vtd_dma, hw_info, 180)
 	ASSERT_EQ(sizeof(vtd), info.data_len);
 	ASSERT_EQ(IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17, vtd.flags);
 	ASSERT_NE(0, vtd.cap_reg);
-	ASSERT_EQ(ECAP_SMTS | ECAP_FLTS, vtd.ecap_reg & (ECAP_SMTS | ECAP_FLTS));
+	ASSERT_EQ(ECAP_SMTS, vtd.ecap_reg & ECAP_SMTS);
+	/* Exactly one stage: QEMU 10 offers no unit with both. */
+	ASSERT_TRUE(!(vtd.ecap_reg & ECAP_FLTS) != !(vtd.ecap_reg & ECAP_SLTS));
+	if (expected_stage())
+		ASSERT_EQ(expected_stage(), vtd.ecap_reg & (ECAP_FLTS | ECAP_SLTS));
 	TH_LOG("cap %#llx ecap %#llx", (unsigned long long)vtd.cap_reg,
 	       (unsigned long long)vtd.ecap_reg);
 }
@@ -614,10 +656,51 @@ TEST_F_TIMEOUT(vtd_dma, msi_window_reserved, 180)
 }
 
 /*
- * Allocation flags of paging HWPTs: with first-stage paging only (QEMU
- * x-flts=on has no second stage), NEST_PARENT and DIRTY_TRACKING are
- * refused with EOPNOTSUPP; a nested HWPT needs a NEST_PARENT parent
- * (EINVAL from iommufd).
+ * Whether the driver offers nesting: riommu_vtd says so in its info file
+ * ("nesting: yes" or "forced"); intel-iommu when ECAP has NEST and a
+ * second stage.
+ */
+static int nesting_offered(enum backend be, uint64_t ecap)
+{
+	char info[4096];
+
+	if (be == INTEL_IOMMU)
+		return (ecap & (ECAP_NEST | ECAP_SLTS)) == (ECAP_NEST | ECAP_SLTS);
+	if (read_file(RVTD_DEBUGFS "/info", info, sizeof(info)))
+		return 0;
+	return strstr(info, "nesting: yes") || strstr(info, "nesting: forced");
+}
+
+/* The unit's ECAP through IOMMU_GET_HW_INFO, or 0. */
+static uint64_t hw_ecap(int iommufd, uint32_t devid)
+{
+	struct iommu_hw_info_vtd vtd = {};
+	struct iommu_hw_info info = {
+		.size = sizeof(info),
+		.dev_id = devid,
+		.data_len = sizeof(vtd),
+		.data_uptr = (uintptr_t)&vtd,
+	};
+
+	if (ioctl(iommufd, IOMMU_GET_HW_INFO, &info))
+		return 0;
+	return vtd.ecap_reg;
+}
+
+static int hwpt_destroy(int iommufd, uint32_t id)
+{
+	struct iommu_destroy d = { .size = sizeof(d), .id = id };
+
+	return ioctl(iommufd, IOMMU_DESTROY, &d);
+}
+
+/*
+ * Allocation flags of paging HWPTs: NEST_PARENT makes a second-stage
+ * domain where the driver offers nesting (riommu_vtd with force_nesting on
+ * a second-stage unit) and is refused with EOPNOTSUPP elsewhere (QEMU
+ * reports no ECAP.NEST); DIRTY_TRACKING is refused with EOPNOTSUPP (no
+ * ECAP.SLADS in QEMU); a nested HWPT needs a NEST_PARENT parent (EINVAL
+ * from iommufd).
  */
 TEST_F_TIMEOUT(vtd_dma, alloc_flags, 180)
 {
@@ -627,10 +710,17 @@ TEST_F_TIMEOUT(vtd_dma, alloc_flags, 180)
 		.dev_id = self->devid,
 		.pt_id = self->ioas[0],
 	};
+	uint64_t ecap = hw_ecap(self->iommufd, self->devid);
 
+	ASSERT_NE(0, ecap);
 	hwpt.flags = IOMMU_HWPT_ALLOC_NEST_PARENT;
-	ASSERT_EQ(-1, ioctl(self->iommufd, IOMMU_HWPT_ALLOC, &hwpt));
-	ASSERT_EQ(EOPNOTSUPP, errno);
+	if (nesting_offered(self->be, ecap)) {
+		ASSERT_EQ(0, ioctl(self->iommufd, IOMMU_HWPT_ALLOC, &hwpt));
+		ASSERT_EQ(0, hwpt_destroy(self->iommufd, hwpt.out_hwpt_id));
+	} else {
+		ASSERT_EQ(-1, ioctl(self->iommufd, IOMMU_HWPT_ALLOC, &hwpt));
+		ASSERT_EQ(EOPNOTSUPP, errno);
+	}
 	hwpt.flags = IOMMU_HWPT_ALLOC_DIRTY_TRACKING;
 	ASSERT_EQ(-1, ioctl(self->iommufd, IOMMU_HWPT_ALLOC, &hwpt));
 	ASSERT_EQ(EOPNOTSUPP, errno);
@@ -671,6 +761,285 @@ TEST_F_TIMEOUT(vtd_dma, detached_blocks, 180)
 	if (self->be == INTEL_IOMMU && after == before)
 		SKIP(return, "intel-iommu logged no fault line (its log is ratelimited)");
 	ASSERT_LT(before, after);
+}
+
+/* ---- nesting (riommu_vtd with force_nesting) ------------------------------ */
+
+/* VT-d PASID table entry fields (spec 9.6), by 64-bit word. */
+#define PE_P		(1ULL << 0)
+#define PE_AW_SHIFT	2
+#define PE_AW_MASK	(7ULL << PE_AW_SHIFT)
+#define PE_AW_48	2ULL
+#define PE_PGTT_SHIFT	6
+#define PE_PGTT_MASK	(7ULL << PE_PGTT_SHIFT)
+#define PE_PGTT_SS	2ULL
+#define PE_PGTT_NESTED	3ULL
+#define PE_PTR_MASK	(~0xfffULL)	/* SSPTPTR (word 0), FSPTPTR (word 2) */
+#define PE_DID_MASK	0xffffULL	/* word 1 */
+#define PE_SRE		(1ULL << 0)	/* word 2: bit 128 */
+#define PE_FLPM_MASK	(3ULL << 2)	/* word 2: bits 131:130, 0 = 4-level */
+#define PE_WPE		(1ULL << 4)	/* word 2: bit 132 */
+
+#define ECAP_EAFS	(1ULL << 34)
+
+/* The user's stage-1 table pointer (a guest physical address; never walked). */
+#define S1_TABLE	0x12345000ULL
+
+/*
+ * The fault reason QEMU 10.0 records for a DMA through a nested (PGTT 011)
+ * PASID entry, which it cannot translate: its PASID-entry type check fails.
+ */
+#define QEMU_NESTED_FAULT_REASON	0x5b
+
+/*
+ * riommu_vtd's RID_PASID entry of the device at @bdf (dddd:bb:dd.f), from
+ * the debugfs dump "bb:dd.f: W0 ... W7".  0 on success.
+ */
+static int rvtd_pasid_entry(const char *bdf, uint64_t w[8])
+{
+	static char dump[16384];
+	const char *sbdf = strchr(bdf, ':') ? strchr(bdf, ':') + 1 : bdf;
+	size_t n = strlen(sbdf);
+	char *line;
+
+	if (read_file(RVTD_DEBUGFS "/pasid_entries", dump, sizeof(dump)))
+		return -1;
+	for (line = dump; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		if (strncmp(line, sbdf, n) || line[n] != ':')
+			continue;
+		if (sscanf(line + n + 1, "%lx %lx %lx %lx %lx %lx %lx %lx",
+			   &w[0], &w[1], &w[2], &w[3], &w[4], &w[5], &w[6], &w[7]) == 8)
+			return 0;
+		return -1;
+	}
+	return -1;
+}
+
+/* The number after "@name: " in riommu_vtd's debugfs file @file, or -1. */
+static long rvtd_number(const char *file, const char *name)
+{
+	char path[256], buf[8192], key[64], *p;
+
+	snprintf(path, sizeof(path), RVTD_DEBUGFS "/%s", file);
+	snprintf(key, sizeof(key), "%s: ", name);
+	if (read_file(path, buf, sizeof(buf)))
+		return -1;
+	p = strstr(buf, key);
+	return p ? strtol(p + strlen(key), NULL, 0) : -1;
+}
+
+/* The reason of the last fault riommu_vtd logged ("reason 0x.."), or -1. */
+static long rvtd_last_reason(void)
+{
+	char buf[8192], *p, *last = NULL;
+
+	if (read_file(RVTD_DEBUGFS "/faults", buf, sizeof(buf)))
+		return -1;
+	for (p = buf; (p = strstr(p, "reason 0x")); p++)
+		last = p;
+	return last ? strtol(last + strlen("reason "), NULL, 16) : -1;
+}
+
+static int hwpt_alloc_nested(int iommufd, uint32_t devid, uint32_t parent,
+			     const struct iommu_hwpt_vtd_s1 *s1, uint32_t *id)
+{
+	struct iommu_hwpt_alloc a = {
+		.size = sizeof(a),
+		.dev_id = devid,
+		.pt_id = parent,
+		.data_type = IOMMU_HWPT_DATA_VTD_S1,
+		.data_len = sizeof(*s1),
+		.data_uptr = (uintptr_t)s1,
+	};
+	int r = ioctl(iommufd, IOMMU_HWPT_ALLOC, &a);
+
+	if (!r)
+		*id = a.out_hwpt_id;
+	return r;
+}
+
+static int hwpt_invalidate(int iommufd, uint32_t id, struct iommu_hwpt_vtd_s1_invalidate *e,
+			   uint32_t *num)
+{
+	struct iommu_hwpt_invalidate cmd = {
+		.size = sizeof(cmd),
+		.hwpt_id = id,
+		.data_uptr = (uintptr_t)e,
+		.data_type = IOMMU_HWPT_INVALIDATE_DATA_VTD_S1,
+		.entry_len = sizeof(*e),
+		.entry_num = *num,
+	};
+	int r = ioctl(iommufd, IOMMU_HWPT_INVALIDATE, &cmd);
+
+	*num = cmd.entry_num;
+	return r;
+}
+
+/*
+ * Nesting on a second-stage unit (riommu_vtd, force_nesting).  Where the
+ * driver offers no nesting, NEST_PARENT must be refused (EOPNOTSUPP), and
+ * the command line must not ask for nesting (riommu_vtd_test.nesting=1).
+ *
+ * 1. A NEST_PARENT HWPT is a second-stage domain: DMA translates through
+ *    it, and its PASID entry is PGTT 010 with AW 48-bit and a table.
+ * 2. Nested VTD_S1 configs the hardware cannot take are refused with
+ *    7.3's errnos; a good one (SRE|WPE, 4-level) is allocated.
+ * 3. Attached, the nested PASID entry is, bit for bit: the parent's word 0
+ *    with PGTT 011; word 1 with the nested domain's own DID; word 2 SRE,
+ *    WPE, FLPM 4-level and FSPTPTR = pgtbl_addr; words 3-7 zero.
+ * 4. QEMU cannot translate nested entries: a DMA faults with
+ *    QEMU_NESTED_FAULT_REASON and lands nowhere.
+ * 5. HWPT_INVALIDATE with VTD_S1 entries queues PASID-based IOTLB
+ *    invalidations that QEMU completes without an invalidation queue
+ *    error; a misaligned address is EINVAL, an unknown flag EOPNOTSUPP
+ *    (Linux 7.3's errnos), with entry_num the entries done.
+ * 6. The parent cannot be destroyed under its child (EBUSY); attached back
+ *    to the parent, the entry is the parent's again and DMA translates.
+ */
+TEST_F_TIMEOUT(vtd_dma, nested_entry, 300)
+{
+	uint8_t *a = self->buf[self->cur], *b = a + HALF;
+	struct iommu_hwpt_alloc parent = {
+		.size = sizeof(parent),
+		.flags = IOMMU_HWPT_ALLOC_NEST_PARENT,
+		.dev_id = self->devid,
+		.pt_id = self->ioas[self->cur],
+	};
+	struct iommu_hwpt_vtd_s1 good = {
+		.flags = IOMMU_VTD_S1_SRE | IOMMU_VTD_S1_WPE,
+		.pgtbl_addr = S1_TABLE,
+		.addr_width = 48,
+	}, bad;
+	struct iommu_hwpt_vtd_s1_invalidate inv[2];
+	uint64_t ecap = hw_ecap(self->iommufd, self->devid);
+	uint64_t pw[8], nw[8], back[8];
+	uint32_t nested, id, num;
+	long before, after, qerr, qdesc;
+	int i;
+
+	ASSERT_NE(0, ecap);
+	if (!nesting_offered(self->be, ecap)) {
+		ASSERT_FALSE(cmdline_has("riommu_vtd_test.nesting=1"))
+			TH_LOG("the command line asks for nesting, the driver offers none");
+		ASSERT_EQ(-1, ioctl(self->iommufd, IOMMU_HWPT_ALLOC, &parent));
+		ASSERT_EQ(EOPNOTSUPP, errno);
+		return;
+	}
+	/* The dump below is riommu_vtd's. */
+	ASSERT_EQ(RIOMMU_VTD, self->be);
+
+	/* 1. The nesting parent translates as a second-stage domain. */
+	ASSERT_EQ(0, ioctl(self->iommufd, IOMMU_HWPT_ALLOC, &parent));
+	ASSERT_EQ(0, attach(self->devfd, parent.out_hwpt_id));
+	for (i = 0; i < DMA_LEN; i++)
+		a[i] = (uint8_t)(i * 5 + 1);
+	ASSERT_EQ(0, edu_dma(self->bar, IOVA_A, 0, DMA_LEN, 0));
+	ASSERT_EQ(0, edu_dma(self->bar, IOVA_B, 0, DMA_LEN, 1));
+	ASSERT_EQ(0, memcmp(a, b, DMA_LEN));
+	ASSERT_EQ(0, rvtd_pasid_entry(self->bdf, pw));
+	TH_LOG("parent entry %016llx %016llx %016llx", (unsigned long long)pw[0],
+	       (unsigned long long)pw[1], (unsigned long long)pw[2]);
+	ASSERT_EQ(PE_P, pw[0] & PE_P);
+	ASSERT_EQ(PE_PGTT_SS, (pw[0] & PE_PGTT_MASK) >> PE_PGTT_SHIFT);
+	ASSERT_EQ(PE_AW_48, (pw[0] & PE_AW_MASK) >> PE_AW_SHIFT);
+	ASSERT_NE(0, pw[0] & PE_PTR_MASK);
+	ASSERT_LE(2, pw[1] & PE_DID_MASK);
+	for (i = 2; i < 8; i++)
+		ASSERT_EQ(0, pw[i]);
+
+	/* 2. Configs the unit cannot take, then a good one. */
+	bad = good; bad.addr_width = 39;
+	ASSERT_EQ(-1, hwpt_alloc_nested(self->iommufd, self->devid, parent.out_hwpt_id, &bad, &id));
+	ASSERT_EQ(EINVAL, errno);
+	bad = good; bad.pgtbl_addr |= 0x800;
+	ASSERT_EQ(-1, hwpt_alloc_nested(self->iommufd, self->devid, parent.out_hwpt_id, &bad, &id));
+	ASSERT_EQ(EINVAL, errno);
+	bad = good; bad.flags |= 1ULL << 3;
+	ASSERT_EQ(-1, hwpt_alloc_nested(self->iommufd, self->devid, parent.out_hwpt_id, &bad, &id));
+	ASSERT_EQ(EOPNOTSUPP, errno);
+	bad = good; bad.__reserved = 1;
+	ASSERT_EQ(-1, hwpt_alloc_nested(self->iommufd, self->devid, parent.out_hwpt_id, &bad, &id));
+	ASSERT_EQ(EOPNOTSUPP, errno);
+	if (!(ecap & ECAP_EAFS)) {
+		bad = good; bad.flags |= IOMMU_VTD_S1_EAFE;
+		ASSERT_EQ(-1, hwpt_alloc_nested(self->iommufd, self->devid, parent.out_hwpt_id,
+						&bad, &id));
+		ASSERT_EQ(EINVAL, errno);
+	}
+	/* Not a nesting parent. */
+	ASSERT_EQ(-1, hwpt_alloc_nested(self->iommufd, self->devid, self->hwpt[self->cur], &good,
+					&id));
+	ASSERT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, hwpt_alloc_nested(self->iommufd, self->devid, parent.out_hwpt_id, &good,
+				       &nested));
+
+	/* 3. The nested entry, bit for bit. */
+	ASSERT_EQ(0, attach(self->devfd, nested));
+	ASSERT_EQ(0, rvtd_pasid_entry(self->bdf, nw));
+	TH_LOG("nested entry %016llx %016llx %016llx", (unsigned long long)nw[0],
+	       (unsigned long long)nw[1], (unsigned long long)nw[2]);
+	ASSERT_EQ((pw[0] & ~PE_PGTT_MASK) | (PE_PGTT_NESTED << PE_PGTT_SHIFT), nw[0]);
+	ASSERT_EQ(pw[1] & ~PE_DID_MASK, nw[1] & ~PE_DID_MASK);
+	ASSERT_LE(2, nw[1] & PE_DID_MASK);
+	ASSERT_NE(pw[1] & PE_DID_MASK, nw[1] & PE_DID_MASK);
+	ASSERT_EQ(S1_TABLE | PE_SRE | PE_WPE, nw[2]);
+	ASSERT_EQ(0, nw[2] & PE_FLPM_MASK);
+	for (i = 3; i < 8; i++)
+		ASSERT_EQ(0, nw[i]);
+
+	/* 4. DMA through it faults with QEMU's reason and lands nowhere. */
+	memset(b, FILL_B, HALF);
+	before = rvtd_fault_count();
+	ASSERT_LE(0, before);
+	ASSERT_EQ(0, edu_dma(self->bar, IOVA_B, 0, DMA_LEN, 1));
+	after = wait_fault(self->be, IOVA_B, before);
+	TH_LOG("faults %ld -> %ld, last reason %#lx", before, after, rvtd_last_reason());
+	ASSERT_LT(before, after);
+	ASSERT_EQ(QEMU_NESTED_FAULT_REASON, rvtd_last_reason());
+	ASSERT_TRUE(all_equal(b, HALF, FILL_B));
+
+	/* 5. Stage-1 invalidation. */
+	qerr = rvtd_number("faults", "queue_errors");
+	qdesc = rvtd_number("info", "qi_descriptors");
+	ASSERT_LE(0, qerr);
+	ASSERT_LE(0, qdesc);
+	memset(inv, 0, sizeof(inv));
+	inv[0].addr = 0;
+	inv[0].npages = UINT64_MAX;
+	inv[1].addr = IOVA_A;
+	inv[1].npages = 4;
+	inv[1].flags = IOMMU_VTD_INV_FLAGS_LEAF;
+	num = 2;
+	ASSERT_EQ(0, hwpt_invalidate(self->iommufd, nested, inv, &num));
+	ASSERT_EQ(2, num);
+	/* At least one invalidation and one wait descriptor per entry. */
+	ASSERT_LE(qdesc + 4, rvtd_number("info", "qi_descriptors"));
+	inv[1].addr = IOVA_A + 0x800;
+	num = 2;
+	ASSERT_EQ(-1, hwpt_invalidate(self->iommufd, nested, inv, &num));
+	ASSERT_EQ(EINVAL, errno);
+	ASSERT_EQ(1, num);
+	/* An unknown flag: EOPNOTSUPP, as Linux 7.3's intel driver. */
+	inv[0].flags = 1U << 1;
+	num = 2;
+	ASSERT_EQ(-1, hwpt_invalidate(self->iommufd, nested, inv, &num));
+	ASSERT_EQ(EOPNOTSUPP, errno);
+	ASSERT_EQ(0, num);
+	ASSERT_EQ(qerr, rvtd_number("faults", "queue_errors"));
+
+	/* 6. Lifetimes, and back to the parent. */
+	ASSERT_EQ(-1, hwpt_destroy(self->iommufd, parent.out_hwpt_id));
+	ASSERT_EQ(EBUSY, errno);
+	ASSERT_EQ(0, attach(self->devfd, parent.out_hwpt_id));
+	ASSERT_EQ(0, rvtd_pasid_entry(self->bdf, back));
+	ASSERT_EQ(pw[0], back[0]);
+	ASSERT_EQ(pw[1], back[1]);
+	ASSERT_EQ(0, back[2]);
+	ASSERT_EQ(0, edu_dma(self->bar, IOVA_B + 0x100, 0, 64, 1));
+	ASSERT_EQ(0, memcmp(b + 0x100, a, 64));
+	ASSERT_EQ(0, attach(self->devfd, self->hwpt[self->cur]));
+	ASSERT_EQ(0, hwpt_destroy(self->iommufd, nested));
+	ASSERT_EQ(0, hwpt_destroy(self->iommufd, parent.out_hwpt_id));
 }
 
 /* The physical address of @va (mlock()ed) from /proc/self/pagemap, or 0. */
