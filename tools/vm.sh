@@ -18,7 +18,10 @@
 #                      -serial; busybox from $RIOMMU_CACHE/arm64/busybox)
 #     --kernel FILE    the kernel image, if not under --kdir
 # -m, --module KO      load KO with insmod before the programs (repeatable,
-#                      in order); a failed insmod is a failure
+#                      in order); a failed insmod is a failure.  Module
+#                      parameters: --append "NAME.PARAM=VALUE" (NAME: KO's
+#                      name without .ko), which the guest's init passes to
+#                      insmod as modprobe would
 # -o, --out DIR        where the logs go (default: build/vm; emptied first)
 #     --mode MODE      check (default): run, leak-scan, power off, judge.
 #                      run: run the programs (output on the console), then
