@@ -51,7 +51,7 @@
  * riommu_vtd_bench=rounds:7,only:vtd_map_1m+vtd_replace ('+' for ',').
  * A binary built with -DBENCH_DEFAULT_SMOKE defaults to --smoke.
  *
- * Output: INFO lines (driver, kernel, module parameters, ECAP), a human
+ * Output: INFO lines (driver, kernel, module parameters, ECAP/CAP), a human
  * table, then between "RESULTS begin" and "RESULTS end":
  *   RESULT key unit median min max | label | note
  *   VALUES key v1 v2 ...      (after a RESULT: each round's value, ns)
@@ -379,8 +379,9 @@ static int setup(void)
 	}
 	info.dev_id = edu.devid;
 	if (!ioctl(edu.iommufd, IOMMU_GET_HW_INFO, &info))
-		printf("INFO ecap %#llx (NEST %d) cap %#llx\n", (unsigned long long)vtd.ecap_reg,
-		       !!(vtd.ecap_reg & ECAP_NEST), (unsigned long long)vtd.cap_reg);
+		printf("INFO hw ECAP %#llx (NEST %d), CAP %#llx\n",
+		       (unsigned long long)vtd.ecap_reg, !!(vtd.ecap_reg & ECAP_NEST),
+		       (unsigned long long)vtd.cap_reg);
 	printf("# edu at %s\n", edu.bdf);
 
 	buf = scattered_pages(MAP_PAGES, &buf_runs);
