@@ -17,7 +17,10 @@
 #      later DMA then goes to physical addresses.  riommu_vtd issues one.)
 #
 # Both must pass.  The test program requires the driver the command line
-# asks for, so a boot where it is missing fails rather than skips.
+# asks for, so a boot where it is missing fails rather than skips.  Each
+# boot also runs the smoke run of `make bench`'s VT-d benchmark
+# (tools/bench/riommu_vtd_bench --smoke: each measure once, edu DMA
+# checked before and after; a second or two).
 #
 #   tools/check-vtd.sh [--results FILE] [--out DIR] [--no-build]
 #
@@ -101,6 +104,13 @@ make -C "$top/tools/testing/selftests/riommu_vtd" KDIR="$KDIR" KSRC="$KSRC" \
 	OUT="$out/bin" >"$out/selftest.log" 2>&1 || brc=$?
 tap check "vtd: build riommu_vtd_dma" $brc --results "$results" || rc=1
 [ $brc = 0 ] || tail -n 25 "$out/selftest.log" | sed 's/^/    /' >&2
+# The VT-d benchmark's smoke run (each measure once, edu DMA checked
+# before and after), so that `make bench`'s VT-d part cannot rot.
+brc=0
+make -C "$top/tools/bench" KDIR="$KDIR" KSRC="$KSRC" OUT="$out/bin" vtd-smoke \
+	>"$out/bench-smoke.log" 2>&1 || brc=$?
+tap check "vtd: build riommu_vtd_bench_smoke" $brc --results "$results" || rc=1
+[ $brc = 0 ] || tail -n 25 "$out/bench-smoke.log" | sed 's/^/    /' >&2
 
 if [ ! -f "$ko" ] || [ ! -f "$prog" ] || [ ! -f "$out/bin/riommu_vtd_replug.sh" ]; then
 	tap check "vtd: QEMU boots" 1 "nothing to boot: the build failed" --results "$results"
@@ -119,6 +129,13 @@ else
 		"$out/bin/vtd_dma-riommu-replugged")
 	progs_intel=("$out/bin/vtd_dma-intel" "$out/bin/vtd_replug-intel.sh"
 		"$out/bin/vtd_dma-intel-replugged")
+	smoke=$out/bin/riommu_vtd_bench_smoke
+	if [ -f "$smoke" ]; then
+		cp "$smoke" "$out/bin/vtd_bench_smoke-riommu"
+		cp "$smoke" "$out/bin/vtd_bench_smoke-intel"
+		progs_riommu+=("$out/bin/vtd_bench_smoke-riommu")
+		progs_intel+=("$out/bin/vtd_bench_smoke-intel")
+	fi
 
 	# ---- boot 1: riommu_vtd ---------------------------------------------------
 	log "vtd: boot 1/2, riommu_vtd.ko (intel_iommu=off)"
