@@ -183,7 +183,7 @@ def cmd_vtd_table(riommu_logs, intel_logs):
 def kept(doc_text, name):
     m = re.search(rf"^\.\. BEGIN {name} RESULTS$\n(.*?)^\.\. END {name} RESULTS$", doc_text,
                   re.S | re.M)
-    return m.group(1) if m else None
+    return m.group(1).lstrip("\n") if m else None
 
 
 def legacy_mock(doc_text):
@@ -315,6 +315,7 @@ riommu_mock (created through ``/dev/riommu-mock``).  Only the driver behind
 the device differs.
 
 .. BEGIN MOCK RESULTS
+
 {mock_text}.. END MOCK RESULTS
 
 Method
@@ -406,6 +407,7 @@ DMAs through the map HWPT (and once through a replace HWPT) and the data
 must land where the IOVAs say, so the domains timed are live.
 
 .. BEGIN VTD RESULTS
+
 {vtd_text}.. END VTD RESULTS
 
 Method
