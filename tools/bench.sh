@@ -1,37 +1,75 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# `make bench`: the C mock versus riommu_mock benchmark.
+# `make bench`: the Rust drivers against the kernel's C drivers, in QEMU.
 #
-# Builds the modules and tools/bench/riommu_bench, boots the test kernel in
-# QEMU once (tools/vm.sh, run mode, no shell), loads riommu_mock.ko, runs
-# the benchmark in the guest, prints its table and regenerates
-# Documentation/performance.rst from it: date, guest kernel, QEMU version,
-# host CPU, method and results.  The hand-written analysis of that file,
-# between the lines ".. BEGIN ANALYSIS" and ".. END ANALYSIS", is kept
-# as it is.  Takes about two minutes under TCG.
+#   1. riommu_mock against the C selftest mock: builds the modules and
+#      tools/bench/riommu_bench, boots the test kernel once (tools/vm.sh,
+#      run mode, no shell), loads riommu_mock.ko and runs the benchmark.
+#   2. VT-d: riommu_vtd against the kernel's intel-iommu, on QEMU's
+#      emulated intel-iommu (scalable mode; a first- and a second-stage
+#      unit, BENCH_VTD_STAGES) with its edu DMA
+#      device bound to vfio-pci: tools/bench/riommu_vtd_bench in boots of
+#      the same QEMU configuration, one driver per boot (both cannot own
+#      the one unit in a boot): intel_iommu=off with riommu_vtd.ko, or
+#      intel_iommu=on,sm_on.  The boots come in alternated pairs
+#      (BENCH_VTD_PAIRS); Rust/C is the ratio of the drivers' medians.
+#
+# Prints the tables and regenerates Documentation/performance.rst from
+# them (tools/bench/perfdoc.py): date, guest kernel, QEMU version, host
+# CPU, method and results.  The hand-written analysis of that file,
+# between the lines ".. BEGIN ANALYSIS" and ".. END ANALYSIS", is kept as
+# it is, and so is the section of a part this run leaves out.  Takes about
+# two minutes under TCG (the VT-d part about 10 s per boot).
 #
 #   tools/bench.sh              (or: make bench)
 #
 # Environment:
 #   KDIR, KSRC        as for tools/check.sh (default: tools/kernel.sh's)
 #   RIOMMU_OUT        where the logs go (default build/; this run: build/bench)
+#   BENCH_VTD         1 (default): both parts; 0: the mock part only;
+#                     only: the VT-d part only
 #   BENCH_ROUNDS      rounds (default 11; at least 5 for the document)
-#   BENCH_SUBS        interleaved batches per backend per round (12)
+#   BENCH_SUBS        batches per backend (mock) or measure (VT-d) per
+#                     round (12)
 #   BENCH_BATCH_MS    minimum length of one batch in ms (10)
-#   BENCH_ONLY        comma-separated measure keys (riommu_bench --list)
-#   BENCH_PROFILE     also profile, in the guest, the measures whose
+#   BENCH_ONLY        comma-separated measure keys of the mock part
+#                     (riommu_bench --list)
+#   BENCH_PROFILE     also profile, in the guest, the mock measures whose
 #                     ratio is above 1.0 ("above"), all of them ("all") or
 #                     the given keys; demangled profiles go to
 #                     build/bench/profile.txt, not into the document
 #   BENCH_MODULE      load this riommu_mock.ko instead of building one
 #                     (to compare a patched driver: only ratios count)
-#   BENCH_DOC=0       do not touch Documentation/performance.rst
+#   BENCH_VTD_STAGES  the units to measure on (default "first second":
+#                     QEMU's first-stage unit, x-flts=on, and its
+#                     second-stage unit, where riommu_vtd also gets
+#                     force_nesting=1 for the nested invalidation)
+#   BENCH_VTD_PAIRS   VT-d boot pairs per unit (3), alternated: riommu_vtd,
+#                     intel-iommu, intel-iommu, riommu_vtd, ...; each
+#                     driver's rounds are pooled over its boots
+#   BENCH_VTD_ONLY    comma-separated measure keys of the VT-d part
+#                     (riommu_vtd_bench --list)
+#   BENCH_VTD_MODULE  load this riommu_vtd.ko instead of building one
+#   BENCH_VTD_RIOMMU_ARGS  module parameters for riommu_vtd.ko in its boot,
+#                     "NAME=VALUE ..." (e.g. an opt-in to nesting); they go
+#                     on its kernel command line as riommu_vtd.NAME=VALUE,
+#                     which the guest's init passes to insmod, and into
+#                     the document
+#   BENCH_VTD_INTEL_APPEND  more kernel command line for the intel-iommu
+#                     boot (e.g. more intel_iommu= options)
+#   BENCH_DOC=0       do not touch Documentation/performance.rst (nor do
+#                     BENCH_ONLY and BENCH_MODULE for the mock part,
+#                     BENCH_VTD_ONLY and BENCH_VTD_MODULE for the VT-d
+#                     part: that part's section is kept)
 #   RIOMMU_ACCEL, RIOMMU_MEM, RIOMMU_QEMU_ARGS: see tools/vm.sh;
 #   RIOMMU_SMP defaults to 1 here (one vCPU thread: less host noise)
 #
-# Files in build/bench: bench.log (the program's output), table.txt,
-# results.txt (the RESULT lines), profile.txt, vm/ (tools/vm.sh's logs).
+# Files in build/bench: bench.log (riommu_bench's output), table.txt,
+# results.txt (its RESULT lines), profile.txt, vm/ (tools/vm.sh's logs);
+# vtd-riommu-N.out and vtd-intel-N.out (riommu_vtd_bench's output in pair
+# N), vtd-table.txt, vtd-riommu-N/ and vtd-intel-N/ (tools/vm.sh's logs,
+# its output in vtd-*-N.log).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
@@ -45,6 +83,32 @@ rounds=${BENCH_ROUNDS:-11}
 subs=${BENCH_SUBS:-12}
 batch_ms=${BENCH_BATCH_MS:-10}
 export RIOMMU_SMP=${RIOMMU_SMP:-1}
+vtd=${BENCH_VTD:-1}
+case "$vtd" in 0 | 1 | only) ;; *) die "BENCH_VTD=$vtd: use 1 (both parts), 0 (no VT-d) or only" ;; esac
+pairs=${BENCH_VTD_PAIRS:-3}
+[[ $pairs =~ ^[1-9][0-9]*$ ]] || die "BENCH_VTD_PAIRS=$pairs: a number of boot pairs, at least 1"
+do_mock=1 do_vtd=1
+[ "$vtd" = 0 ] && do_vtd=0
+[ "$vtd" = only ] && do_mock=0
+# The VT-d hardware, as tools/check-vtd.sh: QEMU's intel-iommu in scalable
+# mode with PASIDs, first-stage (x-flts=on) or second-stage tables
+# (BENCH_VTD_STAGES), and edu with a 64-bit DMA mask.  On the second-stage
+# unit riommu_vtd is loaded with force_nesting=1, so that its nested
+# HWPT_INVALIDATE can be timed (the C driver has no nesting on QEMU).
+vtd_stages=${BENCH_VTD_STAGES:-first second}
+for st in $vtd_stages; do
+	case $st in first | second) ;; *) die "BENCH_VTD_STAGES: '$st' is not first or second" ;; esac
+done
+vtd_edu="-device edu,dma_mask=0xffffffffffffffff"
+vtd_qemu_first="-device intel-iommu,x-scalable-mode=on,x-flts=on,x-pasid-mode=on $vtd_edu"
+vtd_qemu_second="-device intel-iommu,x-scalable-mode=on,x-pasid-mode=on $vtd_edu"
+# riommu_vtd's parameters, as riommu_vtd.NAME=VALUE words for its boot.
+vtd_params=''
+for w in ${BENCH_VTD_RIOMMU_ARGS:-}; do
+	[[ $w =~ ^[A-Za-z0-9_]+=[^[:space:]]+$ ]] ||
+		die "BENCH_VTD_RIOMMU_ARGS: '$w' is not NAME=VALUE"
+	vtd_params+=" riommu_vtd.$w"
+done
 
 # ---- kernel and sources ----------------------------------------------------
 default_kdir=$RIOMMU_CACHE/build/linux-$KVER-x86_64
@@ -62,223 +126,176 @@ rm -rf "$out"
 mkdir -p "$out/bin"
 
 # ---- build -----------------------------------------------------------------
-if [ -n "${BENCH_MODULE:-}" ]; then
-	module=$(readlink -f "$BENCH_MODULE")
-	[ -f "$module" ] || die "BENCH_MODULE=$BENCH_MODULE: no such file"
-	log "bench: using $module (not building the modules)"
-else
+# pick_module VAR FILE: sets $module to the module a part loads: the file
+# the variable VAR names (BENCH_MODULE...), or else FILE as make built it.
+pick_module() {
+	local given=${!1:-}
+	if [ -n "$given" ]; then
+		module=$(readlink -f "$given")
+		[ -f "$module" ] || die "$1=$given: no such file"
+		log "bench: using $module (not building it)"
+	else
+		module=$top/$2
+		[ -f "$module" ] || die "make modules did not produce $module"
+	fi
+}
+if { [ $do_mock = 1 ] && [ -z "${BENCH_MODULE:-}" ]; } ||
+	{ [ $do_vtd = 1 ] && [ -z "${BENCH_VTD_MODULE:-}" ]; }; then
 	log "bench: building the modules"
 	make -C "$top" modules KDIR="$KDIR" >"$out/modules.log" 2>&1 ||
 		{ tail -n 25 "$out/modules.log" >&2; die "make modules failed (log: $out/modules.log)"; }
-	module=$top/riommu_mock.ko
-	[ -f "$module" ] || die "make modules did not produce $module"
 fi
-log "bench: building riommu_bench"
+mock_module='' vtd_module=''
+if [ $do_mock = 1 ]; then pick_module BENCH_MODULE riommu_mock.ko; mock_module=$module; fi
+if [ $do_vtd = 1 ]; then pick_module BENCH_VTD_MODULE riommu_vtd.ko; vtd_module=$module; fi
+log "bench: building riommu_bench and riommu_vtd_bench"
 make -C "$here/bench" KDIR="$KDIR" KSRC="$KSRC" OUT="$out/bin" >"$out/build.log" 2>&1 ||
 	{ cat "$out/build.log" >&2; die "building tools/bench failed"; }
 
-# ---- run -------------------------------------------------------------------
+# ---- one boot ----------------------------------------------------------------
+# boot NAME PROG [vm.sh options...]: boots QEMU in run mode into $out/NAME
+# (vm.sh's output in $out/NAME.log) to run the benchmark program PROG;
+# sets $plog to its output, and fails unless the boot and the program did.
 # kmemleak=off: the test kernel tracks every allocation for the leak check,
-# which costs both drivers and is not what they cost in production.
-opts="rounds:$rounds,subs:$subs,batch-ms:$batch_ms"
-[ -n "${BENCH_ONLY:-}" ] && opts+=",only:${BENCH_ONLY//,/+}"
-[ -n "${BENCH_PROFILE:-}" ] && opts+=",profile:${BENCH_PROFILE//,/+}"
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-log "bench: booting QEMU (${RIOMMU_ACCEL:-tcg}, $RIOMMU_SMP vCPU): $opts"
-rc=0
-"$here/vm.sh" --mode run --kdir "$KDIR" --out "$out/vm" --module "$module" \
-	--prog-timeout 900 --timeout 1200 --append "kmemleak=off riommu_bench=$opts" \
-	"$out/bin/riommu_bench" </dev/null >"$out/vm.log" 2>&1 || rc=$?
-plog=$out/vm/progs/riommu_bench.log
-# tools/tap.py (rightly, for make check) counts kmemleak turning itself off
-# as a kernel log problem: here it is asked for.  Any other problem stands.
-if [ $rc != 0 ] && grep -q '^  FAIL kernel log' "$out/vm.log" &&
-	[ "$(grep -c '^  FAIL' "$out/vm.log")" = 1 ] &&
-	! grep -E '^ +/.*console\.log:[0-9]+:' "$out/vm.log" |
-		grep -vq 'kmemleak: Kernel memory leak detector disabled'; then
-	rc=0
+# which costs every driver and is not what they cost in production.
+boot() {
+	local name=$1 prog=$2 rc=0
+	shift 2
+	"$here/vm.sh" --mode run --kdir "$KDIR" --out "$out/$name" \
+		--prog-timeout 900 --timeout 1200 "$@" "$out/bin/$prog" \
+		</dev/null >"$out/$name.log" 2>&1 || rc=$?
+	plog=$out/$name/progs/$prog.log
+	# tools/tap.py (rightly, for make check) counts kmemleak turning itself
+	# off as a kernel log problem: here it is asked for.  Any other
+	# problem stands.
+	if [ $rc != 0 ] && grep -q '^  FAIL kernel log' "$out/$name.log" &&
+		[ "$(grep -c '^  FAIL' "$out/$name.log")" = 1 ] &&
+		! grep -E '^ +/.*console\.log:[0-9]+:' "$out/$name.log" |
+			grep -vq 'kmemleak: Kernel memory leak detector disabled'; then
+		rc=0
+	fi
+	if [ ! -s "$plog" ]; then
+		tail -n 20 "$out/$name.log" >&2
+		die "$prog produced no output (QEMU logs: $out/$name)"
+	fi
+	grep -q '^# ERROR' "$plog" && { grep '^# ERROR' "$plog" >&2; rc=1; }
+	if [ $rc != 0 ] || ! grep -q '^RESULT \|^NA ' "$plog"; then
+		tail -n 20 "$plog" >&2
+		die "$prog failed (output: $plog, QEMU logs: $out/$name)"
+	fi
+}
+BENCH_CPU="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(nproc) CPUs"
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# ---- riommu_mock against the C mock ------------------------------------------
+if [ $do_mock = 1 ]; then
+	opts="rounds:$rounds,subs:$subs,batch-ms:$batch_ms"
+	[ -n "${BENCH_ONLY:-}" ] && opts+=",only:${BENCH_ONLY//,/+}"
+	[ -n "${BENCH_PROFILE:-}" ] && opts+=",profile:${BENCH_PROFILE//,/+}"
+	mock_load_before=$(loadavg)
+	log "bench: mock: booting QEMU (${RIOMMU_ACCEL:-tcg}, $RIOMMU_SMP vCPU): $opts"
+	boot vm riommu_bench --module "$mock_module" --append "kmemleak=off riommu_bench=$opts"
+	mock_plog=$plog
+	BENCH_LOAD="$mock_load_before before the run, $(loadavg) after"
+	cp "$plog" "$out/bench.log"
+	sed -n '/^measure /,/^  compare only/p' "$plog" >"$out/table.txt"
+	grep '^RESULT ' "$plog" >"$out/results.txt" || true
+	if grep -q '^PROFILE begin' "$plog"; then
+		# Rust v0 symbols: binutils' c++filt demangles them.
+		demangle() { if command -v c++filt >/dev/null; then c++filt; else cat; fi; }
+		sed -n '/^PROFILE begin/,/^PROFILE end/p' "$plog" | demangle |
+			sed 's/\[[0-9a-f]\{16\}\]//g' >"$out/profile.txt"
+	fi
+	echo
+	cat "$out/table.txt"
+	echo
 fi
-if [ ! -s "$plog" ]; then
-	tail -n 20 "$out/vm.log" >&2
-	die "the benchmark produced no output (QEMU logs: $out/vm)"
+
+# ---- riommu_vtd against intel-iommu ------------------------------------------
+# Pairs of boots, alternated (riommu intel, intel riommu, riommu intel ...)
+# so that a drift of the host's load favours neither driver.
+vtd_riommu_logs=() vtd_intel_logs=()
+if [ $do_vtd = 1 ]; then
+	opts="rounds:$rounds,subs:$subs,batch-ms:$batch_ms"
+	[ -n "${BENCH_VTD_ONLY:-}" ] && opts+=",only:${BENCH_VTD_ONLY//,/+}"
+	BENCH_VTD_QEMU_ARGS=''
+	for st in $vtd_stages; do
+		v=vtd_qemu_$st
+		BENCH_VTD_QEMU_ARGS+="${BENCH_VTD_QEMU_ARGS:+; }$st stage: ${!v}"
+	done
+	export BENCH_VTD_QEMU_ARGS
+	export BENCH_VTD_APPEND_RIOMMU="intel_iommu=off kmemleak=off$vtd_params"
+	export BENCH_VTD_APPEND_INTEL="intel_iommu=on,sm_on kmemleak=off${BENCH_VTD_INTEL_APPEND:+ $BENCH_VTD_INTEL_APPEND}"
+	vtd_load_before=$(loadavg)
+	vtd_boot() { # vtd_boot riommu|intel N STAGE
+		local name=vtd-$1-$3-$2 q=vtd_qemu_$3 nest=''
+		local vtd_qemu=${!q}
+		[ "$3" = second ] && nest=' riommu_vtd.force_nesting=1'
+		log "bench: VT-d pair $2/$pairs, $1, $3-stage unit (${RIOMMU_ACCEL:-tcg}, $RIOMMU_SMP vCPU): $opts"
+		if [ "$1" = riommu ]; then
+			RIOMMU_QEMU_ARGS="${RIOMMU_QEMU_ARGS:-} $vtd_qemu" \
+				boot "$name" riommu_vtd_bench --module "$vtd_module" \
+				--append "$BENCH_VTD_APPEND_RIOMMU$nest riommu_vtd_bench=$opts"
+			# A misspelt parameter would only give a warning, and n/a.
+			if grep -q 'riommu_vtd: unknown parameter' "$out/$name/console.log"; then
+				grep 'riommu_vtd: unknown parameter' "$out/$name/console.log" >&2
+				die "riommu_vtd.ko refused BENCH_VTD_RIOMMU_ARGS=${BENCH_VTD_RIOMMU_ARGS:-}"
+			fi
+			vtd_riommu_logs+=("$out/$name.out")
+		else
+			RIOMMU_QEMU_ARGS="${RIOMMU_QEMU_ARGS:-} $vtd_qemu" \
+				boot "$name" riommu_vtd_bench \
+				--append "$BENCH_VTD_APPEND_INTEL riommu_vtd_bench=$opts"
+			vtd_intel_logs+=("$out/$name.out")
+		fi
+		cp "$plog" "$out/$name.out"
+	}
+	for st in $vtd_stages; do
+		for ((p = 1; p <= pairs; p++)); do
+			if ((p % 2)); then
+				vtd_boot riommu $p "$st"
+				vtd_boot intel $p "$st"
+			else
+				vtd_boot intel $p "$st"
+				vtd_boot riommu $p "$st"
+			fi
+		done
+	done
+	BENCH_VTD_LOAD="$vtd_load_before before the boots, $(loadavg) after"
+	export BENCH_VTD_LOAD
+	python3 "$here/bench/perfdoc.py" vtd-table --riommu "${vtd_riommu_logs[@]}" \
+		--intel "${vtd_intel_logs[@]}" >"$out/vtd-table.txt"
+	echo
+	cat "$out/vtd-table.txt"
+	echo
 fi
-cp "$plog" "$out/bench.log"
-sed -n '/^measure /,/^  compare only/p' "$plog" >"$out/table.txt"
-grep '^RESULT ' "$plog" >"$out/results.txt" || true
-if grep -q '^PROFILE begin' "$plog"; then
-	# Rust v0 symbols: binutils' c++filt demangles them.
-	demangle() { if command -v c++filt >/dev/null; then c++filt; else cat; fi; }
-	sed -n '/^PROFILE begin/,/^PROFILE end/p' "$plog" | demangle |
-		sed 's/\[[0-9a-f]\{16\}\]//g' >"$out/profile.txt"
-fi
-grep -q '^# ERROR' "$plog" && { grep '^# ERROR' "$plog" >&2; rc=1; }
-if [ $rc != 0 ] || [ ! -s "$out/results.txt" ]; then
-	tail -n 20 "$plog" >&2
-	die "the benchmark failed (output: $out/bench.log, QEMU logs: $out/vm)"
-fi
-echo
-cat "$out/table.txt"
-echo
 
 # ---- Documentation/performance.rst -----------------------------------------
-if [ "${BENCH_DOC:-1}" = 0 ] || [ -n "${BENCH_ONLY:-}" ] || [ -n "${BENCH_MODULE:-}" ]; then
-	log "bench: Documentation/performance.rst left alone (BENCH_DOC=0, BENCH_ONLY or BENCH_MODULE)"
+# A part updates its section only when it ran complete, on the modules of
+# the tree; the other section stays as it is.
+docargs=()
+if [ $do_mock = 1 ] && [ -z "${BENCH_ONLY:-}" ] && [ -z "${BENCH_MODULE:-}" ]; then
+	docargs+=(--mock "$out/results.txt")
+fi
+if [ $do_vtd = 1 ] && [ -z "${BENCH_VTD_ONLY:-}" ] && [ -z "${BENCH_VTD_MODULE:-}" ]; then
+	docargs+=(--vtd-riommu "${vtd_riommu_logs[@]}" --vtd-intel "${vtd_intel_logs[@]}")
+fi
+if [ "${BENCH_DOC:-1}" = 0 ] || [ ${#docargs[@]} = 0 ]; then
+	log "bench: Documentation/performance.rst left alone (BENCH_DOC=0, BENCH_ONLY, BENCH_MODULE," \
+		"BENCH_VTD_ONLY or BENCH_VTD_MODULE)"
 	log "bench: done; output in $out"
 	exit 0
 fi
 [ "$rounds" -ge 5 ] || die "BENCH_ROUNDS=$rounds: the document needs at least 5 rounds"
 export BENCH_KERNEL BENCH_QEMU BENCH_CPU BENCH_DATE BENCH_SMP BENCH_ACCEL BENCH_LINE BENCH_LOAD
-BENCH_KERNEL=$(sed -n 's/^INFO kernel //p' "$plog" | head -n 1)
+if [ $do_mock = 1 ]; then
+	BENCH_KERNEL=$(sed -n 's/^INFO kernel //p' "$mock_plog" | head -n 1)
+	BENCH_LINE=$(grep -m1 '^# riommu_bench:' "$mock_plog" | sed 's/^# riommu_bench: //')
+fi
 BENCH_QEMU=$(qemu-system-x86_64 --version | head -n 1)
-BENCH_CPU="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(nproc) CPUs"
 BENCH_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
 BENCH_SMP=$RIOMMU_SMP
 BENCH_ACCEL=${RIOMMU_ACCEL:-tcg}
-BENCH_LINE=$(grep -m1 '^# riommu_bench:' "$plog" | sed 's/^# riommu_bench: //')
-BENCH_LOAD="$load_before before the run, $(cut -d' ' -f1-3 /proc/loadavg) after"
-python3 - "$out/results.txt" "$doc" <<'EOF'
-import os, re, sys
-
-results, doc = sys.argv[1], sys.argv[2]
-env = os.environ
-
-def fmt(v, unit):
-    v = float(v)
-    if unit == "bytes":
-        return f"{v / 1024:.1f} KiB" if abs(v) >= 10240 else f"{v:.0f} B"
-    if v >= 1e6:
-        return f"{v / 1e6:.2f} ms"
-    if v >= 1e3:
-        return f"{v / 1e3:.2f} µs"
-    return f"{v:.1f} ns"
-
-rows = []
-for line in open(results):
-    head, _, label = line.rstrip("\n").partition(" | ")
-    f = head.split()
-    key, unit = f[1], f[2]
-    cm, cmin, cmax, rm, rmin, rmax, ratio = f[3:10]
-    ratio = float(ratio)
-    r = f"{ratio:.2f}"
-    rows.append((label, f"{fmt(cm, unit)} ({fmt(cmin, unit)}–{fmt(cmax, unit)})",
-                 f"{fmt(rm, unit)} ({fmt(rmin, unit)}–{fmt(rmax, unit)})",
-                 f"**{r}**" if ratio > 1.0 else r, key))
-
-analysis = (".. BEGIN ANALYSIS\n\n"
-            "(No analysis yet: write it here; ``make bench`` keeps what is "
-            "between these markers.)\n\n.. END ANALYSIS\n")
-if os.path.exists(doc):
-    m = re.search(r"^\.\. BEGIN ANALYSIS$.*?^\.\. END ANALYSIS$\n?", open(doc).read(),
-                  re.S | re.M)
-    if m:
-        analysis = m.group(0)
-        if not analysis.endswith("\n"):
-            analysis += "\n"
-
-table = [".. list-table::", "   :header-rows: 1", "   :widths: 40 22 22 8", "",
-         "   * - Measure (per operation)", "     - C mock: median (min–max)",
-         "     - riommu_mock: median (min–max)", "     - Rust/C"]
-for label, c, r, ratio, key in rows:
-    table += [f"   * - {label} (``{key}``)", f"     - {c}", f"     - {r}", f"     - {ratio}"]
-
-text = f"""\
-.. SPDX-License-Identifier: GPL-2.0
-
-.. This file is generated by ``make bench`` (tools/bench.sh) but for the
-   analysis between the BEGIN/END ANALYSIS markers, which is written by hand
-   and kept from one run to the next.
-
-===========================================
-Performance: riommu_mock against the C mock
-===========================================
-
-``make bench`` boots the test kernel once in QEMU, loads ``riommu_mock.ko``
-and runs ``tools/bench/riommu_bench`` in the guest.  The program does the
-same iommufd work (``/dev/iommu`` calls with the same IOVAs, sizes, flags
-and buffers) against two backends: a device of the kernel's C selftest mock
-(``CONFIG_IOMMUFD_TEST``, created with ``IOMMU_TEST_CMD``) and a device of
-riommu_mock (created through ``/dev/riommu-mock``).  Only the driver behind
-the device differs.
-
-.. note::
-
-   The guest runs under QEMU's TCG, which emulates the CPU: absolute times
-   mean nothing across machines (or QEMU versions), and even on one machine
-   they depend on what else it runs.  Only the **Rust/C ratios of one boot**
-   may be compared.  A ratio above 1.0 (in bold) means riommu_mock is slower
-   or bigger.
-
-Last run
-========
-
-* Date: {env['BENCH_DATE']}
-* Guest kernel (``uname -r``): {env['BENCH_KERNEL']}
-* QEMU: {env['BENCH_QEMU']} (accelerator {env['BENCH_ACCEL']}, {env['BENCH_SMP']} vCPU)
-* Host CPU: {env['BENCH_CPU']}; load average (1, 5, 15 min):
-  {env['BENCH_LOAD']} (other work on the host widens the spreads)
-* Program: {env['BENCH_LINE']}
-
-""" + "\n".join(table) + f"""
-
-Method
-======
-
-* **Timing.**  ``clock_gettime(CLOCK_MONOTONIC)`` in the guest around
-  batches of operations sized (in a warm-up round that is not reported) to
-  last at least the batch length, so that the clock is never what is
-  measured.  In each round every measure runs several batches per backend,
-  interleaved C, Rust, Rust, C, ... (the mirror order in the next round);
-  the round's value for a backend is its best batch, which filters out the
-  host preempting QEMU's vCPU thread without favouring either backend.  The
-  table gives the median over the rounds and, in brackets, the spread
-  (min–max) of the rounds; Rust/C is the ratio of the medians.
-* **Nested HWPT alloc + destroy**: ``IOMMU_HWPT_ALLOC`` of a nested HWPT
-  (``IOMMU_HWPT_DATA_SELFTEST``) on a ``NEST_PARENT`` paging HWPT, then
-  ``IOMMU_DESTROY``.
-* **HWPT_INVALIDATE**: one ``IOMMU_HWPT_INVALIDATE`` call on a nested HWPT
-  with 1, 64 or 4096 ``IOMMU_HWPT_INVALIDATE_DATA_SELFTEST`` entries
-  (``iotlb_id`` cycling over the four slots); per call and per entry.
-* **IOAS_MAP + UNMAP**: ``IOMMU_IOAS_MAP`` (fixed IOVA 16 MiB, the start of
-  both mocks' aperture) and ``IOMMU_IOAS_UNMAP`` on an IOAS whose only
-  domain is the paging domain automatically attached for a mock device, so
-  every map and unmap goes through the driver.  The 4 KiB buffer's pages
-  are made physically discontiguous on purpose (every other page of a
-  pool is freed before the buffer is populated, THP off), so that iommufd
-  hands the driver one page per ``iommu_map()``: a fresh guest would
-  otherwise give contiguous memory, which both drivers map with large
-  leaves.  The 2 MiB measure maps ``MAP_HUGETLB`` pages with the IOAS's
-  default ``IOMMU_OPTION_HUGE_PAGES``.  Both mocks use their *default*
-  page table (``pagetable_type`` 0): riommu_mock's has 4 KiB, 2 MiB and
-  1 GiB leaves; the C mock's (generic_pt AMDv1 with a 2 KiB granule) has
-  every power-of-two size, so a 2 MiB page is one (contiguous) leaf for
-  both.  ``MOCK_IOMMUPT_HUGE`` is not used: for the C mock it caps leaves at
-  1 MiB and changes the aperture, which would compare different work.
-  iommufd reads the physical pages back with one ``iova_to_phys`` per 4 KiB
-  when it unmaps (to unpin them), so unmap cost is mostly lookups.
-* **Replace**: ``iommufd_device_replace()`` of a mock device between two
-  paging HWPTs of the same IOAS (``IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE`` for
-  the C mock, ``RIOMMU_MOCK_DEV_REPLACE`` for riommu_mock; each replace is
-  one operation).
-* **Memory**, per domain, from many domains allocated at once over a
-  baseline (128 paging domains of an IOAS holding 4096 discontiguous 4 KiB
-  mappings, 1024 nested domains): *slab* is the live slab object bytes
-  (``/proc/slabinfo`` active objects × object size after shrinking every
-  cache, which flushes the per-CPU slabs; the driver's objects and
-  iommufd's); *page-table pages* are the C mock's ``nr_iommu_pages``
-  (``/proc/vmstat``: generic_pt allocates its tables with
-  ``iommu_alloc_pages_node_sz()``, counted there and not in Slab) and
-  riommu_mock's ``RIOMMU_MOCK_STATS.out_table_bytes`` (its tables are
-  ``get_zeroed_page()`` pages, counted nowhere else); *free memory drop* is
-  ``MemFree`` plus the per-CPU free lists (``/proc/zoneinfo``), after
-  ``vm.vmstat_refresh``, which counts everything and cross-checks the two
-  others.  ``kmemleak=off`` on the command line: the test kernel's leak
-  tracker would tax every allocation.
-
-Analysis
-========
-
-""" + analysis
-open(doc, "w").write(text)
-EOF
+python3 "$here/bench/perfdoc.py" doc "$doc" "${docargs[@]}"
 log "bench: wrote $doc"
 log "bench: done; output in $out"

@@ -25,7 +25,10 @@
 # parameter of no module, which the kernel ignores).
 #
 # Both must pass.  The test program requires the driver the command line
-# asks for, so a boot where it is missing fails rather than skips.
+# asks for, so a boot where it is missing fails rather than skips.  Each
+# boot also runs the smoke run of `make bench`'s VT-d benchmark
+# (tools/bench/riommu_vtd_bench --smoke: each measure once, edu DMA
+# checked before and after; a second or two).
 #
 #   tools/check-vtd.sh [--results FILE] [--out DIR] [--no-build]
 #
@@ -112,6 +115,13 @@ make -C "$top/tools/testing/selftests/riommu_vtd" KDIR="$KDIR" KSRC="$KSRC" \
 	OUT="$out/bin" >"$out/selftest.log" 2>&1 || brc=$?
 tap check "vtd: build riommu_vtd_dma" $brc --results "$results" || rc=1
 [ $brc = 0 ] || tail -n 25 "$out/selftest.log" | sed 's/^/    /' >&2
+# The VT-d benchmark's smoke run (each measure once, edu DMA checked
+# before and after), so that `make bench`'s VT-d part cannot rot.
+brc=0
+make -C "$top/tools/bench" KDIR="$KDIR" KSRC="$KSRC" OUT="$out/bin" vtd-smoke \
+	>"$out/bench-smoke.log" 2>&1 || brc=$?
+tap check "vtd: build riommu_vtd_bench_smoke" $brc --results "$results" || rc=1
+[ $brc = 0 ] || tail -n 25 "$out/bench-smoke.log" | sed 's/^/    /' >&2
 
 if [ ! -f "$ko" ] || [ ! -f "$prog" ] || [ ! -f "$out/bin/riommu_vtd_replug.sh" ]; then
 	tap check "vtd: QEMU boots" 1 "nothing to boot: the build failed" --results "$results"
@@ -121,6 +131,7 @@ else
 	# probe again with translation on), and runs the DMA test again.  The
 	# programs get a name per boot and run, so that the result rows differ.
 	replug=$out/bin/riommu_vtd_replug.sh
+	smoke=$out/bin/riommu_vtd_bench_smoke
 	n=0
 	# boot STAGE DRIVER: one boot of the four.
 	boot() {
@@ -136,8 +147,7 @@ else
 			append="intel_iommu=off $append"
 			args+=(--module "$ko")
 			if [ "$stage" = second ]; then
-				args+=(--module-params force_nesting=1)
-				append+=" riommu_vtd_test.nesting=1"
+				append+=" riommu_vtd.force_nesting=1 riommu_vtd_test.nesting=1"
 			fi
 		else
 			append="intel_iommu=on,sm_on $append"
@@ -145,14 +155,19 @@ else
 		cp "$prog" "$out/bin/vtd_dma-$tag"
 		cp "$prog" "$out/bin/vtd_dma-$tag-replugged"
 		cp "$replug" "$out/bin/vtd_replug-$tag.sh"
+		local progs=("$out/bin/vtd_dma-$tag" "$out/bin/vtd_replug-$tag.sh"
+			"$out/bin/vtd_dma-$tag-replugged")
+		if [ -f "$smoke" ]; then
+			cp "$smoke" "$out/bin/vtd_bench_smoke-$tag"
+			progs+=("$out/bin/vtd_bench_smoke-$tag")
+		fi
 		log "vtd: boot $n/4, $drv, $stage stage ($append)"
 		local t
 		t=$(date +%s)
 		RIOMMU_QEMU_ARGS="${RIOMMU_QEMU_ARGS:-} $qemu" \
 			"$here/vm.sh" --kdir "$KDIR" --out "$out/$tag" --results "$results" \
 			--prog-timeout "${RIOMMU_PROG_TIMEOUT:-300}" --timeout "$boot_timeout" \
-			--append "$append" "${args[@]}" "$out/bin/vtd_dma-$tag" \
-			"$out/bin/vtd_replug-$tag.sh" "$out/bin/vtd_dma-$tag-replugged" || rc=1
+			--append "$append" "${args[@]}" "${progs[@]}" || rc=1
 		log "vtd: boot $n took $(($(date +%s) - t))s"
 	}
 	boot first riommu

@@ -18,9 +18,10 @@
 #                      -serial; busybox from $RIOMMU_CACHE/arm64/busybox)
 #     --kernel FILE    the kernel image, if not under --kdir
 # -m, --module KO      load KO with insmod before the programs (repeatable,
-#                      in order); a failed insmod is a failure
-#     --module-params P  parameters for the --module before it, passed to
-#                      insmod as they are (e.g. "force_nesting=1")
+#                      in order); a failed insmod is a failure.  Module
+#                      parameters: --append "NAME.PARAM=VALUE" (NAME: KO's
+#                      name without .ko), which the guest's init passes to
+#                      insmod as modprobe would
 # -o, --out DIR        where the logs go (default: build/vm; emptied first)
 #     --mode MODE      check (default): run, leak-scan, power off, judge.
 #                      run: run the programs (output on the console), then
@@ -60,17 +61,12 @@ kdir=${KDIR:-}
 kernel='' out="${RIOMMU_OUT:-$top/build}/vm" mode=check prog_timeout=300
 qemu_timeout='' append='' skips='' results='' hugepages=64 inject='' kmemleak=1
 modules=() progs=() arch=x86_64
-declare -A module_params=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-k | --kdir) kdir=$2; shift ;;
 	--arch) arch=$2; shift ;;
 	--kernel) kernel=$2; shift ;;
 	-m | --module) modules+=("$2"); shift ;;
-	--module-params)
-		[ ${#modules[@]} -gt 0 ] || die "vm.sh: --module-params needs a --module before it"
-		module_params[$(basename "${modules[-1]}")]=$2
-		shift ;;
 	-o | --out) out=$2; shift ;;
 	--mode) mode=$2; shift ;;
 	--prog-timeout) prog_timeout=$2; shift ;;
@@ -130,11 +126,6 @@ for m in ${modules[@]+"${modules[@]}"}; do
 	[[ $n =~ ^[A-Za-z0-9._+-]+\.ko$ ]] || die "vm.sh: module name '$n': use [A-Za-z0-9._+-].ko"
 	[ -e "$root/lib/modules/riommu/$n" ] && die "vm.sh: two modules named $n"
 	cp "$m" "$root/lib/modules/riommu/"
-	if [ -n "${module_params[$n]:-}" ]; then
-		[[ ${module_params[$n]} =~ ^[A-Za-z0-9_.,=\ -]+$ ]] ||
-			die "vm.sh: module parameters '${module_params[$n]}': use [A-Za-z0-9_.,= -]"
-		echo "${module_params[$n]}" >"$root/lib/modules/riommu/$n.params"
-	fi
 done
 for p in ${progs[@]+"${progs[@]}"}; do
 	[ -f "$p" ] || die "vm.sh: no program $p"

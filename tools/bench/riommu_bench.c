@@ -68,11 +68,10 @@
 #include <linux/perf_event.h>
 #include <linux/riommu_mock.h>
 #include "iommufd_test.h" /* $(KSRC)/drivers/iommu/iommufd */
+#include "bench_util.h"
 
-#define PAGE_4K 0x1000UL
 #define SZ_2M 0x200000UL
 #define IOVA_BASE ((uint64_t)MOCK_APERTURE_START) /* 16 MiB, in both apertures */
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define MAX_ROUNDS 64
 
 _Static_assert((long)MOCK_APERTURE_START == (long)RIOMMU_MOCK_APERTURE_START, "aperture");
@@ -81,20 +80,14 @@ _Static_assert((long)MOCK_APERTURE_LAST == (long)RIOMMU_MOCK_APERTURE_LAST, "ape
 /* ------------------------------------------------------------------------ */
 /* Options and sizes                                                        */
 
+static struct bench_opts opt = BENCH_OPTS_DEFAULT;
+
+/* This program's own options */
 static struct {
-	bool smoke;
-	int rounds;
-	double batch_ms;
 	double profile_ms;
-	int subs;		/* batches per backend per round */
-	const char *only;	/* comma-separated keys, NULL: all */
 	const char *profile;	/* NULL, "above", "all" or keys */
-	bool list;
 	bool verbose;
-} opt = {
-	.rounds = 11,
-	.subs = 12,
-	.batch_ms = 10,
+} xopt = {
 	.profile_ms = 1500,
 };
 
@@ -114,29 +107,6 @@ static struct {
 	.mem_paging_k = 128,
 	.mem_nested_k = 1024,
 };
-
-static int failures;
-
-static void fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	failures++;
-	printf("# ERROR: ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
-
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
 
 /* ------------------------------------------------------------------------ */
 /* Backends                                                                 */
@@ -353,64 +323,15 @@ static void *buf2m;		/* map_2m huge pages, or NULL */
 static unsigned int runs4k;	/* physically contiguous runs in buf4k */
 static unsigned int runs2m;
 
-/* Number of physically contiguous runs of @npages pages at @p (0: unknown) */
-static unsigned int phys_runs(void *p, size_t npages, size_t pgsz)
-{
-	int fd = open("/proc/self/pagemap", O_RDONLY);
-	uint64_t prev = 0, pfn, e;
-	unsigned int runs = 0;
-	size_t i;
-
-	if (fd < 0)
-		return 0;
-	for (i = 0; i < npages; i++) {
-		uintptr_t va = (uintptr_t)p + i * pgsz;
-
-		if (pread(fd, &e, 8, (va / PAGE_4K) * 8) != 8 ||
-		    !(e & (1ULL << 63)) || !(pfn = e & ((1ULL << 55) - 1))) {
-			close(fd);
-			return 0;
-		}
-		if (!i || pfn != prev + pgsz / PAGE_4K)
-			runs++;
-		prev = pfn;
-	}
-	close(fd);
-	return runs;
-}
-
 /*
- * 4K pages that are not physically contiguous, so that IOAS_MAP really
- * hands the driver one 4K page per iommu_map() (the page allocator of a
- * fresh guest would otherwise give long contiguous runs, which both drivers
- * map with large leaves): populate a pool twice the size, unmap every other
- * page of it (their buddies stay allocated, so the freed pages cannot
- * merge), then populate the buffer, which gets those isolated pages.  The
- * pool's other half stays allocated.  THP is off for the process (the test
- * kernel has no madvise(): CONFIG_ADVISE_SYSCALLS is off).
+ * The 4K buffer: pages that are not physically contiguous (see
+ * scattered_pages()); the 2M one: huge pages, if the guest has them.
  */
 static int alloc_buffers(void)
 {
-	size_t pool_pages = 2 * buf4k_pages, i;
-	char *pool;
-
-	if (prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0))
-		printf("# PR_SET_THP_DISABLE: %s\n", strerror(errno));
-	pool = mmap(NULL, pool_pages * PAGE_4K, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	buf4k = mmap(NULL, buf4k_pages * PAGE_4K, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (pool == MAP_FAILED || buf4k == MAP_FAILED) {
-		fail("mmap: %s", strerror(errno));
+	buf4k = scattered_pages(buf4k_pages, &runs4k);
+	if (!buf4k)
 		return -1;
-	}
-	for (i = 0; i < pool_pages; i++)
-		pool[i * PAGE_4K] = 1;
-	for (i = 0; i < pool_pages; i += 2)
-		munmap(pool + i * PAGE_4K, PAGE_4K);
-	for (i = 0; i < buf4k_pages; i++)
-		((char *)buf4k)[i * PAGE_4K] = 1;
-	runs4k = phys_runs(buf4k, buf4k_pages, PAGE_4K);
 
 	buf2m = mmap(NULL, sz.map_2m * SZ_2M, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE,
@@ -551,12 +472,12 @@ static long long slab_bytes(void)
 
 		if (sscanf(line, "%127s %lld %lld %lld", name, &active, &num, &size) == 4) {
 			total += active * size;
-			if (opt.verbose)
+			if (xopt.verbose)
 				cache_note(name, active * size);
 		}
 	}
 	fclose(f);
-	if (opt.verbose)
+	if (xopt.verbose)
 		cache_gen = !cache_gen;
 	return total;
 }
@@ -589,15 +510,13 @@ static void read_counters(struct counters *c)
 	c->free = file_value("/proc/meminfo", "MemFree", 1024) + pcp_pages() * PAGE_4K;
 	c->iommu_pages = file_value("/proc/vmstat", "nr_iommu_pages", PAGE_4K);
 	c->rust_tables = rust_stats(&st) ? -1 : (long long)st.out_table_bytes;
-	if (opt.verbose)
+	if (xopt.verbose)
 		printf("# counters: free %lld Slab %lld nr_iommu_pages*4K %lld rust tables %lld\n",
 		       c->free, c->slab, c->iommu_pages, c->rust_tables);
 }
 
 /* ------------------------------------------------------------------------ */
 /* Rows: what the table shows                                               */
-
-enum unit { U_NS, U_BYTES };
 
 struct row {
 	const char *key;
@@ -638,27 +557,9 @@ static void row_add(struct row *r, int b, double v)
 		r->v[b][r->n[b]++] = v;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static void stats(const struct row *r, int b, double *med, double *min, double *max)
 {
-	double s[MAX_ROUNDS];
-	int n = r->n[b];
-
-	if (!n) {
-		*med = *min = *max = 0;
-		return;
-	}
-	memcpy(s, r->v[b], n * sizeof(double));
-	qsort(s, n, sizeof(double), cmp_double);
-	*min = s[0];
-	*max = s[n - 1];
-	*med = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+	med_min_max(r->v[b], r->n[b], med, min, max);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -752,22 +653,6 @@ static struct measure measures[] = {
 	{ "replace", "replace device between two HWPTs", op_replace, NULL, 2 },
 };
 
-static bool in_list(const char *list, const char *key)
-{
-	size_t kl = strlen(key);
-	const char *p = list;
-
-	while (p && *p) {
-		const char *e = strchr(p, ',');
-		size_t l = e ? (size_t)(e - p) : strlen(p);
-
-		if (l == kl && !strncmp(p, key, kl))
-			return true;
-		p = e ? e + 1 : NULL;
-	}
-	return false;
-}
-
 static bool selected(const char *key)
 {
 	return !opt.only || in_list(opt.only, key);
@@ -795,6 +680,18 @@ static double timed(struct backend *b, const struct measure *m, long iters)
 	return (t1 - t0) / (iters * m->ops_per_iter);
 }
 
+struct timed_ctx {
+	struct backend *b;
+	const struct measure *m;
+};
+
+static double timed_probe(void *ctx, long iters)
+{
+	struct timed_ctx *c = ctx;
+
+	return timed(c->b, c->m, iters);
+}
+
 /* Round 0: warm up both backends and size the batch (same for both) */
 static int calibrate(struct measure *m)
 {
@@ -802,24 +699,14 @@ static int calibrate(struct measure *m)
 	int b;
 
 	for (b = 0; b < NR_BE; b++) {
-		long iters = 1;
+		struct timed_ctx c = { &be[b], m };
 
-		/* Warm up (first-touch costs), then grow until one batch
-		 * takes a tenth of the target */
-		if (timed(&be[b], m, 2) < 0)
+		t = probe_per_op(timed_probe, &c, m->ops_per_iter, opt.batch_ms);
+		if (t < 0)
 			return -1;
-		for (;;) {
-			t = timed(&be[b], m, iters);
-			if (t < 0)
-				return -1;
-			if (t * iters * m->ops_per_iter >= opt.batch_ms * 1e5 ||
-			    iters >= (1L << 24))
-				break;
-			iters *= 4;
-		}
 		per_op += t / NR_BE;
 	}
-	m->iters = (long)(opt.batch_ms * 1e6 / (per_op * m->ops_per_iter)) + 1;
+	m->iters = batch_iters(per_op, m->ops_per_iter, opt.batch_ms);
 	return 0;
 }
 
@@ -868,10 +755,10 @@ static int mem_round(struct backend *b, bool record)
 	read_counters(&c1);
 	tables = b->kind == BE_C ? c1.iommu_pages - c0.iommu_pages :
 				   c1.rust_tables - c0.rust_tables;
-	if (opt.verbose)
+	if (xopt.verbose)
 		printf("# %s paging x%u: slab %+lld, tables %+lld, free %+lld bytes\n",
 		       b->name, k, c1.slab - c0.slab, tables, c0.free - c1.free);
-	if (opt.verbose)
+	if (xopt.verbose)
 		cache_diff(b->name);
 	if (record) {
 		row_add(row_get("mem_paging_slab", U_BYTES,
@@ -1233,7 +1120,7 @@ static void profile_one(struct backend *b, struct measure *m)
 	chunk = m->iters / 4 + 1;
 	ioctl(p.fd, PERF_EVENT_IOC_ENABLE, 0);
 	t0 = now_ns();
-	while (now_ns() - t0 < opt.profile_ms * 1e6) {
+	while (now_ns() - t0 < xopt.profile_ms * 1e6) {
 		if (m->op(b, m, chunk)) {
 			fail("%s: profile of %s: %s", b->name, m->key, strerror(errno));
 			break;
@@ -1273,23 +1160,6 @@ static void profile_one(struct backend *b, struct measure *m)
 
 /* ------------------------------------------------------------------------ */
 /* Output                                                                   */
-
-static const char *fmt_val(char *buf, size_t len, double v, enum unit u)
-{
-	if (u == U_BYTES) {
-		if (v >= 10 * 1024 || v <= -10 * 1024)
-			snprintf(buf, len, "%.1f KiB", v / 1024);
-		else
-			snprintf(buf, len, "%.0f B", v);
-	} else if (v >= 1e6) {
-		snprintf(buf, len, "%.2f ms", v / 1e6);
-	} else if (v >= 1e3) {
-		snprintf(buf, len, "%.2f us", v / 1e3);
-	} else {
-		snprintf(buf, len, "%.1f ns", v);
-	}
-	return buf;
-}
 
 static const char *fmt_cell(char *buf, size_t len, const struct row *r, int b)
 {
@@ -1362,62 +1232,22 @@ static void usage(void)
 	       "                    [--profile-ms MS] [--verbose] [--list]\n");
 }
 
+/* Options that take no value (but with '=') */
+static const char *const flag_opts[] = { "smoke", "list", "profile", "verbose", NULL };
+
 static int set_opt(const char *k, const char *v)
 {
-	if (!strcmp(k, "smoke"))
-		opt.smoke = true;
-	else if (!strcmp(k, "verbose"))
-		opt.verbose = true;
-	else if (!strcmp(k, "list"))
-		opt.list = true;
-	else if (!strcmp(k, "rounds") && v)
-		opt.rounds = atoi(v);
-	else if (!strcmp(k, "subs") && v)
-		opt.subs = atoi(v) > 0 ? atoi(v) : 1;
-	else if (!strcmp(k, "batch-ms") && v)
-		opt.batch_ms = atof(v);
+	if (!bench_opt(&opt, k, v))
+		return 0;
+	if (!strcmp(k, "verbose"))
+		xopt.verbose = true;
 	else if (!strcmp(k, "profile-ms") && v)
-		opt.profile_ms = atof(v);
-	else if (!strcmp(k, "only") && v)
-		opt.only = strdup(v);
+		xopt.profile_ms = atof(v);
 	else if (!strcmp(k, "profile"))
-		opt.profile = v ? strdup(v) : "above";
+		xopt.profile = v ? strdup(v) : "above";
 	else
 		return -1;
 	return 0;
-}
-
-/* riommu_bench=key:value,key,... on the kernel command line ('+' for ',' in values) */
-static void cmdline_opts(void)
-{
-	char buf[4096], *p, *tok, *save;
-	FILE *f = fopen("/proc/cmdline", "r");
-
-	if (!f)
-		return;
-	if (!fgets(buf, sizeof(buf), f)) {
-		fclose(f);
-		return;
-	}
-	fclose(f);
-	for (p = strtok_r(buf, " \n", &save); p; p = strtok_r(NULL, " \n", &save)) {
-		char *s2, *q;
-
-		if (strncmp(p, "riommu_bench=", 13))
-			continue;
-		for (tok = strtok_r(p + 13, ",", &s2); tok; tok = strtok_r(NULL, ",", &s2)) {
-			char *v = strchr(tok, ':');
-
-			if (v) {
-				*v++ = 0;
-				for (q = v; *q; q++)
-					if (*q == '+')
-						*q = ',';
-			}
-			if (set_opt(tok, v))
-				printf("# riommu_bench=: unknown option %s\n", tok);
-		}
-	}
 }
 
 static void smoke_sizes(void)
@@ -1469,31 +1299,10 @@ int main(int argc, char **argv)
 	opt.smoke = true;
 #endif
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc == 1)
-		cmdline_opts();
-	for (i = 1; i < argc; i++) {
-		char *k = argv[i], *v = NULL;
-
-		if (strncmp(k, "--", 2)) {
-			usage();
-			return 2;
-		}
-		k += 2;
-		if (strchr(k, '=')) {
-			v = strchr(k, '=');
-			*v++ = 0;
-		} else if (strcmp(k, "smoke") && strcmp(k, "list") &&
-			   strcmp(k, "profile") && i + 1 < argc) {
-			v = argv[++i];
-		}
-		if (!strcmp(k, "help")) {
-			usage();
-			return 0;
-		}
-		if (set_opt(k, v)) {
-			usage();
-			return 2;
-		}
+	i = parse_opts(argc, argv, "riommu_bench", set_opt, flag_opts);
+	if (i) {
+		usage();
+		return i == 1 ? 0 : 2;
 	}
 	if (opt.list) {
 		for (mi = 0; mi < ARRAY_LEN(measures); mi++)
@@ -1612,7 +1421,7 @@ int main(int argc, char **argv)
 	}
 	print_table();
 
-	if (opt.profile) {
+	if (xopt.profile) {
 		if (load_kallsyms()) {
 			printf("# profile: cannot read /proc/kallsyms\n");
 			goto out;
@@ -1625,12 +1434,12 @@ int main(int argc, char **argv)
 			if (!selected(m->key) || (m->needs_2m && !buf2m))
 				continue;
 			r = row_get(m->key, U_NS, "%s", mlabel(m, l, sizeof(l)));
-			if (!strcmp(opt.profile, "all"))
+			if (!strcmp(xopt.profile, "all"))
 				want = true;
-			else if (!strcmp(opt.profile, "above"))
+			else if (!strcmp(xopt.profile, "above"))
 				want = row_ratio(r) > 1.0;
 			else
-				want = in_list(opt.profile, m->key);
+				want = in_list(xopt.profile, m->key);
 			if (!want)
 				continue;
 			for (b = 0; b < NR_BE; b++)

@@ -1,0 +1,492 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Tables and Documentation/performance.rst for tools/bench.sh.
+
+  perfdoc.py vtd-table --riommu LOG... --intel LOG...
+      Print the VT-d table (riommu_vtd against intel-iommu) from the output
+      of riommu_vtd_bench in each driver's boots (pairs of boots, in the
+      same order for both).
+  perfdoc.py doc DOC [--mock RESULTS] [--vtd-riommu LOG... --vtd-intel LOG...]
+      Rewrite DOC.  --mock: the RESULT lines of riommu_bench (the mock
+      section); --vtd-*: the outputs of riommu_vtd_bench (the VT-d section).
+      A section not given is kept as DOC has it (between its BEGIN/END
+      RESULTS markers), as is the hand-written analysis between
+      ".. BEGIN ANALYSIS" and ".. END ANALYSIS".
+
+The run's details come from the environment: BENCH_DATE, BENCH_QEMU,
+BENCH_CPU, BENCH_ACCEL, BENCH_SMP; for the mock section BENCH_KERNEL,
+BENCH_LINE, BENCH_LOAD; for the VT-d one BENCH_VTD_LOAD,
+BENCH_VTD_QEMU_ARGS, BENCH_VTD_APPEND_RIOMMU and BENCH_VTD_APPEND_INTEL
+(the two boots' extra kernel command line).
+"""
+
+import argparse
+import os
+import re
+import sys
+
+env = os.environ
+
+
+def fmt(v, unit):
+    v = float(v)
+    if unit == "bytes":
+        return f"{v / 1024:.1f} KiB" if abs(v) >= 10240 else f"{v:.0f} B"
+    if v >= 1e6:
+        return f"{v / 1e6:.2f} ms"
+    if v >= 1e3:
+        return f"{v / 1e3:.2f} µs"
+    return f"{v:.1f} ns"
+
+
+def list_table(widths, header, rows):
+    out = [".. list-table::", "   :header-rows: 1", "   :widths: " + " ".join(map(str, widths)), ""]
+    for i, row in enumerate([header] + rows):
+        out.append(f"   * - {row[0]}")
+        out += [f"     - {c}" for c in row[1:]]
+    return out
+
+
+# --------------------------------------------------------------------------
+# riommu_vtd_bench output
+
+
+def median(v):
+    s = sorted(v)
+    n = len(s)
+    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+
+
+def vtd_parse(path):
+    """One boot: {'info': {...}, 'line': str, 'rows': {key: row}, 'order': [keys]}."""
+    info, rows, order, line = {}, {}, [], ""
+    for ln in open(path, encoding="utf-8", errors="replace"):
+        ln = ln.rstrip("\n")
+        if ln.startswith("INFO "):
+            _, k, *v = ln.split(" ", 2)
+            info[k] = v[0] if v else ""
+        elif ln.startswith("# riommu_vtd_bench:") and not line:
+            line = ln[len("# riommu_vtd_bench: "):]
+        elif ln.startswith("VALUES ") and ln.split()[1] in rows:
+            rows[ln.split()[1]]["values"] = [float(x) for x in ln.split()[2:]]
+        elif ln.startswith("RESULT ") or ln.startswith("NA "):
+            parts = ln.split(" | ")
+            head, label = parts[0].split(), parts[1] if len(parts) > 1 else ""
+            note = parts[2] if len(parts) > 2 else ""
+            key = head[1]
+            if head[0] == "RESULT":
+                row = dict(key=key, unit=head[2], med=float(head[3]), values=[],
+                           label=label, note=note)
+            else:
+                row = dict(key=key, na=head[2], label=label, note=note)
+            rows[key] = row
+            order.append(key)
+    # Boots of a first- and of a second-stage unit are different measures.
+    stage = info.get("stage")
+    if stage in ("first", "second"):
+        for k in order:
+            rows[k]["label"] += f", {stage}-stage unit"
+            rows[k]["key"] = f"{k}@{stage}"
+        rows = {f"{k}@{stage}": v for k, v in rows.items()}
+        order = [f"{k}@{stage}" for k in order]
+    return dict(info=info, line=line, rows=rows, order=order)
+
+
+def vtd_combine(paths):
+    """Several boots of one driver: each measure's rounds pooled (median,
+    min, max of them all) and each boot's median in 'boots'; n/a if any
+    boot says so."""
+    runs = [vtd_parse(p) for p in paths]
+    stages = sorted({r["info"].get("stage", "?") for r in runs})
+    boots = {st: sum(1 for r in runs if r["info"].get("stage", "?") == st) for st in stages}
+    out = dict(info=runs[0]["info"], line=runs[0]["line"], rows={}, order=[],
+               boots=min(boots.values()), stages=stages,
+               hw={r["info"].get("stage", "?"): r["info"].get("hw", "?") for r in runs})
+    for r in runs:
+        for k in r["order"]:
+            if k not in out["order"]:
+                out["order"].append(k)
+    for k in out["order"]:
+        rs = [r["rows"][k] for r in runs if k in r["rows"]]
+        na = [x for x in rs if "na" in x]
+        if na:
+            out["rows"][k] = na[0]
+            continue
+        vals = [v for x in rs for v in (x["values"] or [x["med"]])]
+        notes = sorted({x["note"] for x in rs if x["note"]})
+        out["rows"][k] = dict(key=k, unit=rs[0]["unit"], label=rs[0]["label"],
+                              note="; ".join(notes), med=median(vals), min=min(vals),
+                              max=max(vals), boots=[x["med"] for x in rs])
+    return out
+
+
+def vtd_cell(row, doc):
+    if row is None:
+        return "-"
+    if "na" in row:
+        return f"n/a ({row['na']})"
+    dash = "–" if doc else "-"
+    cell = f"{fmt(row['med'], row['unit'])} ({fmt(row['min'], row['unit'])}{dash}" \
+           f"{fmt(row['max'], row['unit'])})"
+    if row["note"]:
+        cell += " [unattached]" if "not attached" in row["note"] else f" [{row['note']}]"
+    return cell
+
+
+def vtd_rows(riommu, intel, doc):
+    """Rows (label, key, C cell, Rust cell, ratio, ratio range over the boot
+    pairs) in riommu's order."""
+    keys = riommu["order"] + [k for k in intel["order"] if k not in riommu["rows"]]
+    out = []
+    for k in keys:
+        r, c = riommu["rows"].get(k) or {}, intel["rows"].get(k) or {}
+        label = (r or c)["label"]
+        ratio, pairs = None, []
+        # An attached and an unattached nested HWPT do not compare.
+        if "med" in r and "med" in c and c["med"] > 0 and bool(r["note"]) == bool(c["note"]):
+            ratio = r["med"] / c["med"]
+            pairs = [x / y for x, y in zip(r["boots"], c["boots"]) if y > 0]
+        if ratio is None:
+            rt, pr = "n/a", "n/a"
+        else:
+            rt = f"{ratio:.2f}"
+            if ratio > 1.0:
+                rt = f"**{rt}**" if doc else rt + " *"
+            pr = f"{min(pairs):.2f}{'–' if doc else '-'}{max(pairs):.2f}"
+        out.append((label, k, vtd_cell(c or None, doc), vtd_cell(r or None, doc), rt, pr))
+    return out
+
+
+def vtd_notes(riommu, intel):
+    """Why measures are n/a or unattached, per driver."""
+    notes = []
+    for name, run in (("intel-iommu", intel), ("riommu_vtd", riommu)):
+        seen = []
+        for k in run["order"]:
+            row = run["rows"][k]
+            if row["note"] and row["note"] not in seen:
+                seen.append(row["note"])
+        for n in seen:
+            notes.append(f"{name}: {n}")
+    return notes
+
+
+def cmd_vtd_table(riommu_logs, intel_logs):
+    riommu, intel = vtd_combine(riommu_logs), vtd_combine(intel_logs)
+    rows = vtd_rows(riommu, intel, doc=False)
+    head = ("VT-d measure (median per op, min-max)", "intel-iommu (C)", "riommu_vtd (Rust)",
+            "Rust/C", "per pair")
+    cols = [(r[0], r[2], r[3], r[4], r[5]) for r in rows]
+    w = [max(len(x[i]) for x in [head] + cols) for i in range(5)]
+    for x in [head, tuple("-" * n for n in w)] + cols:
+        print(" | ".join(f"{c:<{w[i]}}" for i, c in enumerate(x)).rstrip())
+    for n in vtd_notes(riommu, intel):
+        print(f"n/a or unattached: {n}")
+    print(f"\n{riommu['boots']} boot(s) per driver, alternated; median and min-max over all "
+          "their rounds;\nper pair: the ratio of each pair of boots.  * Rust/C above 1.0 "
+          "(the goal is at most 1.1).")
+
+
+# --------------------------------------------------------------------------
+# The document
+
+
+def kept(doc_text, name):
+    m = re.search(rf"^\.\. BEGIN {name} RESULTS$\n(.*?)^\.\. END {name} RESULTS$", doc_text,
+                  re.S | re.M)
+    return m.group(1).lstrip("\n") if m else None
+
+
+def legacy_mock(doc_text):
+    """The results of a performance.rst from before the VT-d section."""
+    m = re.search(r"^Last run\n=+\n(.*?)^Method\n=+\n", doc_text, re.S | re.M)
+    if not m:
+        return None
+    return "Last run\n--------\n" + m.group(1)
+
+
+def mock_section(results):
+    rows = []
+    for line in open(results):
+        head, _, label = line.rstrip("\n").partition(" | ")
+        f = head.split()
+        key, unit = f[1], f[2]
+        cm, cmin, cmax, rm, rmin, rmax, ratio = f[3:10]
+        ratio = float(ratio)
+        r = f"{ratio:.2f}"
+        rows.append([f"{label} (``{key}``)",
+                     f"{fmt(cm, unit)} ({fmt(cmin, unit)}–{fmt(cmax, unit)})",
+                     f"{fmt(rm, unit)} ({fmt(rmin, unit)}–{fmt(rmax, unit)})",
+                     f"**{r}**" if ratio > 1.0 else r])
+    table = list_table([40, 22, 22, 8], ["Measure (per operation)", "C mock: median (min–max)",
+                                         "riommu_mock: median (min–max)", "Rust/C"], rows)
+    return f"""\
+Last run
+--------
+
+* Date: {env['BENCH_DATE']}
+* Guest kernel (``uname -r``): {env['BENCH_KERNEL']}
+* QEMU: {env['BENCH_QEMU']} (accelerator {env['BENCH_ACCEL']}, {env['BENCH_SMP']} vCPU)
+* Host CPU: {env['BENCH_CPU']}; load average (1, 5, 15 min):
+  {env['BENCH_LOAD']} (other work on the host widens the spreads)
+* Program: {env['BENCH_LINE']}
+
+""" + "\n".join(table) + "\n\n"
+
+
+def vtd_section(riommu_logs, intel_logs):
+    riommu, intel = vtd_combine(riommu_logs), vtd_combine(intel_logs)
+    rows = [[f"{label} (``{key}``)", c, r, rt, pr]
+            for label, key, c, r, rt, pr in vtd_rows(riommu, intel, doc=True)]
+    table = list_table([36, 22, 22, 7, 13], ["Measure (per operation)",
+                                             "intel-iommu (C): median (min–max)",
+                                             "riommu_vtd: median (min–max)", "Rust/C",
+                                             "Rust/C per boot pair"], rows)
+    notes = vtd_notes(riommu, intel)
+    params = riommu["info"].get("params", "none")
+    text = f"""\
+Last run
+--------
+
+* Date: {env['BENCH_DATE']}
+* Guest kernel (``uname -r``): {riommu['info'].get('kernel', '?')}
+* QEMU: {env['BENCH_QEMU']} (accelerator {env['BENCH_ACCEL']}, {env['BENCH_SMP']} vCPU),
+  ``{env['BENCH_VTD_QEMU_ARGS']}``
+* Units (``IOMMU_GET_HW_INFO``): {'; '.join(f"{st} stage: {hw}" for st, hw in sorted(intel['hw'].items()))}
+* Boots: {riommu['boots']} per driver and unit, alternated (riommu_vtd,
+  intel-iommu, intel-iommu, riommu_vtd, ...)
+* riommu_vtd's boots: ``{env['BENCH_VTD_APPEND_RIOMMU']}``; riommu_vtd
+  parameters: {'``' + params + '``' if params != 'none' else 'none'}
+* intel-iommu's boots: ``{env['BENCH_VTD_APPEND_INTEL']}``
+* Host CPU: {env['BENCH_CPU']}; load average (1, 5, 15 min):
+  {env['BENCH_VTD_LOAD']}
+* Program: {riommu['line']}
+
+""" + "\n".join(table) + "\n\n"
+    if notes:
+        text += "n/a, unattached:\n\n" + "".join(f"* {n}\n" for n in notes) + "\n"
+    return text
+
+
+NOT_RUN = "Not run yet: ``make bench`` fills this in.\n\n"
+
+
+def cmd_doc(doc, mock, vtd):
+    old = open(doc).read() if os.path.exists(doc) else ""
+    analysis = (".. BEGIN ANALYSIS\n\n(No analysis yet: write it here; ``make bench`` keeps "
+                "what is between these markers.)\n\n.. END ANALYSIS\n")
+    m = re.search(r"^\.\. BEGIN ANALYSIS$.*?^\.\. END ANALYSIS$\n?", old, re.S | re.M)
+    if m:
+        analysis = m.group(0)
+        if not analysis.endswith("\n"):
+            analysis += "\n"
+    mock_text = mock_section(mock) if mock else (kept(old, "MOCK") or legacy_mock(old) or NOT_RUN)
+    vtd_text = vtd_section(*vtd) if vtd and vtd[0] else (kept(old, "VTD") or NOT_RUN)
+
+    text = f"""\
+.. SPDX-License-Identifier: GPL-2.0
+
+.. This file is generated by ``make bench`` (tools/bench.sh) but for the
+   analysis between the BEGIN/END ANALYSIS markers, which is written by hand
+   and kept from one run to the next.  A section that a run leaves out
+   (``BENCH_VTD=0`` or ``only``) keeps its last results.
+
+=================================================
+Performance: the riommu drivers against C drivers
+=================================================
+
+``make bench`` compares two pairs of drivers doing the same iommufd work
+in QEMU:
+
+* riommu_mock against the kernel's C selftest mock, in one boot;
+* riommu_vtd against the kernel's intel-iommu driver on QEMU's emulated
+  VT-d unit, in two boots of the same QEMU configuration (one driver
+  each: both cannot own the one unit in a boot).
+
+``BENCH_VTD=0 make bench`` leaves the VT-d part out, ``BENCH_VTD=only``
+runs only it (see ``tools/bench.sh`` for the other settings).
+
+.. note::
+
+   The guest runs under QEMU's TCG, which emulates the CPU: absolute times
+   mean nothing across machines (or QEMU versions), and even on one machine
+   they depend on what else it runs.  Only the **Rust/C ratios of one run**
+   may be compared.  A ratio above 1.0 (in bold) means the Rust driver is
+   slower or bigger.
+
+riommu_mock against the C mock
+==============================
+
+``make bench`` boots the test kernel once in QEMU, loads ``riommu_mock.ko``
+and runs ``tools/bench/riommu_bench`` in the guest.  The program does the
+same iommufd work (``/dev/iommu`` calls with the same IOVAs, sizes, flags
+and buffers) against two backends: a device of the kernel's C selftest mock
+(``CONFIG_IOMMUFD_TEST``, created with ``IOMMU_TEST_CMD``) and a device of
+riommu_mock (created through ``/dev/riommu-mock``).  Only the driver behind
+the device differs.
+
+.. BEGIN MOCK RESULTS
+
+{mock_text}.. END MOCK RESULTS
+
+Method
+------
+
+* **Timing.**  ``clock_gettime(CLOCK_MONOTONIC)`` in the guest around
+  batches of operations sized (in a warm-up round that is not reported) to
+  last at least the batch length, so that the clock is never what is
+  measured.  In each round every measure runs several batches per backend,
+  interleaved C, Rust, Rust, C, ... (the mirror order in the next round);
+  the round's value for a backend is its best batch, which filters out the
+  host preempting QEMU's vCPU thread without favouring either backend.  The
+  table gives the median over the rounds and, in brackets, the spread
+  (min–max) of the rounds; Rust/C is the ratio of the medians.
+* **Nested HWPT alloc + destroy**: ``IOMMU_HWPT_ALLOC`` of a nested HWPT
+  (``IOMMU_HWPT_DATA_SELFTEST``) on a ``NEST_PARENT`` paging HWPT, then
+  ``IOMMU_DESTROY``.
+* **HWPT_INVALIDATE**: one ``IOMMU_HWPT_INVALIDATE`` call on a nested HWPT
+  with 1, 64 or 4096 ``IOMMU_HWPT_INVALIDATE_DATA_SELFTEST`` entries
+  (``iotlb_id`` cycling over the four slots); per call and per entry.
+* **IOAS_MAP + UNMAP**: ``IOMMU_IOAS_MAP`` (fixed IOVA 16 MiB, the start of
+  both mocks' aperture) and ``IOMMU_IOAS_UNMAP`` on an IOAS whose only
+  domain is the paging domain automatically attached for a mock device, so
+  every map and unmap goes through the driver.  The 4 KiB buffer's pages
+  are made physically discontiguous on purpose (every other page of a
+  pool is freed before the buffer is populated, THP off), so that iommufd
+  hands the driver one page per ``iommu_map()``: a fresh guest would
+  otherwise give contiguous memory, which both drivers map with large
+  leaves.  The 2 MiB measure maps ``MAP_HUGETLB`` pages with the IOAS's
+  default ``IOMMU_OPTION_HUGE_PAGES``.  Both mocks use their *default*
+  page table (``pagetable_type`` 0): riommu_mock's has 4 KiB, 2 MiB and
+  1 GiB leaves; the C mock's (generic_pt AMDv1 with a 2 KiB granule) has
+  every power-of-two size, so a 2 MiB page is one (contiguous) leaf for
+  both.  ``MOCK_IOMMUPT_HUGE`` is not used: for the C mock it caps leaves at
+  1 MiB and changes the aperture, which would compare different work.
+  iommufd reads the physical pages back with one ``iova_to_phys`` per 4 KiB
+  when it unmaps (to unpin them), so unmap cost is mostly lookups.
+* **Replace**: ``iommufd_device_replace()`` of a mock device between two
+  paging HWPTs of the same IOAS (``IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE`` for
+  the C mock, ``RIOMMU_MOCK_DEV_REPLACE`` for riommu_mock; each replace is
+  one operation).
+* **Memory**, per domain, from many domains allocated at once over a
+  baseline (128 paging domains of an IOAS holding 4096 discontiguous 4 KiB
+  mappings, 1024 nested domains): *slab* is the live slab object bytes
+  (``/proc/slabinfo`` active objects × object size after shrinking every
+  cache, which flushes the per-CPU slabs; the driver's objects and
+  iommufd's); *page-table pages* are the C mock's ``nr_iommu_pages``
+  (``/proc/vmstat``: generic_pt allocates its tables with
+  ``iommu_alloc_pages_node_sz()``, counted there and not in Slab) and
+  riommu_mock's ``RIOMMU_MOCK_STATS.out_table_bytes`` (its tables are
+  ``get_zeroed_page()`` pages, counted nowhere else); *free memory drop* is
+  ``MemFree`` plus the per-CPU free lists (``/proc/zoneinfo``), after
+  ``vm.vmstat_refresh``, which counts everything and cross-checks the two
+  others.  ``kmemleak=off`` on the command line: the test kernel's leak
+  tracker would tax every allocation.
+
+riommu_vtd against intel-iommu (VT-d)
+=====================================
+
+``make bench`` boots the test kernel with QEMU's emulated VT-d unit and
+its ``edu`` DMA device (``-device
+intel-iommu,x-scalable-mode=on,x-flts=on,x-pasid-mode=on -device
+edu,dma_mask=0xffffffffffffffff``, as ``tools/check-vtd.sh``) and runs
+``tools/bench/riommu_vtd_bench`` in each boot: with ``intel_iommu=off``
+and ``riommu_vtd.ko`` loaded (our driver), or with
+``intel_iommu=on,sm_on`` (the kernel's C driver, the reference).  One
+driver per boot, necessarily: only one driver can own the unit, and
+neither can hand it to the other within a boot.  Same kernel, same QEMU
+command line, same program, same work; each boot times its own driver.
+
+The two drivers cannot be interleaved within a boot as the mocks are, and
+what the host does changes from one boot to the next (on this shared
+machine one boot's medians were seen half again as long as the next
+boot's of the same driver).  So the boots come in pairs,
+``BENCH_VTD_PAIRS`` of them (3 by default), in the order riommu_vtd,
+intel-iommu, intel-iommu, riommu_vtd, riommu_vtd, ... so that a drift of
+the host's load favours neither; a driver's figures are the median and
+spread of the rounds of all its boots, Rust/C the ratio of those medians,
+and the last column the lowest and highest ratio of single pairs of boots,
+which shows how far one boot pair can be trusted.
+
+The program binds ``edu`` to ``vfio-pci``, opens its VFIO cdev
+(``/dev/vfio/devices/vfioN``), binds it to an iommufd
+(``VFIO_DEVICE_BIND_IOMMUFD``) and attaches it to the HWPTs measured
+(``VFIO_DEVICE_ATTACH_IOMMUFD_PT``).  Every HWPT is a paging HWPT from
+``IOMMU_HWPT_ALLOC`` on an IOAS (both drivers give QEMU's unit first-stage
+tables: it has no second stage).  Before and after the measures ``edu``
+DMAs through the map HWPT (and once through a replace HWPT) and the data
+must land where the IOVAs say, so the domains timed are live.
+
+.. BEGIN VTD RESULTS
+
+{vtd_text}.. END VTD RESULTS
+
+Method
+------
+
+* **Timing** as for the mock (the best of several batches per round), but
+  each boot times one driver, so nothing is interleaved within a boot; the
+  median and spread are over the rounds of all of a driver's boots (see
+  above).  Each boot sizes its own batches in its warm-up round.
+  ``kmemleak=off`` in every boot.
+* **IOAS_MAP + UNMAP, 1 MiB (4K x 256) in one call each**
+  (``vtd_map_1m``): one ``IOMMU_IOAS_MAP`` of 1 MiB at the fixed IOVA
+  1 GiB, then one ``IOMMU_IOAS_UNMAP`` of it, on an IOAS whose only HWPT is
+  the paging HWPT ``edu`` is attached to.  The 256 pages are physically
+  discontiguous (as for the mock), so the driver maps 256 separate 4 KiB
+  pages; the unmap invalidates the IOTLB once per ``iommu_unmap()`` that
+  iommufd makes (per batch of pages it reads back, not per page).
+* **IOAS_MAP + UNMAP, 4K x 256 in 256 calls each** (``vtd_map_4k_x256``):
+  the same pages and IOVAs with 256 ``IOMMU_IOAS_MAP`` calls of 4 KiB and
+  then 256 ``IOMMU_IOAS_UNMAP`` calls of 4 KiB; one operation is all 512
+  calls, so it compares with the line above: the difference is the
+  per-call cost, including one IOTLB invalidation (and its wait on the
+  queued-invalidation unit) per unmap.
+* **Replace** (``vtd_replace``): ``VFIO_DEVICE_ATTACH_IOMMUFD_PT`` of the
+  attached ``edu`` to the other of two paging HWPTs of one IOAS (which
+  maps 1 MiB), i.e. ``iommufd_device_replace()``: the driver rewrites the
+  device's PASID-table entry and invalidates the caches of the old domain.
+  One replace is one operation.
+* **HWPT_INVALIDATE** (``vtd_inval_1``, ``vtd_inval_64`` and per entry):
+  one ``IOMMU_HWPT_INVALIDATE`` call with 1 or 64
+  ``IOMMU_HWPT_INVALIDATE_DATA_VTD_S1`` entries (one 4 KiB page each) on a
+  nested ``IOMMU_HWPT_DATA_VTD_S1`` HWPT (4-level, an empty stage-1 table)
+  over a ``NEST_PARENT`` paging HWPT, attached to ``edu``.  QEMU's unit
+  reports no ECAP.NEST, so both drivers refuse the ``NEST_PARENT`` HWPT
+  (``EOPNOTSUPP``) and the measure is *n/a*, with the step that failed and
+  its errno: never a number.  Should a driver allocate the nested HWPT but
+  not attach ``edu`` to it, the calls are timed on the unattached HWPT and
+  marked *unattached*; an attached and an unattached figure get no ratio.
+  riommu_vtd's parameters for its boot (such as an opt-in to nesting)
+  come from ``BENCH_VTD_RIOMMU_ARGS`` and are listed under *Last run*.
+
+Analysis
+========
+
+""" + analysis
+    open(doc, "w").write(text)
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("vtd-table")
+    t.add_argument("--riommu", nargs="+", required=True)
+    t.add_argument("--intel", nargs="+", required=True)
+    d = sub.add_parser("doc")
+    d.add_argument("doc")
+    d.add_argument("--mock")
+    d.add_argument("--vtd-riommu", nargs="+", default=[])
+    d.add_argument("--vtd-intel", nargs="+", default=[])
+    a = ap.parse_args(argv[1:])
+    if a.cmd == "vtd-table":
+        cmd_vtd_table(a.riommu, a.intel)
+    else:
+        if bool(a.vtd_riommu) != bool(a.vtd_intel):
+            ap.error("--vtd-riommu and --vtd-intel go together")
+        cmd_doc(a.doc, a.mock, (a.vtd_riommu, a.vtd_intel))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
