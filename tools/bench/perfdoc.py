@@ -150,7 +150,7 @@ def vtd_rows(riommu, intel, doc):
             rt, pr = "n/a", "n/a"
         else:
             rt = f"{ratio:.2f}"
-            if ratio > 1.0:
+            if round(ratio, 2) > 1.0:
                 rt = f"**{rt}**" if doc else rt + " *"
             pr = f"{min(pairs):.2f}{'–' if doc else '-'}{max(pairs):.2f}"
         out.append((label, k, vtd_cell(c or None, doc), vtd_cell(r or None, doc), rt, pr))
@@ -255,8 +255,9 @@ Last run
 * Units (``IOMMU_GET_HW_INFO``): {'; '.join(f"{st} stage: {hw}" for st, hw in sorted(intel['hw'].items()))}
 * Boots: {riommu['boots']} per driver and unit, alternated (riommu_vtd,
   intel-iommu, intel-iommu, riommu_vtd, ...)
-* riommu_vtd's boots: ``{env['BENCH_VTD_APPEND_RIOMMU']}``; riommu_vtd
-  parameters: {'``' + params + '``' if params != 'none' else 'none'}
+* riommu_vtd's boots: ``{env['BENCH_VTD_APPEND_RIOMMU']}`` (on the
+  second-stage unit also ``riommu_vtd.force_nesting=1``); riommu_vtd
+  parameters (sysfs): {'``' + params + '``' if params != 'none' else 'none'}
 * intel-iommu's boots: ``{env['BENCH_VTD_APPEND_INTEL']}``
 * Host CPU: {env['BENCH_CPU']}; load average (1, 5, 15 min):
   {env['BENCH_VTD_LOAD']}
@@ -387,9 +388,10 @@ riommu_vtd against intel-iommu (VT-d)
 =====================================
 
 ``make bench`` boots the test kernel with QEMU's emulated VT-d unit and
-its ``edu`` DMA device (``-device
-intel-iommu,x-scalable-mode=on,x-flts=on,x-pasid-mode=on -device
-edu,dma_mask=0xffffffffffffffff``, as ``tools/check-vtd.sh``) and runs
+its ``edu`` DMA device (``-device intel-iommu,x-scalable-mode=on,x-pasid-mode=on
+-device edu,dma_mask=0xffffffffffffffff``, with ``x-flts=on`` for the
+first-stage unit and without it for the second-stage one: QEMU 10.0 offers
+one stage per unit; as ``tools/check-vtd.sh``) and runs
 ``tools/bench/riommu_vtd_bench`` in each boot: with ``intel_iommu=off``
 and ``riommu_vtd.ko`` loaded (our driver), or with
 ``intel_iommu=on,sm_on`` (the kernel's C driver, the reference).  One
@@ -412,8 +414,11 @@ The program binds ``edu`` to ``vfio-pci``, opens its VFIO cdev
 (``/dev/vfio/devices/vfioN``), binds it to an iommufd
 (``VFIO_DEVICE_BIND_IOMMUFD``) and attaches it to the HWPTs measured
 (``VFIO_DEVICE_ATTACH_IOMMUFD_PT``).  Every HWPT is a paging HWPT from
-``IOMMU_HWPT_ALLOC`` on an IOAS (both drivers give QEMU's unit first-stage
-tables: it has no second stage).  Before and after the measures ``edu``
+``IOMMU_HWPT_ALLOC`` on an IOAS: first-stage tables on the first-stage
+unit, second-stage tables on the other, for both drivers (each measure is
+reported per unit).  Nested ``HWPT_INVALIDATE`` can only be timed for
+riommu_vtd on the second-stage unit, loaded with ``force_nesting=1``:
+QEMU reports no ECAP.NEST, so the C driver refuses ``NEST_PARENT``.  Before and after the measures ``edu``
 DMAs through the map HWPT (and once through a replace HWPT) and the data
 must land where the IOVAs say, so the domains timed are live.
 
