@@ -49,20 +49,7 @@
 #include <linux/vfio.h>
 
 #include "kselftest_harness.h"
-
-#define EDU_VENDOR	0x1234
-#define EDU_DEVICE	0x11e8
-#define EDU_ID		0x00	/* reads 0x010000ed */
-#define EDU_DMA_SRC	0x80
-#define EDU_DMA_DST	0x88
-#define EDU_DMA_CNT	0x90
-#define EDU_DMA_CMD	0x98
-#define EDU_CMD_RUN	0x1
-#define EDU_CMD_TO_RAM	0x2
-#define EDU_BUF		0x40000ULL
-#define EDU_BUF_SIZE	4096
-
-#define RVTD_DEBUGFS	"/sys/kernel/debug/riommu_vtd"
+#include "riommu_vtd_edu.h"
 
 /* Each IOAS maps two 32 KiB halves of a buffer: A (read) and B (written). */
 #define HALF		0x8000UL
@@ -74,144 +61,13 @@
 #define FILL_B		0xee
 /* An IOVA no IOAS maps, beyond the guest's RAM. */
 #define IOVA_FAR	0x100000000000ULL
-/* ECAP.SMTS (scalable mode) and ECAP.FLTS (first stage). */
+/* ECAP.NEST, SMTS (scalable mode), SLTS and FLTS (second, first stage). */
 #define ECAP_NEST	(1ULL << 26)
 #define ECAP_SMTS	(1ULL << 43)
 #define ECAP_SLTS	(1ULL << 46)
 #define ECAP_FLTS	(1ULL << 47)
 
-enum backend { RIOMMU_VTD, INTEL_IOMMU };
-
-/* ---- sysfs helpers ------------------------------------------------------ */
-
-static int read_file(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = 0;
-	return 0;
-}
-
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, s, strlen(s));
-	close(fd);
-	return n == (ssize_t)strlen(s) ? 0 : -1;
-}
-
-static unsigned long read_hex(const char *dir, const char *name)
-{
-	char path[640], buf[64];
-
-	snprintf(path, sizeof(path), "%.300s/%.300s", dir, name);
-	if (read_file(path, buf, sizeof(buf)))
-		return ~0UL;
-	return strtoul(buf, NULL, 16);
-}
-
-/* The BDF of the first edu device, or -1. */
-static int find_edu(char *bdf, size_t len)
-{
-	DIR *d = opendir("/sys/bus/pci/devices");
-	struct dirent *e;
-	int ret = -1;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d))) {
-		char dir[300];
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(dir, sizeof(dir), "/sys/bus/pci/devices/%.255s", e->d_name);
-		if (read_hex(dir, "vendor") == EDU_VENDOR &&
-		    read_hex(dir, "device") == EDU_DEVICE) {
-			if (strlen(e->d_name) >= len)
-				continue;
-			memcpy(bdf, e->d_name, strlen(e->d_name) + 1);
-			ret = 0;
-			break;
-		}
-	}
-	closedir(d);
-	return ret;
-}
-
-/* Binds @bdf to vfio-pci (driver_override + drivers_probe) if needed. */
-static int bind_vfio(const char *bdf)
-{
-	char path[512], link[512];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n > 0) {
-		link[n] = 0;
-		if (strstr(link, "/vfio-pci"))
-			return 0;
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", bdf);
-		if (write_file(path, bdf))
-			return -1;
-	}
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
-	if (write_file(path, "vfio-pci"))
-		return -1;
-	return write_file("/sys/bus/pci/drivers_probe", bdf);
-}
-
-/* The VFIO cdev of @bdf, /dev/vfio/devices/vfioN. */
-static int vfio_cdev(const char *bdf, char *dev, size_t len)
-{
-	char path[512];
-	struct dirent *e;
-	DIR *d;
-	int ret = -1;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
-	d = opendir(path);
-	if (!d)
-		return -1;
-	while ((e = readdir(d))) {
-		if (!strncmp(e->d_name, "vfio", 4) && strlen(e->d_name) < 32) {
-			snprintf(dev, len, "/dev/vfio/devices/%.31s", e->d_name);
-			ret = 0;
-			break;
-		}
-	}
-	closedir(d);
-	return ret;
-}
-
-/*
- * Which driver the kernel command line asks for: intel_iommu=off (the
- * riommu_vtd boot: the module must be active), intel_iommu=on (the C
- * driver must be), or -1 (neither said: run against whichever is active,
- * skip if none).  Absent hardware is then a failure, not a skip.
- */
-static int expected_backend(void)
-{
-	char cmdline[4096];
-
-	if (read_file("/proc/cmdline", cmdline, sizeof(cmdline)))
-		return -1;
-	if (strstr(cmdline, "intel_iommu=off"))
-		return RIOMMU_VTD;
-	if (strstr(cmdline, "intel_iommu=on"))
-		return INTEL_IOMMU;
-	return -1;
-}
+/* ---- the command line ------------------------------------------------------ */
 
 /* Whether the kernel command line has @word (a whole word). */
 static int cmdline_has(const char *word)
@@ -339,82 +195,6 @@ FIXTURE_VARIANT_ADD(vtd_dma, replaced)
 {
 	.replace = 1,
 };
-
-static int ioas_map(int iommufd, uint32_t ioas, void *va, uint64_t iova, uint64_t len)
-{
-	struct iommu_ioas_map map = {
-		.size = sizeof(map),
-		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
-			 IOMMU_IOAS_MAP_WRITEABLE,
-		.ioas_id = ioas,
-		.user_va = (uintptr_t)va,
-		.length = len,
-		.iova = iova,
-	};
-
-	return ioctl(iommufd, IOMMU_IOAS_MAP, &map);
-}
-
-static int ioas_unmap(int iommufd, uint32_t ioas, uint64_t iova, uint64_t len)
-{
-	struct iommu_ioas_unmap unmap = {
-		.size = sizeof(unmap),
-		.ioas_id = ioas,
-		.iova = iova,
-		.length = len,
-	};
-
-	return ioctl(iommufd, IOMMU_IOAS_UNMAP, &unmap);
-}
-
-static int attach(int devfd, uint32_t pt_id)
-{
-	struct vfio_device_attach_iommufd_pt at = {
-		.argsz = sizeof(at),
-		.pt_id = pt_id,
-	};
-
-	return ioctl(devfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at);
-}
-
-static void edu_write(volatile uint8_t *bar, unsigned int reg, uint64_t v)
-{
-	*(volatile uint64_t *)(bar + reg) = v;
-}
-
-static uint64_t edu_read(volatile uint8_t *bar, unsigned int reg)
-{
-	return *(volatile uint64_t *)(bar + reg);
-}
-
-/*
- * One edu DMA of @len bytes between IOVA @iova and edu's buffer at @off:
- * @to_ram 0 reads RAM into the buffer, 1 writes the buffer to RAM.
- * Returns 0 once the start bit cleared, -1 after 10 s.
- */
-static int edu_dma(volatile uint8_t *bar, uint64_t iova, uint64_t off, uint64_t len, int to_ram)
-{
-	struct timespec t0, t;
-
-	if (to_ram) {
-		edu_write(bar, EDU_DMA_SRC, EDU_BUF + off);
-		edu_write(bar, EDU_DMA_DST, iova);
-	} else {
-		edu_write(bar, EDU_DMA_SRC, iova);
-		edu_write(bar, EDU_DMA_DST, EDU_BUF + off);
-	}
-	edu_write(bar, EDU_DMA_CNT, len);
-	edu_write(bar, EDU_DMA_CMD, EDU_CMD_RUN | (to_ram ? EDU_CMD_TO_RAM : 0));
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		if (!(edu_read(bar, EDU_DMA_CMD) & EDU_CMD_RUN))
-			return 0;
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		if (t.tv_sec - t0.tv_sec > 10)
-			return -1;
-		usleep(1000);
-	}
-}
 
 /* Whether @len bytes at @p all equal @v. */
 static int all_equal(const uint8_t *p, size_t len, uint8_t v)

@@ -5,10 +5,8 @@
  * cdev and iommufd, behind a VT-d IOMMU: riommu_vtd.ko (booted with
  * intel_iommu=off) or the kernel's intel-iommu (intel_iommu=on,sm_on).
  *
- * Shared by the VT-d programs that need no test harness: the benchmark
- * tools/bench/riommu_vtd_bench.c.  (riommu_vtd_dma.c has its own copies of
- * the helpers; they are the same, and it can switch to this header.)
- * Everything is static inline; no function here exits or asserts: each
+ * Shared by the VT-d programs: the selftest riommu_vtd_dma.c and the
+ * benchmark tools/bench/riommu_vtd_bench.c.  Everything is static inline; no function here exits or asserts: each
  * returns -1 (errno set where a call failed) and the caller reports.
  *
  * edu (QEMU hw/misc/edu.c): BAR0 registers 0x80 DMA source, 0x88 DMA
