@@ -11,7 +11,10 @@
 #      suffix: riommu_nested.arm64...) and the SMMUv3 selftests
 #      (tools/testing/selftests/riommu_smmuv3), reported as
 #      riommu_smmuv3_nested, then riommu_smmuv3_reload.sh (unbind, rmmod,
-#      insmod, and the nested test again);
+#      insmod, and the nested test again), then 1000 insmod/rmmod cycles of
+#      riommu_mock (modcycle-riommu_mock.sh.arm64) and of riommu_smmuv3
+#      (modcycle-riommu_smmuv3.sh; tools/testing/selftests/riommu/
+#      riommu_modcycle.sh);
 #   2. Linux's arm_smmu_v3.ko bound to the SMMU instead: the SMMUv3
 #      program, reported as riommu_smmuv3_nested.c-driver (the C driver
 #      refuses the vIOMMU in QEMU, which the program checks and reports as
@@ -55,7 +58,7 @@ done
 out=${out:-${RIOMMU_OUT:-$top/build}/arm64}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-rm -rf "$out/vm-riommu" "$out/vm-cdriver" "$out/selftests" "$out/selftests-riommu"
+rm -rf "$out/vm-riommu" "$out/vm-cdriver" "$out/selftests" "$out/selftests-riommu" "$out/modcycle"
 results=${results_arg:-$out/results.tsv}
 [ -n "$results_arg" ] || : >"$results"
 tap() { python3 "$here/tap.py" "$@"; }
@@ -147,9 +150,18 @@ vm() { # vm NAME "MODULE..." PROG...
 	log "arm64: the $name boot took $(($(date +%s) - t))s"
 	return $rc
 }
+# The load/unload cycles last: their first rmmod also checks that the tests
+# left nothing pinning the module, and each loads its module again at the
+# end.  riommu_mock's row gets the .arm64 suffix of our selftests.
+cycles=()
+if p=$(modcycle "$out/modcycle" riommu_mock .arm64) && p2=$(modcycle "$out/modcycle" riommu_smmuv3); then
+	cycles+=("$p" "$p2")
+else
+	record "arm64 modcycle" 1 "copying riommu_modcycle.sh failed"
+fi
 rc=0
 vm riommu "${mods[*]}" ${ours[@]+"${ours[@]}"} "$st/riommu_smmuv3_nested" \
-	"$st/riommu_smmuv3_reload.sh" || rc=1
+	"$st/riommu_smmuv3_reload.sh" ${cycles[@]+"${cycles[@]}"} || rc=1
 if [ -f "$c_ko" ]; then
 	vm cdriver "$c_ko" "$st/riommu_smmuv3_nested.c-driver" || rc=1
 else

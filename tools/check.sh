@@ -25,7 +25,8 @@
 #   host tests  cargo test in rust/riommu_core; lint (see lint() below)
 #   runner      tools/test-runner/run.sh, the runner's self-test
 #   qemu        one boot: load the modules, run the upstream iommufd and
-#               iommufd_fail_nth selftests and ours (tools/vm.sh)
+#               iommufd_fail_nth selftests and ours (tools/vm.sh), last
+#               1000 insmod/rmmod cycles of each module (riommu_modcycle.sh)
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
@@ -171,6 +172,17 @@ if [ -f "$top/tools/bench/Makefile" ] &&
 		make -C "$top/tools/bench" KDIR="$KDIR" KSRC="$KSRC" OUT="$outroot/bench-smoke" smoke; then
 	progs+=("$outroot/bench-smoke/riommu_bench_smoke")
 fi
+# Last, 1000 insmod/rmmod cycles of each module (riommu_modcycle.sh, a copy
+# per module).  After every other program on purpose: the first rmmod also
+# checks that nothing the tests did left the module pinned.  Each program
+# loads its module again at the end.
+for m in ${modules[@]+"${modules[@]}"}; do
+	if p=$(modcycle "$out/modcycle" "$(basename "$m" .ko)"); then
+		progs+=("$p")
+	else
+		record "modcycle $(basename "$m" .ko)" 1 "copying riommu_modcycle.sh failed"
+	fi
+done
 
 # ---- host tests ------------------------------------------------------------
 stage "host tests"

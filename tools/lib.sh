@@ -8,3 +8,15 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 log() { printf '[riommu %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+
+# modcycle DIR MODULE [TAIL]: copy the load/unload cycle test
+# (tools/testing/selftests/riommu/riommu_modcycle.sh) to
+# DIR/modcycle-MODULE.shTAIL, a name it takes its module from (tools/vm.sh
+# passes no arguments; TAIL, e.g. .arm64, keeps result rows apart), and
+# print that path.
+modcycle() {
+	local dst=$1/modcycle-$2.sh${3:-}
+	mkdir -p "$1" &&
+		cp "$(dirname "${BASH_SOURCE[0]}")/testing/selftests/riommu/riommu_modcycle.sh" "$dst" &&
+		echo "$dst"
+}
