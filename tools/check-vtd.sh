@@ -9,6 +9,9 @@
 #
 #   1. intel_iommu=off and riommu_vtd.ko loaded: the test runs on our
 #      driver (the built-in C driver leaves the unit alone); on the
+#      first-stage unit then 1000 insmod/rmmod cycles of riommu_vtd
+#      (tools/testing/selftests/riommu/riommu_modcycle.sh) and the test
+#      once more; on the
 #      second-stage unit with force_nesting=1, so that the nested test
 #      checks the nested PASID entries riommu_vtd writes (QEMU reports no
 #      ECAP.NEST and cannot translate them);
@@ -43,7 +46,8 @@
 #
 # Environment: KDIR, KSRC (as for tools/check.sh; default the cached test
 # kernel), RIOMMU_QEMU_ARGS (more QEMU arguments, added to ours),
-# RIOMMU_VTD_BOOT_TIMEOUT (seconds a boot may take, 420), RIOMMU_PROG_TIMEOUT
+# RIOMMU_VTD_BOOT_TIMEOUT (seconds a boot may take, 420), RIOMMU_VTD_CYCLES
+# (insmod/rmmod cycles of riommu_vtd, 1000), RIOMMU_PROG_TIMEOUT
 # and the other tools/vm.sh variables.
 #
 # Exit status: 0 when everything passed, 1 otherwise.
@@ -97,6 +101,9 @@ vtd_qemu_second="-device intel-iommu,$vtd_common $edu"
 
 # A boot takes 20-40 s under TCG; a hung guest fails after this long.
 boot_timeout=${RIOMMU_VTD_BOOT_TIMEOUT:-420}
+# insmod/rmmod cycles of riommu_vtd in the first boot.
+vtd_cycles=${RIOMMU_VTD_CYCLES:-1000}
+[[ $vtd_cycles =~ ^[1-9][0-9]*$ ]] || die "RIOMMU_VTD_CYCLES=$vtd_cycles: a number of cycles"
 
 # ---- build -------------------------------------------------------------------
 ko=$top/riommu_vtd.ko
@@ -160,6 +167,21 @@ else
 		if [ -f "$smoke" ]; then
 			cp "$smoke" "$out/bin/vtd_bench_smoke-$tag"
 			progs+=("$out/bin/vtd_bench_smoke-$tag")
+		fi
+		# riommu_vtd on the first-stage unit: RIOMMU_VTD_CYCLES (1000)
+		# insmod/rmmod cycles (riommu_modcycle.sh: each removes the PCI
+		# devices, unloads, rescans and loads again; ~95 s for 1000), then
+		# the DMA test once more on the module loaded last.
+		if [ "$drv$stage" = riommufirst ]; then
+			local p
+			if p=$(modcycle "$out/bin" "riommu_vtd-$vtd_cycles"); then
+				cp "$prog" "$out/bin/vtd_dma-$tag-reloaded"
+				progs+=("$p" "$out/bin/vtd_dma-$tag-reloaded")
+			else
+				tap check "vtd: modcycle riommu_vtd" 1 "copying riommu_modcycle.sh failed" \
+					--results "$results"
+				rc=1
+			fi
 		fi
 		log "vtd: boot $n/4, $drv, $stage stage ($append)"
 		local t
