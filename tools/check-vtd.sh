@@ -46,7 +46,7 @@
 #
 # Environment: KDIR, KSRC (as for tools/check.sh; default the cached test
 # kernel), RIOMMU_QEMU_ARGS (more QEMU arguments, added to ours),
-# RIOMMU_VTD_BOOT_TIMEOUT (seconds a boot may take, 420), RIOMMU_VTD_CYCLES
+# RIOMMU_VTD_BOOT_TIMEOUT (seconds a boot may take, 900), RIOMMU_VTD_CYCLES
 # (insmod/rmmod cycles of riommu_vtd, 1000), RIOMMU_PROG_TIMEOUT
 # and the other tools/vm.sh variables.
 #
@@ -100,7 +100,7 @@ vtd_qemu_first="-device intel-iommu,$vtd_common,x-flts=on $edu"
 vtd_qemu_second="-device intel-iommu,$vtd_common $edu"
 
 # A boot takes 20-40 s under TCG; a hung guest fails after this long.
-boot_timeout=${RIOMMU_VTD_BOOT_TIMEOUT:-420}
+boot_timeout=${RIOMMU_VTD_BOOT_TIMEOUT:-900}
 # insmod/rmmod cycles of riommu_vtd in the first boot.
 vtd_cycles=${RIOMMU_VTD_CYCLES:-1000}
 [[ $vtd_cycles =~ ^[1-9][0-9]*$ ]] || die "RIOMMU_VTD_CYCLES=$vtd_cycles: a number of cycles"
