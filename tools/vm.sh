@@ -217,8 +217,10 @@ if [ "$mode" = check ]; then
 	rc=0
 	timeout -k 10 "$qemu_timeout" "${qemu[@]}" </dev/null || rc=$?
 	sleep 0.5
-	kill "$follower" 2>/dev/null || true
+	# Its children first (tail and the reading loop): killed after their
+	# parent they would be orphans that keep the output pipes open.
 	pkill -P "$follower" 2>/dev/null || true
+	kill "$follower" 2>/dev/null || true
 	wait "$follower" 2>/dev/null || true
 else
 	rc=0
