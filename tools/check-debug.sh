@@ -13,7 +13,8 @@
 #
 # --reduced      skip the upstream `iommufd` program (by far the longest
 #                under KASAN+lockdep); run iommufd_fail_nth, every riommu
-#                program and the VT-d boots (not run by CI: ~23 min)
+#                program and the VT-d boots (~22 min; .ci/run runs it after
+#                make check when it fits in the CI budget)
 # --slub-debug   also boot with slub_debug=FLAGS (default FZPU: consistency
 #                checks, red zones, poisoning, owner tracking); mostly
 #                redundant with KASAN, and slower
