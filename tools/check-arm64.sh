@@ -61,27 +61,13 @@ out=$(cd "$out" && pwd)
 rm -rf "$out/vm-riommu" "$out/vm-cdriver" "$out/selftests" "$out/selftests-riommu" "$out/modcycle"
 results=${results_arg:-$out/results.tsv}
 [ -n "$results_arg" ] || : >"$results"
-tap() { python3 "$here/tap.py" "$@"; }
-record() { tap check "$1" "$2" "${3:-}" --results "$results"; }
+# tap, record, step: tools/lib.sh.
 finish() {
 	if [ -z "$results_arg" ]; then
 		tap total "$results"
 		exit $?
 	fi
 	exit 0
-}
-# step NAME LOG CMD...: run CMD into LOG, record the result, show the end
-# of LOG on failure.
-step() {
-	local name=$1 logf=$2 rc=0
-	shift 2
-	"$@" >"$logf" 2>&1 || rc=$?
-	record "$name" $rc
-	if [ $rc != 0 ]; then
-		log "FAILED: $name (exit status $rc); the end of $logf:"
-		tail -n 25 "$logf" | sed 's/^/    /' >&2
-	fi
-	return $rc
 }
 
 # ---- kernel ----------------------------------------------------------------

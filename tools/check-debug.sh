@@ -81,34 +81,7 @@ results=$out/results.tsv
 : >"$results"
 times=()
 
-tap() { python3 "$here/tap.py" "$@"; }
-record() { tap check "$1" "$2" "${3:-}" --results "$results"; }
-# step NAME LOG CMD...: as in tools/check.sh.
-step() {
-	local name=$1 logf=$2 rc=0
-	shift 2
-	"$@" >"$logf" 2>&1 || rc=$?
-	record "$name" $rc
-	if [ $rc != 0 ]; then
-		log "FAILED: $name (exit status $rc); the end of $logf:"
-		tail -n 25 "$logf" | sed 's/^/    /' >&2
-	fi
-	return $rc
-}
-t_stage=0 stage_name=
-stage() {
-	stage_end
-	stage_name=$1
-	t_stage=$(date +%s)
-	log "== $1"
-}
-stage_end() {
-	if [ -n "$stage_name" ]; then
-		times+=("$(printf '%-12s %5ds' "$stage_name" $(($(date +%s) - t_stage)))")
-		log "   $stage_name took $(($(date +%s) - t_stage))s"
-	fi
-	stage_name=
-}
+# tap, record, step, stage: tools/lib.sh.
 finish() {
 	stage_end
 	echo

@@ -88,7 +88,6 @@ if [ -z "$results" ]; then
 	: >"$results"
 	own_results=1
 fi
-tap() { python3 "$here/tap.py" "$@"; }
 rc=0
 t0=$(date +%s)
 

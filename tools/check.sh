@@ -42,35 +42,9 @@ results=$out/results.tsv
 : >"$results"
 times=()
 
-tap() { python3 "$here/tap.py" "$@"; }
-# record NAME RC [NOTE]: one pass/fail result.
-record() { tap check "$1" "$2" "${3:-}" --results "$results"; }
 # has_target T: the top Makefile has a rule for T.
 has_target() { [ -f "$top/Makefile" ] && grep -Eq "^$1[[:space:]]*:" "$top/Makefile"; }
-# step NAME LOG CMD...: run CMD with its output in LOG, record pass/fail;
-# on failure show the end of LOG.
-step() {
-	local name=$1 logf=$2 rc=0
-	shift 2
-	"$@" >"$logf" 2>&1 || rc=$?
-	record "$name" $rc
-	if [ $rc != 0 ]; then
-		log "FAILED: $name (exit status $rc); the end of $logf:"
-		tail -n 25 "$logf" | sed 's/^/    /' >&2
-	fi
-	return $rc
-}
-t_stage=0 stage_name=
-stage() { # stage NAME: start timing a stage (ends the previous one)
-	stage_end
-	stage_name=$1
-	t_stage=$(date +%s)
-	log "== $1"
-}
-stage_end() {
-	[ -n "$stage_name" ] && times+=("$(printf '%-12s %5ds' "$stage_name" $(($(date +%s) - t_stage)))")
-	stage_name=
-}
+# tap, record, step, stage: tools/lib.sh.
 finish() {
 	stage_end
 	echo

@@ -20,3 +20,40 @@ modcycle() {
 		cp "$(dirname "${BASH_SOURCE[0]}")/testing/selftests/riommu/riommu_modcycle.sh" "$dst" &&
 		echo "$dst"
 }
+
+# The helpers of the check scripts (tools/check*.sh).  record and step write
+# to the TSV file named by the caller's $results; stage and stage_end
+# append "NAME SECONDS" lines to the caller's times array.
+riommu_tools=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# tap ARGS...: tools/tap.py.
+tap() { python3 "$riommu_tools/tap.py" "$@"; }
+# record NAME RC [NOTE]: one pass/fail result.
+record() { tap check "$1" "$2" "${3:-}" --results "$results"; }
+# step NAME LOG CMD...: run CMD with its output in LOG, record pass/fail;
+# on failure show the end of LOG.
+step() {
+	local name=$1 logf=$2 rc=0
+	shift 2
+	"$@" >"$logf" 2>&1 || rc=$?
+	record "$name" $rc
+	if [ $rc != 0 ]; then
+		log "FAILED: $name (exit status $rc); the end of $logf:"
+		tail -n 25 "$logf" | sed 's/^/    /' >&2
+	fi
+	return $rc
+}
+t_stage=0 stage_name=
+# stage NAME: start timing a stage (ends the previous one).
+stage() {
+	stage_end
+	stage_name=$1
+	t_stage=$(date +%s)
+	log "== $1"
+}
+stage_end() {
+	if [ -n "$stage_name" ]; then
+		times+=("$(printf '%-12s %5ds' "$stage_name" $(($(date +%s) - t_stage)))")
+		log "   $stage_name took $(($(date +%s) - t_stage))s"
+	fi
+	stage_name=
+}
