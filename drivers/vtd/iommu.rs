@@ -262,12 +262,13 @@ impl Driver for VtdDriver {
                 )?;
                 // The parent must be a second-stage nesting parent of this
                 // unit.
-                if !p.nest_parent || p.unit.base() != unit.base() {
+                let Some(children) = p.children.as_ref().filter(|_| p.unit.base() == unit.base())
+                else {
                     return Err(EINVAL);
-                }
+                };
                 let s1 = data.read::<HwptVtdS1User>()?.to_core();
                 let s1 = check_vtd_s1(&s1, unit.cap, unit.ecap)?;
-                let (ss_root, children) = (p.root, p.children.clone());
+                let (ss_root, children) = (p.root, children.clone());
                 VtdNested::alloc(&parent, &unit, s1, ss_root, children).map(NewDomain::Nested)
             }
             _ => Err(EOPNOTSUPP),
@@ -378,10 +379,9 @@ pub struct VtdPaging {
     did: Did,
     stage: Stage,
     root: u64,
-    /// Allocated with `IOMMU_HWPT_ALLOC_NEST_PARENT` (second stage).
-    nest_parent: bool,
-    /// The nested domains on this one (a nesting parent's only).
-    children: Children,
+    /// The nested domains on this one; `Some` exactly for a nesting parent
+    /// (allocated with `IOMMU_HWPT_ALLOC_NEST_PARENT`, second stage).
+    children: Option<Children>,
     #[pin]
     inner: Mutex<PagingInner>,
 }
@@ -423,7 +423,11 @@ impl VtdPaging {
             force_aperture: true,
             dirty_tracking: false,
         };
-        let children = Arc::pin_init(new_mutex!(KVec::new()), GFP_KERNEL)?;
+        let children = if nest_parent {
+            Some(Arc::pin_init(new_mutex!(KVec::new()), GFP_KERNEL)?)
+        } else {
+            None
+        };
         DomainBox::new_paging(
             config,
             try_pin_init!(VtdPaging {
@@ -431,7 +435,6 @@ impl VtdPaging {
                 did,
                 stage,
                 root,
-                nest_parent,
                 children,
                 inner <- new_mutex!(PagingInner {
                     table,
@@ -460,7 +463,10 @@ impl VtdPaging {
             None => self.unit.domain_flush(self.stage, self.did.id),
         };
         let r = own.and_then(|d| {
-            let children = self.children.lock();
+            let Some(children) = &self.children else {
+                return self.unit.submit(&[d]);
+            };
+            let children = children.lock();
             if children.is_empty() {
                 return self.unit.submit(&[d]);
             }
@@ -638,7 +644,7 @@ impl NestedDomain for VtdNested {
             array.set_processed(0);
             return Err(e.into());
         }
-        let unit = this.unit.clone();
+        let unit = &this.unit;
         let did = this.did.id;
         let mamv = unit.cap.mamv() as u32;
         array.for_each_entry::<HwptVtdS1InvalidateUser>(|e| {

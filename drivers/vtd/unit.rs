@@ -521,11 +521,6 @@ impl Unit {
         }
     }
 
-    /// The AW of first-stage PASID entries.
-    pub fn first_stage_aw(&self) -> u64 {
-        self.aw
-    }
-
     /// IOVA bits a first-stage domain can use.
     pub fn va_bits(&self) -> u32 {
         self.va_bits
@@ -655,11 +650,6 @@ impl Unit {
     /// `[iova, iova + len)` ([`Unit::range_flush`]).
     pub fn flush_range(&self, stage: Stage, did: u16, iova: u64, len: u64) -> Result {
         self.submit(&[self.range_flush(stage, did, iova, len)?])
-    }
-
-    /// Invalidates every `stage` translation of `did`.
-    pub fn flush_all(&self, stage: Stage, did: u16) -> Result {
-        self.submit(&[self.domain_flush(stage, did)?])
     }
 
     // ---- domain ids --------------------------------------------------------
