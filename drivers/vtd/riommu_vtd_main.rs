@@ -88,38 +88,39 @@ impl Debugfs {
     fn new(unit: &Arc<Unit>) -> Result<Self> {
         let dir = debugfs::Dir::new(c"riommu_vtd");
         let mut files = KVec::new();
-        files.push(
-            KBox::pin_init(
-                dir.read_callback_file(c"fault_count", View(unit.clone()), &show_fault_count),
-                GFP_KERNEL,
-            )?,
-            GFP_KERNEL,
-        )?;
-        files.push(
-            KBox::pin_init(
-                dir.read_callback_file(c"faults", View(unit.clone()), &show_faults),
-                GFP_KERNEL,
-            )?,
-            GFP_KERNEL,
-        )?;
-        files.push(
-            KBox::pin_init(
-                dir.read_callback_file(c"info", View(unit.clone()), &show_info),
-                GFP_KERNEL,
-            )?,
-            GFP_KERNEL,
-        )?;
-        files.push(
-            KBox::pin_init(
-                dir.read_callback_file(c"pasid_entries", View(unit.clone()), &show_pasid_entries),
-                GFP_KERNEL,
-            )?,
-            GFP_KERNEL,
+        Self::add(&dir, &mut files, c"fault_count", unit, &show_fault_count)?;
+        Self::add(&dir, &mut files, c"faults", unit, &show_faults)?;
+        Self::add(&dir, &mut files, c"info", unit, &show_info)?;
+        Self::add(
+            &dir,
+            &mut files,
+            c"pasid_entries",
+            unit,
+            &show_pasid_entries,
         )?;
         Ok(Self {
             _files: files,
             _dir: dir,
         })
+    }
+
+    /// Adds the read-only file `name` of `dir`, shown by `show`, to `files`.
+    fn add<F>(
+        dir: &debugfs::Dir,
+        files: &mut KVec<Pin<KBox<debugfs::File<View>>>>,
+        name: &CStr,
+        unit: &Arc<Unit>,
+        show: &'static F,
+    ) -> Result
+    where
+        F: Fn(&View, &mut fmt::Formatter<'_>) -> fmt::Result + Send + Sync,
+    {
+        let file = KBox::pin_init(
+            dir.read_callback_file(name, View(unit.clone()), show),
+            GFP_KERNEL,
+        )?;
+        files.push(file, GFP_KERNEL)?;
+        Ok(())
     }
 }
 
