@@ -301,8 +301,9 @@ in QEMU:
 
 * riommu_mock against the kernel's C selftest mock, in one boot;
 * riommu_vtd against the kernel's intel-iommu driver on QEMU's emulated
-  VT-d unit, in two boots of the same QEMU configuration (one driver
-  each: both cannot own the one unit in a boot).
+  VT-d units (a first-stage and a second-stage one), in alternated boots
+  of the same QEMU configuration (one driver each: both cannot own the one
+  unit in a boot).
 
 ``BENCH_VTD=0 make bench`` leaves the VT-d part out, ``BENCH_VTD=only``
 runs only it (see ``tools/bench.sh`` for the other settings).
