@@ -9,9 +9,6 @@
 #
 #   1. intel_iommu=off and riommu_vtd.ko loaded: the test runs on our
 #      driver (the built-in C driver leaves the unit alone); on the
-#      first-stage unit, with RIOMMU_VTD_CYCLES=N, then N insmod/rmmod
-#      cycles of riommu_vtd (tools/testing/selftests/riommu/
-#      riommu_modcycle.sh) and the test once more; on the
 #      second-stage unit with force_nesting=1, so that the nested test
 #      checks the nested PASID entries riommu_vtd writes (QEMU reports no
 #      ECAP.NEST and cannot translate them);
@@ -23,6 +20,16 @@
 #      Linux 7.3 does not issue when it attaches a paging domain; every
 #      later DMA then goes to physical addresses.  riommu_vtd issues one.)
 #
+# A fifth boot (first-stage unit, riommu_vtd loaded) makes
+# RIOMMU_VTD_CYCLES (1000) insmod/rmmod cycles of riommu_vtd
+# (tools/testing/selftests/riommu/riommu_modcycle.sh), then runs the DMA
+# test on the module loaded last.  It runs QEMU's TCG single-threaded
+# (-accel tcg,thread=single: both vCPUs on one host thread): with one host
+# thread per vCPU, a guest that removes and rescans q35's PCI devices
+# thousands of times while the host's two cores are contended stops taking
+# timer interrupts on a vCPU and hangs, with riommu_vtd loaded or not (see
+# Documentation/testing.rst).
+
 # The kernel command line tells the test program what to expect
 # (riommu_vtd_test.stage=first|second, riommu_vtd_test.nesting=1: a
 # parameter of no module, which the kernel ignores).
@@ -47,8 +54,8 @@
 # Environment: KDIR, KSRC (as for tools/check.sh; default the cached test
 # kernel), RIOMMU_QEMU_ARGS (more QEMU arguments, added to ours),
 # RIOMMU_VTD_BOOT_TIMEOUT (seconds a boot may take, 900), RIOMMU_VTD_CYCLES
-# (insmod/rmmod cycles of riommu_vtd in the first boot, 0: see below),
-# RIOMMU_PROG_TIMEOUT
+# (insmod/rmmod cycles of riommu_vtd in the fifth boot, 1000; 0: no fifth
+# boot), RIOMMU_PROG_TIMEOUT
 # and the other tools/vm.sh variables.
 #
 # Exit status: 0 when everything passed, 1 otherwise.
@@ -101,12 +108,8 @@ vtd_qemu_second="-device intel-iommu,$vtd_common $edu"
 
 # A boot takes 20-40 s under TCG; a hung guest fails after this long.
 boot_timeout=${RIOMMU_VTD_BOOT_TIMEOUT:-900}
-# insmod/rmmod cycles of riommu_vtd in the first boot: none by default.
-# 1000 cycles pass in ~95-120 s when they run to the end, but in 5 of 18
-# boots of 1000 or more cycles the guest hung after 150-430 of them (one
-# vCPU stopped taking timer interrupts and IPIs; see Documentation/
-# testing.rst), which would make make check flaky; so they are opt-in.
-vtd_cycles=${RIOMMU_VTD_CYCLES:-0}
+# insmod/rmmod cycles of riommu_vtd in the fifth boot (~95-120 s for 1000).
+vtd_cycles=${RIOMMU_VTD_CYCLES:-1000}
 [[ $vtd_cycles =~ ^[0-9]+$ ]] || die "RIOMMU_VTD_CYCLES=$vtd_cycles: a number of cycles"
 
 # ---- build -------------------------------------------------------------------
@@ -143,7 +146,20 @@ else
 	# programs get a name per boot and run, so that the result rows differ.
 	replug=$out/bin/riommu_vtd_replug.sh
 	smoke=$out/bin/riommu_vtd_bench_smoke
-	n=0
+	n=0 nboots=4
+	[ "$vtd_cycles" -gt 0 ] && nboots=5
+	# vmrun TAG QEMU APPEND ARGS...: one boot (vm.sh), logs in $out/TAG.
+	vmrun() {
+		local tag=$1 qemu=$2 append=$3 t
+		shift 3
+		log "vtd: boot $n/$nboots, $tag ($append)"
+		t=$(date +%s)
+		RIOMMU_QEMU_ARGS="${RIOMMU_QEMU_ARGS:-} $qemu" \
+			"$here/vm.sh" --kdir "$KDIR" --out "$out/$tag" --results "$results" \
+			--prog-timeout "${RIOMMU_PROG_TIMEOUT:-300}" --timeout "$boot_timeout" \
+			--append "$append" "$@" || rc=1
+		log "vtd: boot $n took $(($(date +%s) - t))s"
+	}
 	# boot STAGE DRIVER: one boot of the four.
 	boot() {
 		local stage=$1 drv=$2 qemu append args=() tag
@@ -172,34 +188,34 @@ else
 			cp "$smoke" "$out/bin/vtd_bench_smoke-$tag"
 			progs+=("$out/bin/vtd_bench_smoke-$tag")
 		fi
-		# riommu_vtd on the first-stage unit: RIOMMU_VTD_CYCLES (0)
-		# insmod/rmmod cycles (riommu_modcycle.sh: each removes the PCI
-		# devices, unloads, rescans and loads again; ~95 s for 1000), then
-		# the DMA test once more on the module loaded last.
-		if [ "$drv$stage" = riommufirst ] && [ "$vtd_cycles" -gt 0 ]; then
-			local p
-			if p=$(modcycle "$out/bin" "riommu_vtd-$vtd_cycles"); then
-				cp "$prog" "$out/bin/vtd_dma-$tag-reloaded"
-				progs+=("$p" "$out/bin/vtd_dma-$tag-reloaded")
-			else
-				tap check "vtd: modcycle riommu_vtd" 1 "copying riommu_modcycle.sh failed" \
-					--results "$results"
-				rc=1
-			fi
+		vmrun "$tag" "$qemu" "$append" "${args[@]}" "${progs[@]}"
+	}
+	# cycles: the fifth boot, RIOMMU_VTD_CYCLES insmod/rmmod cycles of
+	# riommu_vtd on the first-stage unit (riommu_modcycle.sh: each removes
+	# the PCI devices behind the unit, unloads, rescans and loads again),
+	# then the DMA test on the module loaded last; single-threaded TCG (see
+	# the top of this file).
+	cycles() {
+		local p tag=riommu-cycles
+		n=$((n + 1))
+		if ! p=$(modcycle "$out/bin" "riommu_vtd-$vtd_cycles"); then
+			tap check "vtd: modcycle riommu_vtd" 1 "copying riommu_modcycle.sh failed" \
+				--results "$results"
+			rc=1
+			return
 		fi
-		log "vtd: boot $n/4, $drv, $stage stage ($append)"
-		local t
-		t=$(date +%s)
-		RIOMMU_QEMU_ARGS="${RIOMMU_QEMU_ARGS:-} $qemu" \
-			"$here/vm.sh" --kdir "$KDIR" --out "$out/$tag" --results "$results" \
-			--prog-timeout "${RIOMMU_PROG_TIMEOUT:-300}" --timeout "$boot_timeout" \
-			--append "$append" "${args[@]}" "${progs[@]}" || rc=1
-		log "vtd: boot $n took $(($(date +%s) - t))s"
+		cp "$prog" "$out/bin/vtd_dma-$tag"
+		local accel=${RIOMMU_ACCEL:-tcg}
+		[ "${accel%%,*}" = tcg ] && accel="$accel,thread=single"
+		RIOMMU_ACCEL=$accel \
+			vmrun "$tag" "$vtd_qemu_first" "intel_iommu=off riommu_vtd_test.stage=first" \
+			--module "$ko" "$p" "$out/bin/vtd_dma-$tag"
 	}
 	boot first riommu
 	boot first intel
 	boot second riommu
 	boot second intel
+	[ "$vtd_cycles" -gt 0 ] && cycles
 fi
 
 log "vtd: check-vtd.sh took $(($(date +%s) - t0))s; logs in $out"
