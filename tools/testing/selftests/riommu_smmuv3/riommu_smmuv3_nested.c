@@ -58,19 +58,9 @@
 #include <linux/vfio.h>
 
 #include "kselftest_harness.h"
+#include "../riommu/riommu_edu.h"
 
 #define PAGE		0x1000UL
-
-/* QEMU's edu device (hw/misc/edu.c) */
-#define EDU_VENDOR	0x1234
-#define EDU_DEVICE	0x11e8
-#define EDU_DMA_SRC	0x80
-#define EDU_DMA_DST	0x88
-#define EDU_DMA_CNT	0x90
-#define EDU_DMA_CMD	0x98
-#define EDU_DMA_RUN	0x1
-#define EDU_DMA_TO_PCI	0x2	/* direction bit: 0 RAM -> edu, 1 edu -> RAM */
-#define EDU_BUF		0x40000	/* the device's internal 4 KiB buffer */
 
 #define SMMU_DEBUGFS	"/sys/kernel/debug/riommu_smmuv3/events"
 
@@ -120,33 +110,6 @@ enum { PG_CD, PG_L0, PG_L1, PG_L2, PG_L3, PG_SRC, PG_A, PG_B, NR_PAGES };
 
 /* ---------------------------------------------------------------------- */
 
-static int read_file(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = 0;
-	return 0;
-}
-
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, s, strlen(s));
-	close(fd);
-	return n == (ssize_t)strlen(s) ? 0 : -1;
-}
-
 /* The driver bound to the SMMU: "riommu_smmuv3", "arm-smmu-v3" or NULL */
 static const char *smmu_driver(void)
 {
@@ -176,72 +139,6 @@ static int is_riommu(void)
 	const char *d = smmu_driver();
 
 	return d && !strcmp(d, "riommu_smmuv3");
-}
-
-/* The edu device's PCI address, bound to vfio-pci; 0 on success */
-static int edu_bind_vfio(char *bdf, size_t len)
-{
-	char path[PATH_MAX], buf[64];
-	DIR *d = opendir("/sys/bus/pci/devices");
-	struct dirent *e;
-	int found = 0;
-
-	if (!d)
-		return -1;
-	while (!found && (e = readdir(d))) {
-		unsigned long v, dv;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vendor", e->d_name);
-		if (read_file(path, buf, sizeof(buf)))
-			continue;
-		v = strtoul(buf, NULL, 0);
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/device", e->d_name);
-		if (read_file(path, buf, sizeof(buf)))
-			continue;
-		dv = strtoul(buf, NULL, 0);
-		if (v == EDU_VENDOR && dv == EDU_DEVICE) {
-			snprintf(bdf, len, "%s", e->d_name);
-			found = 1;
-		}
-	}
-	closedir(d);
-	if (!found)
-		return -1;
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
-	if (readlink(path, buf, sizeof(buf)) > 0) {
-		if (strstr(buf, "vfio-pci"))
-			return 0;
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", bdf);
-		write_file(path, bdf);
-	}
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
-	if (write_file(path, "vfio-pci"))
-		return -1;
-	return write_file("/sys/bus/pci/drivers_probe", bdf);
-}
-
-/* The /dev/vfio/devices/vfioN of the device */
-static int vfio_cdev_path(const char *bdf, char *out, size_t len)
-{
-	char path[PATH_MAX];
-	DIR *d;
-	struct dirent *e;
-	int ret = -1;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
-	d = opendir(path);
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		if (!strncmp(e->d_name, "vfio", 4)) {
-			snprintf(out, len, "/dev/vfio/devices/%s", e->d_name);
-			ret = 0;
-			break;
-		}
-	closedir(d);
-	return ret;
 }
 
 /* The counters of riommu_smmuv3's debugfs event file */
@@ -327,8 +224,9 @@ FIXTURE_SETUP(smmu)
 	self->driver = smmu_driver();
 	if (!self->driver)
 		SKIP(return, "no driver bound to the SMMUv3");
-	ASSERT_EQ(0, edu_bind_vfio(self->bdf, sizeof(self->bdf)));
-	ASSERT_EQ(0, vfio_cdev_path(self->bdf, cdev, sizeof(cdev)));
+	ASSERT_EQ(0, find_edu(self->bdf, sizeof(self->bdf)));
+	ASSERT_EQ(0, bind_vfio(self->bdf));
+	ASSERT_EQ(0, vfio_cdev(self->bdf, cdev, sizeof(cdev)));
 	self->iommufd = open("/dev/iommu", O_RDWR);
 	ASSERT_LE(0, self->iommufd);
 	self->devfd = open(cdev, O_RDWR);
@@ -387,37 +285,13 @@ FIXTURE_TEARDOWN(smmu)
 		close(self->iommufd);
 }
 
-static uint64_t bar_rd(FIXTURE_DATA(smmu) *self, unsigned int off)
-{
-	return *(volatile uint64_t *)(self->bar + off);
-}
-
-static void bar_wr(FIXTURE_DATA(smmu) *self, unsigned int off, uint64_t v)
-{
-	*(volatile uint64_t *)(self->bar + off) = v;
-}
-
 /*
  * One edu DMA of DMA_LEN bytes: to_dev copies from @addr into the device's
- * buffer, else from its buffer to @addr.  Waits for the engine (it runs
- * from a 100 ms timer of QEMU's virtual clock); 0 when done.
+ * buffer, else from its buffer to @addr; 0 when done.
  */
-static int edu_dma(FIXTURE_DATA(smmu) *self, uint64_t addr, int to_dev)
+static int run_dma(FIXTURE_DATA(smmu) *self, uint64_t addr, int to_dev)
 {
-	struct timespec t0, t;
-
-	bar_wr(self, EDU_DMA_SRC, to_dev ? addr : EDU_BUF);
-	bar_wr(self, EDU_DMA_DST, to_dev ? EDU_BUF : addr);
-	bar_wr(self, EDU_DMA_CNT, DMA_LEN);
-	bar_wr(self, EDU_DMA_CMD, EDU_DMA_RUN | (to_dev ? 0 : EDU_DMA_TO_PCI));
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (bar_rd(self, EDU_DMA_CMD) & EDU_DMA_RUN) {
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		if (t.tv_sec - t0.tv_sec > 10)
-			return -1;
-		usleep(1000);
-	}
-	return 0;
+	return edu_dma(self->bar, addr, 0, DMA_LEN, !to_dev);
 }
 
 static uint8_t *page_of(FIXTURE_DATA(smmu) *self, int pg)
@@ -474,7 +348,7 @@ static int copy_ok(FIXTURE_DATA(smmu) *self, uint64_t src, uint64_t dst,
 		   int dst_pg, uint8_t seed)
 {
 	memset(page_of(self, dst_pg), 0, PAGE);
-	if (edu_dma(self, src, 1) || edu_dma(self, dst, 0))
+	if (run_dma(self, src, 1) || run_dma(self, dst, 0))
 		return 0;
 	return is_filled(page_of(self, dst_pg), seed);
 }
@@ -498,7 +372,7 @@ TEST_F(smmu, paging_dma)
 	ASSERT_LE(0, kmsg);
 	ASSERT_EQ(0, ioas_unmap(self, IPA(PG_A)));
 	memset(page_of(self, PG_A), 0, PAGE);
-	ASSERT_EQ(0, edu_dma(self, IPA(PG_A), 0));
+	ASSERT_EQ(0, run_dma(self, IPA(PG_A), 0));
 	ASSERT_TRUE(is_zero(page_of(self, PG_A)));
 	if (riommu) {
 		/* the debugfs record (reading it drains the event queue) */
@@ -677,7 +551,7 @@ TEST_F(smmu, nested_dma)
 	/* Point VA_DST at IPA(B); without a TLBI the SMMU may still use A */
 	s1_set(self, VA_DST, IPA(PG_B));
 	memset(page_of(self, PG_A), 0, PAGE);
-	ASSERT_EQ(0, edu_dma(self, VA_DST, 0));
+	ASSERT_EQ(0, run_dma(self, VA_DST, 0));
 	TH_LOG("before TLBI_NH_VA the DMA went to %s",
 	       is_filled(page_of(self, PG_A), 0x33) ? "A (stale IOTLB entry)" :
 	       is_filled(page_of(self, PG_B), 0x33) ? "B" : "nowhere");
@@ -689,7 +563,7 @@ TEST_F(smmu, nested_dma)
 	ASSERT_EQ(1, done);
 	memset(page_of(self, PG_A), 0, PAGE);
 	memset(page_of(self, PG_B), 0, PAGE);
-	ASSERT_EQ(0, edu_dma(self, VA_DST, 0));
+	ASSERT_EQ(0, run_dma(self, VA_DST, 0));
 	ASSERT_TRUE(is_filled(page_of(self, PG_B), 0x33));
 	ASSERT_TRUE(is_zero(page_of(self, PG_A)));
 
@@ -697,7 +571,7 @@ TEST_F(smmu, nested_dma)
 	ASSERT_EQ(0, read_events(&before));
 	ASSERT_EQ(0, ioas_unmap(self, IPA(PG_B)));
 	memset(page_of(self, PG_B), 0, PAGE);
-	ASSERT_EQ(0, edu_dma(self, VA_DST, 0));
+	ASSERT_EQ(0, run_dma(self, VA_DST, 0));
 	ASSERT_TRUE(is_zero(page_of(self, PG_B)));
 	ASSERT_EQ(0, read_events(&after));
 	TH_LOG("fault recorded: %s", after.last);
@@ -731,7 +605,7 @@ TEST_F(smmu, nested_vevent)
 	ASSERT_EQ(0, viommu_inval(self, viommu_id,
 				  CMD_OP_TLBI_NH_VA | CMD_TLBI_ASID(GUEST_ASID),
 				  VA_DST | CMD_TLBI_LEAF, &done));
-	ASSERT_EQ(0, edu_dma(self, VA_DST, 0));
+	ASSERT_EQ(0, run_dma(self, VA_DST, 0));
 	/* Reading the record drains the event queue (and reports vEVENTs) */
 	ASSERT_EQ(0, read_events(&ev));
 	TH_LOG("last event: %s", ev.last);
