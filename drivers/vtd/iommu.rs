@@ -462,22 +462,18 @@ impl VtdPaging {
             }
             None => self.unit.domain_flush(self.stage, self.did.id),
         };
-        let r = own.and_then(|d| {
-            let Some(children) = &self.children else {
-                return self.unit.submit(&[d]);
-            };
-            let children = children.lock();
-            if children.is_empty() {
-                return self.unit.submit(&[d]);
-            }
+        let r = own.and_then(|d| match self.children.as_ref().map(|c| c.lock()) {
             // The children's combined translations depend on this table
             // wherever it changed: drop all of them.
-            let mut descs = KVec::with_capacity(children.len() + 1, GFP_KERNEL)?;
-            descs.push(d, GFP_KERNEL)?;
-            for &did in children.iter() {
-                descs.push(self.unit.domain_flush(Stage::First, did)?, GFP_KERNEL)?;
+            Some(children) if !children.is_empty() => {
+                let mut descs = KVec::with_capacity(children.len() + 1, GFP_KERNEL)?;
+                descs.push(d, GFP_KERNEL)?;
+                for &did in children.iter() {
+                    descs.push(self.unit.domain_flush(Stage::First, did)?, GFP_KERNEL)?;
+                }
+                self.unit.submit(&descs)
             }
-            self.unit.submit(&descs)
+            _ => self.unit.submit(&[d]),
         });
         if let Err(e) = r {
             pr_err!(
