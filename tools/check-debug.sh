@@ -193,7 +193,8 @@ if [ -x "$src/tools/check-vtd.sh" ] && [ "${RIOMMU_SKIP_VTD:-0}" != 1 ]; then
 	# No insmod/rmmod cycles of riommu_vtd (RIOMMU_VTD_CYCLES=0, unless
 	# asked for): their slab check cannot hold under KASAN's quarantine
 	# (Documentation/testing.rst), like the other cycle programs'.
-	RIOMMU_VTD_CYCLES=${RIOMMU_VTD_CYCLES:-0} RIOMMU_VTD_BOOT_TIMEOUT=${RIOMMU_VTD_BOOT_TIMEOUT:-1800} \
+	RIOMMU_VTD_CYCLES=${RIOMMU_VTD_CYCLES:-0} \
+		RIOMMU_VTD_BOOT_TIMEOUT=${RIOMMU_VTD_BOOT_TIMEOUT:-1800} \
 		RIOMMU_PROG_TIMEOUT=${RIOMMU_PROG_TIMEOUT:-1800} \
 		"$src/tools/check-vtd.sh" --no-build --results "$results" --out "$out/vtd"
 fi

@@ -120,25 +120,25 @@ if [ $build = 1 ]; then
 	brc=0
 	make -C "$top" modules KDIR="$KDIR" >"$out/modules.log" 2>&1 || brc=$?
 	[ $brc = 0 ] && [ ! -f "$ko" ] && brc=1
-	tap check "vtd: build riommu_vtd.ko" $brc --results "$results" || rc=1
+	record "vtd: build riommu_vtd.ko" $brc || rc=1
 	[ $brc = 0 ] || tail -n 25 "$out/modules.log" | sed 's/^/    /' >&2
 fi
 log "vtd: building the edu DMA selftest"
 brc=0
 make -C "$top/tools/testing/selftests/riommu_vtd" KDIR="$KDIR" KSRC="$KSRC" \
 	OUT="$out/bin" >"$out/selftest.log" 2>&1 || brc=$?
-tap check "vtd: build riommu_vtd_dma" $brc --results "$results" || rc=1
+record "vtd: build riommu_vtd_dma" $brc || rc=1
 [ $brc = 0 ] || tail -n 25 "$out/selftest.log" | sed 's/^/    /' >&2
 # The VT-d benchmark's smoke run (each measure once, edu DMA checked
 # before and after), so that `make bench`'s VT-d part cannot rot.
 brc=0
 make -C "$top/tools/bench" KDIR="$KDIR" KSRC="$KSRC" OUT="$out/bin" vtd-smoke \
 	>"$out/bench-smoke.log" 2>&1 || brc=$?
-tap check "vtd: build riommu_vtd_bench_smoke" $brc --results "$results" || rc=1
+record "vtd: build riommu_vtd_bench_smoke" $brc || rc=1
 [ $brc = 0 ] || tail -n 25 "$out/bench-smoke.log" | sed 's/^/    /' >&2
 
 if [ ! -f "$ko" ] || [ ! -f "$prog" ] || [ ! -f "$out/bin/riommu_vtd_replug.sh" ]; then
-	tap check "vtd: QEMU boots" 1 "nothing to boot: the build failed" --results "$results"
+	record "vtd: QEMU boots" 1 "nothing to boot: the build failed"
 	rc=1
 else
 	# Each boot runs the DMA test, hot-unplugs and rescans edu (release and
@@ -199,8 +199,7 @@ else
 		local p tag=riommu-cycles
 		n=$((n + 1))
 		if ! p=$(modcycle "$out/bin" "riommu_vtd-$vtd_cycles"); then
-			tap check "vtd: modcycle riommu_vtd" 1 "copying riommu_modcycle.sh failed" \
-				--results "$results"
+			record "vtd: modcycle riommu_vtd" 1 "copying riommu_modcycle.sh failed"
 			rc=1
 			return
 		fi
