@@ -13,8 +13,9 @@ pub mod driver {
 
     use crate::riommu::{
         domain::{DomainBox, NewDomain, NoNested, OldDomain, PagingConfig, PagingDomain, Parent},
-        driver::{Driver, DriverStatics, IommuDevice, IommuRegistration, Probe},
+        driver::{Driver, DriverStatics, IommuDevice, IommuRegistration, Probe, ProbingDevice},
         flags::AllocFlags,
+        iotlb::IotlbGather,
         mockbus::{MockBusDriver, MockDevice},
         pgtable::IoPageTable,
         pure::{mockpt::MockFormat, pt::PageTable},
@@ -22,12 +23,13 @@ pub mod driver {
         userdata::UserData,
         viommu::NoViommu,
     };
-    use kernel::{device::Device, prelude::*};
+    use kernel::prelude::*;
 
     /// The driver type.
     pub struct Minimal;
 
-    crate::riommu::driver::declare_iommu_driver!(Minimal);
+    // `DriverStatics` comes from `declare_iommu_driver!` in the crate root
+    // (below): it emits an `unsafe impl`, which this module forbids.
 
     impl MockBusDriver for Minimal {
         type BusDevData = ();
@@ -42,19 +44,19 @@ pub mod driver {
         type Viommu = NoViommu<Minimal>;
         type Sva = NoSva<Minimal>;
 
-        fn probe_device(dev: &Device) -> Result<Probe<Self>> {
+        fn probe_device(dev: &ProbingDevice<'_>) -> Result<Probe<Self>> {
             // Our devices are exactly those on our own bus.
             let iommu = Minimal::registration().ok_or(ENODEV)?;
             MockDevice::<Minimal>::data_of(iommu, dev).ok_or(ENODEV)?;
             Ok(Probe { iommu, data: () })
         }
 
-        fn domain_alloc_user(
+        fn domain_alloc_user<'a>(
             _dev: Option<&IommuDevice<'_, Self>>,
             flags: AllocFlags,
-            parent: Option<Parent<'_, Self>>,
+            parent: Option<Parent<'a, Self>>,
             data: UserData<'_>,
-        ) -> Result<NewDomain<Self>> {
+        ) -> Result<NewDomain<'a, Self>> {
             // Plain paging domains only: no flags, no parent, no user data.
             if !flags.is_empty() || parent.is_some() || !data.is_empty() {
                 return Err(EOPNOTSUPP);
@@ -64,7 +66,6 @@ pub mod driver {
                 aperture_start: 0,
                 aperture_end: (1u64 << PageTable::<MockFormat>::va_bits()) - 1,
                 force_aperture: true,
-                dirty_tracking: false,
             };
             let domain = DomainBox::new_paging(
                 config,
@@ -102,12 +103,21 @@ pub mod driver {
             pgsize: u64,
             pgcount: u64,
             prot: u32,
+            gather: &mut IotlbGather<'_>,
         ) -> (u64, Result) {
-            self.table.map_pages(iova, paddr, pgsize, pgcount, prot)
+            // Tables the map unlinks go to `gather`; the glue releases them.
+            self.table
+                .map_pages(iova, paddr, pgsize, pgcount, prot, gather)
         }
 
-        fn unmap_pages(&self, iova: u64, pgsize: u64, pgcount: u64) -> u64 {
-            self.table.unmap_pages(iova, pgsize, pgcount)
+        fn unmap_pages(
+            &self,
+            iova: u64,
+            pgsize: u64,
+            pgcount: u64,
+            gather: &mut IotlbGather<'_>,
+        ) -> u64 {
+            self.table.unmap_pages(iova, pgsize, pgcount, gather)
         }
 
         fn iova_to_phys(&self, iova: u64) -> u64 {
@@ -122,6 +132,10 @@ pub mod driver {
         IommuRegistration::new_mock_bus(module, c"riommu_minimal", 0, Ok::<(), Error>(()))
     }
 }
+
+// The glue's tables for the driver: an `unsafe impl`, so here in the crate
+// root and not in the driver module, which forbids `unsafe`.
+riommu::driver::declare_iommu_driver!(driver::Minimal);
 
 use kernel::prelude::*;
 

@@ -9,10 +9,11 @@
 
 #![forbid(unsafe_code)]
 
-use crate::mock::{self, MockDevData, MockDriver, MockSva, MockVdev};
+use crate::mock::{self, domain_token, MockDevData, MockDriver, MockSva, MockVdev};
 use crate::riommu::{
     domain::PagingDomain,
-    iommufd::{pasid_domain, BoundDevice, IommufdCtx},
+    iommufd::{BoundDevice, IommufdCtx},
+    iotlb::TABLES_RELEASED_FLUSHED,
     mockbus::MockDevice,
     pgtable::TABLE_PAGES,
     sva::{self, SvaBond},
@@ -21,7 +22,7 @@ use crate::riommu::{
 };
 use crate::uapi;
 use core::mem::size_of;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::Ordering;
 use kernel::{
     fs::File,
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
@@ -39,12 +40,19 @@ pub fn register() -> impl PinInit<MiscDeviceRegistration<Control>, Error> {
     })
 }
 
+/// A mock device as the bindings and bonds made on it hold it.
+type Dev = MockDevice<MockDriver>;
+
+/// SVA bonds and the ids of their devices, by bond id - 1.
+type Bonds = KVec<Option<(u32, SvaBond<Dev>)>>;
+
 /// A mock device created through this control file.
 struct Entry {
-    // Field order is drop order: unbind (detaching first), then unregister
-    // the device, then drop the context reference.
-    bound: BoundDevice,
-    dev: MockDevice<MockDriver>,
+    // Field order is drop order: unbind (detaching first), then drop our
+    // hold on the device (the last one unregisters it), then the context
+    // reference.
+    bound: BoundDevice<Dev>,
+    dev: Dev,
     ctx: IommufdCtx,
 }
 
@@ -57,12 +65,18 @@ impl Drop for Entry {
 }
 
 /// The state of one open `/dev/riommu-mock`.
+///
+/// Lock order: `devs`, then `bonds`.  Bonds are made and dropped with
+/// `devs` held, so a device's removal and the bonds on it never interleave.
 #[pin_data]
 pub struct Control {
-    /// SVA bonds; slot `i` holds bond id `i + 1`.  Declared (so dropped)
-    /// before the devices: a bond must go before its device.
+    /// SVA bonds and the id of the device each was made on; slot `i` holds
+    /// bond id `i + 1`.  Declared (so dropped) before the devices: the core
+    /// wants a device's bonds gone before its iommufd binding.  (Each bond
+    /// also keeps its device registered, so no order can free the device
+    /// under it.)
     #[pin]
-    bonds: Mutex<KVec<Option<SvaBond>>>,
+    bonds: Mutex<Bonds>,
     /// Slot `i` holds device id `i + 1`.
     #[pin]
     devs: Mutex<KVec<Option<Entry>>>,
@@ -144,13 +158,9 @@ impl Control {
             inst,
             c"riommu_mock",
             pasid_bits,
-            MockDevData {
-                flags: cmd.dev_flags,
-                ctx_key: ctx.key(),
-                pasid_fake_error: AtomicBool::new(false),
-            },
+            MockDevData::new(cmd.dev_flags, ctx.key())?,
         )?;
-        let mut bound = BoundDevice::bind(&ctx, dev.device())?;
+        let mut bound = BoundDevice::bind(&ctx, dev.clone())?;
         if cmd.pt_id != 0 {
             bound.attach(&mut cmd.pt_id)?;
         }
@@ -187,17 +197,31 @@ impl Control {
         f(e)
     }
 
+    /// Removes a device in the order the core wants: its SVA bonds (which
+    /// the core shares per group and PASID and unbinds through the device),
+    /// then its iommufd binding (detaching its PASIDs and RID), then the
+    /// device itself.  Bond ids of the removed bonds become free (a later
+    /// `SVA_UNBIND` of them fails with `ENOENT`).
     fn dev_remove(&self, arg: usize) -> Result {
         let (cmd, _) = read_ioctl::<uapi::DevRef>(arg, DEV_REF_MIN)?;
         let removed = {
             let mut devs = self.devs.lock();
-            (cmd.dev_id as usize)
+            let removed = (cmd.dev_id as usize)
                 .checked_sub(1)
                 .and_then(|i| devs.get_mut(i))
                 .and_then(Option::take)
+                .ok_or(ENOENT)?;
+            // Unbinding needs none of our locks, so it may run under them.
+            for slot in self.bonds.lock().iter_mut() {
+                if matches!(slot, Some((id, _)) if *id == cmd.dev_id) {
+                    *slot = None;
+                }
+            }
+            removed
         };
-        // Tear down outside the lock.
-        removed.map(drop).ok_or(ENOENT)
+        // Unbind and unregister outside the lock.
+        drop(removed);
+        Ok(())
     }
 
     fn dev_attach(&self, arg: usize, replace: bool) -> Result {
@@ -229,7 +253,7 @@ impl Control {
             uapi::PASID_REPLACE => e.bound.replace_pasid(cmd.pasid, &mut cmd.pt_id),
             uapi::PASID_DETACH => e.bound.detach_pasid(cmd.pasid),
             _ => {
-                let now = pasid_domain(e.dev.device(), cmd.pasid);
+                let now = e.dev.data().pasid_token(cmd.pasid);
                 if cmd.pt_id == 0 {
                     return if now.is_none() { Ok(()) } else { Err(EINVAL) };
                 }
@@ -238,8 +262,12 @@ impl Control {
                 let want = inst
                     .data()
                     .paging
-                    .with(key, cmd.pt_id, |d| d.token())
-                    .or_else(|| inst.data().nested.with(key, cmd.pt_id, |d| d.token()))
+                    .with(key, cmd.pt_id, |d| domain_token(&**d))
+                    .or_else(|| {
+                        inst.data()
+                            .nested
+                            .with(key, cmd.pt_id, |d| domain_token(&**d))
+                    })
                     .ok_or(ENOENT)?;
                 if now == Some(want) {
                     Ok(())
@@ -263,8 +291,15 @@ impl Control {
 
     fn sva_bind(&self, arg: usize) -> Result {
         let (mut cmd, size) = read_ioctl::<uapi::SvaBind>(arg, SVA_BIND_MIN)?;
-        let bond = self.with_dev(cmd.dev_id, |e| sva::bind(e.dev.device()))?;
-        cmd.out_pasid = bond.pasid();
+        // `devs` stays locked until the bond is in `bonds` (see `Control`).
+        let devs = self.devs.lock();
+        let e = (cmd.dev_id as usize)
+            .checked_sub(1)
+            .and_then(|i| devs.get(i))
+            .and_then(Option::as_ref)
+            .ok_or(ENOENT)?;
+        let bond = (cmd.dev_id, sva::bind(e.dev.clone())?);
+        cmd.out_pasid = bond.1.pasid();
         let mut bonds = self.bonds.lock();
         let slot = match bonds.iter().position(Option::is_none) {
             Some(i) => {
@@ -286,25 +321,25 @@ impl Control {
 
     fn sva_unbind(&self, arg: usize) -> Result {
         let (cmd, _) = read_ioctl::<uapi::SvaBind>(arg, SVA_BIND_MIN)?;
-        let bond = {
-            let mut bonds = self.bonds.lock();
-            (cmd.bond_id as usize)
-                .checked_sub(1)
-                .and_then(|i| bonds.get_mut(i))
-                .and_then(Option::take)
-        };
+        // The bond is dropped (unbound) with `devs` held, so that a racing
+        // `DEV_REMOVE` of its device cannot unbind the device from iommufd
+        // while the bond's PASID is still attached (see `Control`).
+        let _devs = self.devs.lock();
+        let bond = (cmd.bond_id as usize)
+            .checked_sub(1)
+            .and_then(|i| self.bonds.lock().get_mut(i).and_then(Option::take));
         bond.map(drop).ok_or(ENOENT)
     }
 
     /// Runs `f` on the SVA domain attached to `pasid` of device `dev_id`.
     fn with_sva<R>(&self, dev_id: u32, pasid: u32, f: impl FnOnce(&MockSva) -> R) -> Result<R> {
         let token = self
-            .with_dev(dev_id, |e| Ok(pasid_domain(e.dev.device(), pasid)))?
+            .with_dev(dev_id, |e| Ok(e.dev.data().pasid_token(pasid)))?
             .ok_or(ENOENT)?;
         mock::instance()?
             .data()
             .sva
-            .find(|d| d.token() == token, |d| f(d))
+            .find(|d| domain_token(&**d) == token, |d| f(d))
             .ok_or(ENOENT)
     }
 
@@ -465,6 +500,7 @@ fn stats(arg: usize) -> Result {
     cmd.out_table_bytes = (TABLE_PAGES.load(Ordering::Relaxed) * PAGE_SIZE) as u64;
     cmd.out_viommus = d.viommus.len() as u64;
     cmd.out_sva_domains = d.sva.len() as u64;
+    cmd.out_tables_released = TABLES_RELEASED_FLUSHED.load(Ordering::Relaxed) as u64;
     write_ioctl(arg, &cmd, size)
 }
 

@@ -9,11 +9,14 @@
 
 use crate::riommu::{
     domain::{
-        DirtyBitmap, Domain, DomainBox, DomainSet, NestedDomain, NewDomain, OldDomain,
+        DirtyBitmap, Domain, DomainBox, DomainSet, NestedBox, NestedDomain, NewDomain, OldDomain,
         PagingConfig, PagingDomain, Parent,
     },
-    driver::{Cap, Driver, DriverStatics, HwInfo, IommuDevice, IommuRegistration, Probe},
+    driver::{
+        Cap, Driver, DriverStatics, HwInfo, IommuDevice, IommuRegistration, Probe, ProbingDevice,
+    },
     flags::AllocFlags,
+    iotlb::IotlbGather,
     mockbus::{MockBusDriver, MockDevice},
     objset::ObjSet,
     pages::PhysPages,
@@ -25,12 +28,17 @@ use crate::riommu::{
 };
 use crate::uapi;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use kernel::{device::Device, new_spinlock, prelude::*, sync::SpinLock};
+use kernel::{
+    device::Device,
+    new_mutex, new_spinlock,
+    prelude::*,
+    sync::{Mutex, SpinLock},
+};
 
 /// The mock driver.
 pub struct MockDriver;
 
-crate::riommu::driver::declare_iommu_driver!(MockDriver);
+// `DriverStatics` is implemented in the crate root (`declare_iommu_driver!`).
 
 /// State of the one mock IOMMU instance.
 #[pin_data]
@@ -51,6 +59,9 @@ pub struct MockInstance {
     pub devices: AtomicU64,
 }
 
+/// `(pasid, domain token)` pairs, see [`MockDevData::pasids`].
+pub type PasidTable = Pin<KBox<Mutex<KVec<(u32, usize)>>>>;
+
 /// Data of a device on the mock bus, set by the control device.
 pub struct MockDevData {
     /// `RIOMMU_MOCK_DEV_*` flags.
@@ -60,25 +71,66 @@ pub struct MockDevData {
     /// Armed by a first attach to [`uapi::PASID_FAKE_ERROR`]: the next one
     /// fails, to exercise the core's rollback (as the C mock).
     pub pasid_fake_error: AtomicBool,
+    /// The domain each PASID is attached to, as the `set_dev_pasid`
+    /// callbacks set it: `(pasid, token)`, the token being the address of
+    /// the domain's driver data ([`domain_token`]).  Read by the control
+    /// device's PASID checks, instead of the core's private attach handles.
+    pub pasids: PasidTable,
 }
 
-/// The C mock's PASID fault injection, run by every `set_dev_pasid`.
-fn pasid_fake_error(dev: &IommuDevice<'_, MockDriver>, pasid: u32, blocking: bool) -> Result {
-    if pasid != uapi::PASID_FAKE_ERROR {
-        return Ok(());
+impl MockDevData {
+    /// Data for a new device.
+    pub fn new(flags: u32, ctx_key: usize) -> Result<Self> {
+        Ok(Self {
+            flags,
+            ctx_key,
+            pasid_fake_error: AtomicBool::new(false),
+            pasids: KBox::pin_init(new_mutex!(KVec::new()), GFP_KERNEL)?,
+        })
     }
+
+    /// The token of the domain attached to `pasid`, if any.
+    pub fn pasid_token(&self, pasid: u32) -> Option<usize> {
+        self.pasids
+            .lock()
+            .iter()
+            .find(|&&(p, _)| p == pasid)
+            .map(|&(_, t)| t)
+    }
+}
+
+/// The token of a domain for [`MockDevData::pasids`]: the address of its
+/// driver data (unique among live domains of every type).
+pub fn domain_token<T>(d: &T) -> usize {
+    core::ptr::from_ref(d) as usize
+}
+
+/// The C mock's PASID fault injection, run by every `set_dev_pasid`, and
+/// the record of the attachment (`token`, `None` for blocked) on success.
+fn pasid_set(dev: &IommuDevice<'_, MockDriver>, pasid: u32, token: Option<usize>) -> Result {
     let Some(data) = MockDevice::<MockDriver>::data_of(dev.iommu(), dev.device()) else {
         return Ok(());
     };
-    if blocking {
-        data.pasid_fake_error.store(false, Ordering::Relaxed);
-        Ok(())
-    } else if data.pasid_fake_error.swap(false, Ordering::Relaxed) {
-        Err(ENOMEM)
-    } else {
-        data.pasid_fake_error.store(true, Ordering::Relaxed);
-        Ok(())
+    if pasid == uapi::PASID_FAKE_ERROR {
+        if token.is_none() {
+            data.pasid_fake_error.store(false, Ordering::Relaxed);
+        } else if data.pasid_fake_error.swap(false, Ordering::Relaxed) {
+            return Err(ENOMEM);
+        } else {
+            data.pasid_fake_error.store(true, Ordering::Relaxed);
+        }
     }
+    let mut pasids = data.pasids.lock();
+    let i = pasids.iter().position(|&(p, _)| p == pasid);
+    match (i, token) {
+        (Some(i), Some(t)) => pasids[i].1 = t,
+        (Some(i), None) => {
+            pasids.remove(i).map_err(|_| EINVAL)?;
+        }
+        (None, Some(t)) => pasids.push((pasid, t), GFP_KERNEL)?,
+        (None, None) => {}
+    }
+    Ok(())
 }
 
 /// Per-device IOMMU private data.
@@ -121,7 +173,7 @@ impl Driver for MockDriver {
     type Viommu = MockViommu;
     type Sva = MockSva;
 
-    fn probe_device(dev: &Device) -> Result<Probe<Self>> {
+    fn probe_device(dev: &ProbingDevice<'_>) -> Result<Probe<Self>> {
         let reg = instance()?;
         let data = MockDevice::<MockDriver>::data_of(reg, dev).ok_or(ENODEV)?;
         Ok(Probe {
@@ -151,7 +203,7 @@ impl Driver for MockDriver {
         pasid: u32,
         _old: OldDomain<'_, Self>,
     ) -> Result {
-        pasid_fake_error(dev, pasid, true)
+        pasid_set(dev, pasid, None)
     }
 
     fn domain_alloc_sva(dev: &IommuDevice<'_, Self>, mm: MmRef<'_>) -> Result<DomainBox<MockSva>> {
@@ -177,12 +229,12 @@ impl Driver for MockDriver {
         }
     }
 
-    fn domain_alloc_user(
+    fn domain_alloc_user<'a>(
         dev: Option<&IommuDevice<'_, Self>>,
         flags: AllocFlags,
-        parent: Option<Parent<'_, Self>>,
+        parent: Option<Parent<'a, Self>>,
         data: UserData<'_>,
-    ) -> Result<NewDomain<Self>> {
+    ) -> Result<NewDomain<'a, Self>> {
         match (parent, dev) {
             (None, Some(dev)) => alloc_paging(dev, flags, data).map(NewDomain::Paging),
             (Some(p @ Parent::Domain(_)), Some(dev)) => {
@@ -220,7 +272,6 @@ fn alloc_paging(
             aperture_start: uapi::APERTURE_START,
             aperture_end: uapi::APERTURE_LAST,
             force_aperture: true,
-            dirty_tracking: dirty,
         },
         uapi::PAGETABLE_HUGE => PagingConfig {
             // Userspace maps only huge pages; the core insists on PAGE_SIZE.
@@ -229,12 +280,12 @@ fn alloc_paging(
             aperture_start: 0,
             aperture_end: (1u64 << PageTable::<MockFormat>::va_bits()) - 1,
             force_aperture: true,
-            dirty_tracking: dirty,
         },
         _ => return Err(EOPNOTSUPP),
     };
-    let b = DomainBox::new_paging(
+    let b = DomainBox::new_paging_dirty(
         config,
+        dirty,
         try_pin_init!(MockPaging {
             table <- IoPageTable::new(),
             dirty_tracking: AtomicBool::new(false),
@@ -246,12 +297,12 @@ fn alloc_paging(
     Ok(b)
 }
 
-fn alloc_nested(
-    parent: &Parent<'_, MockDriver>,
+fn alloc_nested<'a>(
+    parent: &Parent<'a, MockDriver>,
     ctx_key: usize,
     flags: AllocFlags,
     data: UserData<'_>,
-) -> Result<DomainBox<MockNested>> {
+) -> Result<NestedBox<'a, MockNested>> {
     if !flags.without(AllocFlags::PASID).is_empty() {
         return Err(EOPNOTSUPP);
     }
@@ -325,7 +376,7 @@ impl PagingDomain for MockPaging {
         pasid: u32,
         _old: OldDomain<'_, MockDriver>,
     ) -> Result {
-        pasid_fake_error(dev, pasid, false)
+        pasid_set(dev, pasid, Some(domain_token(self)))
     }
 
     fn map_pages(
@@ -335,12 +386,20 @@ impl PagingDomain for MockPaging {
         pgsize: u64,
         pgcount: u64,
         prot: u32,
+        gather: &mut IotlbGather<'_>,
     ) -> (u64, Result) {
-        self.table.map_pages(iova, paddr, pgsize, pgcount, prot)
+        self.table
+            .map_pages(iova, paddr, pgsize, pgcount, prot, gather)
     }
 
-    fn unmap_pages(&self, iova: u64, pgsize: u64, pgcount: u64) -> u64 {
-        self.table.unmap_pages(iova, pgsize, pgcount)
+    fn unmap_pages(
+        &self,
+        iova: u64,
+        pgsize: u64,
+        pgcount: u64,
+        gather: &mut IotlbGather<'_>,
+    ) -> u64 {
+        self.table.unmap_pages(iova, pgsize, pgcount, gather)
     }
 
     fn iova_to_phys(&self, iova: u64) -> u64 {
@@ -395,12 +454,12 @@ impl NestedDomain for MockNested {
     }
 
     fn set_dev_pasid(
-        _this: &Domain<Self>,
+        this: &Domain<Self>,
         dev: &IommuDevice<'_, MockDriver>,
         pasid: u32,
         _old: OldDomain<'_, MockDriver>,
     ) -> Result {
-        pasid_fake_error(dev, pasid, false)
+        pasid_set(dev, pasid, Some(domain_token::<Self>(this)))
     }
 
     fn cache_invalidate_user(this: &Domain<Self>, array: &mut UserDataArray<'_>) -> Result {
@@ -428,14 +487,16 @@ impl NestedDomain for MockNested {
 }
 
 /// A mock vIOMMU (`IOMMU_VIOMMU_TYPE_SELFTEST`).
-pub struct MockViommu {
-    /// The two pages of the optional loopback data, and their mmap offset.
-    mmap: Option<(PhysPages, usize)>,
-}
+/// (The two pages of the optional loopback data belong to the vIOMMU:
+/// [`Viommu::mmap_pages`].)
+pub struct MockViommu;
 
 /// A mock vDEVICE: four cache slots, like the C mock's per-device cache.
 pub struct MockVdev {
     cache: [AtomicU32; uapi::DEV_CACHE_NUM],
+    /// Set by `vdevice_release`: an invalidation that still reaches the
+    /// vDEVICE afterwards WARNs (the API must unpublish it first).
+    released: AtomicBool,
 }
 
 impl MockVdev {
@@ -461,30 +522,19 @@ impl ViommuImpl for MockViommu {
         _parent: &'a Domain<MockPaging>,
         data: UserData<'_>,
     ) -> Result<impl PinInit<Self, Error> + 'a> {
-        let mut mmap = None;
         if !data.is_empty() {
             let mut d = data.read::<uapi::ViommuSelftest>()?;
             let pages = PhysPages::alloc(VIOMMU_MMAP_ORDER)?;
-            let offset = core.alloc_mmap(pages.phys(), pages.len())?;
-            let r = pages.write_u32(0, d.in_data).and_then(|()| {
-                d.out_data = d.in_data;
-                d.out_mmap_length = pages.len() as u64;
-                d.out_mmap_offset = offset as u64;
-                data.write(&d)
-            });
-            if let Err(e) = r {
-                core.destroy_mmap(offset);
-                return Err(e);
-            }
-            mmap = Some((pages, offset));
+            pages.write_u32(0, d.in_data)?;
+            d.out_mmap_length = pages.len() as u64;
+            // The vIOMMU owns the pages from here: a failure below drops
+            // the region with the failed vIOMMU.
+            let offset = core.alloc_mmap(pages)?;
+            d.out_data = d.in_data;
+            d.out_mmap_offset = offset as u64;
+            data.write(&d)?;
         }
-        Ok(Ok::<_, Error>(MockViommu { mmap }))
-    }
-
-    fn release(viommu: &Viommu<Self>) {
-        if let Some((_, offset)) = &viommu.mmap {
-            viommu.destroy_mmap(*offset);
-        }
+        Ok(Ok::<_, Error>(MockViommu))
     }
 
     fn set() -> Option<&'static ObjSet<Viommu<Self>>> {
@@ -516,6 +566,7 @@ impl ViommuImpl for MockViommu {
                 break;
             }
             let found = viommu.with_vdevice(cmd.vdev_id.into(), |vd: &Vdevice<MockVdev>| {
+                kernel::warn_on!(vd.released.load(Ordering::Relaxed));
                 if cmd.flags & uapi::INVALIDATE_FLAG_ALL != 0 {
                     for c in &vd.cache {
                         c.store(0, Ordering::Relaxed);
@@ -545,7 +596,12 @@ impl ViommuImpl for MockViommu {
                 AtomicU32::new(uapi::DEV_CACHE_DEFAULT),
                 AtomicU32::new(uapi::DEV_CACHE_DEFAULT),
             ],
+            released: AtomicBool::new(false),
         }))
+    }
+
+    fn vdevice_release(_viommu: &Viommu<Self>, vdev: &Vdevice<MockVdev>) {
+        vdev.released.store(true, Ordering::Relaxed);
     }
 }
 
@@ -613,11 +669,11 @@ impl SvaDomain for MockSva {
     type Driver = MockDriver;
 
     fn set_dev_pasid(
-        _this: &Domain<Self>,
+        this: &Domain<Self>,
         dev: &IommuDevice<'_, MockDriver>,
         pasid: u32,
         _old: OldDomain<'_, MockDriver>,
     ) -> Result {
-        pasid_fake_error(dev, pasid, false)
+        pasid_set(dev, pasid, Some(domain_token::<Self>(this)))
     }
 }

@@ -14,6 +14,10 @@ pub mod control;
 pub mod mock;
 pub mod uapi;
 
+// The glue's tables for the driver (an `unsafe impl`, so here in the crate
+// root: the driver modules forbid `unsafe`).
+riommu::driver::declare_iommu_driver!(mock::MockDriver);
+
 use kernel::{miscdevice::MiscDeviceRegistration, prelude::*};
 
 module! {

@@ -199,6 +199,7 @@ pub struct Stats {
     pub out_table_bytes: u64,
     pub out_viommus: u64,
     pub out_sva_domains: u64,
+    pub out_tables_released: u64,
 }
 
 /// `IOMMU_VIOMMU_TYPE_SELFTEST`.

@@ -25,9 +25,11 @@ use crate::{
         domain::{DomainBox, NewDomain, OldDomain, PagingConfig, PagingDomain, Parent},
         driver::{
             Cap, DefaultDomain, DeviceGroup, Driver, DriverStatics, HwInfo, IommuDevice, Probe,
+            ProbingDevice,
         },
         flags::AllocFlags,
         hw::DmaPages,
+        iotlb::IotlbGather,
         pgtable::IoPageTable,
         platform,
         pure::pt::level_size,
@@ -44,12 +46,12 @@ use crate::{
     smmu::{IdKind, Smmu, MAX_IAS_BITS, S1_VA_BITS},
     vsmmu::{SmmuNested, Vsmmu},
 };
-use kernel::{device::Device, new_mutex, prelude::*, sync::Mutex};
+use kernel::{new_mutex, prelude::*, sync::Mutex};
 
 /// The driver.
 pub struct SmmuDriver;
 
-crate::riommu::driver::declare_iommu_driver!(SmmuDriver);
+// `DriverStatics` is implemented in the crate root (`declare_iommu_driver!`).
 
 /// The SMMU instance, if one is registered.
 pub fn smmu() -> Result<&'static Smmu> {
@@ -108,12 +110,12 @@ impl Driver for SmmuDriver {
     const DEVICE_GROUP: DeviceGroup = DeviceGroup::Pci;
     const DEFAULT_DOMAIN: DefaultDomain = DefaultDomain::Identity;
 
-    fn of_xlate(dev: &Device, args: &[u32]) -> Result {
+    fn of_xlate(dev: &ProbingDevice<'_>, args: &[u32]) -> Result {
         // `#iommu-cells = <1>`: the cell is the StreamID.
         platform::fwspec_add_ids(dev, args.get(..1).ok_or(EINVAL)?)
     }
 
-    fn probe_device(dev: &Device) -> Result<Probe<Self>> {
+    fn probe_device(dev: &ProbingDevice<'_>) -> Result<Probe<Self>> {
         let reg = Self::registration().ok_or(ENODEV)?;
         // The groups are PCI groups, and only PCI devices sit behind QEMU
         // virt's SMMU.
@@ -164,12 +166,12 @@ impl Driver for SmmuDriver {
         }
     }
 
-    fn domain_alloc_user(
+    fn domain_alloc_user<'a>(
         dev: Option<&IommuDevice<'_, Self>>,
         flags: AllocFlags,
-        parent: Option<Parent<'_, Self>>,
+        parent: Option<Parent<'a, Self>>,
         data: UserData<'_>,
-    ) -> Result<NewDomain<Self>> {
+    ) -> Result<NewDomain<'a, Self>> {
         match (parent, dev) {
             (None, Some(dev)) => {
                 alloc_paging(dev.iommu().data(), flags, data).map(NewDomain::Paging)
@@ -231,7 +233,6 @@ fn alloc_paging(
             aperture_start: 0,
             aperture_end: (1u64 << bits) - 1,
             force_aperture: true,
-            dirty_tracking: false,
         },
         Ok::<_, Error>(paging),
     )
@@ -346,20 +347,34 @@ impl PagingDomain for SmmuPaging {
         pgsize: u64,
         pgcount: u64,
         prot: u32,
+        gather: &mut IotlbGather<'_>,
     ) -> (u64, Result) {
         match &self.table {
-            Table::S1(t) => t.map_pages(iova, paddr, pgsize, pgcount, prot),
-            Table::S2(t) => t.map_pages(iova, paddr, pgsize, pgcount, prot),
+            Table::S1(t) => t.map_pages(iova, paddr, pgsize, pgcount, prot, gather),
+            Table::S2(t) => t.map_pages(iova, paddr, pgsize, pgcount, prot, gather),
         }
     }
 
-    fn unmap_pages(&self, iova: u64, pgsize: u64, pgcount: u64) -> u64 {
-        let n = match &self.table {
-            Table::S1(t) => t.unmap_pages(iova, pgsize, pgcount),
-            Table::S2(t) => t.unmap_pages(iova, pgsize, pgcount),
-        };
-        self.flush();
-        n
+    fn unmap_pages(
+        &self,
+        iova: u64,
+        pgsize: u64,
+        pgcount: u64,
+        gather: &mut IotlbGather<'_>,
+    ) -> u64 {
+        match &self.table {
+            Table::S1(t) => t.unmap_pages(iova, pgsize, pgcount, gather),
+            Table::S2(t) => t.unmap_pages(iova, pgsize, pgcount, gather),
+        }
+    }
+
+    /// Invalidates the domain's ASID or VMID (leaves and walk caches) and
+    /// waits for it (CMD_SYNC): what the gather's unmaps removed, and the
+    /// tables they or a map unlinked, which the glue releases after this.
+    fn iotlb_sync(&self, gather: &IotlbGather<'_>) {
+        if gather.range().is_some() || gather.frees_tables() {
+            self.flush();
+        }
     }
 
     fn iova_to_phys(&self, iova: u64) -> u64 {

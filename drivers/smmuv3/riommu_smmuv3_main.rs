@@ -27,7 +27,11 @@ pub mod iommu;
 pub mod smmu;
 pub mod vsmmu;
 
-use kernel::{platform, prelude::*, ThisModule};
+// The glue's tables for the driver (an `unsafe impl`, so here in the crate
+// root: the driver modules forbid `unsafe`).
+riommu::driver::declare_iommu_driver!(iommu::SmmuDriver);
+
+use kernel::{prelude::*, ThisModule};
 
 module! {
     type: SmmuModule,
@@ -42,7 +46,7 @@ module! {
 #[pin_data]
 pub struct SmmuModule {
     #[pin]
-    drv: kernel::driver::Registration<platform::Adapter<bind::SmmuPlatform>>,
+    drv: kernel::driver::Registration<riommu::platform::NoUnbindAdapter<bind::SmmuPlatform>>,
 }
 
 impl kernel::InPlaceModule for SmmuModule {

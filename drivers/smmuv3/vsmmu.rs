@@ -28,11 +28,10 @@
 use crate::{
     iommu::{smmu, SmmuDriver, SmmuPaging, STREAM_OPTS},
     riommu::{
-        domain::{Domain, DomainBox, NestedDomain, OldDomain, Parent},
+        domain::{Domain, DomainBox, NestedBox, NestedDomain, OldDomain, Parent},
         driver::IommuDevice,
         flags::AllocFlags,
         objset::ObjSet,
-        platform,
         pure::smmuv3::{
             cmdq::CMD_QWORDS,
             ste::{S2Cfg, Ste},
@@ -174,7 +173,8 @@ impl ViommuImpl for Vsmmu {
         _viommu: &Viommu<Self>,
         vdev: &VdeviceCore<'_>,
     ) -> Result<impl PinInit<Vdev, Error>> {
-        let sids = platform::fwspec_ids(vdev.device())?;
+        let dev = vdev.probed::<SmmuDriver>()?;
+        let sids = &dev.data().sids;
         // A vSID maps to one StreamID.
         if sids.len() != 1 {
             return Err(EOPNOTSUPP);
@@ -190,11 +190,11 @@ pub struct SmmuNested {
 
 impl SmmuNested {
     /// `alloc_domain_nested` of a vSMMU.
-    pub fn alloc(
-        v: &Viommu<Vsmmu>,
+    pub fn alloc<'a>(
+        v: &'a Viommu<Vsmmu>,
         flags: AllocFlags,
         data: UserData<'_>,
-    ) -> Result<DomainBox<SmmuNested>> {
+    ) -> Result<NestedBox<'a, SmmuNested>> {
         if !flags.is_empty() {
             return Err(EOPNOTSUPP);
         }

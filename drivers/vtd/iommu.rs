@@ -33,14 +33,16 @@
 
 use crate::riommu::{
     domain::{
-        Domain, DomainBox, NestedDomain, NewDomain, OldDomain, PagingConfig, PagingDomain, Parent,
+        Domain, DomainBox, NestedBox, NestedDomain, NewDomain, OldDomain, PagingConfig,
+        PagingDomain, Parent,
     },
     driver::{
         Cap, DefaultDomain, DeviceGroup, Driver, DriverStatics, HwInfo, IommuDevice, Probe,
-        ResvRegions, ResvType,
+        ProbingDevice, ResvRegions, ResvType,
     },
     flags::AllocFlags,
     hw::HwPageTable,
+    iotlb::IotlbGather,
     pure::{
         pt::{PageTable, Prot},
         vtd::{
@@ -62,9 +64,7 @@ use crate::riommu::{
 };
 use crate::unit::{Target, Unit, VtdDev};
 use kernel::{
-    bindings,
-    device::Device,
-    new_mutex,
+    bindings, new_mutex,
     prelude::*,
     sync::{Arc, Mutex},
 };
@@ -78,7 +78,7 @@ const HWPT_DATA_NONE: u32 = bindings::iommu_hwpt_data_type_IOMMU_HWPT_DATA_NONE;
 /// The riommu VT-d driver.
 pub struct VtdDriver;
 
-crate::riommu::driver::declare_iommu_driver!(VtdDriver);
+// `DriverStatics` is implemented in the crate root (`declare_iommu_driver!`).
 
 /// `struct iommu_hw_info_vtd`, reported by `IOMMU_GET_HW_INFO`.
 #[repr(C)]
@@ -171,7 +171,7 @@ impl Driver for VtdDriver {
     const DEVICE_GROUP: DeviceGroup = DeviceGroup::Pci;
     const DEFAULT_DOMAIN: DefaultDomain = DefaultDomain::Identity;
 
-    fn probe_device(dev: &Device) -> Result<Probe<Self>> {
+    fn probe_device(dev: &ProbingDevice<'_>) -> Result<Probe<Self>> {
         let iommu = VtdDriver::registration().ok_or(ENODEV)?;
         let data = iommu.data().probe_device(dev)?;
         Ok(Probe { iommu, data })
@@ -229,12 +229,12 @@ impl Driver for VtdDriver {
         dev.iommu().data().attach(dev.data(), Target::Blocked)
     }
 
-    fn domain_alloc_user(
+    fn domain_alloc_user<'a>(
         dev: Option<&IommuDevice<'_, Self>>,
         flags: AllocFlags,
-        parent: Option<Parent<'_, Self>>,
+        parent: Option<Parent<'a, Self>>,
         data: UserData<'_>,
-    ) -> Result<NewDomain<Self>> {
+    ) -> Result<NewDomain<'a, Self>> {
         match (parent, dev) {
             (None, Some(dev)) => {
                 // Linux 7.3: driver data for a paging domain is refused.
@@ -339,18 +339,25 @@ impl Table {
         pgsize: u64,
         pgcount: u64,
         prot: Prot,
+        gather: &mut IotlbGather<'_>,
     ) -> (u64, Result) {
         let (done, r) = match self {
-            Table::First(t) => t.map_pages(iova, paddr, pgsize, pgcount, prot),
-            Table::Second(t) => t.map_pages(iova, paddr, pgsize, pgcount, prot),
+            Table::First(t) => t.map_pages(iova, paddr, pgsize, pgcount, prot, gather),
+            Table::Second(t) => t.map_pages(iova, paddr, pgsize, pgcount, prot, gather),
         };
         (done, r.map_err(Into::into))
     }
 
-    fn unmap_pages(&mut self, iova: u64, pgsize: u64, pgcount: u64) -> u64 {
+    fn unmap_pages(
+        &mut self,
+        iova: u64,
+        pgsize: u64,
+        pgcount: u64,
+        gather: &mut IotlbGather<'_>,
+    ) -> u64 {
         match self {
-            Table::First(t) => t.unmap_pages(iova, pgsize, pgcount),
-            Table::Second(t) => t.unmap_pages(iova, pgsize, pgcount),
+            Table::First(t) => t.unmap_pages(iova, pgsize, pgcount, gather),
+            Table::Second(t) => t.unmap_pages(iova, pgsize, pgcount, gather),
         }
     }
 
@@ -362,11 +369,11 @@ impl Table {
     }
 }
 
-/// The page table and the IOVA range unmapped since the last flush.
+/// The page table.  (What unmaps leave to invalidate is in the core's
+/// gather of each unmap, not here: iommufd does not serialise unmaps of one
+/// domain, and each `iotlb_sync` must flush its own unmap's range.)
 struct PagingInner {
     table: Table,
-    /// `[start, end)` unmapped and not yet invalidated.
-    pending: Option<(u64, u64)>,
 }
 
 /// The domain ids of the nested domains on a nesting parent.
@@ -421,7 +428,6 @@ impl VtdPaging {
             aperture_start: 0,
             aperture_end: (1u64 << va_bits) - 1,
             force_aperture: true,
-            dirty_tracking: false,
         };
         let children = if nest_parent {
             Some(Arc::pin_init(new_mutex!(KVec::new()), GFP_KERNEL)?)
@@ -438,7 +444,6 @@ impl VtdPaging {
                 children,
                 inner <- new_mutex!(PagingInner {
                     table,
-                    pending: None,
                 }),
             }? Error),
         )
@@ -510,13 +515,14 @@ impl PagingDomain for VtdPaging {
         pgsize: u64,
         pgcount: u64,
         prot: u32,
+        gather: &mut IotlbGather<'_>,
     ) -> (u64, Result) {
         let prot = Prot::from_iommu_prot(prot as i32);
         let (done, r) = self
             .inner
             .lock()
             .table
-            .map_pages(iova, paddr, pgsize, pgcount, prot);
+            .map_pages(iova, paddr, pgsize, pgcount, prot, gather);
         // With caching mode the unit may cache not-present entries too.
         if self.unit.cap.cm() != 0 && done > 0 {
             if let Err(e) = self.unit.flush_range(self.stage, self.did.id, iova, done) {
@@ -526,32 +532,36 @@ impl PagingDomain for VtdPaging {
         (done, r)
     }
 
-    fn unmap_pages(&self, iova: u64, pgsize: u64, pgcount: u64) -> u64 {
-        let mut g = self.inner.lock();
-        let n = g.table.unmap_pages(iova, pgsize, pgcount);
-        if n > 0 {
-            let end = iova.saturating_add(n);
-            g.pending = Some(match g.pending {
-                None => (iova, end),
-                Some((s, e)) => (s.min(iova), e.max(end)),
-            });
-        }
-        n
+    fn unmap_pages(
+        &self,
+        iova: u64,
+        pgsize: u64,
+        pgcount: u64,
+        gather: &mut IotlbGather<'_>,
+    ) -> u64 {
+        self.inner
+            .lock()
+            .table
+            .unmap_pages(iova, pgsize, pgcount, gather)
     }
 
     fn iova_to_phys(&self, iova: u64) -> u64 {
         self.inner.lock().table.iova_to_phys(iova)
     }
 
-    fn iotlb_sync(&self) {
-        let pending = self.inner.lock().pending.take();
-        if pending.is_some() {
-            self.flush(pending);
+    /// Flushes the gather's range (IH=0: the paging-structure caches too,
+    /// so unlinked tables, which the glue releases after this, are
+    /// forgotten), or the whole domain if tables were unlinked outside any
+    /// range.  `flush` waits for the queued invalidation to complete.
+    fn iotlb_sync(&self, gather: &IotlbGather<'_>) {
+        match gather.range() {
+            Some((start, last)) => self.flush(Some((start, last.saturating_add(1)))),
+            None if gather.frees_tables() => self.flush(None),
+            None => {}
         }
     }
 
     fn flush_iotlb_all(&self) {
-        self.inner.lock().pending = None;
         self.flush(None);
     }
 }
@@ -591,13 +601,13 @@ pub struct VtdNested {
 }
 
 impl VtdNested {
-    fn alloc(
-        parent: &Parent<'_, VtdDriver>,
+    fn alloc<'a>(
+        parent: &Parent<'a, VtdDriver>,
         unit: &Arc<Unit>,
         s1: FirstStage,
         ss_root: u64,
         children: Children,
-    ) -> Result<DomainBox<Self>> {
+    ) -> Result<NestedBox<'a, Self>> {
         let did = Did::new(unit)?;
         let child = ChildDid::new(children, did.id)?;
         DomainBox::new_nested(

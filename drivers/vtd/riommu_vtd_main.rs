@@ -25,6 +25,10 @@ pub mod riommu;
 pub mod iommu;
 pub mod unit;
 
+// The glue's tables for the driver (an `unsafe impl`, so here in the crate
+// root: the driver modules forbid `unsafe`).
+riommu::driver::declare_iommu_driver!(iommu::VtdDriver);
+
 use kernel::{debugfs, fmt, prelude::*, sync::Arc};
 use riommu::{
     driver::IommuRegistration,

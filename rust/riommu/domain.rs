@@ -11,7 +11,8 @@
 use super::{
     bindings as rb,
     driver::{Driver, DriverStatics, IommuDevice},
-    objset::{ObjSet, Sealed, Tracked},
+    iotlb::IotlbGather,
+    objset::{ObjSet, Tracked},
     userdata::UserDataArray,
     viommu::Viommu,
 };
@@ -60,8 +61,6 @@ unsafe impl<T: Sync> Sync for Domain<T> {}
 /// A set of a driver's domains of one type.
 pub type DomainSet<T> = ObjSet<Domain<T>>;
 
-impl<T> Sealed for Domain<T> {}
-
 impl<T: Sync + 'static> Tracked for Domain<T> {
     fn set_slot(&self) -> &AtomicPtr<ObjSet<Self>> {
         &self.set
@@ -86,11 +85,6 @@ impl<T> Domain<T> {
         self.raw.get()
     }
 
-    /// An identity token for comparisons (see [`super::iommufd::pasid_domain`]).
-    pub fn token(&self) -> super::iommufd::DomainToken {
-        super::iommufd::DomainToken(self.as_raw() as usize)
-    }
-
     /// The iommufd HWPT object id that owns this domain, if iommufd allocated it.
     pub fn hwpt_id(&self) -> Option<u32> {
         // SAFETY: `raw` is a valid, initialised domain (type invariant); the
@@ -104,7 +98,7 @@ impl<T> Domain<T> {
     /// # Safety
     ///
     /// `ptr` must point to a live `Domain<T>` for `'a`.
-    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::iommu_domain) -> &'a Self {
+    pub(in crate::riommu) unsafe fn from_raw<'a>(ptr: *mut bindings::iommu_domain) -> &'a Self {
         // SAFETY: `raw` is at offset 0, so the pointers are interchangeable;
         // liveness is the caller's promise.
         unsafe { &*ptr.cast::<Self>() }
@@ -122,8 +116,6 @@ pub struct PagingConfig {
     pub aperture_end: u64,
     /// Whether DMA outside the aperture is blocked.
     pub force_aperture: bool,
-    /// Whether the domain supports dirty tracking (sets `dirty_ops`).
-    pub dirty_tracking: bool,
 }
 
 /// Operations of a driver's paging domain type (`IOMMU_DOMAIN_UNMANAGED`).
@@ -150,7 +142,12 @@ pub trait PagingDomain: Send + Sync + Sized + 'static {
     }
 
     /// Maps `pgcount` pages of `pgsize` bytes at `iova` to `paddr`; returns
-    /// the bytes mapped and the error that stopped it, if any.
+    /// the bytes mapped and the error that stopped it, if any.  Table pages
+    /// the map unlinks (a large leaf replacing an empty table) go to
+    /// `gather`; if there are any, the glue calls [`Self::iotlb_sync`] with
+    /// it right after (with the mapped range added) and only then releases
+    /// them.  Called only where the caller may sleep (the glue refuses
+    /// atomic maps).
     fn map_pages(
         &self,
         iova: u64,
@@ -158,11 +155,20 @@ pub trait PagingDomain: Send + Sync + Sized + 'static {
         pgsize: u64,
         pgcount: u64,
         prot: u32,
+        gather: &mut IotlbGather<'_>,
     ) -> (u64, Result);
 
     /// Unmaps up to `pgcount` pages of `pgsize` bytes at `iova`; returns the
-    /// bytes unmapped.
-    fn unmap_pages(&self, iova: u64, pgsize: u64, pgcount: u64) -> u64;
+    /// bytes unmapped.  The range to invalidate, and any table page the
+    /// unmap unlinks, go to the core's `gather`, which [`Self::iotlb_sync`]
+    /// receives later.
+    fn unmap_pages(
+        &self,
+        iova: u64,
+        pgsize: u64,
+        pgcount: u64,
+        gather: &mut IotlbGather<'_>,
+    ) -> u64;
 
     /// Translates `iova`; 0 when unmapped.
     fn iova_to_phys(&self, iova: u64) -> u64;
@@ -170,8 +176,22 @@ pub trait PagingDomain: Send + Sync + Sized + 'static {
     /// Flushes the whole IOTLB of the domain.
     fn flush_iotlb_all(&self) {}
 
-    /// Completes the invalidations queued by unmaps.
-    fn iotlb_sync(&self) {}
+    /// `enforce_cache_coherency`: makes every DMA of the domain snoop the
+    /// CPU caches from now on (for example VT-d's SNP/PGSNP bits), or fails
+    /// if that is impossible for the domain as it is.  The glue answers
+    /// `IOMMU_CAP_ENFORCE_CACHE_COHERENCY` with `false` for a driver that
+    /// does not implement this, whatever [`Driver::capable`] says: iommufd
+    /// calls the op without checking for it when the capability is set.
+    fn enforce_cache_coherency(&self) -> Result {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Invalidates what `gather` collected: its [`IotlbGather::range`], and
+    /// the paging-structure (walk) caches too when
+    /// [`IotlbGather::frees_tables`].  The glue releases the gather's table
+    /// pages when this returns, so it must not return before the IOMMU has
+    /// forgotten them.
+    fn iotlb_sync(&self, _gather: &IotlbGather<'_>) {}
 
     /// Starts or stops dirty tracking.
     fn set_dirty_tracking(&self, _enable: bool) -> Result {
@@ -245,7 +265,7 @@ impl<'a, D: DriverStatics> OldDomain<'a, D> {
     /// # Safety
     ///
     /// `ptr` must be NULL or point to a live domain for `'a`.
-    pub(crate) unsafe fn from_raw(ptr: *mut bindings::iommu_domain) -> Self {
+    pub(in crate::riommu) unsafe fn from_raw(ptr: *mut bindings::iommu_domain) -> Self {
         if ptr.is_null() {
             return OldDomain::None;
         }
@@ -298,7 +318,7 @@ impl<'a, D: DriverStatics> ParentDomain<'a, D> {
     /// # Safety
     ///
     /// `ptr` must be NULL or point to a live domain for `'a`.
-    pub(crate) unsafe fn from_raw(ptr: *mut bindings::iommu_domain) -> Result<Self> {
+    pub(in crate::riommu) unsafe fn from_raw(ptr: *mut bindings::iommu_domain) -> Result<Self> {
         if ptr.is_null() {
             return Err(EINVAL);
         }
@@ -325,12 +345,46 @@ pub enum Parent<'a, D: Driver> {
     Viommu(&'a super::viommu::Viommu<D::Viommu>),
 }
 
-/// A new domain returned by a driver's `domain_alloc_user`.
-pub enum NewDomain<D: Driver> {
+/// A new domain returned by a driver's `domain_alloc_user`.  `'a` is the
+/// lifetime of the allocation's [`Parent`]: a nested domain may refer to
+/// it, so it cannot be kept past the call.
+pub enum NewDomain<'a, D: Driver> {
     /// A paging domain.
     Paging(DomainBox<D::Paging>),
     /// A nested domain.
-    Nested(DomainBox<D::Nested>),
+    Nested(NestedBox<'a, D::Nested>),
+}
+
+/// A new nested domain, not yet published, that may refer to the vIOMMU it
+/// is allocated on: it lives no longer than the allocation's [`Parent`]
+/// borrow (`'a`), so a driver cannot keep it (and its vIOMMU pointer) past
+/// the vIOMMU's life.
+pub struct NestedBox<'a, T: NestedDomain> {
+    b: DomainBox<T>,
+    _parent: PhantomData<&'a ()>,
+}
+
+impl<'a, T: NestedDomain> NestedBox<'a, T> {
+    /// The domain, for driver bookkeeping before it is published.
+    pub fn domain(&self) -> &Domain<T> {
+        self.b.domain()
+    }
+
+    /// See [`DomainBox::insert_into`].
+    pub fn insert_into(&self, set: &'static DomainSet<T>, key: usize) -> Result {
+        self.b.insert_into(set, key)
+    }
+
+    /// The vIOMMU recorded by [`DomainBox::new_nested`], as an address (the
+    /// glue checks it against the allocation's parent before publishing).
+    pub(in crate::riommu) fn viommu_addr(&self) -> *const c_void {
+        self.b.domain().viommu
+    }
+
+    /// The box, for publication by the glue.
+    pub(in crate::riommu) fn into_box(self) -> DomainBox<T> {
+        self.b
+    }
 }
 
 /// An allocated, not yet published domain.
@@ -387,7 +441,7 @@ impl<T: Send + Sync + 'static> DomainBox<T> {
     }
 
     /// Gives up ownership to the C core; `free` rebuilds the box.
-    pub(crate) fn into_raw(self) -> *mut bindings::iommu_domain {
+    pub(in crate::riommu) fn into_raw(self) -> *mut bindings::iommu_domain {
         let p = self.ptr.as_ptr().cast();
         core::mem::forget(self);
         p
@@ -399,7 +453,7 @@ impl<T: Send + Sync + 'static> DomainBox<T> {
     ///
     /// `ptr` must come from [`DomainBox::into_raw`] for the same `T` and not
     /// be used afterwards.
-    pub(crate) unsafe fn free_raw(ptr: *mut bindings::iommu_domain) {
+    pub(in crate::riommu) unsafe fn free_raw(ptr: *mut bindings::iommu_domain) {
         let ptr = ptr.cast::<Domain<T>>();
         // SAFETY: `ptr` is a live `Domain<T>` about to be freed (caller).
         unsafe { ObjSet::remove_freed(ptr) };
@@ -410,8 +464,38 @@ impl<T: Send + Sync + 'static> DomainBox<T> {
 }
 
 impl<T: PagingDomain> DomainBox<T> {
-    /// Allocates a paging domain with the given geometry.
+    /// Allocates a paging domain with the given geometry, without dirty
+    /// tracking.
     pub fn new_paging(config: PagingConfig, init: impl PinInit<T, Error>) -> Result<Self>
+    where
+        T::Driver: DriverStatics,
+    {
+        Self::paging(config, false, init)
+    }
+
+    /// Allocates a paging domain with the given geometry that tracks dirty
+    /// pages if `dirty` (the core then calls the domain's
+    /// [`PagingDomain::set_dirty_tracking`] and
+    /// [`PagingDomain::read_and_clear_dirty`]).  A domain type that lacks
+    /// either operation does not compile with this constructor.
+    pub fn new_paging_dirty(
+        config: PagingConfig,
+        dirty: bool,
+        init: impl PinInit<T, Error>,
+    ) -> Result<Self>
+    where
+        T::Driver: DriverStatics,
+    {
+        const {
+            assert!(
+                T::HAS_SET_DIRTY_TRACKING && T::HAS_READ_AND_CLEAR_DIRTY,
+                "riommu: a dirty-tracking paging domain needs set_dirty_tracking and read_and_clear_dirty"
+            )
+        };
+        Self::paging(config, dirty, init)
+    }
+
+    fn paging(config: PagingConfig, dirty: bool, init: impl PinInit<T, Error>) -> Result<Self>
     where
         T::Driver: DriverStatics,
     {
@@ -419,7 +503,8 @@ impl<T: PagingDomain> DomainBox<T> {
         Self::alloc(init, |raw| {
             raw.type_ = bindings::IOMMU_DOMAIN_UNMANAGED;
             raw.ops = s.paging_ops();
-            if config.dirty_tracking {
+            // The ops exist: `new_paging_dirty` checked at compile time.
+            if dirty {
                 raw.dirty_ops = s.dirty_ops();
             }
             raw.pgsize_bitmap = config.pgsize_bitmap as usize;
@@ -446,8 +531,12 @@ impl<T: super::sva::SvaDomain> DomainBox<T> {
 
 impl<T: NestedDomain> DomainBox<T> {
     /// Allocates a nested domain for `parent`.  On a vIOMMU parent the
-    /// domain remembers the vIOMMU ([`Domain::viommu`]).
-    pub fn new_nested(parent: &Parent<'_, T::Driver>, init: impl PinInit<T, Error>) -> Result<Self>
+    /// domain remembers the vIOMMU ([`Domain::viommu`]); the result cannot
+    /// outlive the parent's borrow.
+    pub fn new_nested<'a>(
+        parent: &Parent<'a, T::Driver>,
+        init: impl PinInit<T, Error>,
+    ) -> Result<NestedBox<'a, T>>
     where
         T::Driver: DriverStatics,
     {
@@ -460,13 +549,10 @@ impl<T: NestedDomain> DomainBox<T> {
             // SAFETY: not yet published: we are the only user.
             unsafe { (*b.ptr.as_ptr()).viommu = ptr::from_ref(*v).cast() };
         }
-        Ok(b)
-    }
-
-    /// The vIOMMU recorded by [`DomainBox::new_nested`], as an address (the
-    /// glue checks it against the allocation's parent before publishing).
-    pub(crate) fn viommu_addr(&self) -> *const c_void {
-        self.domain().viommu
+        Ok(NestedBox {
+            b,
+            _parent: PhantomData,
+        })
     }
 }
 
@@ -474,8 +560,13 @@ impl<T: NestedDomain> Domain<T> {
     /// The vIOMMU this nested domain was allocated on, if any.
     pub fn viommu(&self) -> Option<&Viommu<<T::Driver as Driver>::Viommu>> {
         // SAFETY: set only from the allocation's vIOMMU parent (checked by
-        // the glue before publication); the nested HWPT holds a reference on
-        // the vIOMMU for as long as this domain lives.
+        // the glue before publication).  Before publication the domain is in
+        // a `NestedBox<'a>`, which cannot outlive the parent's borrow; once
+        // published, the nested HWPT holds a `users` reference on the vIOMMU
+        // from its allocation (`refcount_inc(&viommu->obj.users)` in
+        // `iommufd_viommu_alloc_hwpt_nested()`) to its destruction
+        // (`iommufd_hwpt_nested_destroy()`, drivers/iommu/iommufd/
+        // hw_pagetable.c), which frees the domain first.
         unsafe {
             self.viommu
                 .cast::<Viommu<<T::Driver as Driver>::Viommu>>()
@@ -494,7 +585,7 @@ impl<'a> DirtyBitmap<'a> {
     /// # Safety
     ///
     /// `raw` must be valid for `'a`.
-    pub(crate) unsafe fn from_raw(raw: *mut bindings::iommu_dirty_bitmap) -> Self {
+    pub(in crate::riommu) unsafe fn from_raw(raw: *mut bindings::iommu_dirty_bitmap) -> Self {
         Self {
             raw,
             _p: PhantomData,

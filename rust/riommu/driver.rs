@@ -14,6 +14,7 @@ use super::{
         ParentDomain,
     },
     flags::AllocFlags,
+    iotlb::IotlbGather,
     sva::{MmRef, SvaDomain},
     userdata::{UserData, UserDataArray},
     viommu::{self, ViommuImpl},
@@ -152,6 +153,36 @@ impl HwInfo {
     }
 }
 
+/// A device in a callback that the iommu core runs under its probe lock
+/// (`iommu_probe_device_lock`): [`Driver::probe_device`] (from
+/// `iommu_probe_device()`, drivers/iommu/iommu.c) and [`Driver::of_xlate`]
+/// (from `of_iommu_configure()`, drivers/iommu/of_iommu.c).  The device's
+/// firmware binding (`iommu_fwspec`) only changes under that lock, so it
+/// may be read and extended through this type
+/// ([`super::platform::fwspec_ids`], [`super::platform::fwspec_add_ids`]).
+///
+/// # Invariants
+///
+/// The core holds `iommu_probe_device_lock` for `'a`.
+pub struct ProbingDevice<'a> {
+    dev: &'a Device,
+}
+
+impl<'a> ProbingDevice<'a> {
+    /// The device.
+    pub fn device(&self) -> &'a Device {
+        self.dev
+    }
+}
+
+impl core::ops::Deref for ProbingDevice<'_> {
+    type Target = Device;
+
+    fn deref(&self) -> &Device {
+        self.dev
+    }
+}
+
 /// What [`Driver::probe_device`] returns for a device the driver handles.
 pub struct Probe<D: DriverStatics> {
     /// The IOMMU instance the device sits behind.
@@ -181,7 +212,7 @@ impl<'a, D: DriverStatics> IommuDevice<'a, D> {
     /// # Safety
     ///
     /// `dev` must be a live device, not released during `'a`.
-    pub(crate) unsafe fn from_raw_checked(dev: *mut bindings::device) -> Result<Self> {
+    pub(in crate::riommu) unsafe fn from_raw_checked(dev: *mut bindings::device) -> Result<Self> {
         // SAFETY: a live device (caller); `iommu` and its `iommu_dev` are set
         // for any device an IOMMU probed, and read-only meanwhile.
         let ours = unsafe {
@@ -200,7 +231,7 @@ impl<'a, D: DriverStatics> IommuDevice<'a, D> {
     /// # Safety
     ///
     /// `dev` must be a device probed by `D`, not released during `'a`.
-    pub(crate) unsafe fn from_raw(dev: *mut bindings::device) -> Self {
+    pub(in crate::riommu) unsafe fn from_raw(dev: *mut bindings::device) -> Self {
         Self {
             // SAFETY: the core holds a reference for the duration of the callback.
             dev: unsafe { Device::from_raw(dev) },
@@ -213,7 +244,7 @@ impl<'a, D: DriverStatics> IommuDevice<'a, D> {
         self.dev
     }
 
-    pub(crate) fn as_raw(&self) -> *mut bindings::device {
+    pub(in crate::riommu) fn as_raw(&self) -> *mut bindings::device {
         ptr::from_ref(self.dev)
             .cast::<bindings::device>()
             .cast_mut()
@@ -261,7 +292,7 @@ pub trait Driver: Send + Sync + Sized + 'static {
     const DEFAULT_DOMAIN: DefaultDomain = DefaultDomain::Blocked;
 
     /// Decides whether the driver handles `dev`.  `ENODEV` means "not mine".
-    fn probe_device(dev: &Device) -> Result<Probe<Self>>
+    fn probe_device(dev: &ProbingDevice<'_>) -> Result<Probe<Self>>
     where
         Self: DriverStatics;
 
@@ -302,7 +333,7 @@ pub trait Driver: Send + Sync + Sized + 'static {
     /// driver's instance (`args`: its cells), before `probe_device`;
     /// typically records them with [`super::platform::fwspec_add_ids`].
     /// Implement it for IOMMUs described by the device tree.
-    fn of_xlate(_dev: &Device, _args: &[u32]) -> Result
+    fn of_xlate(_dev: &ProbingDevice<'_>, _args: &[u32]) -> Result
     where
         Self: DriverStatics,
     {
@@ -322,12 +353,12 @@ pub trait Driver: Send + Sync + Sized + 'static {
     /// Nested allocations must return [`NewDomain::Nested`].  `flags` holds
     /// only known flags: unknown ones were refused with `EOPNOTSUPP` before
     /// this call.
-    fn domain_alloc_user(
+    fn domain_alloc_user<'a>(
         dev: Option<&IommuDevice<'_, Self>>,
         flags: AllocFlags,
-        parent: Option<Parent<'_, Self>>,
+        parent: Option<Parent<'a, Self>>,
         data: UserData<'_>,
-    ) -> Result<NewDomain<Self>>
+    ) -> Result<NewDomain<'a, Self>>
     where
         Self: DriverStatics;
 
@@ -400,8 +431,16 @@ pub struct Statics {
 unsafe impl Sync for Statics {}
 
 /// Gives the glue access to a driver's [`Statics`].  Implemented by
-/// [`declare_iommu_driver!`]; do not implement by hand.
-pub trait DriverStatics: Driver {
+/// [`declare_iommu_driver!`] only.
+///
+/// # Safety
+///
+/// `statics()` must return the tables built by `Statics::new::<Self>()`
+/// for this very type: the glue identifies `Self`'s devices and domains by
+/// the addresses of these tables and casts their private data to `Self`'s
+/// types on that basis.  Driver modules are `#![forbid(unsafe_code)]` and so
+/// cannot implement it by hand; the macro is invoked from the crate root.
+pub unsafe trait DriverStatics: Driver {
     /// The driver's tables.
     fn statics() -> &'static Statics;
 
@@ -417,14 +456,20 @@ pub trait DriverStatics: Driver {
     }
 }
 
-/// Implements [`DriverStatics`] for a driver type: `declare_iommu_driver!(MyDriver);`
+/// Implements [`DriverStatics`] for a driver type:
+/// `declare_iommu_driver!(MyDriver);`.  It emits an `unsafe impl`, so it
+/// is invoked from the crate root (next to `module!`), not from a driver
+/// module that forbids `unsafe`.
 #[macro_export]
 macro_rules! declare_iommu_driver {
     ($t:ty) => {
-        impl $crate::riommu::driver::DriverStatics for $t {
+        // SAFETY: the tables are `Statics::new::<$t>()`, for `$t` itself.
+        unsafe impl $crate::riommu::driver::DriverStatics for $t {
             fn statics() -> &'static $crate::riommu::driver::Statics {
                 static STATICS: $crate::riommu::driver::Statics =
-                    $crate::riommu::driver::Statics::new::<$t>();
+                    // SAFETY: built for `$t` and only returned by `$t`'s
+                    // `DriverStatics::statics`.
+                    unsafe { $crate::riommu::driver::Statics::new::<$t>() };
                 &STATICS
             }
         }
@@ -434,7 +479,17 @@ pub use declare_iommu_driver;
 
 impl Statics {
     /// Builds the tables for `D`.  Use [`declare_iommu_driver!`].
-    pub const fn new<D: DriverStatics>() -> Self {
+    ///
+    /// # Safety
+    ///
+    /// Only for `D`'s own [`DriverStatics::statics`] (the macro's use).
+    pub const unsafe fn new<D: DriverStatics>() -> Self {
+        // What the capabilities promise, the ops must deliver.
+        assert!(
+            <D::Paging as PagingDomain>::HAS_SET_DIRTY_TRACKING
+                == <D::Paging as PagingDomain>::HAS_READ_AND_CLEAR_DIRTY,
+            "riommu: a paging domain implements both dirty-tracking operations or neither"
+        );
         let mut ops: bindings::iommu_ops = pin_init::zeroed();
         if D::HAS_GET_RESV_REGIONS {
             ops.get_resv_regions = Some(glue::get_resv_regions::<D>);
@@ -471,6 +526,9 @@ impl Statics {
         paging.unmap_pages = Some(glue::unmap_pages::<D>);
         paging.iova_to_phys = Some(glue::iova_to_phys::<D>);
         paging.flush_iotlb_all = Some(glue::flush_iotlb_all::<D>);
+        if <D::Paging as PagingDomain>::HAS_ENFORCE_CACHE_COHERENCY {
+            paging.enforce_cache_coherency = Some(glue::enforce_cache_coherency::<D>);
+        }
         paging.iotlb_sync = Some(glue::iotlb_sync::<D>);
         paging.free = Some(glue::free::<D, D::Paging>);
 
@@ -530,39 +588,39 @@ impl Statics {
         }
     }
 
-    pub(crate) fn paging_ops(&self) -> *const bindings::iommu_domain_ops {
+    pub(in crate::riommu) fn paging_ops(&self) -> *const bindings::iommu_domain_ops {
         &self.paging_ops
     }
 
-    pub(crate) fn nested_ops(&self) -> *const bindings::iommu_domain_ops {
+    pub(in crate::riommu) fn nested_ops(&self) -> *const bindings::iommu_domain_ops {
         &self.nested_ops
     }
 
-    pub(crate) fn sva_ops(&self) -> *const bindings::iommu_domain_ops {
+    pub(in crate::riommu) fn sva_ops(&self) -> *const bindings::iommu_domain_ops {
         &self.sva_ops
     }
 
-    pub(crate) fn dirty_ops(&self) -> *const bindings::iommu_dirty_ops {
+    pub(in crate::riommu) fn dirty_ops(&self) -> *const bindings::iommu_dirty_ops {
         &self.dirty_ops
     }
 
-    pub(crate) fn blocked_domain(&self) -> *mut bindings::iommu_domain {
+    pub(in crate::riommu) fn blocked_domain(&self) -> *mut bindings::iommu_domain {
         self.blocked.get()
     }
 
-    pub(crate) fn identity_domain(&self) -> *mut bindings::iommu_domain {
+    pub(in crate::riommu) fn identity_domain(&self) -> *mut bindings::iommu_domain {
         self.identity.get()
     }
 
-    pub(crate) fn iommu_ops(&self) -> *const bindings::iommu_ops {
+    pub(in crate::riommu) fn iommu_ops(&self) -> *const bindings::iommu_ops {
         self.iommu_ops.get()
     }
 
-    pub(crate) fn viommu_ops(&self) -> *const rb::iommufd_viommu_ops {
+    pub(in crate::riommu) fn viommu_ops(&self) -> *const rb::iommufd_viommu_ops {
         &self.viommu_ops
     }
 
-    pub(crate) fn owner(&self) -> *mut bindings::module {
+    pub(in crate::riommu) fn owner(&self) -> *mut bindings::module {
         // SAFETY: read-only after publication (type invariant).
         unsafe { (*self.iommu_ops.get()).owner }
     }
@@ -802,12 +860,12 @@ impl<D: DriverStatics> IommuRegistration<D> {
     }
 
     /// The bus of a [`IommuRegistration::new_mock_bus`] registration.
-    pub(crate) fn bus(&self) -> *const bindings::bus_type {
+    pub(in crate::riommu) fn bus(&self) -> *const bindings::bus_type {
         // SAFETY: field projection inside our own pinned allocation.
         unsafe { &raw const (*self.raw.get()).bus }
     }
 
-    pub(crate) fn iommu_device(&self) -> *mut bindings::iommu_device {
+    pub(in crate::riommu) fn iommu_device(&self) -> *mut bindings::iommu_device {
         // SAFETY: as above.
         unsafe { &raw mut (*self.raw.get()).iommu }
     }
@@ -849,12 +907,18 @@ impl<D: DriverStatics> PinnedDrop for IommuRegistration<D> {
                 }
             }
         }
+        // Table pages released through RCU (`super::iotlb`) are freed by a
+        // callback in this module's text: let them all run before the
+        // module can go (the registration goes at module exit, or with the
+        // device whose driver has no `unbind` file, `NoUnbindAdapter`).
+        // SAFETY: no lock held; may sleep, as drop of a registration may.
+        unsafe { rb::riommu_shim_rcu_barrier() };
     }
 }
 
 /// Publishes a new domain: takes a module reference for its lifetime
 /// (the core takes none for domains, and ours may outlive our devices).
-pub(crate) fn publish<D: DriverStatics, T: Send + Sync + 'static>(
+pub(in crate::riommu) fn publish<D: DriverStatics, T: Send + Sync + 'static>(
     b: DomainBox<T>,
 ) -> *mut bindings::iommu_domain {
     // SAFETY: `owner` is this module, which is live while we run.
@@ -917,7 +981,31 @@ mod glue {
     ) -> bool {
         // SAFETY: the core only asks about devices we probed.
         let dev = unsafe { IommuDevice::<D>::from_raw(dev) };
-        D::capable(&dev, Cap::from_raw(cap))
+        let cap = Cap::from_raw(cap);
+        match cap {
+            // iommufd calls `enforce_cache_coherency` unchecked once this
+            // capability is reported (`iommufd_hwpt_paging_enforce_cc()`),
+            // so it is only reported with the op.
+            Cap::EnforceCacheCoherency
+                if !<D::Paging as PagingDomain>::HAS_ENFORCE_CACHE_COHERENCY =>
+            {
+                false
+            }
+            _ => D::capable(&dev, cap),
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the iommu core, with the arguments its `iommu_ops` contract
+    /// guarantees for this callback.
+    pub(super) unsafe extern "C" fn enforce_cache_coherency<D: DriverStatics>(
+        domain: *mut bindings::iommu_domain,
+    ) -> bool {
+        // SAFETY: our paging table.
+        unsafe { paging::<D>(domain) }
+            .enforce_cache_coherency()
+            .is_ok()
     }
 
     /// # Safety
@@ -933,7 +1021,10 @@ mod glue {
         let n = usize::try_from(args.args_count)
             .unwrap_or(0)
             .min(args.args.len());
-        from_result(|| D::of_xlate(dev, &args.args[..n]).map(|()| 0))
+        // INVARIANT: `of_iommu_configure()` holds the probe lock around
+        // `of_iommu_xlate()`, which calls us.
+        let dev = ProbingDevice { dev };
+        from_result(|| D::of_xlate(&dev, &args.args[..n]).map(|()| 0))
     }
 
     /// # Safety
@@ -1009,7 +1100,7 @@ mod glue {
         });
         match r {
             // A domain recorded on some vIOMMU must not be published here.
-            Ok(NewDomain::Nested(b)) if b.viommu_addr().is_null() => publish::<D, _>(b),
+            Ok(NewDomain::Nested(b)) if b.viommu_addr().is_null() => publish::<D, _>(b.into_box()),
             Ok(_) => {
                 pr_warn!("riommu: domain_alloc_user returned the wrong kind of domain\n");
                 EINVAL.to_ptr()
@@ -1081,7 +1172,10 @@ mod glue {
     ) -> *mut bindings::iommu_device {
         // SAFETY: the core holds a reference on `dev` during probe.
         let d = unsafe { Device::from_raw(dev) };
-        match D::probe_device(d).and_then(|p| Ok((p.iommu, KBox::new(p.data, GFP_KERNEL)?))) {
+        // INVARIANT: `iommu_probe_device()` holds the probe lock around
+        // `__iommu_probe_device()`, which calls us.
+        let d = ProbingDevice { dev: d };
+        match D::probe_device(&d).and_then(|p| Ok((p.iommu, KBox::new(p.data, GFP_KERNEL)?))) {
             Ok((iommu, data)) => {
                 // SAFETY: `dev->iommu` exists during probe; ownership of the
                 // box goes to the device until `release_device`.
@@ -1270,18 +1364,40 @@ mod glue {
         pgsize: usize,
         pgcount: usize,
         prot: ffi::c_int,
-        _gfp: bindings::gfp_t,
+        gfp: bindings::gfp_t,
         mapped: *mut usize,
     ) -> ffi::c_int {
+        // Our page tables take sleeping locks and allocate with
+        // GFP_KERNEL_ACCOUNT: refuse a caller that may not sleep (the DMA
+        // API maps with GFP_ATOMIC; our paging domains are for iommufd and
+        // other sleeping users, never a device's default DMA domain).
+        // SAFETY: pure flag test (`gfpflags_allow_blocking()`).
+        if !unsafe { rb::riommu_shim_gfp_may_sleep(gfp) } {
+            return EINVAL.to_errno();
+        }
         // SAFETY: our paging table.
         let d = unsafe { paging::<D>(domain) };
+        let mut raw = core::mem::MaybeUninit::<bindings::iommu_iotlb_gather>::uninit();
+        // SAFETY: `raw` is a local that is not moved while the gather lives.
+        unsafe { rb::riommu_shim_gather_init(raw.as_mut_ptr()) };
+        // SAFETY: initialised just above, exclusively ours, free list empty.
+        let mut gather = unsafe { IotlbGather::from_raw(raw.as_mut_ptr()) };
         let (done, r) = d.map_pages(
             iova as u64,
             paddr,
             pgsize as u64,
             pgcount as u64,
             prot as u32,
+            &mut gather,
         );
+        if gather.frees_tables() {
+            // As generic_pt's `map_range()`: the unlinked tables must leave
+            // the IOMMU's caches before their pages are reused.
+            gather.add_range(iova as u64, done.max(pgsize as u64));
+            d.iotlb_sync(&gather);
+        }
+        // SAFETY: the driver's `iotlb_sync` has returned for this gather.
+        unsafe { gather.release() };
         // SAFETY: valid out-parameter (core).
         unsafe { *mapped = done as usize };
         from_result(|| r.map(|()| 0))
@@ -1296,11 +1412,13 @@ mod glue {
         iova: usize,
         pgsize: usize,
         pgcount: usize,
-        _gather: *mut bindings::iommu_iotlb_gather,
+        gather: *mut bindings::iommu_iotlb_gather,
     ) -> usize {
-        // SAFETY: our paging table.
-        let d = unsafe { paging::<D>(domain) };
-        d.unmap_pages(iova as u64, pgsize as u64, pgcount as u64) as usize
+        // SAFETY: our paging table; the core's gather, initialised by
+        // `iommu_iotlb_gather_init()` and ours for the call, whose free list
+        // only this API fills (no DMA flush queue uses our domains).
+        let (d, mut gather) = unsafe { (paging::<D>(domain), IotlbGather::from_raw(gather)) };
+        d.unmap_pages(iova as u64, pgsize as u64, pgcount as u64, &mut gather) as usize
     }
 
     /// # Safety
@@ -1332,10 +1450,14 @@ mod glue {
     /// guarantees for this callback.
     pub(super) unsafe extern "C" fn iotlb_sync<D: DriverStatics>(
         domain: *mut bindings::iommu_domain,
-        _gather: *mut bindings::iommu_iotlb_gather,
+        gather: *mut bindings::iommu_iotlb_gather,
     ) {
-        // SAFETY: our paging table.
-        unsafe { paging::<D>(domain) }.iotlb_sync()
+        // SAFETY: as in `unmap_pages`: the gather the unmaps filled.
+        let (d, mut gather) = unsafe { (paging::<D>(domain), IotlbGather::from_raw(gather)) };
+        d.iotlb_sync(&gather);
+        // SAFETY: the driver's `iotlb_sync` has returned for this gather.
+        // (The core re-initialises the gather after us.)
+        unsafe { gather.release() };
     }
 
     /// # Safety

@@ -19,10 +19,11 @@
 //! - [`poll_timeout`]: busy-wait for a condition with a deadline.
 
 use super::bindings as rb;
-use super::pgtable::KernelTableMem;
+use super::iotlb::IotlbGather;
+use super::pgtable::{KernelTableMem, TrustedFormat};
 use super::pure::{
     errno::Errno,
-    pt::{Format, PageTable, Prot, TableMem},
+    pt::{PageTable, Prot, TableMem},
 };
 use core::{
     ffi::c_void,
@@ -354,22 +355,47 @@ impl TableMem for HwTableMem {
     }
 }
 
+/// [`HwTableMem`] during a map or an unmap: a table the walker unlinks goes
+/// to the call's gather, released only after the flush (see
+/// [`super::iotlb`]).
+struct HwGatherMem<'m, 'g, 'a> {
+    mem: &'m mut HwTableMem,
+    gather: &'g mut IotlbGather<'a>,
+}
+
+impl TableMem for HwGatherMem<'_, '_, '_> {
+    fn alloc_table(&mut self) -> Result<u64, Errno> {
+        self.mem.alloc_table()
+    }
+
+    fn free_table(&mut self, table: u64) {
+        self.gather.defer_free(table);
+    }
+
+    fn read(&self, table: u64, index: usize) -> u64 {
+        self.mem.read(table, index)
+    }
+
+    fn write(&mut self, table: u64, index: usize, value: u64) {
+        self.mem.write(table, index, value)
+    }
+}
+
 /// An I/O page table of format `F` that an IOMMU walks from
 /// [`HwPageTable::root`]; freed on drop.
 ///
-/// The caller serialises access (the methods take `&mut self`) and
-/// invalidates the IOMMU's caches after unmapping, before the memory of the
-/// pages unmapped is reused.  Table pages freed by an unmap are returned to
-/// the page allocator at once; an IOMMU that caches paging-structure
-/// entries must not walk them afterwards, so the caller invalidates before
-/// the next access through that range can happen (QEMU caches leaf
-/// translations only).
-pub struct HwPageTable<F: Format> {
+/// The caller serialises access (the methods take `&mut self`).  Unmaps
+/// add their range to the call's [`IotlbGather`], and table pages that a
+/// map or an unmap unlinks go to it: the glue releases them only after the
+/// driver's `iotlb_sync` has made the IOMMU forget them (its paging-
+/// structure or walk caches included).  The caller invalidates the IOTLB
+/// before the domain, and so the table, is freed.
+pub struct HwPageTable<F: TrustedFormat> {
     table: Option<PageTable<F>>,
     mem: HwTableMem,
 }
 
-impl<F: Format> HwPageTable<F> {
+impl<F: TrustedFormat> HwPageTable<F> {
     /// Allocates the root table; `coherent` says whether the IOMMU's walks
     /// snoop the CPU caches.
     pub fn new(coherent: bool) -> Result<Self> {
@@ -397,7 +423,8 @@ impl<F: Format> HwPageTable<F> {
         self.parts().0.root()
     }
 
-    /// See [`PageTable::map_pages`].
+    /// See [`PageTable::map_pages`]; tables that a large leaf replaces go
+    /// to `gather`.
     pub fn map_pages(
         &mut self,
         iova: u64,
@@ -405,15 +432,32 @@ impl<F: Format> HwPageTable<F> {
         pgsize: u64,
         pgcount: u64,
         prot: Prot,
+        gather: &mut IotlbGather<'_>,
     ) -> (u64, Result<(), Errno>) {
-        let (t, m) = self.parts();
-        t.map_pages(m, iova, paddr, pgsize, pgcount, prot)
+        let (t, mem) = self.parts();
+        t.map_pages(
+            &mut HwGatherMem { mem, gather },
+            iova,
+            paddr,
+            pgsize,
+            pgcount,
+            prot,
+        )
     }
 
-    /// See [`PageTable::unmap_pages`].
-    pub fn unmap_pages(&mut self, iova: u64, pgsize: u64, pgcount: u64) -> u64 {
-        let (t, m) = self.parts();
-        t.unmap_pages(m, iova, pgsize, pgcount)
+    /// See [`PageTable::unmap_pages`]; adds the range unmapped to `gather`.
+    pub fn unmap_pages(
+        &mut self,
+        iova: u64,
+        pgsize: u64,
+        pgcount: u64,
+        gather: &mut IotlbGather<'_>,
+    ) -> u64 {
+        let (t, mem) = self.parts();
+        let mut m = HwGatherMem { mem, gather };
+        let n = t.unmap_pages(&mut m, iova, pgsize, pgcount);
+        m.gather.add_range(iova, n);
+        n
     }
 
     /// See [`PageTable::iova_to_phys`].
@@ -423,7 +467,7 @@ impl<F: Format> HwPageTable<F> {
     }
 }
 
-impl<F: Format> Drop for HwPageTable<F> {
+impl<F: TrustedFormat> Drop for HwPageTable<F> {
     fn drop(&mut self) {
         if let Some(t) = self.table.take() {
             t.destroy(&mut self.mem);

@@ -51,50 +51,83 @@ impl Drop for IommufdCtx {
     }
 }
 
+/// A handle that keeps a device registered on its bus for as long as it
+/// lives.  An iommufd binding ([`BoundDevice`]) or an SVA bond
+/// ([`super::sva::SvaBond`]) holds one: both keep a plain pointer to the
+/// device that their teardown follows (`idev->dev`, `handle->dev`), and the
+/// iommu core releases a device when it leaves its bus
+/// (`iommu_release_device()` clears `dev->iommu_group` and frees
+/// `dev->iommu`), so tearing them down afterwards would touch freed memory
+/// or a NULL group.  A counted reference on the `struct device` alone is
+/// not enough for that reason.
+///
+/// # Safety
+///
+/// While a value of the type lives, [`RegisteredDevice::device`] returns
+/// the same device, and that device stays registered on its bus:
+/// `device_del()` has not run for it.
+pub unsafe trait RegisteredDevice: Send + Sync + 'static {
+    /// The device kept registered.
+    fn device(&self) -> &Device;
+}
+
 /// A device bound to an iommufd context (`iommufd_device_bind`); unbound on
-/// drop, which first detaches it.
+/// drop, which first detaches it.  It holds `K`, which keeps the device
+/// registered until the binding is gone.
 ///
 /// # Invariants
 ///
-/// `idev` is a live binding returned by `iommufd_device_bind`; `attached`
-/// tells whether the RID (`IOMMU_NO_PASID`) is attached.
-pub struct BoundDevice {
+/// `idev` is a live binding returned by `iommufd_device_bind` for
+/// `keep.device()`; `attached` tells whether the RID (`IOMMU_NO_PASID`) is
+/// attached.
+pub struct BoundDevice<K: RegisteredDevice> {
     idev: NonNull<rb::iommufd_device>,
     id: u32,
     attached: bool,
     /// PASIDs attached through [`BoundDevice::attach_pasid`]: detached
     /// before unbinding, which iommufd requires (it warns otherwise).
     pasids: KVec<u32>,
+    /// Dropped after `Drop::drop` has unbound.
+    keep: K,
 }
 
 // SAFETY: iommufd serialises operations on a bound device internally; the
 // `&mut self` methods serialise ours.
-unsafe impl Send for BoundDevice {}
-// SAFETY: the `&self` methods only read `id`.
-unsafe impl Sync for BoundDevice {}
+unsafe impl<K: RegisteredDevice> Send for BoundDevice<K> {}
+// SAFETY: the `&self` methods only read `id` and call iommufd, which locks.
+unsafe impl<K: RegisteredDevice> Sync for BoundDevice<K> {}
 
 /// `IOMMU_NO_PASID`: the device's RID.
 pub const NO_PASID: u32 = 0;
 
-impl BoundDevice {
-    /// Binds `dev` to `ctx`; the returned id is the iommufd device id.
-    pub fn bind(ctx: &IommufdCtx, dev: &Device) -> Result<Self> {
+impl<K: RegisteredDevice> BoundDevice<K> {
+    /// Binds `keep`'s device to `ctx`; [`BoundDevice::id`] is the iommufd
+    /// device id.
+    pub fn bind(ctx: &IommufdCtx, keep: K) -> Result<Self> {
         let mut id = 0u32;
-        let raw_dev = core::ptr::from_ref(dev)
+        let raw_dev = core::ptr::from_ref(keep.device())
             .cast::<bindings::device>()
             .cast_mut();
-        // SAFETY: `ctx` is a live context and `dev` a live device whose IOMMU
-        // driver has probed it; `id` is a valid out-parameter.
+        // SAFETY: `ctx` is a live context and `raw_dev` a registered device
+        // (`keep`) whose IOMMU driver has probed it; `id` is a valid
+        // out-parameter.
         let p = unsafe { rb::iommufd_device_bind(ctx.ptr.as_ptr(), raw_dev, &mut id) };
         let p = kernel::error::from_err_ptr(p)?;
+        // INVARIANT: bound just now; `keep` keeps the device registered.
         NonNull::new(p)
             .map(|idev| Self {
                 idev,
                 id,
                 attached: false,
                 pasids: KVec::new(),
+                keep,
             })
             .ok_or(ENODEV)
+    }
+
+    /// The device.
+    pub fn device(&self) -> &Device {
+        self.keep.device()
     }
 
     /// The iommufd object id of the binding.
@@ -184,22 +217,7 @@ impl BoundDevice {
     }
 }
 
-/// An identity token of an `iommu_domain`, for comparisons only.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DomainToken(pub(crate) usize);
-
-/// The domain attached to `pasid` of `dev`'s group, as a token.
-pub fn pasid_domain(dev: &Device, pasid: u32) -> Option<DomainToken> {
-    let raw = core::ptr::from_ref(dev)
-        .cast::<bindings::device>()
-        .cast_mut();
-    // SAFETY: a live device with an IOMMU group (bound devices have one);
-    // the result is only compared.
-    let p = unsafe { rb::riommu_shim_pasid_domain(raw, pasid) };
-    (!p.is_null()).then_some(DomainToken(p as usize))
-}
-
-impl Drop for BoundDevice {
+impl<K: RegisteredDevice> Drop for BoundDevice<K> {
     fn drop(&mut self) {
         for &pasid in self.pasids.iter() {
             // SAFETY: live binding; `pasid` was attached by us.

@@ -3,12 +3,15 @@
 //! Software devices on the bus of a mock IOMMU instance
 //! ([`IommuRegistration::new_mock_bus`]).
 
-use super::driver::{DriverStatics, IommuRegistration};
+use super::{
+    driver::{DriverStatics, IommuRegistration},
+    iommufd::RegisteredDevice,
+};
 use core::{
     ptr::NonNull,
     sync::atomic::{AtomicU32, Ordering},
 };
-use kernel::{bindings, device::Device, prelude::*, types::Opaque};
+use kernel::{bindings, device::Device, prelude::*, sync::Arc, types::Opaque};
 
 /// A driver whose IOMMU instance owns a mock bus.
 pub trait MockBusDriver: DriverStatics {
@@ -24,20 +27,52 @@ struct BusDev<T> {
 
 static NEXT_ID: AtomicU32 = AtomicU32::new(0);
 
-/// A registered device on a mock bus; unregistered on drop.
+/// The registration of a device on a mock bus; unregistered when dropped.
 ///
 /// # Invariants
 ///
 /// `ptr` is a `KBox`-allocated `BusDev` whose `dev` was added with
 /// `iommu_mock_device_add`; we own its initial reference.
-pub struct MockDevice<D: MockBusDriver> {
-    ptr: NonNull<BusDev<D::BusDevData>>,
+struct Registered<T> {
+    ptr: NonNull<BusDev<T>>,
 }
 
-// SAFETY: the device is reference counted; `BusDevData` is `Send + Sync`.
-unsafe impl<D: MockBusDriver> Send for MockDevice<D> {}
+// SAFETY: the device is reference counted; `T` is `Send + Sync`.
+unsafe impl<T: Send + Sync> Send for Registered<T> {}
 // SAFETY: as above.
-unsafe impl<D: MockBusDriver> Sync for MockDevice<D> {}
+unsafe impl<T: Send + Sync> Sync for Registered<T> {}
+
+impl<T> Drop for Registered<T> {
+    fn drop(&mut self) {
+        // SAFETY: added device; drops our initial reference.
+        unsafe { bindings::device_unregister(self.ptr.as_ref().dev.get()) };
+    }
+}
+
+/// A registered device on a mock bus, unregistered when the last clone is
+/// dropped.  Clones are what keep the device on its bus: an iommufd binding
+/// or an SVA bond made through one ([`RegisteredDevice`]) holds one, so the
+/// device cannot leave its bus (and the iommu core release it) before them.
+pub struct MockDevice<D: MockBusDriver> {
+    reg: Arc<Registered<D::BusDevData>>,
+}
+
+impl<D: MockBusDriver> Clone for MockDevice<D> {
+    fn clone(&self) -> Self {
+        Self {
+            reg: self.reg.clone(),
+        }
+    }
+}
+
+// SAFETY: while a `MockDevice` lives, its `Registered` lives, and the device
+// is only unregistered when that drops (`device_unregister()` in
+// `Registered::drop`, the only place that removes a mock-bus device).
+unsafe impl<D: MockBusDriver> RegisteredDevice for MockDevice<D> {
+    fn device(&self) -> &Device {
+        MockDevice::device(self)
+    }
+}
 
 /// `struct device::release` of mock-bus devices.
 ///
@@ -97,20 +132,22 @@ impl<D: MockBusDriver> MockDevice<D> {
         }
         // SAFETY: `p` is non-null (from `KBox::into_raw`).
         let ptr = unsafe { NonNull::new_unchecked(p) };
-        // INVARIANT: added; we keep the initial reference.
-        Ok(Self { ptr })
+        // INVARIANT: added; we keep the initial reference.  If the `Arc`
+        // cannot be allocated, dropping `Registered` unregisters it again.
+        let reg = Arc::new(Registered { ptr }, GFP_KERNEL)?;
+        Ok(Self { reg })
     }
 
     /// The device's data.
     pub fn data(&self) -> &D::BusDevData {
         // SAFETY: valid while we hold our reference (type invariant).
-        unsafe { &self.ptr.as_ref().data }
+        unsafe { &self.reg.ptr.as_ref().data }
     }
 
     /// The generic device.
     pub fn device(&self) -> &Device {
         // SAFETY: valid while we hold our reference.
-        unsafe { Device::from_raw(self.ptr.as_ref().dev.get()) }
+        unsafe { Device::from_raw(self.reg.ptr.as_ref().dev.get()) }
     }
 
     /// The data of `dev` if it sits on `reg`'s bus.
@@ -124,12 +161,5 @@ impl<D: MockBusDriver> MockDevice<D> {
         // SAFETY: only `MockDevice::new` puts devices on this bus, always as
         // the first field of a `BusDev<D::BusDevData>`.
         Some(unsafe { &(*raw.cast::<BusDev<D::BusDevData>>()).data })
-    }
-}
-
-impl<D: MockBusDriver> Drop for MockDevice<D> {
-    fn drop(&mut self) {
-        // SAFETY: added device; drops our initial reference.
-        unsafe { bindings::device_unregister(self.ptr.as_ref().dev.get()) };
     }
 }

@@ -20,6 +20,7 @@ pub mod driver;
 pub mod flags;
 pub mod hw;
 pub mod iommufd;
+pub mod iotlb;
 pub mod mockbus;
 pub mod objset;
 pub mod pages;

@@ -4,29 +4,29 @@
 //! find again by iommufd context and object id, for example from a control
 //! device.  The objects leave their set automatically when freed.
 
-use core::{
-    marker::PhantomData,
-    ptr,
-    sync::atomic::{AtomicPtr, Ordering},
-};
+use core::{marker::PhantomData, ptr, sync::atomic::Ordering};
 use kernel::{prelude::*, sync::Mutex};
 
 mod private {
-    /// Seals [`super::Tracked`]: only objects whose free path leaves the set
-    /// may be tracked.
-    pub trait Sealed {}
-}
-pub(crate) use private::Sealed;
+    use super::ObjSet;
+    use core::sync::atomic::AtomicPtr;
 
-/// An object an [`ObjSet`] can hold.  Implemented by the API's object
-/// types ([`super::domain::Domain`], [`super::viommu::Viommu`]), whose free
-/// paths call [`ObjSet::remove_freed`].
-pub trait Tracked: Sealed + Sync + Sized + 'static {
-    /// The object's pointer to the set it is in.
-    fn set_slot(&self) -> &AtomicPtr<ObjSet<Self>>;
-    /// The iommufd object id, if the object is published.
-    fn object_id(&self) -> Option<u32>;
+    /// An object an [`ObjSet`] can hold: the API's object types
+    /// ([`crate::riommu::domain::Domain`], [`crate::riommu::viommu::Viommu`]),
+    /// whose free paths call [`ObjSet::remove_freed`].
+    ///
+    /// It lives in a private module and is re-exported only inside
+    /// `crate::riommu`: the API is compiled into each driver crate, so
+    /// `pub(in crate::riommu)` would let a driver implement it (and then free a tracked
+    /// object behind the set's back) or store into an object's slot.
+    pub trait Tracked: Sync + Sized + 'static {
+        /// The object's pointer to the set it is in.
+        fn set_slot(&self) -> &AtomicPtr<ObjSet<Self>>;
+        /// The iommufd object id, if the object is published.
+        fn object_id(&self) -> Option<u32>;
+    }
 }
+pub(in crate::riommu) use private::Tracked;
 
 /// A set of live objects, keyed by an iommufd context identity.
 ///
@@ -57,16 +57,23 @@ impl<O: Tracked> ObjSet<O> {
     }
 
     /// Adds `obj` under `key`; an object can be in one set only (`EBUSY`).
-    pub(crate) fn insert(&'static self, key: usize, obj: &O) -> Result {
+    ///
+    /// The object's slot is claimed first with one `compare_exchange`, so
+    /// two racing inserts of one object cannot both succeed.
+    pub(in crate::riommu) fn insert(&'static self, key: usize, obj: &O) -> Result {
         let slot = obj.set_slot();
-        if !slot.load(Ordering::Relaxed).is_null() {
-            return Err(EBUSY);
-        }
-        self.entries
+        let me = ptr::from_ref(self).cast_mut();
+        slot.compare_exchange(ptr::null_mut(), me, Ordering::AcqRel, Ordering::Acquire)
+            .map_err(|_| EBUSY)?;
+        let pushed = self
+            .entries
             .lock()
-            .push((key, ptr::from_ref(obj) as usize), GFP_KERNEL)?;
-        slot.store(ptr::from_ref(self).cast_mut(), Ordering::Release);
-        Ok(())
+            .push((key, ptr::from_ref(obj) as usize), GFP_KERNEL);
+        if pushed.is_err() {
+            // Not in the set: release the claim.
+            slot.store(ptr::null_mut(), Ordering::Release);
+        }
+        Ok(pushed?)
     }
 
     /// Removes `obj` from whatever set it is in; the free path calls this.
@@ -74,7 +81,7 @@ impl<O: Tracked> ObjSet<O> {
     /// # Safety
     ///
     /// `obj` must point to a live `O`, about to be freed.
-    pub(crate) unsafe fn remove_freed(obj: *const O) {
+    pub(in crate::riommu) unsafe fn remove_freed(obj: *const O) {
         // SAFETY: live (caller).
         let set = unsafe { (*obj).set_slot().load(Ordering::Acquire) };
         // SAFETY: a non-null slot points to a `'static` set (`insert`).

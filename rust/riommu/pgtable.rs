@@ -6,14 +6,17 @@
 //! [`IoPageTable`] serialises map, unmap and the dirty operations with a
 //! mutex, but [`IoPageTable::iova_to_phys`] walks without it: iommufd calls
 //! it once per 4 KiB page when it unmaps (to unpin the pages), so a lock
-//! there would cost more than the walk.  That is sound because no table page
-//! is freed while the `IoPageTable` lives (the tables that a map replaces by
-//! a leaf are only freed with the whole table) and [`KernelTableMem`] reads
-//! and writes entries atomically: a concurrent lookup sees an old or a new
-//! entry and only ever walks live tables.
+//! there would cost more than the walk.  That is sound because a table page
+//! that a map or an unmap unlinks is not freed there: it goes to the call's
+//! [`IotlbGather`], which releases it after the flush and through RCU (see
+//! [`super::iotlb`]), while the lock-free walk runs under `rcu_read_lock()`;
+//! and [`KernelTableMem`] reads and writes entries atomically, so a
+//! concurrent lookup sees an old or a new entry and only ever walks live
+//! tables.
 
 use super::bindings as rb;
 use super::domain::DirtyBitmap;
+use super::iotlb::IotlbGather;
 use super::pure::{
     errno::Errno,
     pt::{Format, PageTable, Prot, TableMem},
@@ -43,10 +46,48 @@ fn linear_delta(p: u64) -> usize {
     d
 }
 
+/// A page-table [`Format`] whose table pointers the kernel's table memory
+/// may follow.
+///
+/// # Safety
+///
+/// [`Format::table_addr`] of an entry built by [`Format::make_table`]`(t)`
+/// returns `t`, and [`Format::is_present`]/[`Format::is_leaf`] tell table
+/// pointers from leaves exactly as `make_table` and `make_leaf` build them:
+/// the walker then only follows addresses of tables it allocated.  A safe
+/// `Format` whose `table_addr` returned anything else would let the walker
+/// read and write arbitrary physical memory through [`KernelTableMem`].
+/// Implemented here for `riommu_core`'s formats, which its host tests check
+/// (`make_table`/`table_addr` round trips); a driver module, which forbids
+/// `unsafe`, cannot add one.
+pub unsafe trait TrustedFormat: Format {}
+
+// SAFETY: `make_table`/`table_addr` round trip; host-tested in
+// `riommu_core` (tests/pt.rs, mockpt.rs).
+unsafe impl TrustedFormat for super::pure::mockpt::MockFormat {}
+// SAFETY: as above (smmuv3/lpae.rs tests).
+unsafe impl<const HD: bool> TrustedFormat for super::pure::smmuv3::lpae::Stage1Lpae<HD> {}
+// SAFETY: as above (smmuv3/lpae.rs tests).
+unsafe impl<const HD: bool> TrustedFormat for super::pure::smmuv3::lpae::Stage2Lpae<HD> {}
+// SAFETY: as above (vtd/pte.rs tests).
+unsafe impl<const L: usize, const LL: u32> TrustedFormat
+    for super::pure::vtd::pte::VtdSecondStage<L, LL>
+{
+}
+// SAFETY: as above (vtd/pte.rs tests).
+unsafe impl<const L: usize, const LL: u32> TrustedFormat
+    for super::pure::vtd::pte::VtdFirstStage<L, LL>
+{
+}
+
 /// Table memory backed by kernel pages.  Entries are read and written
 /// atomically (as a hardware walker or a lock-free lookup needs).
+///
+/// Its safe methods take physical addresses, so it is internal to the API:
+/// only the walker, driven by a [`TrustedFormat`], gives it addresses, all
+/// of tables it allocated.
 #[derive(Default)]
-pub struct KernelTableMem;
+pub(in crate::riommu) struct KernelTableMem;
 
 const ENTRIES: usize = 512;
 
@@ -91,22 +132,19 @@ impl TableMem for KernelTableMem {
     }
 }
 
-/// [`KernelTableMem`] whose `free_table` only puts the table on a list
-/// (linked through entry 0; the pages stay allocated), for an
-/// [`IoPageTable`] to free when it goes: a lock-free lookup may still be
-/// walking a table that a map has just replaced by a leaf.
-struct DeferFree<'a> {
-    head: &'a mut u64,
+/// [`KernelTableMem`] during a map or an unmap: a table the walker unlinks
+/// goes to the call's gather, to be released after the flush.
+pub(in crate::riommu) struct GatherMem<'g, 'a> {
+    pub(in crate::riommu) gather: &'g mut IotlbGather<'a>,
 }
 
-impl TableMem for DeferFree<'_> {
+impl TableMem for GatherMem<'_, '_> {
     fn alloc_table(&mut self) -> Result<u64, Errno> {
         KernelTableMem.alloc_table()
     }
 
     fn free_table(&mut self, table: u64) {
-        KernelTableMem.write(table, 0, *self.head);
-        *self.head = table;
+        self.gather.defer_free(table);
     }
 
     fn read(&self, table: u64, index: usize) -> u64 {
@@ -118,13 +156,6 @@ impl TableMem for DeferFree<'_> {
     }
 }
 
-/// What the mutex of an [`IoPageTable`] protects.
-struct Locked<F: Format> {
-    table: PageTable<F>,
-    /// Tables that maps replaced by leaves (see [`DeferFree`]).
-    deferred: u64,
-}
-
 /// An I/O page table of format `F` in kernel pages, behind a mutex, with
 /// the operations of a paging domain in the iommu API's terms (IOMMU_READ /
 /// IOMMU_WRITE protections, kernel errors).  Freed on drop.
@@ -134,15 +165,16 @@ struct Locked<F: Format> {
 /// # Invariants
 ///
 /// `table` has its root (is usable) from construction until drop; `root`
-/// is that root.  No table page is freed before drop.
+/// is that root.  Before drop a table page is freed only through a gather:
+/// after its flush and an RCU grace period.
 #[pin_data(PinnedDrop)]
-pub struct IoPageTable<F: Format> {
+pub struct IoPageTable<F: TrustedFormat> {
     root: u64,
     #[pin]
-    table: Mutex<Locked<F>>,
+    table: Mutex<PageTable<F>>,
 }
 
-impl<F: Format> IoPageTable<F> {
+impl<F: TrustedFormat> IoPageTable<F> {
     /// Allocates the root table.
     pub fn new() -> impl PinInit<Self, Error> {
         // INVARIANT: a fresh table has its root.
@@ -150,22 +182,14 @@ impl<F: Format> IoPageTable<F> {
         let root = table.as_ref().map_or(0, |t| t.root());
         try_pin_init!(Self {
             root,
-            table <- new_mutex!(Locked {
-                table: table?,
-                deferred: 0,
-            }),
+            table <- new_mutex!(table?),
         }? Error)
-    }
-
-    fn with<R>(&self, f: impl FnOnce(&mut PageTable<F>, &mut DeferFree<'_>) -> R) -> R {
-        let mut l = self.table.lock();
-        let Locked { table, deferred } = &mut *l;
-        f(table, &mut DeferFree { head: deferred })
     }
 
     /// `map_pages` of a paging domain: maps `pgcount` pages of `pgsize` at
     /// `iova` to `paddr` with IOMMU `prot`; returns the bytes mapped and the
-    /// error that stopped it.
+    /// error that stopped it.  Tables that a large leaf replaces go to
+    /// `gather`.
     pub fn map_pages(
         &self,
         iova: u64,
@@ -173,27 +197,47 @@ impl<F: Format> IoPageTable<F> {
         pgsize: u64,
         pgcount: u64,
         prot: u32,
+        gather: &mut IotlbGather<'_>,
     ) -> (u64, Result) {
         let prot = Prot::from_iommu_prot(prot as i32);
-        let (done, r) = self.with(|t, m| t.map_pages(m, iova, paddr, pgsize, pgcount, prot));
+        let mut mem = GatherMem { gather };
+        let (done, r) = self
+            .table
+            .lock()
+            .map_pages(&mut mem, iova, paddr, pgsize, pgcount, prot);
         (done, r.map_err(Into::into))
     }
 
-    /// `unmap_pages` of a paging domain; returns the bytes unmapped.
-    pub fn unmap_pages(&self, iova: u64, pgsize: u64, pgcount: u64) -> u64 {
-        self.with(|t, m| t.unmap_pages(m, iova, pgsize, pgcount))
+    /// `unmap_pages` of a paging domain; returns the bytes unmapped, which
+    /// it adds to `gather`'s range.
+    pub fn unmap_pages(
+        &self,
+        iova: u64,
+        pgsize: u64,
+        pgcount: u64,
+        gather: &mut IotlbGather<'_>,
+    ) -> u64 {
+        let mut mem = GatherMem { gather };
+        let n = self
+            .table
+            .lock()
+            .unmap_pages(&mut mem, iova, pgsize, pgcount);
+        mem.gather.add_range(iova, n);
+        n
     }
 
     /// `iova_to_phys`: 0 when unmapped.  Takes no lock: concurrent with a
     /// map or an unmap of the same IOVA it returns the old or the new
     /// translation.
     pub fn iova_to_phys(&self, iova: u64) -> u64 {
+        // Tables unlinked meanwhile are released only after a grace period.
+        let _rcu = kernel::sync::rcu::read_lock();
         PageTable::<F>::lookup_at(&KernelTableMem, self.root, iova).map_or(0, |leaf| leaf.phys)
     }
 
     /// Marks the leaf mapping `iova` dirty; false if unmapped.
     pub fn set_dirty(&self, iova: u64) -> bool {
-        self.with(|t, m| t.set_dirty(m, iova))
+        self.table.lock().set_dirty(&mut KernelTableMem, iova)
     }
 
     /// `read_and_clear_dirty` into the core's bitmap.
@@ -204,12 +248,16 @@ impl<F: Format> IoPageTable<F> {
         no_clear: bool,
         dirty: &mut DirtyBitmap<'_>,
     ) {
-        self.with(|t, m| t.read_and_clear_dirty(m, iova, size, no_clear, |i, l| dirty.record(i, l)))
+        self.table
+            .lock()
+            .read_and_clear_dirty(&mut KernelTableMem, iova, size, no_clear, |i, l| {
+                dirty.record(i, l)
+            })
     }
 
     /// Number of table pages.
     pub fn table_count(&self) -> usize {
-        self.with(|t, _| t.table_count())
+        self.table.lock().table_count()
     }
 
     /// Physical address of the root table (for hardware table pointers).
@@ -219,14 +267,11 @@ impl<F: Format> IoPageTable<F> {
 }
 
 #[pinned_drop]
-impl<F: Format> PinnedDrop for IoPageTable<F> {
+impl<F: TrustedFormat> PinnedDrop for IoPageTable<F> {
     fn drop(self: Pin<&mut Self>) {
-        let mut l = self.table.lock();
-        l.table.free_all(&mut KernelTableMem);
-        while l.deferred != 0 {
-            let t = l.deferred;
-            l.deferred = KernelTableMem.read(t, 0);
-            KernelTableMem.free_table(t);
-        }
+        // The domain is being freed: no device uses it, its IOTLB entries
+        // are gone (the driver flushes before), and the core runs no lookup
+        // on a domain it frees.
+        self.table.lock().free_all(&mut KernelTableMem);
     }
 }

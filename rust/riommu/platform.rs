@@ -25,8 +25,63 @@
 //! for each specifier naming our node.  Devices whose fwspec names our node
 //! then reach `probe_device`.
 
-use super::hw::Mmio;
-use kernel::{bindings, device::Device, platform, prelude::*};
+use super::{driver::ProbingDevice, hw::Mmio};
+use core::marker::PhantomData;
+use kernel::{
+    bindings,
+    device::Device,
+    driver::{DriverLayout, RegistrationOps},
+    platform,
+    prelude::*,
+    types::Opaque,
+    ThisModule,
+};
+
+/// [`platform::Adapter`] with the driver's sysfs `bind` and `unbind` files
+/// suppressed (`suppress_bind_attrs`), as the C arm-smmu-v3 driver has
+/// (`arm_smmu_driver`, drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.c).  An
+/// IOMMU's instance is referred to by every domain, vIOMMU and device
+/// behind it, so it must not go while the module is in use: with no
+/// `unbind` file it is unbound only when the driver is unregistered, at
+/// module unload, which the module references of those objects (and the
+/// core's per-device reference, `iommu_init_device()`) hold off.  Register
+/// it with [`kernel::driver::Registration`] as the plain adapter.
+pub struct NoUnbindAdapter<T: platform::Driver>(PhantomData<T>);
+
+// SAFETY: the layout of `platform::Adapter<T>`, whose `DriverLayout` this
+// copies: `bindings::platform_driver` is `repr(C)`, embeds its `struct
+// device_driver` at `driver`, and `T::Data` is the device private data
+// `platform::Adapter<T>`'s probe sets.
+unsafe impl<T: platform::Driver + 'static> DriverLayout for NoUnbindAdapter<T> {
+    type DriverType = bindings::platform_driver;
+    type DriverData<'bound> = T::Data<'bound>;
+    const DEVICE_DRIVER_OFFSET: usize = core::mem::offset_of!(Self::DriverType, driver);
+}
+
+// SAFETY: registration and unregistration are `platform::Adapter<T>`'s, on
+// the same `DriverType`, so an `unregister` follows its successful
+// `register` exactly when it does for the adapter.
+unsafe impl<T: platform::Driver + 'static> RegistrationOps for NoUnbindAdapter<T> {
+    unsafe fn register(
+        pdrv: &Opaque<Self::DriverType>,
+        name: &'static CStr,
+        module: &'static ThisModule,
+    ) -> Result {
+        // SAFETY: fields of a driver being initialised, not yet registered
+        // (the driver core creates the bind files at registration,
+        // `bus_add_driver()` → `add_bind_files()`); the adapter's
+        // `register` sets only other fields.
+        unsafe {
+            (*pdrv.get()).driver.suppress_bind_attrs = true;
+            <platform::Adapter<T> as RegistrationOps>::register(pdrv, name, module)
+        }
+    }
+
+    unsafe fn unregister(pdrv: &Opaque<Self::DriverType>) {
+        // SAFETY: registered by `register` above (caller).
+        unsafe { <platform::Adapter<T> as RegistrationOps>::unregister(pdrv) }
+    }
+}
 
 /// The raw pointer of a device, for the C calls below.
 fn raw(dev: &Device) -> *mut bindings::device {
@@ -50,15 +105,13 @@ pub fn mmio_of<Ctx: kernel::device::DeviceContext>(pdev: &platform::Device<Ctx>)
 /// The ids of `dev`'s firmware IOMMU binding (`iommu_fwspec.ids`), in
 /// order; empty if it has none.
 ///
-/// The fwspec is set up before `probe_device` and only changes under the
-/// core's probe lock, which is held while `probe_device` runs: call it from
-/// `probe_device` (or on a device that the driver has probed, whose fwspec no
-/// longer changes).
-pub fn fwspec_ids(dev: &Device) -> Result<KVec<u32>> {
+/// The fwspec only changes under the core's probe lock, which a
+/// [`ProbingDevice`] proves is held.
+pub fn fwspec_ids(dev: &ProbingDevice<'_>) -> Result<KVec<u32>> {
     let mut out = KVec::new();
-    // SAFETY: `dev` is a live device; `dev->iommu` and its fwspec are set
-    // before probe and stable while it is probed (see above); `ids` holds
-    // `num_ids` initialised entries.
+    // SAFETY: `dev` is a live device; `dev->iommu` and its fwspec only
+    // change under the probe lock, which is held (`ProbingDevice`); `ids`
+    // holds `num_ids` initialised entries.
     unsafe {
         let param = (*raw(dev)).iommu;
         if param.is_null() || (*param).fwspec.is_null() {
@@ -77,10 +130,10 @@ pub fn fwspec_ids(dev: &Device) -> Result<KVec<u32>> {
 /// Appends `ids` to `dev`'s fwspec (`iommu_fwspec_add_ids`): the body of an
 /// `of_xlate` for IOMMUs whose specifier is the id itself (SMMUv3's
 /// `#iommu-cells = <1>`).
-pub fn fwspec_add_ids(dev: &Device, ids: &[u32]) -> Result {
+pub fn fwspec_add_ids(dev: &ProbingDevice<'_>, ids: &[u32]) -> Result {
     let n = i32::try_from(ids.len()).map_err(|_| EINVAL)?;
-    // SAFETY: `dev` is live (the core holds it during `of_xlate`); the core
-    // copies `n` ids from `ids`.
+    // SAFETY: `dev` is live (the core holds it during `of_xlate`) and the
+    // probe lock is held (`ProbingDevice`); the core copies `n` ids.
     let ret = unsafe { bindings::iommu_fwspec_add_ids(raw(dev), ids.as_ptr(), n) };
     if ret < 0 {
         Err(Error::from_errno(ret))

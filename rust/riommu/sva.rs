@@ -11,7 +11,7 @@
 //! the mm's teardown.  The notifier holds its own reference on the
 //! `mm_struct` (the core drops its reference before the driver's `free`).
 
-use super::bindings as rb;
+use super::{bindings as rb, iommufd::RegisteredDevice};
 use core::{
     marker::PhantomPinned,
     ptr,
@@ -29,7 +29,7 @@ impl<'a> MmRef<'a> {
     /// # Safety
     ///
     /// `mm` must be live (and have users) for `'a`.
-    pub(crate) unsafe fn from_raw(mm: *mut bindings::mm_struct) -> Self {
+    pub(in crate::riommu) unsafe fn from_raw(mm: *mut bindings::mm_struct) -> Self {
         // SAFETY: per the safety requirements.
         let mm = unsafe { &*mm.cast() };
         Self { mm }
@@ -54,8 +54,11 @@ pub trait MmNotifierHandler: Send + Sync + 'static {
 ///
 /// # Invariants
 ///
-/// While `mm` is non-null, `raw` is registered on that mm and we hold a
-/// reference (`mmgrab`) on it.
+/// While `mm` is non-null we hold a reference (`mmgrab`) on that mm, and
+/// `raw` is registered on it, or being registered by the one
+/// [`MmNotifier::register`] call that set `mm` (which clears `mm` again if
+/// the registration fails).  Drop, which needs the notifier unshared,
+/// therefore only sees a registered notifier.
 #[pin_data(PinnedDrop)]
 pub struct MmNotifier<H: MmNotifierHandler> {
     #[pin]
@@ -99,26 +102,41 @@ impl<H: MmNotifierHandler> MmNotifier<H> {
         &self.handler
     }
 
-    /// Registers on `mm` (once; `EBUSY` after that).
+    /// Registers on `mm` (once; `EBUSY` after that, and for a second
+    /// caller racing the first).
     pub fn register(&self, mm: MmRef<'_>) -> Result {
-        if !self.mm.load(Ordering::Acquire).is_null() {
+        let raw = self.raw.get();
+        // SAFETY: `mm` is live with users (the binding process); this
+        // reference is ours for as long as `self.mm` holds the pointer.
+        unsafe { rb::riommu_shim_mmgrab(mm.as_raw()) };
+        // Claim the notifier with one atomic step, so two racing callers
+        // cannot both register the same `mmu_notifier`.
+        if self
+            .mm
+            .compare_exchange(
+                ptr::null_mut(),
+                mm.as_raw(),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_err()
+        {
+            // SAFETY: the reference taken above.
+            unsafe { rb::riommu_shim_mmdrop(mm.as_raw()) };
             return Err(EBUSY);
         }
-        let raw = self.raw.get();
-        // SAFETY: `raw` is pinned memory of ours; `mm` is live with users
-        // (the binding process).  We grab a reference for as long as we are
-        // registered.
-        unsafe {
+        // SAFETY: `raw` is pinned memory of ours, claimed above; `mm` is live.
+        let ret = unsafe {
             (*raw).ops = &Self::OPS;
-            rb::riommu_shim_mmgrab(mm.as_raw());
-            let ret = bindings::mmu_notifier_register(raw, mm.as_raw());
-            if ret != 0 {
-                rb::riommu_shim_mmdrop(mm.as_raw());
-                return Err(Error::from_errno(ret));
-            }
+            bindings::mmu_notifier_register(raw, mm.as_raw())
+        };
+        if ret != 0 {
+            self.mm.store(ptr::null_mut(), Ordering::Release);
+            // SAFETY: the reference taken above, no longer published.
+            unsafe { rb::riommu_shim_mmdrop(mm.as_raw()) };
+            return Err(Error::from_errno(ret));
         }
         // INVARIANT: registered, reference held.
-        self.mm.store(mm.as_raw(), Ordering::Release);
         Ok(())
     }
 
@@ -220,42 +238,72 @@ impl<D: super::driver::DriverStatics<Sva = NoSva<D>>> SvaDomain for NoSva<D> {
     }
 }
 
-/// An SVA bond made by [`bind`]: unbound on drop.
+/// An SVA bond made by [`bind`]: unbound on drop.  It holds `K`, which
+/// keeps the device registered until the bond is gone.
 ///
 /// # Invariants
 ///
-/// `handle` is a live `iommu_sva` from `iommu_sva_bind_device`.
-pub struct SvaBond {
+/// `handle` is a live `iommu_sva` from `iommu_sva_bind_device` whose
+/// `dev` is `keep.device()`.
+pub struct SvaBond<K: RegisteredDevice> {
     handle: ptr::NonNull<bindings::iommu_sva>,
+    /// Dropped after `Drop::drop` has unbound.
+    keep: K,
 }
 
-// SAFETY: the core refcounts and locks bonds.
-unsafe impl Send for SvaBond {}
-// SAFETY: as above.
-unsafe impl Sync for SvaBond {}
+// SAFETY: the core refcounts bonds and serialises bind and unbind
+// (`iommu_sva_lock`).
+unsafe impl<K: RegisteredDevice> Send for SvaBond<K> {}
+// SAFETY: `&self` only reads the PASID, which never changes.
+unsafe impl<K: RegisteredDevice> Sync for SvaBond<K> {}
 
-/// Binds the calling process's mm to `dev` (`iommu_sva_bind_device`).
-pub fn bind(dev: &kernel::device::Device) -> Result<SvaBond> {
-    let raw = ptr::from_ref(dev).cast::<bindings::device>().cast_mut();
-    // SAFETY: a live device; `current->mm` is the caller's live mm.
-    let h = unsafe { bindings::iommu_sva_bind_device(raw, rb::riommu_shim_current_mm()) };
+/// Binds the calling process's mm to `keep`'s device
+/// (`iommu_sva_bind_device`).  `EINVAL` from a kernel thread (no mm);
+/// `EBUSY` if the device's group already has a bond of this mm made through
+/// another device (the core shares one bond per group and PASID, and its
+/// unbind would act on that other device).
+pub fn bind<K: RegisteredDevice>(keep: K) -> Result<SvaBond<K>> {
+    let raw = ptr::from_ref(keep.device())
+        .cast::<bindings::device>()
+        .cast_mut();
+    // SAFETY: reads `current->mm`, which only the current task changes.
+    let mm = unsafe { rb::riommu_shim_current_mm() };
+    if mm.is_null() {
+        return Err(EINVAL);
+    }
+    // SAFETY: a registered device (`keep`), so `iommu_sva_bind_device()`
+    // finds its group; `mm` is the caller's live mm.
+    let h = unsafe { bindings::iommu_sva_bind_device(raw, mm) };
     let h = kernel::error::from_err_ptr(h)?;
-    ptr::NonNull::new(h)
-        .map(|handle| SvaBond { handle })
-        .ok_or(ENODEV)
+    let handle = ptr::NonNull::new(h).ok_or(ENODEV)?;
+    // SAFETY: a live handle; `dev` is set when the bond is made and never
+    // changed (`iommu_sva_bind_device()`, drivers/iommu/iommu-sva.c).
+    if unsafe { (*h).dev } != raw {
+        // SAFETY: the reference we just took, dropped once.
+        unsafe { bindings::iommu_sva_unbind_device(h) };
+        return Err(EBUSY);
+    }
+    // INVARIANT: bound for `keep.device()`.
+    Ok(SvaBond { handle, keep })
 }
 
-impl SvaBond {
+impl<K: RegisteredDevice> SvaBond<K> {
     /// The PASID of the bond.
     pub fn pasid(&self) -> u32 {
         // SAFETY: live bond (invariant).
         unsafe { bindings::iommu_sva_get_pasid(self.handle.as_ptr()) }
     }
+
+    /// The device kept registered.
+    pub fn keeper(&self) -> &K {
+        &self.keep
+    }
 }
 
-impl Drop for SvaBond {
+impl<K: RegisteredDevice> Drop for SvaBond<K> {
     fn drop(&mut self) {
-        // SAFETY: live bond, unbound once.
+        // SAFETY: live bond, unbound once, while its device is still
+        // registered (`keep` drops after this).
         unsafe { bindings::iommu_sva_unbind_device(self.handle.as_ptr()) };
     }
 }

@@ -76,7 +76,7 @@ impl<'a> UserData<'a> {
     /// # Safety
     ///
     /// `ptr` must be NULL or valid for reads for `'a`.
-    pub(crate) unsafe fn from_raw(ptr: *const bindings::iommu_user_data) -> Self {
+    pub(in crate::riommu) unsafe fn from_raw(ptr: *const bindings::iommu_user_data) -> Self {
         // SAFETY: per the function's safety requirements.
         // SAFETY: per the function's safety requirements.
         let raw = unsafe { ptr.as_ref() };
@@ -152,7 +152,7 @@ impl<'a> UserDataArray<'a> {
     /// # Safety
     ///
     /// `ptr` must be valid for reads and writes for `'a`, with no other access.
-    pub(crate) unsafe fn from_raw(ptr: *mut bindings::iommu_user_data_array) -> Self {
+    pub(in crate::riommu) unsafe fn from_raw(ptr: *mut bindings::iommu_user_data_array) -> Self {
         // SAFETY: per the function's safety requirements.
         let raw = unsafe { &mut *ptr };
         let requested = raw.entry_num;

@@ -17,9 +17,10 @@
 use super::{
     bindings as rb,
     driver::{Driver, DriverStatics},
-    objset::{ObjSet, Sealed, Tracked},
+    objset::{ObjSet, Tracked},
+    pages::PhysPages,
 };
-use core::{mem::offset_of, ops::Deref, ptr, sync::atomic::AtomicPtr};
+use core::{cell::UnsafeCell, mem::offset_of, ops::Deref, ptr, sync::atomic::AtomicPtr};
 use kernel::{bindings, device::Device, ffi, prelude::*, types::Opaque};
 
 /// A vIOMMU of a driver: the core `struct iommufd_viommu` at offset 0,
@@ -28,12 +29,42 @@ use kernel::{bindings, device::Device, ffi, prelude::*, types::Opaque};
 /// # Invariants
 ///
 /// Allocated by iommufd with `size_of::<Viommu<T>>()` bytes; `inner` is
-/// initialised from a successful `viommu_init` until `destroy`.
+/// initialised from a successful `viommu_init` until `destroy`.  `mmap` is
+/// written only during `viommu_init` (by [`ViommuCore::alloc_mmap`], before
+/// the object is published) and read-only afterwards.
 #[repr(C)]
 pub struct Viommu<T> {
     core: Opaque<rb::iommufd_viommu>,
     set: AtomicPtr<ObjSet<Viommu<T>>>,
+    mmap: UnsafeCell<Option<MmapRegion>>,
     inner: T,
+}
+
+/// Pages registered for userspace `mmap` of the iommufd file, owned by the
+/// vIOMMU that registered them.
+///
+/// # Invariants
+///
+/// `offset` is a region of `ictx` owned by `owner` (`_iommufd_alloc_mmap`)
+/// that maps exactly `pages`; it is destroyed before `pages` are freed.
+struct MmapRegion {
+    ictx: *mut bindings::iommufd_ctx,
+    owner: *mut rb::iommufd_object,
+    offset: usize,
+    pages: PhysPages,
+}
+
+impl Drop for MmapRegion {
+    fn drop(&mut self) {
+        // SAFETY: our region of a live context and object (type invariant):
+        // regions are dropped with their vIOMMU, in `viommu_init`'s error
+        // path or in `destroy`, both before iommufd frees the object.  No
+        // VMA maps it any more: each VMA holds a `users` reference on the
+        // owner (`iommufd_fops_vma_open()`, drivers/iommu/iommufd/main.c),
+        // so the vIOMMU cannot be destroyed while one exists.
+        unsafe { rb::_iommufd_destroy_mmap(self.ictx, self.owner, self.offset) };
+        // `pages` are freed after this, when the field drops.
+    }
 }
 
 /// A driver-defined vDEVICE: the core `struct iommufd_vdevice` at offset 0,
@@ -53,13 +84,24 @@ pub struct Vdevice<T> {
 const _: () = assert!(offset_of!(Viommu<u64>, core) == 0);
 const _: () = assert!(offset_of!(Vdevice<u64>, core) == 0);
 
+/// The alignment iommufd's object memory has: `_iommufd_object_alloc()`
+/// uses `kzalloc()`, which aligns to at least `ARCH_KMALLOC_MINALIGN`.
+const KMALLOC_MINALIGN: usize = bindings::ARCH_KMALLOC_MINALIGN;
+
+/// Whether a `Viommu<T>`/`Vdevice<V>` fits the alignment of the memory
+/// iommufd gives it; checked at compile time for each driver in the glue.
+const fn fits_kmalloc<X>() -> bool {
+    core::mem::align_of::<X>() <= KMALLOC_MINALIGN
+}
+
 // SAFETY: the core part is owned by iommufd, which serialises its updates;
-// the driver part is `T`.
+// the driver part is `T`; the mmap region is written only during
+// `viommu_init`, before the object is published, and read-only afterwards
+// (type invariant), and its raw pointers name iommufd objects that any
+// thread may use.
 unsafe impl<T: Send> Send for Viommu<T> {}
 // SAFETY: as above.
 unsafe impl<T: Sync> Sync for Viommu<T> {}
-
-impl<T> Sealed for Viommu<T> {}
 
 impl<T: Sync + 'static> Tracked for Viommu<T> {
     fn set_slot(&self) -> &AtomicPtr<ObjSet<Self>> {
@@ -87,52 +129,73 @@ impl<T> Deref for Vdevice<T> {
     }
 }
 
-/// The core part of a vIOMMU being initialised.
+/// The core part of a vIOMMU (being initialised, or initialised).
+///
+/// # Invariants
+///
+/// `raw` is a live `struct iommufd_viommu` for `'a`, whose `ictx`, `obj`
+/// and `type` iommufd set before `viommu_init` and never changes; `mmap`
+/// is `Some` only during `viommu_init`, pointing at the vIOMMU's region
+/// slot, which nobody else touches meanwhile.
 pub struct ViommuCore<'a> {
-    raw: &'a rb::iommufd_viommu,
+    raw: &'a Opaque<rb::iommufd_viommu>,
+    mmap: Option<&'a UnsafeCell<Option<MmapRegion>>>,
 }
 
 impl ViommuCore<'_> {
     /// The `IOMMU_VIOMMU_TYPE_*` requested.
     pub fn viommu_type(&self) -> u32 {
-        self.raw.type_
+        // SAFETY: set before `viommu_init`, never changed (invariant).
+        unsafe { (*self.raw.get()).type_ }
+    }
+
+    fn ictx(&self) -> *mut bindings::iommufd_ctx {
+        // SAFETY: as above.
+        unsafe { (*self.raw.get()).ictx }.cast()
     }
 
     /// Identity of the owning iommufd context (see
     /// [`super::iommufd::IommufdCtx::key`]).
     pub fn ctx_key(&self) -> usize {
-        self.raw.ictx as usize
+        self.ictx() as usize
     }
 
-    /// Registers `length` bytes at physical `phys` for userspace `mmap` of
-    /// the iommufd file; returns the mmap offset.  Undone with
-    /// [`Viommu::destroy_mmap`].
-    pub fn alloc_mmap(&self, phys: u64, length: usize) -> Result<usize> {
+    /// Registers `pages` for userspace `mmap` of the iommufd file and
+    /// returns the mmap offset.  The vIOMMU keeps the pages: the region is
+    /// destroyed and the pages freed with the vIOMMU (or when `init` fails).
+    /// Only during `init`, and once (`EBUSY` for a second region, `EINVAL`
+    /// outside `init`); see [`Viommu::mmap_pages`].
+    pub fn alloc_mmap(&self, pages: PhysPages) -> Result<usize> {
+        let slot = self.mmap.ok_or(EINVAL)?;
+        // SAFETY: only this `ViommuCore` touches the slot during `init`
+        // (type invariant), and it is not `Sync`.
+        let slot = unsafe { &mut *slot.get() };
+        if slot.is_some() {
+            return Err(EBUSY);
+        }
         let mut offset = 0usize;
-        // SAFETY: `raw` is a live vIOMMU under initialisation; the core
-        // validates `phys`/`length`; `offset` is a valid out-parameter.
+        // SAFETY: a field of the live vIOMMU (type invariant).
+        let owner = unsafe { &raw mut (*self.raw.get()).obj }.cast::<rb::iommufd_object>();
+        // SAFETY: `raw` is a live vIOMMU under initialisation; its `obj` is
+        // the owner; `pages` are ours and stay allocated as long as the
+        // region (`MmapRegion`); the core checks alignment and length.
         kernel::error::to_result(unsafe {
             rb::_iommufd_alloc_mmap(
-                self.raw.ictx,
-                core::ptr::from_ref(&self.raw.obj).cast_mut(),
-                phys,
-                length,
+                self.ictx().cast(),
+                owner.cast(),
+                pages.phys(),
+                pages.len(),
                 &mut offset,
             )
         })?;
+        // INVARIANT: the region maps `pages`, which it owns.
+        *slot = Some(MmapRegion {
+            ictx: self.ictx(),
+            owner,
+            offset,
+            pages,
+        });
         Ok(offset)
-    }
-
-    /// Undoes [`ViommuCore::alloc_mmap`] (for an `init` that fails later).
-    pub fn destroy_mmap(&self, offset: usize) {
-        // SAFETY: `offset` came from `alloc_mmap` on this object.
-        unsafe {
-            rb::_iommufd_destroy_mmap(
-                self.raw.ictx,
-                core::ptr::from_ref(&self.raw.obj).cast_mut(),
-                offset,
-            )
-        };
     }
 }
 
@@ -143,14 +206,19 @@ impl<T> Viommu<T> {
 
     /// The core part.
     pub fn core(&self) -> ViommuCore<'_> {
-        // SAFETY: `core` is initialised by iommufd before the driver runs.
-        let raw = unsafe { &*self.raw() };
-        ViommuCore { raw }
+        // INVARIANT: `core` is initialised by iommufd before the driver runs;
+        // no region can be added after `init`.
+        ViommuCore {
+            raw: &self.core,
+            mmap: None,
+        }
     }
 
     /// The iommufd object id.
     pub fn id(&self) -> u32 {
-        self.core().raw.obj.id
+        // SAFETY: assigned when the object is allocated, before
+        // `viommu_init`, and never changed.
+        unsafe { (*self.raw()).obj.id }
     }
 
     /// See [`ViommuCore::ctx_key`].
@@ -158,9 +226,13 @@ impl<T> Viommu<T> {
         self.core().ctx_key()
     }
 
-    /// See [`ViommuCore::destroy_mmap`].
-    pub fn destroy_mmap(&self, offset: usize) {
-        self.core().destroy_mmap(offset)
+    /// The pages registered with [`ViommuCore::alloc_mmap`] and their mmap
+    /// offset, if any.
+    pub fn mmap_pages(&self) -> Option<(&PhysPages, usize)> {
+        // SAFETY: read-only after `init` (type invariant).
+        unsafe { &*self.mmap.get() }
+            .as_ref()
+            .map(|r| (&r.pages, r.offset))
     }
 
     /// The virtual id of `dev` on this vIOMMU (`ENOENT` if it has no vDEVICE).
@@ -179,6 +251,10 @@ impl<T> Viommu<T> {
     /// Queues an event of `ty` with `data` on the vIOMMU's vEVENTQ of that
     /// type (`iommufd_viommu_report_event`); `EOPNOTSUPP` without one.
     pub fn report_event(&self, ty: u32, data: &[u8]) -> Result {
+        // iommufd WARNs on an empty event (`iommufd_viommu_report_event()`).
+        if data.is_empty() {
+            return Err(EINVAL);
+        }
         // SAFETY: a live vIOMMU; the core copies `data` before returning.
         kernel::error::to_result(unsafe {
             rb::iommufd_viommu_report_event(
@@ -200,9 +276,12 @@ impl<T> Viommu<T> {
         // SAFETY: a live vIOMMU; lock and unlock are paired below.
         unsafe { rb::riommu_shim_viommu_lock(self.raw()) };
         // SAFETY: `vdevs` entries are published only after `vdevice_init`
-        // succeeded and are removed (under this lock) before `destroy`; all
-        // vDEVICEs of a `Viommu<T>` are `Vdevice<T::Vdev>` (we set
-        // `vdevice_size` for `T`).
+        // succeeded (`xa_store()` after the op in
+        // `iommufd_vdevice_alloc_ioctl()`, drivers/iommu/iommufd/viommu.c),
+        // and our `vdevice_destroy` glue removes the entry under this lock
+        // before it drops anything (iommufd itself removes it only after
+        // `destroy`, in `iommufd_vdevice_abort()`); all vDEVICEs of a
+        // `Viommu<T>` are `Vdevice<T::Vdev>` (we set `vdevice_size` for `T`).
         let r = unsafe {
             let v = rb::riommu_shim_viommu_find_vdev(self.raw(), virt_id as ffi::c_ulong);
             v.cast::<Vdevice<V>>().as_ref().map(f)
@@ -213,39 +292,56 @@ impl<T> Viommu<T> {
     }
 }
 
-/// The core part of a vDEVICE being initialised.
+/// The core part of a vDEVICE.
+///
+/// # Invariants
+///
+/// `raw` is a live `struct iommufd_vdevice` for `'a` whose `virt_id`,
+/// `idev` and `obj.id` iommufd set before `vdevice_init` and never change.
 pub struct VdeviceCore<'a> {
-    raw: &'a rb::iommufd_vdevice,
+    raw: &'a Opaque<rb::iommufd_vdevice>,
 }
 
 impl VdeviceCore<'_> {
     /// The virtual id (vSID, vRID, ...) userspace gave.
     pub fn virt_id(&self) -> u64 {
-        self.raw.virt_id
+        // SAFETY: set before `vdevice_init`, never changed (invariant).
+        unsafe { (*self.raw.get()).virt_id }
     }
 
     /// The physical device.
     pub fn device(&self) -> &Device {
-        // SAFETY: the vDEVICE holds its iommufd device, whose device is live.
-        unsafe {
-            Device::from_raw(rb::iommufd_vdevice_to_device(
-                core::ptr::from_ref(self.raw).cast_mut(),
-            ))
-        }
+        // SAFETY: the vDEVICE holds a `wait_cnt` reference on its iommufd
+        // device for its whole life (`iommufd_vdevice_alloc_ioctl()`), and a
+        // bound iommufd device's `dev` stays registered until it is unbound
+        // (the binding claims DMA ownership of the group, released only by
+        // `iommufd_device_unbind()`).
+        unsafe { Device::from_raw(rb::iommufd_vdevice_to_device(self.raw.get())) }
+    }
+
+    /// The physical device as probed by driver `D` (with its private data);
+    /// `EINVAL` if another driver probed it.
+    pub fn probed<D: DriverStatics>(&self) -> Result<super::driver::IommuDevice<'_, D>> {
+        let dev = ptr::from_ref(self.device())
+            .cast::<bindings::device>()
+            .cast_mut();
+        // SAFETY: the device stays registered, and so probed, while the
+        // vDEVICE lives (see `device`), which outlives `&self`.
+        unsafe { super::driver::IommuDevice::from_raw_checked(dev) }
     }
 }
 
 impl<T> Vdevice<T> {
     /// The core part.
     pub fn core(&self) -> VdeviceCore<'_> {
-        // SAFETY: initialised by iommufd before the driver runs.
-        let raw = unsafe { &*self.core.get() };
-        VdeviceCore { raw }
+        // INVARIANT: initialised by iommufd before the driver runs.
+        VdeviceCore { raw: &self.core }
     }
 
     /// The iommufd object id.
     pub fn id(&self) -> u32 {
-        self.core().raw.obj.id
+        // SAFETY: set when the object is allocated and never changed.
+        unsafe { (*self.core.get()).obj.id }
     }
 }
 
@@ -337,7 +433,7 @@ unsafe impl<D> Send for NoViommu<D> {}
 unsafe impl<D> Sync for NoViommu<D> {}
 
 /// The glue of the vIOMMU callbacks; referenced from [`super::driver::Statics`].
-pub(crate) mod glue {
+pub(in crate::riommu) mod glue {
     use super::*;
     use crate::riommu::{
         domain::{NewDomain, Parent, ParentDomain},
@@ -359,10 +455,16 @@ pub(crate) mod glue {
     /// # Safety
     ///
     /// Called by the iommu core (`get_viommu_size`).
-    pub(crate) unsafe extern "C" fn get_viommu_size<D: DriverStatics>(
+    pub(in crate::riommu) unsafe extern "C" fn get_viommu_size<D: DriverStatics>(
         dev: *mut bindings::device,
         ty: bindings::iommu_viommu_type,
     ) -> usize {
+        const {
+            assert!(
+                fits_kmalloc::<Viommu<D::Viommu>>(),
+                "riommu: the vIOMMU type needs more alignment than kmalloc gives"
+            )
+        };
         // SAFETY: a device bound to iommufd, live for the call.
         let dev = unsafe { Device::from_raw(dev) };
         if D::Viommu::supports(dev, ty) {
@@ -376,28 +478,37 @@ pub(crate) mod glue {
     ///
     /// Called by iommufd (`viommu_init`) with a zeroed object of the size
     /// `get_viommu_size` gave and a live parent domain.
-    pub(crate) unsafe extern "C" fn viommu_init<D: DriverStatics>(
+    pub(in crate::riommu) unsafe extern "C" fn viommu_init<D: DriverStatics>(
         v: *mut bindings::iommufd_viommu,
         parent: *mut bindings::iommu_domain,
         user_data: *const bindings::iommu_user_data,
     ) -> ffi::c_int {
         let v = v.cast::<rb::iommufd_viommu>();
+        let vp = v.cast::<Viommu<D::Viommu>>();
+        // SAFETY: the memory after the core part is ours, zeroed, and never
+        // moves (iommufd object memory); nothing reads `set` or `mmap`
+        // before this.
+        unsafe {
+            (&raw mut (*vp).set).write(AtomicPtr::new(ptr::null_mut()));
+            (&raw mut (*vp).mmap).write(UnsafeCell::new(None));
+        }
         let r = (|| -> Result {
             // SAFETY: the parent is live for the call (the core holds it).
             let parent = unsafe { ParentDomain::<D>::from_raw(parent) }?;
-            // SAFETY: the core part is initialised by iommufd.
-            let raw = unsafe { &*v };
-            let core = ViommuCore { raw };
+            // SAFETY: the core part is initialised by iommufd; `mmap` was
+            // initialised above and only this `ViommuCore` touches it until
+            // `init` returns.
+            let core = unsafe {
+                ViommuCore {
+                    raw: &*v.cast::<Opaque<rb::iommufd_viommu>>(),
+                    mmap: Some(&(*vp).mmap),
+                }
+            };
             // SAFETY: NULL or valid for the call.
             let data = unsafe { UserData::from_raw(user_data) };
             let init = D::Viommu::init(&core, parent.domain(), data)?;
-            let vp = v.cast::<Viommu<D::Viommu>>();
-            // SAFETY: the memory after the core part is ours, uninitialised
-            // (zeroed) and never moves (iommufd object memory).
-            unsafe {
-                (&raw mut (*vp).set).write(AtomicPtr::new(ptr::null_mut()));
-                <_ as PinInit<_, Error>>::__init(init, &raw mut (*vp).inner)?;
-            }
+            // SAFETY: the driver part is ours, uninitialised and never moves.
+            unsafe { <_ as PinInit<_, Error>>::__init(init, &raw mut (*vp).inner)? };
             if let Some(set) = D::Viommu::set() {
                 // SAFETY: initialised just above.
                 let vi = unsafe { &*vp };
@@ -421,22 +532,34 @@ pub(crate) mod glue {
         })();
         match r {
             Ok(()) => 0,
-            Err(e) => e.to_errno(),
+            Err(e) => {
+                // SAFETY: initialised above; the failed vIOMMU is freed by
+                // the core without `destroy` (no ops), so its region goes now.
+                unsafe { core::ptr::drop_in_place(&raw mut (*vp).mmap) };
+                e.to_errno()
+            }
         }
     }
 
     /// # Safety
     ///
     /// Called by iommufd for an initialised vIOMMU, once.
-    pub(crate) unsafe extern "C" fn destroy<D: DriverStatics>(v: *mut rb::iommufd_viommu) {
+    pub(in crate::riommu) unsafe extern "C" fn destroy<D: DriverStatics>(
+        v: *mut rb::iommufd_viommu,
+    ) {
         // SAFETY: initialised (ops are only set then).
         let vi = unsafe { viommu::<D>(v) };
         D::Viommu::release(vi);
         // SAFETY: live, about to be freed.
         unsafe { ObjSet::remove_freed(ptr::from_ref(vi)) };
         let owner = D::statics().owner();
-        // SAFETY: dropped once; iommufd frees the memory afterwards.
-        unsafe { core::ptr::drop_in_place(&raw mut (*v.cast::<Viommu<D::Viommu>>()).inner) };
+        let vp = v.cast::<Viommu<D::Viommu>>();
+        // SAFETY: dropped once, the driver's data before the region its
+        // data may describe; iommufd frees the memory afterwards.
+        unsafe {
+            core::ptr::drop_in_place(&raw mut (*vp).inner);
+            core::ptr::drop_in_place(&raw mut (*vp).mmap);
+        }
         // SAFETY: drops the reference taken in `viommu_init`.
         unsafe { bindings::module_put(owner) };
     }
@@ -444,7 +567,7 @@ pub(crate) mod glue {
     /// # Safety
     ///
     /// Called by iommufd on an initialised vIOMMU.
-    pub(crate) unsafe extern "C" fn alloc_domain_nested<D: DriverStatics>(
+    pub(in crate::riommu) unsafe extern "C" fn alloc_domain_nested<D: DriverStatics>(
         v: *mut rb::iommufd_viommu,
         flags: u32,
         user_data: *const bindings::iommu_user_data,
@@ -458,7 +581,7 @@ pub(crate) mod glue {
             Ok(NewDomain::Nested(b))
                 if core::ptr::eq(b.viommu_addr(), ptr::from_ref(vi).cast()) =>
             {
-                publish::<D, _>(b)
+                publish::<D, _>(b.into_box())
             }
             Ok(_) => {
                 pr_warn!(
@@ -474,7 +597,7 @@ pub(crate) mod glue {
     ///
     /// Called by iommufd on an initialised vIOMMU with an array valid for
     /// the call.
-    pub(crate) unsafe extern "C" fn cache_invalidate<D: DriverStatics>(
+    pub(in crate::riommu) unsafe extern "C" fn cache_invalidate<D: DriverStatics>(
         v: *mut rb::iommufd_viommu,
         array: *mut bindings::iommu_user_data_array,
     ) -> ffi::c_int {
@@ -490,13 +613,26 @@ pub(crate) mod glue {
     ///
     /// Called by iommufd with a vDEVICE of `vdevice_size` bytes whose core
     /// part is initialised and whose viommu is ours.
-    pub(crate) unsafe extern "C" fn vdevice_init<D: DriverStatics>(
+    pub(in crate::riommu) unsafe extern "C" fn vdevice_init<D: DriverStatics>(
         vd: *mut rb::iommufd_vdevice,
     ) -> ffi::c_int {
+        const {
+            assert!(
+                fits_kmalloc::<Vdevice<<D::Viommu as ViommuImpl>::Vdev>>(),
+                "riommu: the vDEVICE type needs more alignment than kmalloc gives"
+            )
+        };
         let r = (|| -> Result {
             // SAFETY: the core part is initialised; its viommu is ours and
             // initialised (it has our ops).
-            let (core, vi) = unsafe { (VdeviceCore { raw: &*vd }, viommu::<D>((*vd).viommu)) };
+            let (core, vi) = unsafe {
+                (
+                    VdeviceCore {
+                        raw: &*vd.cast::<Opaque<rb::iommufd_vdevice>>(),
+                    },
+                    viommu::<D>((*vd).viommu),
+                )
+            };
             let init = D::Viommu::vdevice_init(vi, &core)?;
             // SAFETY: the driver part is ours, zeroed and never moves.
             unsafe {
@@ -524,8 +660,15 @@ pub(crate) mod glue {
     unsafe extern "C" fn vdevice_destroy<D: DriverStatics>(vd: *mut rb::iommufd_vdevice) {
         type V<D> = <<D as Driver>::Viommu as ViommuImpl>::Vdev;
         // SAFETY: initialised (destroy is set only then); the viommu is live
-        // (the vDEVICE holds a reference).
+        // (the vDEVICE holds a `users` reference on it).
         let (vi, this) = unsafe { (viommu::<D>((*vd).viommu), &*vd.cast::<Vdevice<V<D>>>()) };
+        // iommufd calls `destroy` before it removes the vDEVICE from the
+        // vIOMMU's table (`iommufd_vdevice_abort()`): remove it first, under
+        // the table's lock, so that no `with_vdevice` can reach it while its
+        // data is dropped.  iommufd's own removal then finds nothing, which
+        // its `xa_cmpxchg()` tolerates.
+        // SAFETY: a live vIOMMU and this vDEVICE of it.
+        unsafe { rb::riommu_shim_viommu_unpublish_vdev((*vd).viommu, vd) };
         D::Viommu::vdevice_release(vi, this);
         let owner = D::statics().owner();
         // SAFETY: dropped once; iommufd frees the memory.

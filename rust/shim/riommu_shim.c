@@ -20,8 +20,6 @@ MODULE_IMPORT_NS("IOMMUFD_INTERNAL");
 
 /* iommufd's private object layout, for riommu_shim_domain_hwpt_id() */
 #include "iommufd/iommufd_private.h"
-/* iommu_attach_handle_get(), for riommu_shim_pasid_domain() */
-#include "iommu-priv.h"
 
 /* dev_iommu_priv_get() is a static inline in iommu.h. */
 void *riommu_shim_dev_iommu_priv_get(struct device *dev)
@@ -90,6 +88,62 @@ void *riommu_shim_phys_to_virt(u64 phys)
 	return __va(phys);
 }
 
+/*
+ * The gather's free list of table pages (rust/riommu/iotlb.rs): pages that
+ * a map or unmap unlinked, linked through page->lru as iommu-pages.h's
+ * iommu_pages_list_add() does (a private inline), released only after the
+ * flush.  The release goes through call_rcu(): a CPU walk without the
+ * table lock (IoPageTable::iova_to_phys, under rcu_read_lock()) may still be
+ * reading the page.  page->rcu_head overlays page->lru, which is free again
+ * once the page is off the list.  list_empty(), page_to_phys() and friends
+ * are inlines and macros.
+ */
+/* iommu_iotlb_gather_init() is an inline (the list head points to itself). */
+void riommu_shim_gather_init(struct iommu_iotlb_gather *gather)
+{
+	iommu_iotlb_gather_init(gather);
+}
+
+/* gfpflags_allow_blocking() is an inline. */
+bool riommu_shim_gfp_may_sleep(gfp_t gfp)
+{
+	return gfpflags_allow_blocking(gfp);
+}
+
+bool riommu_shim_gather_list_empty(struct iommu_iotlb_gather *gather)
+{
+	return list_empty(&gather->freelist.pages);
+}
+
+void riommu_shim_gather_add_table(struct iommu_iotlb_gather *gather, u64 phys)
+{
+	list_add_tail(&phys_to_page(phys)->lru, &gather->freelist.pages);
+}
+
+static void riommu_shim_table_rcu_free(struct rcu_head *head)
+{
+	__free_page(container_of(head, struct page, rcu_head));
+}
+
+size_t riommu_shim_gather_release(struct iommu_iotlb_gather *gather)
+{
+	struct page *page, *next;
+	size_t n = 0;
+
+	list_for_each_entry_safe(page, next, &gather->freelist.pages, lru) {
+		list_del(&page->lru);
+		call_rcu(&page->rcu_head, riommu_shim_table_rcu_free);
+		n++;
+	}
+	return n;
+}
+
+/* Waits for the RCU callbacks above: they run module text. */
+void riommu_shim_rcu_barrier(void)
+{
+	rcu_barrier();
+}
+
 /* xa_lock()/xa_unlock() of the vIOMMU's vDEVICE table are static inlines. */
 void riommu_shim_viommu_lock(struct iommufd_viommu *viommu)
 {
@@ -107,6 +161,19 @@ struct iommufd_vdevice *riommu_shim_viommu_find_vdev(struct iommufd_viommu *viom
 {
 	lockdep_assert_held(&viommu->vdevs.xa_lock);
 	return xa_load(&viommu->vdevs, virt_id);
+}
+
+/*
+ * Remove @vdev from its vIOMMU's table before its driver part is destroyed:
+ * iommufd_vdevice_abort() calls vdev->destroy() first and clears the entry
+ * only afterwards (with an xa_cmpxchg() that tolerates finding it gone), so
+ * a concurrent lookup under the xa_lock could otherwise still reach a
+ * vDEVICE whose driver data is being dropped.  xa_cmpxchg() is an inline.
+ */
+void riommu_shim_viommu_unpublish_vdev(struct iommufd_viommu *viommu,
+				       struct iommufd_vdevice *vdev)
+{
+	xa_cmpxchg(&viommu->vdevs, vdev->virt_id, vdev, NULL, GFP_KERNEL);
 }
 
 /* Zeroed pages named by physical address (for mmap regions); __pa() is a macro. */
@@ -137,19 +204,6 @@ int riommu_shim_device_set_pasid_bits(struct device *dev, u32 bits)
 	};
 
 	return device_create_managed_software_node(dev, props, NULL);
-}
-
-/*
- * The domain attached to @pasid of @dev's group, or NULL (an identity token
- * only: the caller compares it, never dereferences it).  The attach-handle
- * structure is private to the iommu core.
- */
-void *riommu_shim_pasid_domain(struct device *dev, u32 pasid)
-{
-	struct iommu_attach_handle *handle;
-
-	handle = iommu_attach_handle_get(dev->iommu_group, pasid, 0);
-	return IS_ERR(handle) ? NULL : handle->domain;
 }
 
 /* current->mm, mmgrab() and mmdrop() are inlines / a macro. */

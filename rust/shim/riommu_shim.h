@@ -20,14 +20,22 @@ int riommu_shim_user_addr_to_phys(unsigned long uaddr, phys_addr_t *phys);
 u64 riommu_shim_alloc_table(void);
 void riommu_shim_free_table(u64 phys);
 void *riommu_shim_phys_to_virt(u64 phys);
+struct iommu_iotlb_gather;
+void riommu_shim_gather_init(struct iommu_iotlb_gather *gather);
+bool riommu_shim_gather_list_empty(struct iommu_iotlb_gather *gather);
+bool riommu_shim_gfp_may_sleep(gfp_t gfp);
+void riommu_shim_gather_add_table(struct iommu_iotlb_gather *gather, u64 phys);
+size_t riommu_shim_gather_release(struct iommu_iotlb_gather *gather);
+void riommu_shim_rcu_barrier(void);
 struct iommufd_viommu;
 struct iommufd_vdevice;
 void riommu_shim_viommu_lock(struct iommufd_viommu *viommu);
 void riommu_shim_viommu_unlock(struct iommufd_viommu *viommu);
 struct iommufd_vdevice *riommu_shim_viommu_find_vdev(struct iommufd_viommu *viommu,
 						     unsigned long virt_id);
+void riommu_shim_viommu_unpublish_vdev(struct iommufd_viommu *viommu,
+				       struct iommufd_vdevice *vdev);
 int riommu_shim_device_set_pasid_bits(struct device *dev, u32 bits);
-void *riommu_shim_pasid_domain(struct device *dev, u32 pasid);
 struct mm_struct;
 struct mm_struct *riommu_shim_current_mm(void);
 void riommu_shim_mmgrab(struct mm_struct *mm);

@@ -231,6 +231,9 @@ struct riommu_mock_set_dirty {
  * @out_table_bytes: bytes held by page-table nodes of all paging domains
  * @out_viommus: live vIOMMUs
  * @out_sva_domains: live SVA domains
+ * @out_tables_released: page-table pages (all riommu_mock domains, since
+ *                       load) that a map or unmap unlinked and that were
+ *                       released after the IOTLB sync that followed it
  *
  * Object counts for leak checks and the benchmark.
  */
@@ -243,6 +246,7 @@ struct riommu_mock_stats {
 	__aligned_u64 out_table_bytes;
 	__aligned_u64 out_viommus;
 	__aligned_u64 out_sva_domains;
+	__aligned_u64 out_tables_released;
 };
 #define RIOMMU_MOCK_STATS _IO(RIOMMU_MOCK_TYPE, RIOMMU_MOCK_CMD_STATS)
 

@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The core's IOTLB gather (`struct iommu_iotlb_gather`): the IOVA range an
+//! unmap leaves to invalidate, and the page-table pages that a map or an
+//! unmap unlinked and that must outlive the invalidation.
+//!
+//! An IOMMU may keep translations, and on real hardware the non-leaf
+//! entries of its walks too (VT-d's paging-structure caches, SMMUv3's walk
+//! caches), until the driver invalidates them.  A table page unlinked from
+//! the tree is therefore not free memory yet: the hardware can still walk
+//! it.  The API encodes the rule in types:
+//!
+//! - the page tables of [`super::pgtable`] and [`super::hw`] never free a
+//!   table page that a map or an unmap unlinks; they hand it to the
+//!   [`IotlbGather`] of the call ([`IotlbGather::defer_free`] is internal
+//!   to the API);
+//! - only the glue releases those pages, after the driver's
+//!   [`super::domain::PagingDomain::iotlb_sync`] has returned: for an unmap
+//!   in the core's `iotlb_sync` (which follows every `iommu_unmap()`), for a
+//!   map (which has no gather in the core's API) right after the map, as
+//!   Linux's generic page table does (`map_range()` in
+//!   `drivers/iommu/generic_pt/iommu_pt.h` syncs when its free list is not
+//!   empty);
+//! - the release goes through RCU, so a lock-free walk of the CPU
+//!   ([`super::pgtable::IoPageTable::iova_to_phys`]) that started before
+//!   the unlink finishes on live memory.
+//!
+//! A driver cannot free a table page early: it never holds one.
+
+use super::bindings as rb;
+use core::{
+    marker::PhantomData,
+    sync::atomic::{AtomicUsize, Ordering},
+};
+use kernel::bindings;
+
+/// Table pages released after the flush that followed their unlink (for
+/// tests: `RIOMMU_MOCK_STATS`, riommu_vtd's debugfs).
+pub static TABLES_RELEASED_FLUSHED: AtomicUsize = AtomicUsize::new(0);
+
+/// The IOTLB gather of one map or unmap.
+///
+/// # Invariants
+///
+/// `raw` points to a gather initialised with `iommu_iotlb_gather_init()`,
+/// exclusively ours for `'a`.  Pages on its free list are table pages of
+/// ours (`riommu_shim_alloc_table()`), unlinked from their table and not
+/// yet released.
+pub struct IotlbGather<'a> {
+    raw: *mut bindings::iommu_iotlb_gather,
+    _p: PhantomData<&'a mut bindings::iommu_iotlb_gather>,
+}
+
+impl<'a> IotlbGather<'a> {
+    /// # Safety
+    ///
+    /// `raw` must be an initialised gather, exclusively ours for `'a`, whose
+    /// free list is empty or holds only pages put there by this API.
+    pub(in crate::riommu) unsafe fn from_raw(raw: *mut bindings::iommu_iotlb_gather) -> Self {
+        // INVARIANT: per the safety requirements.
+        Self {
+            raw,
+            _p: PhantomData,
+        }
+    }
+
+    /// Adds `[iova, iova + size)` to the range to invalidate
+    /// (`iommu_iotlb_gather_add_range()`).
+    pub fn add_range(&mut self, iova: u64, size: u64) {
+        if size == 0 {
+            return;
+        }
+        let end = iova.saturating_add(size - 1) as usize;
+        // SAFETY: exclusively ours (type invariant).
+        let g = unsafe { &mut *self.raw };
+        g.start = g.start.min(iova as usize);
+        g.end = g.end.max(end);
+    }
+
+    /// The range to invalidate, `[start, end]` (inclusive), if any.
+    pub fn range(&self) -> Option<(u64, u64)> {
+        // SAFETY: exclusively ours (type invariant).
+        let g = unsafe { &*self.raw };
+        (g.start < g.end).then_some((g.start as u64, g.end as u64))
+    }
+
+    /// Whether table pages were unlinked: the invalidation must then drop
+    /// the paging-structure (walk) caches too, not only leaf translations.
+    pub fn frees_tables(&self) -> bool {
+        // SAFETY: the list head is initialised (type invariant).
+        unsafe { !rb::riommu_shim_gather_list_empty(self.raw) }
+    }
+
+    /// Puts the unlinked table page `phys` on the free list, to be released
+    /// after the flush.
+    pub(in crate::riommu) fn defer_free(&mut self, phys: u64) {
+        // SAFETY: `phys` is a table page of ours that the walker just
+        // unlinked (its contract with `TableMem::free_table`), on no list.
+        unsafe { rb::riommu_shim_gather_add_table(self.raw, phys) };
+    }
+
+    /// Releases the pages of the free list (through RCU).
+    ///
+    /// # Safety
+    ///
+    /// The IOMMU must have been made to forget the unlinked tables: the
+    /// driver's `iotlb_sync` has returned for this gather.
+    pub(in crate::riommu) unsafe fn release(&mut self) {
+        // SAFETY: the list holds only our unlinked table pages (type
+        // invariant), which the caller says the hardware no longer walks.
+        let n = unsafe { rb::riommu_shim_gather_release(self.raw) };
+        TABLES_RELEASED_FLUSHED.fetch_add(n, Ordering::Relaxed);
+        super::pgtable::TABLE_PAGES.fetch_sub(n, Ordering::Relaxed);
+    }
+}
