@@ -23,6 +23,8 @@
 #   selftests   the kernel's iommufd selftests (tools/selftests-upstream.sh)
 #               and ours (make -C tools/testing/selftests/riommu)
 #   host tests  cargo test in rust/riommu_core; lint (see lint() below)
+#   compile-fail  tools/compile-fail/run.sh: misuses of the riommu API that
+#               must not compile (one rustc per case, Kbuild's flags)
 #   runner      tools/test-runner/run.sh, the runner's self-test
 #   qemu        one boot: load the modules, run the upstream iommufd and
 #               iommufd_fail_nth selftests and ours (tools/vm.sh), last
@@ -100,9 +102,10 @@ log "KDIR=$KDIR KSRC=$KSRC"
 
 # ---- modules ---------------------------------------------------------------
 stage modules
-modules=()
+modules=() modules_built=0
 if has_target modules; then
 	if step modules "$out/modules.log" make -C "$top" modules KDIR="$KDIR"; then
+		modules_built=1
 		# The load order: `make -s modules-list` if the Makefile has it
 		# (one .ko path a line), else every .ko in the tree, sorted.
 		if has_target modules-list; then
@@ -179,6 +182,19 @@ lint() {
 }
 # <<< LINT HOOK <<<
 lint
+
+# ---- compile-fail ------------------------------------------------------------
+# Each tools/compile-fail/cases/*.rs misuses the API and must fail to compile
+# with the errors it names; pass/*.rs must compile.  It reuses the rustc
+# command line of the modules' build, so it needs that build.
+stage "compile-fail"
+if [ $modules_built = 1 ]; then
+	rc=0
+	"$here/compile-fail/run.sh" "$KDIR" "$out/compile-fail" >"$out/compile-fail.tap" 2>&1 || rc=$?
+	tap tap "$out/compile-fail.tap" --name "compile-fail" --rc $rc --results "$results"
+else
+	record "compile-fail" 1 "not run: the modules did not build"
+fi
 
 # ---- the runner's self-test ------------------------------------------------
 stage runner
