@@ -911,8 +911,11 @@ impl<D: DriverStatics> PinnedDrop for IommuRegistration<D> {
         // callback in this module's text: let them all run before the
         // module can go (the registration goes at module exit, or with the
         // device whose driver has no `unbind` file, `NoUnbindAdapter`).
-        // SAFETY: no lock held; may sleep, as drop of a registration may.
-        unsafe { rb::riommu_shim_rcu_barrier() };
+        // Only if this module ever released one: a grace period is slow.
+        if super::iotlb::TABLES_RELEASED_FLUSHED.load(Ordering::Acquire) != 0 {
+            // SAFETY: no lock held; may sleep, as drop of a registration may.
+            unsafe { rb::riommu_shim_rcu_barrier() };
+        }
     }
 }
 

@@ -109,7 +109,9 @@ impl<'a> IotlbGather<'a> {
         // SAFETY: the list holds only our unlinked table pages (type
         // invariant), which the caller says the hardware no longer walks.
         let n = unsafe { rb::riommu_shim_gather_release(self.raw) };
-        TABLES_RELEASED_FLUSHED.fetch_add(n, Ordering::Relaxed);
+        // Release: pairs with the acquire before `rcu_barrier()` at
+        // registration drop, which is only needed once this is non-zero.
+        TABLES_RELEASED_FLUSHED.fetch_add(n, Ordering::Release);
         super::pgtable::TABLE_PAGES.fetch_sub(n, Ordering::Relaxed);
     }
 }
