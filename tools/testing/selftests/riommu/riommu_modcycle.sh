@@ -31,13 +31,14 @@
 #   anything else   /sys/module/MODULE only
 # The hardware drivers cannot simply be unloaded: the IOMMU core holds a
 # module reference for every device it probed (iommu_init_device()), so
-# rmmod fails with EAGAIN while they are there.  riommu_smmuv3 is a
-# platform driver: unbinding the SMMU releases its devices.  riommu_vtd has
-# nothing to unbind (it registers at module init and probes every PCI
-# device in the unit's scope, all of them on q35); only removing the
-# devices releases them.  So each of its cycles removes them (sysfs
-# "remove"), unloads, rescans the bus (the devices come back, untranslated
-# and in no group) and loads again, which probes them.
+# rmmod fails with EAGAIN while they are there.  Neither can be unbound
+# from sysfs: riommu_vtd registers at module init and probes every PCI
+# device in the unit's scope (all of them on q35), and riommu_smmuv3's
+# platform driver has no unbind file (suppress_bind_attrs: its instance
+# must live as long as the module is in use).  Only removing the devices
+# releases them.  So each cycle removes them (sysfs "remove"), unloads,
+# rescans the bus (the devices come back, untranslated and in no group) and
+# loads again, which probes them.
 
 set -u
 me=$(basename "$0")
@@ -151,8 +152,8 @@ riommu_vtd | riommu_smmuv3)
 	;;
 esac
 case "$mod" in
-riommu_vtd)
-	# The PCI devices the unit translates, which hold the module: looked
+riommu_vtd | riommu_smmuv3)
+	# The PCI devices the IOMMU translates, which hold the module: looked
 	# up at the first release (the module is loaded then), and the same
 	# ones every time after.
 	held=
@@ -166,6 +167,8 @@ riommu_vtd)
 		fi
 		[ -n "$held" ] || { why="no PCI device behind $iommu"; return 1; }
 		for b in $held; do
+			# A bridge's removal takes the devices below it along.
+			[ -e "/sys/bus/pci/devices/$b" ] || continue
 			echo 1 >"/sys/bus/pci/devices/$b/remove" || { why="removing $b failed"; return 1; }
 		done
 	}
@@ -173,15 +176,6 @@ riommu_vtd)
 		echo 1 >/sys/bus/pci/rescan
 		for b in $held; do
 			[ -e "/sys/bus/pci/devices/$b" ] || { why="$b not back after a rescan"; return 1; }
-		done
-	}
-	;;
-riommu_smmuv3)
-	drv=/sys/bus/platform/drivers/riommu_smmuv3
-	release() {
-		for s in "$drv"/*.smmuv3; do
-			[ -e "$s" ] || { why="no SMMU bound to riommu_smmuv3"; return 1; }
-			basename "$s" >"$drv/unbind" || { why="unbinding $s failed"; return 1; }
 		done
 	}
 	;;

@@ -1,14 +1,22 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# Unbind, unload and reload riommu_smmuv3 in the arm64 test guest, then
-# run the nested DMA test again: the driver's teardown (IOMMU unregistered,
-# SMMU disabled, tables and queues freed) and a second probe.  TAP output.
+# Unload and reload riommu_smmuv3 in the arm64 test guest, then run the
+# nested DMA test again: the driver's teardown (IOMMU unregistered, SMMU
+# disabled, tables and queues freed) and a second probe.  TAP output.
+#
+# The SMMU cannot be unbound through sysfs: riommu_smmuv3 registers its
+# platform driver without bind/unbind files (suppress_bind_attrs, as the C
+# arm-smmu-v3 driver), because its IOMMU instance must outlive every
+# domain, vIOMMU and device that uses it (issue #15); the first checks
+# show it.  (Before, an unbind with a vIOMMU alive freed the instance that
+# the vIOMMU's teardown then used.)  The devices behind
+# the SMMU hold references on the module, so they are removed from the PCI
+# bus (edu is unbound from vfio-pci first), the module unloaded (which
+# unbinds the SMMU), the module loaded again, and the bus rescanned.
 #
 # Expects riommu_smmuv3.ko in /lib/modules/riommu (tools/vm.sh puts the
-# modules there) and riommu_smmuv3_nested in /tests.  The devices behind the
-# SMMU hold references on the module, so the SMMU is unbound first; edu is
-# unbound from vfio-pci before that, and the test program binds it again.
+# modules there) and riommu_smmuv3_nested in /tests.
 
 ko=/lib/modules/riommu/riommu_smmuv3.ko
 drv=/sys/bus/platform/drivers/riommu_smmuv3
@@ -22,20 +30,37 @@ check() { # check DESCRIPTION COMMAND...
 	if "$@"; then ok "$d"; else not_ok "$d"; fi
 }
 
-echo "1..7"
+echo "1..10"
 smmu=$(ls -d $drv/*.smmuv3 2>/dev/null | head -n1)
 if [ -z "$smmu" ] || [ ! -f $ko ]; then
 	echo "Bail out! riommu_smmuv3 is not loaded and bound"
 	exit 1
 fi
 smmu=$(basename "$smmu")
+check "riommu_smmuv3 has no sysfs unbind file" test ! -e $drv/unbind
+check "riommu_smmuv3 has no sysfs bind file" test ! -e $drv/bind
+check "the SMMU stays bound" test -e "$drv/$smmu"
 for d in /sys/bus/pci/drivers/vfio-pci/0000:*; do
 	[ -e "$d" ] && echo "$(basename "$d")" >/sys/bus/pci/drivers/vfio-pci/unbind
 done
-check "unbind the SMMU from riommu_smmuv3" sh -c "echo $smmu >$drv/unbind"
+held=
+for d in /sys/bus/pci/devices/*; do
+	[ "$(basename "$(readlink "$d/iommu" 2>/dev/null)")" = riommu-smmuv3 ] &&
+		held="$held $(basename "$d")"
+done
+echo "# the PCI devices behind riommu-smmuv3:$held"
+remove_held() {
+	[ -n "$held" ] || return 1
+	for b in $held; do
+		[ -e "/sys/bus/pci/devices/$b" ] || continue
+		echo 1 >"/sys/bus/pci/devices/$b/remove" || return 1
+	done
+}
+check "remove the PCI devices behind the SMMU" remove_held
+check "rmmod riommu_smmuv3 (unbinds the SMMU)" rmmod riommu_smmuv3
 check "the IOMMU instance is gone" test ! -e /sys/class/iommu/riommu-smmuv3
-check "rmmod riommu_smmuv3" rmmod riommu_smmuv3
 check "insmod riommu_smmuv3 again" insmod $ko
+echo 1 >/sys/bus/pci/rescan
 check "the IOMMU instance is back" test -e /sys/class/iommu/riommu-smmuv3
 check "the PCI devices are in IOMMU groups again" \
 	sh -c 'for d in /sys/bus/pci/devices/*; do [ -e $d/iommu_group ] || exit 1; done'
