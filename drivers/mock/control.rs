@@ -13,7 +13,7 @@ use crate::mock::{self, domain_token, MockDevData, MockDriver, MockSva, MockVdev
 use crate::riommu::{
     domain::PagingDomain,
     iommufd::{BoundDevice, IommufdCtx},
-    iotlb::TABLES_RELEASED_FLUSHED,
+    iotlb::tables_released,
     mockbus::MockDevice,
     pgtable::TABLE_PAGES,
     sva::{self, SvaBond},
@@ -500,7 +500,7 @@ fn stats(arg: usize) -> Result {
     cmd.out_table_bytes = (TABLE_PAGES.load(Ordering::Relaxed) * PAGE_SIZE) as u64;
     cmd.out_viommus = d.viommus.len() as u64;
     cmd.out_sva_domains = d.sva.len() as u64;
-    cmd.out_tables_released = TABLES_RELEASED_FLUSHED.load(Ordering::Relaxed) as u64;
+    cmd.out_tables_released = tables_released() as u64;
     write_ioctl(arg, &cmd, size)
 }
 

@@ -557,12 +557,15 @@ impl<T: NestedDomain> DomainBox<T> {
 }
 
 impl<T: NestedDomain> Domain<T> {
-    /// The vIOMMU this nested domain was allocated on, if any.
+    /// The vIOMMU this nested domain was allocated on, if any, once the
+    /// domain is published (owned by its iommufd HWPT).
     pub fn viommu(&self) -> Option<&Viommu<<T::Driver as Driver>::Viommu>> {
+        // An unpublished domain may have been leaked (`mem::forget` of its
+        // `NestedBox` after `insert_into`) and outlive its vIOMMU.
+        self.hwpt_id()?;
         // SAFETY: set only from the allocation's vIOMMU parent (checked by
-        // the glue before publication).  Before publication the domain is in
-        // a `NestedBox<'a>`, which cannot outlive the parent's borrow; once
-        // published, the nested HWPT holds a `users` reference on the vIOMMU
+        // the glue before publication).  The domain is published (checked
+        // above): the nested HWPT holds a `users` reference on the vIOMMU
         // from its allocation (`refcount_inc(&viommu->obj.users)` in
         // `iommufd_viommu_alloc_hwpt_nested()`) to its destruction
         // (`iommufd_hwpt_nested_destroy()`, drivers/iommu/iommufd/

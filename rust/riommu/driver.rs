@@ -23,7 +23,7 @@ use core::{
     cell::UnsafeCell,
     marker::{PhantomData, PhantomPinned},
     ptr,
-    sync::atomic::{AtomicPtr, Ordering},
+    sync::atomic::{AtomicBool, AtomicPtr, Ordering},
 };
 use kernel::{
     bindings, device::Device, error::from_result, ffi, prelude::*, str::CStr, types::Opaque,
@@ -424,6 +424,12 @@ pub struct Statics {
     viommu_ops: rb::iommufd_viommu_ops,
     sva_ops: bindings::iommu_domain_ops,
     registration: AtomicPtr<ffi::c_void>,
+    /// Set while a registration of the driver exists or is being made
+    /// (claimed with one `compare_exchange`, see `RawRegistration::claim`).
+    claimed: AtomicBool,
+    /// Set once `prepare` has filled in the tables (before the first
+    /// registration published them; never written again).
+    prepared: AtomicBool,
 }
 
 // SAFETY: the C tables are immutable once published (type invariant); the
@@ -585,6 +591,8 @@ impl Statics {
             identity_ops,
             identity: UnsafeCell::new(identity),
             registration: AtomicPtr::new(ptr::null_mut()),
+            claimed: AtomicBool::new(false),
+            prepared: AtomicBool::new(false),
         }
     }
 
@@ -625,13 +633,21 @@ impl Statics {
         unsafe { (*self.iommu_ops.get()).owner }
     }
 
-    /// Fills in what cannot be built at compile time, before publication.
+    /// Fills in what cannot be built at compile time, before the first
+    /// publication; later calls do nothing (readers of an earlier
+    /// registration's tables may still run).
     ///
     /// # Safety
     ///
-    /// No registration of this driver may exist yet (so no reader).
+    /// The caller holds the driver's claim (`RawRegistration::claim`), so
+    /// no other `prepare` runs, and no table was published before the first
+    /// call.
     unsafe fn prepare<D: Driver>(&self, module: &'static ThisModule) {
-        // SAFETY: no concurrent reader (caller); the cells are ours.
+        if self.prepared.load(Ordering::Acquire) {
+            return;
+        }
+        // SAFETY: first call, under the claim: nothing published yet, so no
+        // concurrent reader; the cells are ours.
         unsafe {
             let blocked = &mut *self.blocked.get();
             blocked.ops = &self.blocked_ops;
@@ -648,6 +664,7 @@ impl Statics {
                 ops.default_domain = self.blocked.get();
             }
         }
+        self.prepared.store(true, Ordering::Release);
     }
 }
 
@@ -669,22 +686,26 @@ struct RawRegistration {
 }
 
 impl RawRegistration {
-    /// Claims driver `D`'s single registration and zero-fills `slot`.
+    /// Claims driver `D`'s single registration (one `compare_exchange`, so
+    /// two racing probes cannot both succeed) and zero-fills `slot`.  The
+    /// claim is released when the returned guard drops, unless it is kept
+    /// ([`Claim::keep`]) for a registration that then releases it on drop.
     ///
     /// Fails with `EBUSY` if `D` is already registered.
     ///
     /// # Safety
     ///
-    /// `slot` is valid, pinned memory for a `RawRegistration`; the call comes
-    /// from module init or probe, which does not race another registration
-    /// of `D`.
-    unsafe fn claim<D: DriverStatics>(module: &'static ThisModule, slot: *mut Self) -> Result {
+    /// `slot` is valid, pinned memory for a `RawRegistration`.
+    unsafe fn claim<D: DriverStatics>(
+        module: &'static ThisModule,
+        slot: *mut Self,
+    ) -> Result<Claim> {
         let s = D::statics();
-        if !s.registration.load(Ordering::Acquire).is_null() {
-            return Err(EBUSY);
-        }
-        // SAFETY: no registration of `D` exists (checked above; no racing
-        // registration per the caller).
+        s.claimed
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .map_err(|_| EBUSY)?;
+        let claim = Claim { statics: s };
+        // SAFETY: we hold the claim.
         unsafe { s.prepare::<D>(module) };
         // SAFETY: `slot` is valid, pinned memory (caller); all-zero is a
         // valid initial state for every field.
@@ -695,7 +716,26 @@ impl RawRegistration {
                 nb: pin_init::zeroed(),
             })
         };
-        Ok(())
+        Ok(claim)
+    }
+}
+
+/// A driver's claim on its single registration; released on drop unless
+/// kept.
+struct Claim {
+    statics: &'static Statics,
+}
+
+impl Claim {
+    /// Keeps the claim for a registration, whose drop releases it.
+    fn keep(self) {
+        core::mem::forget(self);
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        self.statics.claimed.store(false, Ordering::Release);
     }
 }
 
@@ -738,9 +778,8 @@ impl<D: DriverStatics> IommuRegistration<D> {
             kind: Kind::MockBus,
             _pin: PhantomPinned,
             raw <- Opaque::try_ffi_init(move |slot: *mut RawRegistration| {
-                // SAFETY: `slot` is valid, pinned memory; module init is
-                // single-threaded.
-                unsafe { RawRegistration::claim::<D>(module, slot)? };
+                // SAFETY: `slot` is valid, pinned memory.
+                let claim = unsafe { RawRegistration::claim::<D>(module, slot)? };
                 let s = D::statics();
                 // SAFETY: `slot` was initialised by `claim` above.
                 unsafe {
@@ -775,6 +814,7 @@ impl<D: DriverStatics> IommuRegistration<D> {
                 }
                 // `slot` is at offset 0 of the registration (repr(C)).
                 s.registration.store(slot.cast(), Ordering::Release);
+                claim.keep();
                 Ok(())
             }),
         })
@@ -822,9 +862,8 @@ impl<D: DriverStatics> IommuRegistration<D> {
             kind: Kind::Hw,
             _pin: PhantomPinned,
             raw <- Opaque::try_ffi_init(move |slot: *mut RawRegistration| {
-                // SAFETY: `slot` is valid, pinned memory; probe of `D`'s one
-                // instance does not race another registration.
-                unsafe { RawRegistration::claim::<D>(module, slot)? };
+                // SAFETY: `slot` is valid, pinned memory.
+                let claim = unsafe { RawRegistration::claim::<D>(module, slot)? };
                 let s = D::statics();
                 // SAFETY: `slot` was initialised by `claim` above; `hw` is
                 // NULL or a live device that outlives the registration (the
@@ -849,6 +888,7 @@ impl<D: DriverStatics> IommuRegistration<D> {
                     unsafe { bindings::iommu_device_sysfs_remove(&raw mut (*slot).iommu) };
                     return Err(Error::from_errno(ret));
                 }
+                claim.keep();
                 Ok(())
             }),
         })
@@ -884,6 +924,7 @@ impl<D: DriverStatics> PinnedDrop for IommuRegistration<D> {
     fn drop(self: Pin<&mut Self>) {
         let s = D::statics();
         s.registration.store(ptr::null_mut(), Ordering::Release);
+        let _claim = Claim { statics: s };
         match self.kind {
             Kind::MockBus => {
                 // SAFETY: registered in `new_mock_bus` (type invariant).
@@ -912,7 +953,7 @@ impl<D: DriverStatics> PinnedDrop for IommuRegistration<D> {
         // module can go (the registration goes at module exit, or with the
         // device whose driver has no `unbind` file, `NoUnbindAdapter`).
         // Only if this module ever released one: a grace period is slow.
-        if super::iotlb::TABLES_RELEASED_FLUSHED.load(Ordering::Acquire) != 0 {
+        if super::iotlb::tables_released() != 0 {
             // SAFETY: no lock held; may sleep, as drop of a registration may.
             unsafe { rb::riommu_shim_rcu_barrier() };
         }
@@ -986,9 +1027,11 @@ mod glue {
         let dev = unsafe { IommuDevice::<D>::from_raw(dev) };
         let cap = Cap::from_raw(cap);
         match cap {
-            // iommufd calls `enforce_cache_coherency` unchecked once this
-            // capability is reported (`iommufd_hwpt_paging_enforce_cc()`),
-            // so it is only reported with the op.
+            // With this capability reported and no op, iommufd's paging
+            // HWPT allocation fails with a WARN
+            // (`iommufd_hwpt_paging_enforce_cc()` gives EINVAL,
+            // `iommufd_hwpt_paging_alloc()` WARNs on it), so it is only
+            // reported with the op.
             Cap::EnforceCacheCoherency
                 if !<D::Paging as PagingDomain>::HAS_ENFORCE_CACHE_COHERENCY =>
             {
@@ -1421,7 +1464,13 @@ mod glue {
         // `iommu_iotlb_gather_init()` and ours for the call, whose free list
         // only this API fills (no DMA flush queue uses our domains).
         let (d, mut gather) = unsafe { (paging::<D>(domain), IotlbGather::from_raw(gather)) };
-        d.unmap_pages(iova as u64, pgsize as u64, pgcount as u64, &mut gather) as usize
+        let n = d.unmap_pages(iova as u64, pgsize as u64, pgcount as u64, &mut gather);
+        if gather.frees_tables() && gather.range().is_none() {
+            // `iommu_iotlb_sync()` skips the op for an empty range (and then
+            // re-initialises the gather, losing its pages): make it run.
+            gather.add_range(iova as u64, (pgsize as u64).max(1));
+        }
+        n as usize
     }
 
     /// # Safety

@@ -34,9 +34,16 @@ use core::{
 };
 use kernel::bindings;
 
-/// Table pages released after the flush that followed their unlink (for
-/// tests: `RIOMMU_MOCK_STATS`, riommu_vtd's debugfs).
-pub static TABLES_RELEASED_FLUSHED: AtomicUsize = AtomicUsize::new(0);
+/// Table pages released after the flush that followed their unlink.  Not
+/// public: it also decides whether the module must wait for RCU callbacks
+/// before it goes ([`tables_released`] reads it).
+static TABLES_RELEASED_FLUSHED: AtomicUsize = AtomicUsize::new(0);
+
+/// How many table pages this module has released (through RCU) after the
+/// flush that followed their unlink (for tests: `RIOMMU_MOCK_STATS`).
+pub fn tables_released() -> usize {
+    TABLES_RELEASED_FLUSHED.load(Ordering::Acquire)
+}
 
 /// The IOTLB gather of one map or unmap.
 ///

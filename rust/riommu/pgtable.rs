@@ -123,12 +123,17 @@ impl TableMem for KernelTableMem {
         // which its owner keeps alive while it or a lookup can reach it.
         // Entries are only ever accessed atomically, so a lock-free lookup
         // may read while the owner writes.
-        unsafe { AtomicU64::from_ptr(Self::slot(table, index)) }.load(Ordering::Relaxed)
+        // Acquire pairs with `write`'s release: a table pointer read here
+        // comes with the zeroes (and entries) written to the table before.
+        unsafe { AtomicU64::from_ptr(Self::slot(table, index)) }.load(Ordering::Acquire)
     }
 
     fn write(&mut self, table: u64, index: usize, value: u64) {
         // SAFETY: as for `read`.
-        unsafe { AtomicU64::from_ptr(Self::slot(table, index)) }.store(value, Ordering::Relaxed)
+        // Release: a new table pointer is published after the table's
+        // zeroing (`get_zeroed_page()`) and its entries, as generic_pt
+        // publishes with a release cmpxchg (`pt_defs.h`).
+        unsafe { AtomicU64::from_ptr(Self::slot(table, index)) }.store(value, Ordering::Release)
     }
 }
 

@@ -20,7 +20,13 @@ use super::{
     objset::{ObjSet, Tracked},
     pages::PhysPages,
 };
-use core::{cell::UnsafeCell, mem::offset_of, ops::Deref, ptr, sync::atomic::AtomicPtr};
+use core::{
+    cell::UnsafeCell,
+    mem::{offset_of, ManuallyDrop},
+    ops::Deref,
+    ptr,
+    sync::atomic::AtomicPtr,
+};
 use kernel::{bindings, device::Device, ffi, prelude::*, types::Opaque};
 
 /// A vIOMMU of a driver: the core `struct iommufd_viommu` at offset 0,
@@ -46,24 +52,36 @@ pub struct Viommu<T> {
 /// # Invariants
 ///
 /// `offset` is a region of `ictx` owned by `owner` (`_iommufd_alloc_mmap`)
-/// that maps exactly `pages`; it is destroyed before `pages` are freed.
+/// that maps exactly `pages`; `pages` are freed only after the region is
+/// destroyed, and never while a VMA maps them.
 struct MmapRegion {
     ictx: *mut bindings::iommufd_ctx,
     owner: *mut rb::iommufd_object,
     offset: usize,
-    pages: PhysPages,
+    pages: ManuallyDrop<PhysPages>,
 }
 
 impl Drop for MmapRegion {
     fn drop(&mut self) {
-        // SAFETY: our region of a live context and object (type invariant):
-        // regions are dropped with their vIOMMU, in `viommu_init`'s error
-        // path or in `destroy`, both before iommufd frees the object.  No
-        // VMA maps it any more: each VMA holds a `users` reference on the
-        // owner (`iommufd_fops_vma_open()`, drivers/iommu/iommufd/main.c),
-        // so the vIOMMU cannot be destroyed while one exists.
+        // Regions are dropped with their vIOMMU, in `viommu_init`'s error
+        // path or in `destroy`, both before iommufd frees the object.  Each
+        // VMA of the region holds a `users` reference on the owner
+        // (`iommufd_fops_mmap()`/`iommufd_fops_vma_open()`,
+        // drivers/iommu/iommufd/main.c), which a normal destroy has dropped
+        // to 0 (`iommufd_object_remove()`) and an abort of a new object
+        // finds at 1.  Above that, a VMA still maps the pages (userspace can
+        // mmap a new object's region before the ioctl fails): the core then
+        // WARNs and leaks the object (`iommufd_object_abort()`), and the
+        // region and its pages must be leaked with it.
+        // SAFETY: `owner` is live (above); reading its count is atomic.
+        if unsafe { rb::riommu_shim_object_users(self.owner) } > 1 {
+            return;
+        }
+        // SAFETY: our region of a live context and object (type invariant
+        // and above), mapped by no VMA.
         unsafe { rb::_iommufd_destroy_mmap(self.ictx, self.owner, self.offset) };
-        // `pages` are freed after this, when the field drops.
+        // SAFETY: dropped once, after the region is gone (type invariant).
+        unsafe { ManuallyDrop::drop(&mut self.pages) };
     }
 }
 
@@ -193,7 +211,7 @@ impl ViommuCore<'_> {
             ictx: self.ictx(),
             owner,
             offset,
-            pages,
+            pages: ManuallyDrop::new(pages),
         });
         Ok(offset)
     }
@@ -232,7 +250,7 @@ impl<T> Viommu<T> {
         // SAFETY: read-only after `init` (type invariant).
         unsafe { &*self.mmap.get() }
             .as_ref()
-            .map(|r| (&r.pages, r.offset))
+            .map(|r| (&*r.pages, r.offset))
     }
 
     /// The virtual id of `dev` on this vIOMMU (`ENOENT` if it has no vDEVICE).
@@ -313,9 +331,9 @@ impl VdeviceCore<'_> {
     pub fn device(&self) -> &Device {
         // SAFETY: the vDEVICE holds a `wait_cnt` reference on its iommufd
         // device for its whole life (`iommufd_vdevice_alloc_ioctl()`), and a
-        // bound iommufd device's `dev` stays registered until it is unbound
-        // (the binding claims DMA ownership of the group, released only by
-        // `iommufd_device_unbind()`).
+        // bound iommufd device's `dev` stays registered until it is unbound:
+        // whoever bound it (VFIO, or a `BoundDevice`, whose `RegisteredDevice`
+        // keeps the device on its bus) unbinds it before the device goes.
         unsafe { Device::from_raw(rb::iommufd_vdevice_to_device(self.raw.get())) }
     }
 

@@ -138,6 +138,12 @@ size_t riommu_shim_gather_release(struct iommu_iotlb_gather *gather)
 	return n;
 }
 
+/* refcount_read() of an iommufd object's users (an inline). */
+unsigned int riommu_shim_object_users(struct iommufd_object *obj)
+{
+	return refcount_read(&obj->users);
+}
+
 /* Waits for the RCU callbacks above: they run module text. */
 void riommu_shim_rcu_barrier(void)
 {

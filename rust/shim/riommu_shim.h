@@ -27,6 +27,8 @@ bool riommu_shim_gfp_may_sleep(gfp_t gfp);
 void riommu_shim_gather_add_table(struct iommu_iotlb_gather *gather, u64 phys);
 size_t riommu_shim_gather_release(struct iommu_iotlb_gather *gather);
 void riommu_shim_rcu_barrier(void);
+struct iommufd_object;
+unsigned int riommu_shim_object_users(struct iommufd_object *obj);
 struct iommufd_viommu;
 struct iommufd_vdevice;
 void riommu_shim_viommu_lock(struct iommufd_viommu *viommu);
