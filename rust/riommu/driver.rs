@@ -1441,9 +1441,9 @@ mod glue {
             // the IOMMU's caches before their pages are reused.
             gather.add_range(iova as u64, done.max(pgsize as u64));
             d.iotlb_sync(&gather);
+            // SAFETY: the driver's `iotlb_sync` has returned for this gather.
+            unsafe { gather.release() };
         }
-        // SAFETY: the driver's `iotlb_sync` has returned for this gather.
-        unsafe { gather.release() };
         // SAFETY: valid out-parameter (core).
         unsafe { *mapped = done as usize };
         from_result(|| r.map(|()| 0))
@@ -1507,9 +1507,12 @@ mod glue {
         // SAFETY: as in `unmap_pages`: the gather the unmaps filled.
         let (d, mut gather) = unsafe { (paging::<D>(domain), IotlbGather::from_raw(gather)) };
         d.iotlb_sync(&gather);
-        // SAFETY: the driver's `iotlb_sync` has returned for this gather.
-        // (The core re-initialises the gather after us.)
-        unsafe { gather.release() };
+        // Most syncs follow unmaps, which unlink no table: nothing to free.
+        if gather.frees_tables() {
+            // SAFETY: the driver's `iotlb_sync` has returned for this gather.
+            // (The core re-initialises the gather after us.)
+            unsafe { gather.release() };
+        }
     }
 
     /// # Safety
