@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A minimal IOMMU driver on the riommu API: one IOMMU instance for a bus of
-//! its own, paging domains backed by a Rust page table, no nesting and no
-//! vIOMMU.  Documentation/rust-iommu-api.rst walks through it.
+//! A minimal IOMMU driver on the riommu API: IOMMU instances with a bus of
+//! their own each (two by default, to show that a driver can have several),
+//! paging domains backed by a Rust page table, no nesting and no vIOMMU.
+//! Documentation/rust-iommu-api.rst walks through it.
 
 #[path = "../rust/riommu/mod.rs"]
 pub mod riommu;
@@ -13,7 +14,7 @@ pub mod driver {
 
     use crate::riommu::{
         domain::{DomainBox, NewDomain, NoNested, OldDomain, PagingConfig, PagingDomain, Parent},
-        driver::{Driver, DriverStatics, IommuDevice, IommuRegistration, Probe, ProbingDevice},
+        driver::{Driver, IommuDevice, IommuRegistration, Probe, ProbingDevice},
         flags::AllocFlags,
         iotlb::IotlbGather,
         mockbus::{MockBusDriver, MockDevice},
@@ -45,9 +46,8 @@ pub mod driver {
         type Sva = NoSva<Minimal>;
 
         fn probe_device(dev: &ProbingDevice<'_>) -> Result<Probe<Self>> {
-            // Our devices are exactly those on our own bus.
-            let iommu = Minimal::registration().ok_or(ENODEV)?;
-            MockDevice::<Minimal>::data_of(iommu, dev).ok_or(ENODEV)?;
+            // Our devices are exactly those on one of our instances' buses.
+            let iommu = MockDevice::<Minimal>::instance_of(dev).ok_or(ENODEV)?;
             Ok(Probe { iommu, data: () })
         }
 
@@ -125,11 +125,28 @@ pub mod driver {
         }
     }
 
-    /// Registers the IOMMU instance and its bus.
+    /// The bus (and sysfs) names of the instances: each must differ.
+    pub const NAMES: [&CStr; 4] = [
+        c"riommu_minimal",
+        c"riommu_minimal1",
+        c"riommu_minimal2",
+        c"riommu_minimal3",
+    ];
+
+    /// Registers `n` IOMMU instances (at most [`NAMES`]`.len()`), each with
+    /// its bus.
     pub fn register(
         module: &'static ThisModule,
-    ) -> impl PinInit<IommuRegistration<Minimal>, Error> {
-        IommuRegistration::new_mock_bus(module, c"riommu_minimal", 0, Ok::<(), Error>(()))
+        n: usize,
+    ) -> Result<KVec<IommuRegistration<Minimal>>> {
+        let mut v = KVec::with_capacity(n, GFP_KERNEL)?;
+        for name in NAMES.get(..n).ok_or(EINVAL)? {
+            v.push(
+                IommuRegistration::new_mock_bus(module, name, 0, Ok::<(), Error>(()))?,
+                GFP_KERNEL,
+            )?;
+        }
+        Ok(v)
     }
 }
 
@@ -146,19 +163,24 @@ module! {
     description: "Minimal IOMMU driver on the riommu API",
     license: "GPL",
     imports_ns: ["IOMMUFD"],
+    params: {
+        instances: u32 {
+            default: 2,
+            description: "IOMMU instances to register (1 to 4), each with a bus of its own",
+        },
+    },
 }
 
-/// The module: one registered IOMMU instance.
-#[pin_data]
+/// The module: its registered IOMMU instances.
 pub struct MinimalModule {
-    #[pin]
-    iommu: riommu::driver::IommuRegistration<driver::Minimal>,
+    _iommus: KVec<riommu::driver::IommuRegistration<driver::Minimal>>,
 }
 
-impl kernel::InPlaceModule for MinimalModule {
-    fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
-        try_pin_init!(Self {
-            iommu <- driver::register(module),
+impl kernel::Module for MinimalModule {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        let n = usize::try_from(module_parameters::instances.value()).map_err(|_| EINVAL)?;
+        Ok(Self {
+            _iommus: driver::register(module, n)?,
         })
     }
 }

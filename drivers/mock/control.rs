@@ -155,7 +155,7 @@ impl Control {
             0
         };
         let dev = MockDevice::<MockDriver>::new(
-            inst,
+            &inst,
             c"riommu_mock",
             pasid_bits,
             MockDevData::new(cmd.dev_flags, ctx.key())?,

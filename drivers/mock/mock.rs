@@ -13,7 +13,8 @@ use crate::riommu::{
         PagingConfig, PagingDomain, Parent,
     },
     driver::{
-        Cap, Driver, DriverStatics, HwInfo, IommuDevice, IommuRegistration, Probe, ProbingDevice,
+        Cap, Driver, DriverStatics, HwInfo, Instance, IommuDevice, IommuRegistration, Probe,
+        ProbingDevice,
     },
     flags::AllocFlags,
     iotlb::IotlbGather,
@@ -29,10 +30,9 @@ use crate::riommu::{
 use crate::uapi;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::{
-    device::Device,
     new_mutex, new_spinlock,
     prelude::*,
-    sync::{Mutex, SpinLock},
+    sync::{Arc, Mutex, SpinLock},
 };
 
 /// The mock driver.
@@ -41,20 +41,15 @@ pub struct MockDriver;
 // `DriverStatics` is implemented in the crate root (`declare_iommu_driver!`).
 
 /// State of the one mock IOMMU instance.
-#[pin_data]
 pub struct MockInstance {
     /// Live paging domains, keyed by the iommufd context of their device.
-    #[pin]
-    pub paging: DomainSet<MockPaging>,
+    pub paging: Arc<DomainSet<MockPaging>>,
     /// Live nested domains, keyed likewise.
-    #[pin]
-    pub nested: DomainSet<MockNested>,
+    pub nested: Arc<DomainSet<MockNested>>,
     /// Live vIOMMUs, keyed likewise.
-    #[pin]
-    pub viommus: ObjSet<Viommu<MockViommu>>,
+    pub viommus: Arc<ObjSet<Viommu<MockViommu>>>,
     /// Live SVA domains.
-    #[pin]
-    pub sva: DomainSet<MockSva>,
+    pub sva: Arc<DomainSet<MockSva>>,
     /// Live mock devices.
     pub devices: AtomicU64,
 }
@@ -144,24 +139,24 @@ impl MockBusDriver for MockDriver {
 }
 
 /// Registers the mock IOMMU and its bus.
-pub fn register(module: &'static ThisModule) -> impl PinInit<IommuRegistration<MockDriver>, Error> {
+pub fn register(module: &'static ThisModule) -> Result<IommuRegistration<MockDriver>> {
     IommuRegistration::new_mock_bus(
         module,
         c"riommu_mock",
         1 << uapi::PASID_WIDTH,
-        try_pin_init!(MockInstance {
-            paging <- DomainSet::new(),
-            nested <- DomainSet::new(),
-            viommus <- ObjSet::new(),
-            sva <- DomainSet::new(),
+        Ok::<_, Error>(MockInstance {
+            paging: Arc::pin_init(DomainSet::new(), GFP_KERNEL)?,
+            nested: Arc::pin_init(DomainSet::new(), GFP_KERNEL)?,
+            viommus: Arc::pin_init(ObjSet::new(), GFP_KERNEL)?,
+            sva: Arc::pin_init(DomainSet::new(), GFP_KERNEL)?,
             devices: AtomicU64::new(0),
-        }? Error),
+        }),
     )
 }
 
 /// The registered instance (the control device's way in).
-pub fn instance() -> Result<&'static IommuRegistration<MockDriver>> {
-    MockDriver::registration().ok_or(ENODEV)
+pub fn instance() -> Result<Arc<Instance<MockDriver>>> {
+    MockDriver::instance().ok_or(ENODEV)
 }
 
 #[vtable]
@@ -174,15 +169,13 @@ impl Driver for MockDriver {
     type Sva = MockSva;
 
     fn probe_device(dev: &ProbingDevice<'_>) -> Result<Probe<Self>> {
-        let reg = instance()?;
-        let data = MockDevice::<MockDriver>::data_of(reg, dev).ok_or(ENODEV)?;
-        Ok(Probe {
-            iommu: reg,
-            data: MockDevPriv {
-                flags: data.flags,
-                ctx_key: data.ctx_key,
-            },
-        })
+        let inst = MockDevice::<MockDriver>::instance_of(dev).ok_or(ENODEV)?;
+        let data = MockDevice::<MockDriver>::data_of(&inst, dev).ok_or(ENODEV)?;
+        let data = MockDevPriv {
+            flags: data.flags,
+            ctx_key: data.ctx_key,
+        };
+        Ok(Probe { iommu: inst, data })
     }
 
     fn hw_info(_dev: &IommuDevice<'_, Self>, requested: u32) -> Result<HwInfo> {
@@ -513,7 +506,7 @@ impl ViommuImpl for MockViommu {
     type Driver = MockDriver;
     type Vdev = MockVdev;
 
-    fn supports(_dev: &Device, ty: u32) -> bool {
+    fn supports(_dev: &IommuDevice<'_, MockDriver>, ty: u32) -> bool {
         ty == uapi::VIOMMU_TYPE_SELFTEST
     }
 
@@ -537,8 +530,8 @@ impl ViommuImpl for MockViommu {
         Ok(Ok::<_, Error>(MockViommu))
     }
 
-    fn set() -> Option<&'static ObjSet<Viommu<Self>>> {
-        instance().ok().map(|i| &i.data().viommus)
+    fn set(_viommu: &Viommu<Self>) -> Option<Arc<ObjSet<Viommu<Self>>>> {
+        instance().ok().map(|i| i.data().viommus.clone())
     }
 
     fn cache_invalidate(viommu: &Viommu<Self>, array: &mut UserDataArray<'_>) -> Result {

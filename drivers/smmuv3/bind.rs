@@ -2,22 +2,26 @@
 
 //! The platform driver of `arm,smmu-v3` device-tree nodes: probing an SMMU
 //! maps and enables it ([`crate::smmu::Smmu`]), registers it with the iommu
-//! core (which then probes the PCI devices whose `iommu-map` names it),
-//! starts the event poller and creates the debugfs file
-//! `riommu_smmuv3/events` (the event counters and the last event, after
-//! draining the queue).  Unbinding undoes it in reverse.
+//! core as `/sys/class/iommu/riommu-smmuv3.<base>` (which then probes the
+//! PCI devices whose `iommu-map` names it), starts the event poller and
+//! creates the debugfs file `riommu_smmuv3.<base>/events` (the event
+//! counters and the last event, after draining the queue), `<base>` being
+//! the SMMU's register base in hex, so that each SMMU has names of its own.
+//! Unbinding undoes it in reverse.
 
 #![forbid(unsafe_code)]
 
 use crate::{
     iommu,
     riommu::{
-        driver::IommuRegistration,
+        driver::{Instance, IommuRegistration},
         hw::{PeriodicHandler, PeriodicWork},
     },
-    smmu,
+    smmu::{self, Smmu},
 };
-use kernel::{debugfs, device::Core, of, platform, prelude::*, ThisModule};
+use kernel::{
+    debugfs, device::Core, of, platform, prelude::*, str::CString, sync::Arc, ThisModule,
+};
 
 /// This module, for the IOMMU registration made at probe.
 static THIS: ThisModule = <crate::SmmuModule as kernel::ModuleMetadata>::THIS_MODULE;
@@ -34,25 +38,20 @@ kernel::of_device_table!(
 /// The platform driver of `arm,smmu-v3` nodes.
 pub struct SmmuPlatform;
 
-/// Drains the event queue periodically.
-pub struct EventPoller;
+/// Drains an SMMU's event queue periodically.
+pub struct EventPoller(Arc<Instance<iommu::SmmuDriver>>);
 
 impl PeriodicHandler for EventPoller {
     fn run(&self) {
-        if let Ok(s) = iommu::smmu() {
-            s.drain_events();
-        }
+        self.0.data().drain_events();
     }
 }
 
-/// The data of the debugfs `events` file (everything is in the SMMU).
-pub struct EventsFile;
+/// The data of an SMMU's debugfs `events` file: the SMMU.
+pub struct EventsFile(Arc<Instance<iommu::SmmuDriver>>);
 
 /// The `events` file: drains the queue, then the counters and last event.
-fn show_events(f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-    let Ok(s) = iommu::smmu() else {
-        return writeln!(f, "no SMMU");
-    };
+fn show_events(s: &Smmu, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
     let cmd_errors = s.cmdq_errors();
     s.with_events(|q| {
         let (vevents, lost) = s.vevent_counts();
@@ -81,14 +80,14 @@ fn show_events(f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
 }
 
 /// What a bound SMMU holds.  Fields drop in order: the poller and the
-/// debugfs file (which use the registration) before the registration.
+/// debugfs file before the registration (each holds the instance, which
+/// outlives the registration only while they go).
 #[pin_data]
 pub struct SmmuBound {
     #[pin]
     poll: PeriodicWork<EventPoller>,
     events: Pin<KBox<debugfs::File<EventsFile>>>,
     _dir: debugfs::Dir,
-    #[pin]
     iommu: IommuRegistration<iommu::SmmuDriver>,
 }
 
@@ -102,15 +101,26 @@ impl platform::Driver for SmmuPlatform {
         _info: Option<&'bound Self::IdInfo>,
     ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
         pin_init::pin_init_scope(move || {
+            // Names of this SMMU's own (two SMMUs must not share them),
+            // after its register base, as the C driver's "smmu3.%pa".
+            let base = pdev.resource_by_index(0).ok_or(ENODEV)?.start();
+            let name = CString::try_from_fmt(fmt!("riommu-smmuv3.{base:x}"))?;
+            let dir_name = CString::try_from_fmt(fmt!("riommu_smmuv3.{base:x}"))?;
             let smmu = smmu::Smmu::new(pdev)?;
-            let dir = debugfs::Dir::new(c"riommu_smmuv3");
+            let iommu = IommuRegistration::new_hw(&THIS, pdev.as_ref(), &name, 0, smmu)?;
+            let inst = iommu.instance().clone();
+            let dir = debugfs::Dir::new(&dir_name);
             let events = KBox::pin_init(
-                dir.read_callback_file(c"events", EventsFile, &|_: &EventsFile, f| show_events(f)),
+                dir.read_callback_file(
+                    c"events",
+                    EventsFile(inst.clone()),
+                    &|e: &EventsFile, f| show_events(e.0.data(), f),
+                ),
                 GFP_KERNEL,
             )?;
             Ok(try_pin_init!(SmmuBound {
-                iommu <- IommuRegistration::new_hw(&THIS, pdev.as_ref(), c"riommu-smmuv3", 0, smmu),
-                poll <- PeriodicWork::new(EVENT_POLL_MS, EventPoller),
+                iommu,
+                poll <- PeriodicWork::new(EVENT_POLL_MS, EventPoller(inst)),
                 events,
                 _dir: dir,
             }? Error))

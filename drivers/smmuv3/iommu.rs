@@ -24,7 +24,7 @@ use crate::{
     riommu::{
         domain::{DomainBox, NewDomain, OldDomain, PagingConfig, PagingDomain, Parent},
         driver::{
-            Cap, DefaultDomain, DeviceGroup, Driver, DriverStatics, HwInfo, IommuDevice, Probe,
+            Cap, DefaultDomain, DeviceGroup, Driver, HwInfo, Instance, IommuDevice, Probe,
             ProbingDevice,
         },
         flags::AllocFlags,
@@ -46,17 +46,16 @@ use crate::{
     smmu::{IdKind, Smmu, MAX_IAS_BITS, S1_VA_BITS},
     vsmmu::{SmmuNested, Vsmmu},
 };
-use kernel::{new_mutex, prelude::*, sync::Mutex};
+use kernel::{
+    new_mutex,
+    prelude::*,
+    sync::{Arc, Mutex},
+};
 
 /// The driver.
 pub struct SmmuDriver;
 
 // `DriverStatics` is implemented in the crate root (`declare_iommu_driver!`).
-
-/// The SMMU instance, if one is registered.
-pub fn smmu() -> Result<&'static Smmu> {
-    Ok(SmmuDriver::registration().ok_or(ENODEV)?.data())
-}
 
 /// 4 KiB, 2 MiB and 1 GiB: the leaves of both LPAE formats (page-table
 /// levels 0, 1 and 2).
@@ -116,12 +115,13 @@ impl Driver for SmmuDriver {
     }
 
     fn probe_device(dev: &ProbingDevice<'_>) -> Result<Probe<Self>> {
-        let reg = Self::registration().ok_or(ENODEV)?;
         // The groups are PCI groups, and only PCI devices sit behind QEMU
         // virt's SMMU.
         if !platform::is_pci(dev) {
             return Err(ENODEV);
         }
+        // The SMMU the device's `iommu-map` names (`arm_smmu_get_by_fwnode()`).
+        let reg = platform::fwspec_instance::<Self>(dev).ok_or(ENODEV)?;
         let sids = platform::fwspec_ids(dev)?;
         if sids.is_empty() {
             return Err(ENODEV);
@@ -173,9 +173,7 @@ impl Driver for SmmuDriver {
         data: UserData<'_>,
     ) -> Result<NewDomain<'a, Self>> {
         match (parent, dev) {
-            (None, Some(dev)) => {
-                alloc_paging(dev.iommu().data(), flags, data).map(NewDomain::Paging)
-            }
+            (None, Some(dev)) => alloc_paging(dev.instance(), flags, data).map(NewDomain::Paging),
             (Some(Parent::Viommu(v)), None) => {
                 SmmuNested::alloc(v, flags, data).map(NewDomain::Nested)
             }
@@ -200,7 +198,7 @@ const fn bindings_hw_info_default() -> u32 {
 }
 
 fn alloc_paging(
-    smmu: &Smmu,
+    inst: Arc<Instance<SmmuDriver>>,
     flags: AllocFlags,
     data: UserData<'_>,
 ) -> Result<DomainBox<SmmuPaging>> {
@@ -211,6 +209,7 @@ fn alloc_paging(
         // No HTTU (dirty tracking), no substreams (PASID).
         return Err(EOPNOTSUPP);
     }
+    let smmu = inst.data();
     let f = &smmu.feat;
     let nest_parent = flags.contains(AllocFlags::NEST_PARENT);
     if nest_parent && !(f.s1() && f.s2()) {
@@ -226,7 +225,11 @@ fn alloc_paging(
     };
     let kind = if stage2 { IdKind::Vmid } else { IdKind::Asid };
     let id = smmu.alloc_id(kind)?;
-    let paging = SmmuPaging { table, id };
+    let paging = SmmuPaging {
+        table,
+        id,
+        smmu: inst,
+    };
     DomainBox::new_paging(
         PagingConfig {
             pgsize_bitmap: PGSIZE_BITMAP,
@@ -251,6 +254,8 @@ pub struct SmmuPaging {
     table: Table,
     /// The ASID (stage 1) or VMID (stage 2).
     id: u16,
+    /// The SMMU whose ASID or VMID `id` is, and whose TLBs cache the table.
+    smmu: Arc<Instance<SmmuDriver>>,
 }
 
 impl SmmuPaging {
@@ -284,9 +289,12 @@ impl SmmuPaging {
     }
 
     fn flush(&self) {
-        if let Ok(smmu) = smmu() {
-            let _ = smmu.issue(&[self.tlbi()]);
-        }
+        let _ = self.smmu.data().issue(&[self.tlbi()]);
+    }
+
+    /// The SMMU the domain belongs to.
+    pub fn smmu(&self) -> &Arc<Instance<SmmuDriver>> {
+        &self.smmu
     }
 }
 
@@ -294,14 +302,13 @@ impl Drop for SmmuPaging {
     fn drop(&mut self) {
         // No device uses the domain any more; forget its TLB entries before
         // the ASID/VMID can be reused.
-        if let Ok(smmu) = smmu() {
-            let _ = smmu.issue(&[self.tlbi()]);
-            let kind = match self.table {
-                Table::S1(_) => IdKind::Asid,
-                Table::S2(_) => IdKind::Vmid,
-            };
-            smmu.free_id(kind, self.id);
-        }
+        let smmu = self.smmu.data();
+        let _ = smmu.issue(&[self.tlbi()]);
+        let kind = match self.table {
+            Table::S1(_) => IdKind::Asid,
+            Table::S2(_) => IdKind::Vmid,
+        };
+        smmu.free_id(kind, self.id);
     }
 }
 
@@ -314,7 +321,12 @@ impl PagingDomain for SmmuPaging {
         dev: &IommuDevice<'_, SmmuDriver>,
         _old: OldDomain<'_, SmmuDriver>,
     ) -> Result {
-        let smmu = dev.iommu().data();
+        // The ASID/VMID and the TLBs are this domain's SMMU's: a device
+        // behind another one cannot use it (`arm_smmu_attach_dev()`).
+        if !self.smmu.has_device(dev) {
+            return Err(EINVAL);
+        }
+        let smmu = self.smmu.data();
         let m = dev.data();
         match &self.table {
             Table::S1(t) => {

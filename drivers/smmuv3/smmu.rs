@@ -57,8 +57,7 @@ use kernel::{
     page::PAGE_SIZE,
     platform,
     prelude::*,
-    sync::Mutex,
-    sync::SpinLock,
+    sync::{Arc, Mutex, SpinLock},
 };
 
 /// How long the SMMU may take to acknowledge a `CR0` write or consume a
@@ -391,8 +390,7 @@ pub struct Smmu {
     #[pin]
     ids: SpinLock<IdSpaces>,
     /// Live vSMMUs (for event reports).
-    #[pin]
-    pub viommus: ObjSet<Viommu<Vsmmu>>,
+    pub viommus: Arc<ObjSet<Viommu<Vsmmu>>>,
     /// StreamIDs of vmasters.
     #[pin]
     vmasters: Mutex<KVec<(u32, VMaster)>>,
@@ -468,7 +466,7 @@ impl Smmu {
             }),
             strtab <- new_mutex!(strtab),
             ids <- new_spinlock!(ids),
-            viommus <- ObjSet::new(),
+            viommus: Arc::pin_init(ObjSet::new(), GFP_KERNEL)?,
             vmasters <- new_mutex!(KVec::new()),
             vevents <- new_spinlock!((0, 0)),
         }? Error)

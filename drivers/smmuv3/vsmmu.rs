@@ -26,10 +26,10 @@
 #![forbid(unsafe_code)]
 
 use crate::{
-    iommu::{smmu, SmmuDriver, SmmuPaging, STREAM_OPTS},
+    iommu::{SmmuDriver, SmmuPaging, STREAM_OPTS},
     riommu::{
         domain::{Domain, DomainBox, NestedBox, NestedDomain, OldDomain, Parent},
-        driver::IommuDevice,
+        driver::{Instance, IommuDevice},
         flags::AllocFlags,
         objset::ObjSet,
         pure::smmuv3::{
@@ -46,7 +46,7 @@ use crate::{
     smmu::{VMaster, CMDQ_BATCH},
 };
 use core::mem::size_of;
-use kernel::{device::Device, prelude::*};
+use kernel::{prelude::*, sync::Arc};
 use zerocopy_derive::{Immutable, KnownLayout};
 
 /// `struct iommu_hwpt_arm_smmuv3`: the guest's STE words 0 and 1.
@@ -81,6 +81,8 @@ pub struct Vsmmu {
     pub s2: S2Cfg,
     /// What the guest's commands may use.
     caps: VsmmuCaps,
+    /// The SMMU (its nesting parent's).
+    smmu: Arc<Instance<SmmuDriver>>,
 }
 
 /// A vDEVICE: the physical StreamID behind a virtual one.
@@ -93,31 +95,35 @@ impl ViommuImpl for Vsmmu {
     type Driver = SmmuDriver;
     type Vdev = Vdev;
 
-    fn supports(_dev: &Device, ty: u32) -> bool {
-        let Ok(s) = smmu() else {
-            return false;
-        };
+    fn supports(dev: &IommuDevice<'_, SmmuDriver>, ty: u32) -> bool {
+        let s = dev.iommu().data();
         ty == IOMMU_VIOMMU_TYPE_ARM_SMMUV3
             && s.feat.s1()
             && s.feat.s2()
             && s.feat.idr0.cohacc() != 0
     }
 
-    fn set() -> Option<&'static ObjSet<Viommu<Self>>> {
-        smmu().ok().map(|s| &s.viommus)
+    fn set(viommu: &Viommu<Self>) -> Option<Arc<ObjSet<Viommu<Self>>>> {
+        Some(viommu.smmu.data().viommus.clone())
     }
 
     fn init<'a>(
-        _core: &ViommuCore<'a>,
+        core: &ViommuCore<'a>,
         parent: &'a Domain<SmmuPaging>,
         _data: UserData<'_>,
     ) -> Result<impl PinInit<Self, Error> + 'a> {
-        let s = smmu()?;
+        // The parent's VMID and tables are its own SMMU's
+        // (`arm_vsmmu_init()`: `s2_parent->smmu != smmu`).
+        if !core.is_on(parent.smmu()) {
+            return Err(EINVAL);
+        }
+        let smmu = parent.smmu().clone();
+        let s = smmu.data();
         // The parent must be a stage 2 (nesting parent) domain.
         let s2 = parent.s2_cfg(s)?;
         let f = &s.feat;
         let caps = VsmmuCaps::from_idr(f.idr0, f.idr1, f.idr3, f.idr5, false);
-        Ok(Ok::<_, Error>(Vsmmu { s2, caps }))
+        Ok(Ok::<_, Error>(Vsmmu { s2, caps, smmu }))
     }
 
     fn cache_invalidate(viommu: &Viommu<Self>, array: &mut UserDataArray<'_>) -> Result {
@@ -128,7 +134,7 @@ impl ViommuImpl for Vsmmu {
                 return Err(e);
             }
         };
-        let s = smmu()?;
+        let s = viommu.smmu.data();
         let mut batch: KVec<[u64; CMD_QWORDS]> = KVec::with_capacity(CMDQ_BATCH, GFP_KERNEL)?;
         let mut issued = 0usize;
         let mut ret = Ok(());
@@ -214,6 +220,11 @@ impl NestedDomain for SmmuNested {
         _old: OldDomain<'_, SmmuDriver>,
     ) -> Result {
         let v = this.viommu().ok_or(EINVAL)?;
+        // The vSMMU's VMID is its SMMU's (`arm_smmu_attach_dev_nested()`:
+        // `nested_domain->vsmmu->smmu != master->smmu`).
+        if !v.smmu.has_device(dev) {
+            return Err(EINVAL);
+        }
         // A stage 1 translating STE needs the device's vDEVICE (its vSID,
         // for CD invalidations and events); abort and bypass do not (GBPA).
         let vsid = v.vdev_id_of(dev.device());

@@ -172,7 +172,10 @@ impl Driver for VtdDriver {
     const DEFAULT_DOMAIN: DefaultDomain = DefaultDomain::Identity;
 
     fn probe_device(dev: &ProbingDevice<'_>) -> Result<Probe<Self>> {
-        let iommu = VtdDriver::registration().ok_or(ENODEV)?;
+        // The unit whose DMAR scope covers the device (the C driver's
+        // `device_lookup_iommu()`).
+        let ids = crate::riommu::hw::pci_ids(dev).ok_or(ENODEV)?;
+        let iommu = VtdDriver::find_instance(|i| i.data().covers(&ids)).ok_or(ENODEV)?;
         let data = iommu.data().probe_device(dev)?;
         Ok(Probe { iommu, data })
     }

@@ -155,7 +155,6 @@ pub struct RiommuVtdModule {
     #[pin]
     poller: PeriodicWork<FaultPoller>,
     translation: TranslationOn,
-    #[pin]
     iommu: IommuRegistration<iommu::VtdDriver>,
     debugfs: Debugfs,
     unit: Arc<Unit>,
@@ -169,12 +168,12 @@ impl kernel::InPlaceModule for RiommuVtdModule {
         // (In the initializer, an initialised field is available by name.)
         try_pin_init!(Self {
             unit: Unit::probe(module_parameters::force_nesting.value())?,
-            iommu <- IommuRegistration::new_hw_unparented(
+            iommu: IommuRegistration::new_hw_unparented(
                 module,
                 c"riommu_vtd0",
                 0,
                 Ok::<_, Error>(unit.clone()),
-            ),
+            )?,
             translation: TranslationOn::enable(unit.clone())?,
             debugfs: Debugfs::new(unit)?,
             poller <- PeriodicWork::new(FAULT_POLL_MS, FaultPoller(unit.clone())),

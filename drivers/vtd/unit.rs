@@ -35,10 +35,9 @@ use crate::riommu::{
             PageRange, PcGranularity, PiotlbGranularity, DESC_SIZE_256,
         },
         regs::{
-            fault_reg_offset, queue_index, queue_reg_value, required_mmio_size, Cap, Ecap,
-            EventCtl, Fsts, Gcmd, Gsts, Iqa, Iqer, Rtaddr, CAP_REG, ECAP_REG, FECTL_REG,
-            FRCD_HI_DWORD, FSTS_REG, GCMD_REG, GSTS_REG, IQA_REG, IQER_REG, IQH_REG, IQT_REG,
-            RTADDR_REG, VER_REG,
+            fault_reg_offset, queue_index, queue_reg_value, Cap, Ecap, EventCtl, Fsts, Gcmd, Gsts,
+            Iqa, Iqer, Rtaddr, CAP_REG, ECAP_REG, FECTL_REG, FRCD_HI_DWORD, FSTS_REG, GCMD_REG,
+            GSTS_REG, IQA_REG, IQER_REG, IQH_REG, IQT_REG, RTADDR_REG, VER_REG,
         },
         source_id,
         stage::{ss_geometry, SsGeometry, Stage, Stages},
@@ -56,8 +55,6 @@ use kernel::{
     sync::{Arc, Mutex, SpinLock},
 };
 
-/// The size of the register window mapped before CAP/ECAP are known.
-const MIN_MMIO: usize = 0x1000;
 /// How long a register handshake (GCMD/GSTS) may take, in microseconds.
 const GSTS_TIMEOUT_US: i64 = 1_000_000;
 /// How long an invalidation wait may take, in microseconds.
@@ -261,7 +258,6 @@ pub struct Unit {
 /// Where the unit is and which devices it covers, from the DMAR table.
 struct Found {
     base: u64,
-    size: usize,
     segment: u16,
     include_all: bool,
     scope: KVec<u16>,
@@ -291,13 +287,8 @@ fn find_drhd() -> Result<Found> {
             scope.push(source_id(bus, devfn), GFP_KERNEL)?;
         }
     }
-    let size = drhd
-        .register_size()
-        .and_then(|s| usize::try_from(s).ok())
-        .ok_or(EINVAL)?;
     Ok(Found {
         base: drhd.register_base,
-        size: size.max(MIN_MMIO),
         segment: drhd.segment,
         include_all: drhd.include_pci_all(),
         scope,
@@ -335,19 +326,14 @@ impl Unit {
                 found.units
             );
         }
-        let regs = Mmio::map(found.base, found.size)?;
+        // The DRHD's register set, as large as its CAP and ECAP need.
+        let regs = Mmio::map_drhd(&AcpiTable::get(b"DMAR")?, found.base)?;
         let cap = Cap([regs.read64(CAP_REG)?]);
         let ecap = Ecap([regs.read64(ECAP_REG)?]);
         let ver = regs.read32(VER_REG)?;
         // Refuse a unit someone else enabled before anything of ours can
         // touch it (dropping the unit turns translation off).
         check_idle(&regs)?;
-        let need = required_mmio_size(cap, ecap);
-        let regs = if need > regs.size() {
-            Mmio::map(found.base, need)?
-        } else {
-            regs
-        };
         pr_info!(
             "DRHD at {:#x}: version {:#x}, CAP {:#018x}, ECAP {:#018x}\n",
             found.base,

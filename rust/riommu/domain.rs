@@ -19,7 +19,7 @@ use super::{
 use core::{
     marker::PhantomData, mem::offset_of, ops::Deref, ptr, ptr::NonNull, sync::atomic::AtomicPtr,
 };
-use kernel::{bindings, ffi::c_void, prelude::*, types::Opaque};
+use kernel::{bindings, ffi::c_void, prelude::*, sync::Arc, types::Opaque};
 
 /// A domain of a Rust driver: the C `struct iommu_domain` followed by the
 /// driver's data.
@@ -74,8 +74,8 @@ impl<T: Sync + 'static> Tracked for Domain<T> {
 impl<T: Send + Sync + 'static> DomainBox<T> {
     /// Adds the new domain to `set` under `key` (for example the iommufd
     /// context); it leaves the set when freed.
-    pub fn insert_into(&self, set: &'static DomainSet<T>, key: usize) -> Result {
-        set.insert(key, self.domain())
+    pub fn insert_into(&self, set: &Arc<DomainSet<T>>, key: usize) -> Result {
+        ObjSet::insert(set, key, self.domain())
     }
 }
 
@@ -371,7 +371,7 @@ impl<'a, T: NestedDomain> NestedBox<'a, T> {
     }
 
     /// See [`DomainBox::insert_into`].
-    pub fn insert_into(&self, set: &'static DomainSet<T>, key: usize) -> Result {
+    pub fn insert_into(&self, set: &Arc<DomainSet<T>>, key: usize) -> Result {
         self.b.insert_into(set, key)
     }
 

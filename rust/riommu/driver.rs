@@ -4,8 +4,9 @@
 //!
 //! A driver implements [`Driver`] and invokes [`declare_iommu_driver!`] once
 //! for its type; that builds the C `iommu_ops`, the domain operation tables
-//! and the driver's static blocking domain.  An [`IommuRegistration`] then
-//! registers one IOMMU instance with the core.
+//! and the driver's static blocking domain.  Each [`IommuRegistration`] then
+//! registers one IOMMU instance ([`Instance`], reference counted) with the
+//! core.
 
 use super::{
     bindings as rb,
@@ -23,10 +24,17 @@ use core::{
     cell::UnsafeCell,
     marker::{PhantomData, PhantomPinned},
     ptr,
-    sync::atomic::{AtomicBool, AtomicPtr, Ordering},
+    sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, Ordering},
 };
 use kernel::{
-    bindings, device::Device, error::from_result, ffi, prelude::*, str::CStr, types::Opaque,
+    bindings,
+    device::Device,
+    error::from_result,
+    ffi,
+    prelude::*,
+    str::CStr,
+    sync::{Arc, ArcBorrow},
+    types::Opaque,
     ThisModule,
 };
 
@@ -183,10 +191,20 @@ impl core::ops::Deref for ProbingDevice<'_> {
     }
 }
 
+/// What the probe glue keeps in a probed device's `dev_iommu` private data
+/// until `release_device`.
+struct DevPriv<D: DriverStatics> {
+    data: D::DevData,
+    /// The instance whose `iommu_device` the core recorded for the device
+    /// (`dev->iommu->iommu_dev`): the device keeps it alive.
+    inst: Arc<Instance<D>>,
+}
+
 /// What [`Driver::probe_device`] returns for a device the driver handles.
 pub struct Probe<D: DriverStatics> {
-    /// The IOMMU instance the device sits behind.
-    pub iommu: &'static IommuRegistration<D>,
+    /// The IOMMU instance the device sits behind: a registered one (the
+    /// glue refuses the device with `ENODEV` otherwise).
+    pub iommu: Arc<Instance<D>>,
     /// Per-device private data, dropped in `release_device`.
     pub data: D::DevData,
 }
@@ -196,8 +214,9 @@ pub struct Probe<D: DriverStatics> {
 /// # Invariants
 ///
 /// `dev` was probed by driver `D` and not yet released: its `dev_iommu`
-/// private data is a `KBox<D::DevData>` and its `iommu_dev` belongs to an
-/// `IommuRegistration<D>`.
+/// private data is a `KBox<DevPriv<D>>` (set by the probe glue, freed by the
+/// release glue) whose instance's `iommu_device` is the device's
+/// `iommu_dev`.
 pub struct IommuDevice<'a, D: Driver> {
     dev: &'a Device,
     _p: PhantomData<D>,
@@ -250,22 +269,28 @@ impl<'a, D: DriverStatics> IommuDevice<'a, D> {
             .cast_mut()
     }
 
-    /// The driver's private data of the device.
-    pub fn data(&self) -> &'a D::DevData {
-        // SAFETY: set to a `KBox<D::DevData>` by the probe glue and freed only
-        // by the release glue (type invariant).
-        unsafe { &*rb::riommu_shim_dev_iommu_priv_get(self.as_raw()).cast::<D::DevData>() }
+    fn private(&self) -> &'a DevPriv<D> {
+        // SAFETY: set to a `KBox<DevPriv<D>>` by the probe glue and freed
+        // only by the release glue, after the last callback (type
+        // invariant).
+        unsafe { &*rb::riommu_shim_dev_iommu_priv_get(self.as_raw()).cast::<DevPriv<D>>() }
     }
 
-    /// The IOMMU instance the device sits behind.
-    pub fn iommu(&self) -> &'a IommuRegistration<D> {
-        // SAFETY: `dev->iommu` is set for probed devices; `iommu_dev` points
-        // to the `iommu_device` at offset 0 of an `IommuRegistration<D>` (type
-        // invariant), which outlives its devices.
-        unsafe {
-            let param = (*self.as_raw()).iommu;
-            &*(*param).iommu_dev.cast::<IommuRegistration<D>>()
-        }
+    /// The driver's private data of the device.
+    pub fn data(&self) -> &'a D::DevData {
+        &self.private().data
+    }
+
+    /// The IOMMU instance the device sits behind (the device holds a
+    /// reference to it until it is released).
+    pub fn iommu(&self) -> &'a Instance<D> {
+        &self.private().inst
+    }
+
+    /// The IOMMU instance the device sits behind, as a counted reference
+    /// (for a domain or vIOMMU that keeps it).
+    pub fn instance(&self) -> Arc<Instance<D>> {
+        self.private().inst.clone()
     }
 }
 
@@ -423,17 +448,25 @@ pub struct Statics {
     identity: UnsafeCell<bindings::iommu_domain>,
     viommu_ops: rb::iommufd_viommu_ops,
     sva_ops: bindings::iommu_domain_ops,
-    registration: AtomicPtr<ffi::c_void>,
-    /// Set while a registration of the driver exists or is being made
-    /// (claimed with one `compare_exchange`, see `RawRegistration::claim`).
-    claimed: AtomicBool,
-    /// Set once `prepare` has filled in the tables (before the first
-    /// registration published them; never written again).
-    prepared: AtomicBool,
+    /// The registered instances: a non-null entry is `Arc::as_ptr` of an
+    /// `Instance<D>` whose registration holds a reference and clears the
+    /// entry, then waits for a grace period, before letting it go.
+    instances: [AtomicPtr<ffi::c_void>; MAX_INSTANCES],
+    /// Which entries of `instances` belong to a registration that exists or
+    /// is being made (each claimed with one `compare_exchange`, see
+    /// `Claim::new`).
+    claimed: [AtomicBool; MAX_INSTANCES],
+    /// `UNPREPARED`, `PREPARING` (one registration fills in the tables), or
+    /// `PREPARED` (before any instance published them; never written again).
+    prepared: AtomicU8,
 }
 
+const UNPREPARED: u8 = 0;
+const PREPARING: u8 = 1;
+const PREPARED: u8 = 2;
+
 // SAFETY: the C tables are immutable once published (type invariant); the
-// registration pointer is atomic.
+// instance slots are atomic.
 unsafe impl Sync for Statics {}
 
 /// Gives the glue access to a driver's [`Statics`].  Implemented by
@@ -450,15 +483,33 @@ pub unsafe trait DriverStatics: Driver {
     /// The driver's tables.
     fn statics() -> &'static Statics;
 
-    /// The driver's registered IOMMU instance, if any (the last one
-    /// registered).  Lets code outside the iommu callbacks (a control device,
-    /// say) reach the instance.
-    fn registration() -> Option<&'static IommuRegistration<Self>> {
-        let p = Self::statics().registration.load(Ordering::Acquire);
-        // SAFETY: set by a pinned `IommuRegistration<Self>` while registered
-        // and cleared before it is dropped; the module cannot be unloaded
-        // while a caller (a device, a domain or an open file) is running.
-        unsafe { p.cast::<IommuRegistration<Self>>().as_ref() }
+    /// The driver's first registered IOMMU instance, if any, as a counted
+    /// reference.  Lets code outside the iommu callbacks (a control device,
+    /// `probe_device`) reach an instance.
+    fn instance() -> Option<Arc<Instance<Self>>> {
+        Self::find_instance(|_| true)
+    }
+
+    /// The first registered instance for which `pred` holds, as a counted
+    /// reference.  `pred` runs under `rcu_read_lock()`, so it must not
+    /// sleep.
+    fn find_instance(mut pred: impl FnMut(&Instance<Self>) -> bool) -> Option<Arc<Instance<Self>>> {
+        let _rcu = kernel::sync::rcu::read_lock();
+        for slot in &Self::statics().instances {
+            let p = slot.load(Ordering::Acquire).cast::<Instance<Self>>();
+            if p.is_null() {
+                continue;
+            }
+            // SAFETY: a non-null entry is `Arc::as_ptr` of an instance whose
+            // registration holds a reference until a grace period after it
+            // cleared the entry (`Claim::unpublish`), and we are inside a
+            // read-side critical section that began before we loaded it.
+            let inst = unsafe { ArcBorrow::from_raw(p) };
+            if pred(&inst) {
+                return Some(inst.into());
+            }
+        }
+        None
     }
 }
 
@@ -590,9 +641,9 @@ impl Statics {
             blocked: UnsafeCell::new(blocked),
             identity_ops,
             identity: UnsafeCell::new(identity),
-            registration: AtomicPtr::new(ptr::null_mut()),
-            claimed: AtomicBool::new(false),
-            prepared: AtomicBool::new(false),
+            instances: [const { AtomicPtr::new(ptr::null_mut()) }; MAX_INSTANCES],
+            claimed: [const { AtomicBool::new(false) }; MAX_INSTANCES],
+            prepared: AtomicU8::new(UNPREPARED),
         }
     }
 
@@ -634,20 +685,26 @@ impl Statics {
     }
 
     /// Fills in what cannot be built at compile time, before the first
-    /// publication; later calls do nothing (readers of an earlier
-    /// registration's tables may still run).
-    ///
-    /// # Safety
-    ///
-    /// The caller holds the driver's claim (`RawRegistration::claim`), so
-    /// no other `prepare` runs, and no table was published before the first
-    /// call.
-    unsafe fn prepare<D: Driver>(&self, module: &'static ThisModule) {
-        if self.prepared.load(Ordering::Acquire) {
+    /// publication.  The first caller does it; a caller racing with it waits
+    /// until it is done, and later calls do nothing (readers of an earlier
+    /// registration's tables may still run).  Only `Claim::new` calls it,
+    /// before its registration publishes anything.
+    fn prepare<D: Driver>(&self, module: &'static ThisModule) {
+        if self
+            .prepared
+            .compare_exchange(UNPREPARED, PREPARING, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // A few stores by another registration at most.
+            while self.prepared.load(Ordering::Acquire) != PREPARED {
+                core::hint::spin_loop();
+            }
             return;
         }
-        // SAFETY: first call, under the claim: nothing published yet, so no
-        // concurrent reader; the cells are ours.
+        // SAFETY: the only caller that moved `prepared` out of `UNPREPARED`:
+        // no other writer, and nothing was published before (every
+        // publication follows its registration's `prepare`), so no reader;
+        // the cells are ours.
         unsafe {
             let blocked = &mut *self.blocked.get();
             blocked.ops = &self.blocked_ops;
@@ -664,7 +721,7 @@ impl Statics {
                 ops.default_domain = self.blocked.get();
             }
         }
-        self.prepared.store(true, Ordering::Release);
+        self.prepared.store(PREPARED, Ordering::Release);
     }
 }
 
@@ -677,7 +734,7 @@ enum Kind {
     Hw,
 }
 
-/// The C side of a registration.
+/// The C side of an instance.
 #[repr(C)]
 struct RawRegistration {
     iommu: bindings::iommu_device,
@@ -685,152 +742,241 @@ struct RawRegistration {
     nb: bindings::notifier_block,
 }
 
-impl RawRegistration {
-    /// Claims driver `D`'s single registration (one `compare_exchange`, so
-    /// two racing probes cannot both succeed) and zero-fills `slot`.  The
-    /// claim is released when the returned guard drops, unless it is kept
-    /// ([`Claim::keep`]) for a registration that then releases it on drop.
-    ///
-    /// Fails with `EBUSY` if `D` is already registered.
-    ///
-    /// # Safety
-    ///
-    /// `slot` is valid, pinned memory for a `RawRegistration`.
-    unsafe fn claim<D: DriverStatics>(
-        module: &'static ThisModule,
-        slot: *mut Self,
-    ) -> Result<Claim> {
+/// The most IOMMU instances one driver can have registered at a time (the
+/// C drivers register one per VT-d DRHD or per SMMU).
+pub const MAX_INSTANCES: usize = 16;
+
+/// A driver's claim on one of its instance slots (`Statics::instances`);
+/// released on drop.
+struct Claim<D: DriverStatics> {
+    slot: usize,
+    _p: PhantomData<D>,
+}
+
+impl<D: DriverStatics> Claim<D> {
+    /// Claims a free slot of driver `D` (one `compare_exchange` per slot, so
+    /// two racing registrations never share one) and fills in the driver's
+    /// tables if this is its first registration.  `ENOSPC` if `D` already
+    /// has [`MAX_INSTANCES`] instances.
+    fn new(module: &'static ThisModule) -> Result<Self> {
         let s = D::statics();
-        s.claimed
-            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-            .map_err(|_| EBUSY)?;
-        let claim = Claim { statics: s };
-        // SAFETY: we hold the claim.
-        unsafe { s.prepare::<D>(module) };
-        // SAFETY: `slot` is valid, pinned memory (caller); all-zero is a
-        // valid initial state for every field.
-        unsafe {
-            slot.write(RawRegistration {
-                iommu: pin_init::zeroed(),
-                bus: pin_init::zeroed(),
-                nb: pin_init::zeroed(),
+        let slot = s
+            .claimed
+            .iter()
+            .position(|c| {
+                c.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
             })
+            .ok_or(ENOSPC)?;
+        // INVARIANT: the slot is ours until we drop.
+        let claim = Self {
+            slot,
+            _p: PhantomData,
         };
+        s.prepare::<D>(module);
         Ok(claim)
     }
-}
 
-/// A driver's claim on its single registration; released on drop unless
-/// kept.
-struct Claim {
-    statics: &'static Statics,
-}
+    /// Makes `inst` visible to [`DriverStatics::instance`].
+    fn publish(&self, inst: &Arc<Instance<D>>) {
+        inst.registered.store(true, Ordering::Release);
+        D::statics().instances[self.slot]
+            .store(Arc::as_ptr(inst).cast_mut().cast(), Ordering::Release);
+    }
 
-impl Claim {
-    /// Keeps the claim for a registration, whose drop releases it.
-    fn keep(self) {
-        core::mem::forget(self);
+    /// Hides the instance again, and waits until no lookup can still be
+    /// taking a reference to it: lookups run under `rcu_read_lock()`, so
+    /// after a grace period each one either has its own reference or never
+    /// saw the instance.
+    fn unpublish(&self, inst: &Instance<D>) {
+        D::statics().instances[self.slot].store(ptr::null_mut(), Ordering::Release);
+        inst.registered.store(false, Ordering::Release);
+        kernel::sync::rcu::synchronize_rcu();
     }
 }
 
-impl Drop for Claim {
+impl<D: DriverStatics> Drop for Claim<D> {
     fn drop(&mut self) {
-        self.statics.claimed.store(false, Ordering::Release);
+        D::statics().claimed[self.slot].store(false, Ordering::Release);
     }
 }
 
-/// A registered IOMMU instance of driver `D`, with the driver's data.
+/// An IOMMU instance of driver `D`: the C `iommu_device` and the driver's
+/// data.  It lives in an [`Arc`]: the [`IommuRegistration`] holds one
+/// reference, and every domain, vIOMMU or control object that keeps the
+/// instance past a callback holds its own, so the instance's memory (and
+/// the driver's data in it) outlives them all, even after the registration
+/// is gone.
 ///
 /// # Invariants
 ///
-/// `raw` (at offset 0, so its `iommu` is at offset 0 of `Self`) is
-/// registered with the iommu core for as long as `self` exists; the driver's
-/// static registration pointer points at `self` meanwhile.
+/// `raw` (at offset 0, so its `iommu` is at offset 0 of `Self`) was
+/// zero-filled before use; while its registration lives it is registered
+/// with the iommu core, and `Self` is inside an `Arc` that the registration
+/// holds.
 #[repr(C)]
-#[pin_data(PinnedDrop)]
-pub struct IommuRegistration<D: DriverStatics> {
+#[pin_data]
+pub struct Instance<D: DriverStatics> {
     #[pin]
     raw: Opaque<RawRegistration>,
-    kind: Kind,
     #[pin]
     data: D::Data,
+    /// The firmware node of the IOMMU's device (NULL if none): what
+    /// `iommu_device_register()` records in `raw`, kept here too so that
+    /// lookups never read `raw` while the core writes it.  Only compared.
+    fwnode: *mut bindings::fwnode_handle,
+    /// Whether the instance is published by a live registration.
+    registered: AtomicBool,
     #[pin]
     _pin: PhantomPinned,
 }
 
-// SAFETY: the C state is protected by the core; `D::Data` is `Send + Sync`.
-unsafe impl<D: DriverStatics> Send for IommuRegistration<D> {}
+// SAFETY: the C state is protected by the core; `D::Data` is `Send + Sync`;
+// `fwnode` is never dereferenced.
+unsafe impl<D: DriverStatics> Send for Instance<D> {}
 // SAFETY: as above.
-unsafe impl<D: DriverStatics> Sync for IommuRegistration<D> {}
+unsafe impl<D: DriverStatics> Sync for Instance<D> {}
+
+impl<D: DriverStatics> Instance<D> {
+    fn new(
+        data: impl PinInit<D::Data, Error>,
+        fwnode: *mut bindings::fwnode_handle,
+    ) -> Result<Arc<Self>> {
+        Arc::pin_init(
+            try_pin_init!(Self {
+                // INVARIANT: all-zero, a valid initial state of every field.
+                raw: Opaque::zeroed(),
+                data <- data,
+                fwnode,
+                registered: AtomicBool::new(false),
+                _pin: PhantomPinned,
+            }? Error),
+            GFP_KERNEL,
+        )
+    }
+
+    /// The driver's instance data.
+    pub fn data(&self) -> &D::Data {
+        &self.data
+    }
+
+    /// Whether `dev` sits behind this instance.
+    pub fn has_device(&self, dev: &IommuDevice<'_, D>) -> bool {
+        // SAFETY: `dev->iommu` of a probed device is set (type invariant of
+        // `IommuDevice`).
+        ptr::eq(
+            unsafe { (*(*dev.as_raw()).iommu).iommu_dev },
+            self.iommu_device(),
+        )
+    }
+
+    /// The bus of a [`IommuRegistration::new_mock_bus`] instance.
+    pub(in crate::riommu) fn bus(&self) -> *const bindings::bus_type {
+        // SAFETY: field projection inside our own pinned allocation.
+        unsafe { &raw const (*self.raw.get()).bus }
+    }
+
+    pub(in crate::riommu) fn iommu_device(&self) -> *mut bindings::iommu_device {
+        // SAFETY: as above.
+        unsafe { &raw mut (*self.raw.get()).iommu }
+    }
+
+    /// The firmware node of the IOMMU's device (NULL for an unparented or
+    /// mock instance).
+    pub(in crate::riommu) fn fwnode(&self) -> *mut bindings::fwnode_handle {
+        self.fwnode
+    }
+
+    /// Whether a registration has the instance registered and published.
+    pub fn is_registered(&self) -> bool {
+        self.registered.load(Ordering::Acquire)
+    }
+}
+
+/// A registered IOMMU instance of driver `D`: registered with the iommu
+/// core when made, unregistered when dropped.  The instance itself
+/// ([`Instance`]) is reference counted and may outlive the registration.
+///
+/// # Invariants
+///
+/// `inst` is registered with the iommu core (as `kind` says) and published
+/// in `D`'s instance slot `claim.slot` for as long as `self` exists.
+pub struct IommuRegistration<D: DriverStatics> {
+    inst: Arc<Instance<D>>,
+    kind: Kind,
+    claim: Claim<D>,
+}
 
 impl<D: DriverStatics> IommuRegistration<D> {
     /// Registers a bus named `bus_name` and an IOMMU instance for it
     /// (`iommu_device_register_bus`), for mock drivers whose devices are
-    /// software devices on that bus (see [`super::mockbus`]).
+    /// software devices on that bus (see [`super::mockbus`]).  The bus name
+    /// is also the instance's sysfs name, so it must differ per instance.
     pub fn new_mock_bus(
         module: &'static ThisModule,
         bus_name: &'static CStr,
         max_pasids: u32,
         data: impl PinInit<D::Data, Error>,
-    ) -> impl PinInit<Self, Error> {
-        try_pin_init!(Self {
-            data <- data,
+    ) -> Result<Self> {
+        let claim = Claim::<D>::new(module)?;
+        let inst = Instance::<D>::new(data, ptr::null_mut())?;
+        let s = D::statics();
+        let raw = inst.raw.get();
+        // SAFETY: `raw` is zeroed, pinned memory of the instance, which
+        // nobody else has seen yet.
+        unsafe {
+            (*raw).bus.name = bus_name.as_char_ptr();
+            (*raw).iommu.max_pasids = max_pasids;
+            to_result(bindings::bus_register(&raw mut (*raw).bus))?;
+            // The core links each probed device in the IOMMU's sysfs node,
+            // so the instance needs one (a class device under
+            // /sys/class/iommu, named after the bus).
+            let ret = bindings::iommu_device_sysfs_add(
+                &raw mut (*raw).iommu,
+                ptr::null_mut(),
+                ptr::null_mut(),
+                c"%s".as_char_ptr(),
+                bus_name.as_char_ptr(),
+            );
+            if ret != 0 {
+                bindings::bus_unregister(&raw const (*raw).bus);
+                return Err(Error::from_errno(ret));
+            }
+            let ret = rb::iommu_device_register_bus(
+                &raw mut (*raw).iommu,
+                s.iommu_ops(),
+                &raw const (*raw).bus,
+                &raw mut (*raw).nb,
+            );
+            if ret != 0 {
+                bindings::iommu_device_sysfs_remove(&raw mut (*raw).iommu);
+                bindings::bus_unregister(&raw const (*raw).bus);
+                return Err(Error::from_errno(ret));
+            }
+        }
+        claim.publish(&inst);
+        // INVARIANT: registered and published above.
+        Ok(Self {
+            inst,
             kind: Kind::MockBus,
-            _pin: PhantomPinned,
-            raw <- Opaque::try_ffi_init(move |slot: *mut RawRegistration| {
-                // SAFETY: `slot` is valid, pinned memory.
-                let claim = unsafe { RawRegistration::claim::<D>(module, slot)? };
-                let s = D::statics();
-                // SAFETY: `slot` was initialised by `claim` above.
-                unsafe {
-                    (*slot).bus.name = bus_name.as_char_ptr();
-                    (*slot).iommu.max_pasids = max_pasids;
-                    to_result(bindings::bus_register(&raw mut (*slot).bus))?;
-                    // The core links each probed device in the IOMMU's sysfs
-                    // node, so the instance needs one (a class device under
-                    // /sys/class/iommu, named after the bus).
-                    let ret = bindings::iommu_device_sysfs_add(
-                        &raw mut (*slot).iommu,
-                        ptr::null_mut(),
-                        ptr::null_mut(),
-                        c"%s".as_char_ptr(),
-                        bus_name.as_char_ptr(),
-                    );
-                    if ret != 0 {
-                        bindings::bus_unregister(&raw const (*slot).bus);
-                        return Err(Error::from_errno(ret));
-                    }
-                    let ret = rb::iommu_device_register_bus(
-                        &raw mut (*slot).iommu,
-                        s.iommu_ops(),
-                        &raw const (*slot).bus,
-                        &raw mut (*slot).nb,
-                    );
-                    if ret != 0 {
-                        bindings::iommu_device_sysfs_remove(&raw mut (*slot).iommu);
-                        bindings::bus_unregister(&raw const (*slot).bus);
-                        return Err(Error::from_errno(ret));
-                    }
-                }
-                // `slot` is at offset 0 of the registration (repr(C)).
-                s.registration.store(slot.cast(), Ordering::Release);
-                claim.keep();
-                Ok(())
-            }),
+            claim,
         })
     }
 
     /// Registers a hardware IOMMU instance: a sysfs node named `name` under
     /// `hwdev` (`iommu_device_sysfs_add`), then `iommu_device_register`,
     /// which probes every device the driver's `probe_device` accepts.  The
-    /// instance is visible through `D::registration()` before that probe.
+    /// instance is visible through [`DriverStatics::instance`] before that
+    /// probe.  `name` is copied; it must differ per instance.
     pub fn new_hw(
         module: &'static ThisModule,
         hwdev: &Device,
-        name: &'static CStr,
+        name: &CStr,
         max_pasids: u32,
         data: impl PinInit<D::Data, Error>,
-    ) -> impl PinInit<Self, Error> {
+    ) -> Result<Self> {
+        // Our sysfs node is a child of `hwdev` (so holds a reference to it),
+        // and `iommu_device_register` only copies its fwnode.
         let hw = ptr::from_ref(hwdev).cast::<bindings::device>().cast_mut();
         Self::new_hw_raw(module, hw, name, max_pasids, data)
     }
@@ -842,72 +988,73 @@ impl<D: DriverStatics> IommuRegistration<D> {
     /// without a firmware IOMMU binding (`iommu_fwspec_ops(NULL)`).
     pub fn new_hw_unparented(
         module: &'static ThisModule,
-        name: &'static CStr,
+        name: &CStr,
         max_pasids: u32,
         data: impl PinInit<D::Data, Error>,
-    ) -> impl PinInit<Self, Error> {
+    ) -> Result<Self> {
         Self::new_hw_raw(module, ptr::null_mut(), name, max_pasids, data)
     }
 
-    /// `hw` is NULL or a live device that outlives the registration.
+    /// `hw` is NULL or a live device.
     fn new_hw_raw(
         module: &'static ThisModule,
         hw: *mut bindings::device,
-        name: &'static CStr,
+        name: &CStr,
         max_pasids: u32,
         data: impl PinInit<D::Data, Error>,
-    ) -> impl PinInit<Self, Error> {
-        try_pin_init!(Self {
-            data <- data,
+    ) -> Result<Self> {
+        let claim = Claim::<D>::new(module)?;
+        let fwnode = if hw.is_null() {
+            ptr::null_mut()
+        } else {
+            // SAFETY: a live device (caller); what `iommu_device_register()`
+            // records as the instance's fwnode (`dev_fwnode(hwdev)`).
+            unsafe { bindings::__dev_fwnode(hw) }
+        };
+        let inst = Instance::<D>::new(data, fwnode)?;
+        let s = D::statics();
+        let raw = inst.raw.get();
+        // SAFETY: `raw` is zeroed, pinned memory of the instance, which
+        // nobody else has seen yet; `hw` is NULL or live (caller), and
+        // `iommu_device_sysfs_add` formats `name` into the new device's name
+        // (`kobject_set_name_vargs` copies it).
+        unsafe {
+            (*raw).iommu.max_pasids = max_pasids;
+            to_result(bindings::iommu_device_sysfs_add(
+                &raw mut (*raw).iommu,
+                hw,
+                ptr::null_mut(),
+                c"%s".as_char_ptr(),
+                name.as_char_ptr(),
+            ))?;
+        }
+        // Visible to probe_device during the bus probe below.
+        claim.publish(&inst);
+        // SAFETY: as above.
+        let ret =
+            unsafe { bindings::iommu_device_register(&raw mut (*raw).iommu, s.iommu_ops(), hw) };
+        if ret != 0 {
+            claim.unpublish(&inst);
+            // SAFETY: added above.
+            unsafe { bindings::iommu_device_sysfs_remove(&raw mut (*raw).iommu) };
+            return Err(Error::from_errno(ret));
+        }
+        // INVARIANT: registered and published above.
+        Ok(Self {
+            inst,
             kind: Kind::Hw,
-            _pin: PhantomPinned,
-            raw <- Opaque::try_ffi_init(move |slot: *mut RawRegistration| {
-                // SAFETY: `slot` is valid, pinned memory.
-                let claim = unsafe { RawRegistration::claim::<D>(module, slot)? };
-                let s = D::statics();
-                // SAFETY: `slot` was initialised by `claim` above; `hw` is
-                // NULL or a live device that outlives the registration (the
-                // caller's bound device owns it).
-                unsafe {
-                    (*slot).iommu.max_pasids = max_pasids;
-                    to_result(bindings::iommu_device_sysfs_add(
-                        &raw mut (*slot).iommu,
-                        hw,
-                        ptr::null_mut(),
-                        c"%s".as_char_ptr(),
-                        name.as_char_ptr(),
-                    ))?;
-                }
-                // Visible to probe_device during the bus probe below.
-                s.registration.store(slot.cast(), Ordering::Release);
-                // SAFETY: as above.
-                let ret = unsafe { bindings::iommu_device_register(&raw mut (*slot).iommu, s.iommu_ops(), hw) };
-                if ret != 0 {
-                    s.registration.store(ptr::null_mut(), Ordering::Release);
-                    // SAFETY: added above.
-                    unsafe { bindings::iommu_device_sysfs_remove(&raw mut (*slot).iommu) };
-                    return Err(Error::from_errno(ret));
-                }
-                claim.keep();
-                Ok(())
-            }),
+            claim,
         })
+    }
+
+    /// The instance (a counted reference: `.clone()` it to keep it).
+    pub fn instance(&self) -> &Arc<Instance<D>> {
+        &self.inst
     }
 
     /// The driver's instance data.
     pub fn data(&self) -> &D::Data {
-        &self.data
-    }
-
-    /// The bus of a [`IommuRegistration::new_mock_bus`] registration.
-    pub(in crate::riommu) fn bus(&self) -> *const bindings::bus_type {
-        // SAFETY: field projection inside our own pinned allocation.
-        unsafe { &raw const (*self.raw.get()).bus }
-    }
-
-    pub(in crate::riommu) fn iommu_device(&self) -> *mut bindings::iommu_device {
-        // SAFETY: as above.
-        unsafe { &raw mut (*self.raw.get()).iommu }
+        self.inst.data()
     }
 }
 
@@ -919,17 +1066,16 @@ fn to_result(ret: ffi::c_int) -> Result {
     }
 }
 
-#[pinned_drop]
-impl<D: DriverStatics> PinnedDrop for IommuRegistration<D> {
-    fn drop(self: Pin<&mut Self>) {
-        let s = D::statics();
-        s.registration.store(ptr::null_mut(), Ordering::Release);
-        let _claim = Claim { statics: s };
+impl<D: DriverStatics> Drop for IommuRegistration<D> {
+    fn drop(&mut self) {
+        // Not found by `DriverStatics::instance` any more; lookups that
+        // found it already hold their own reference.
+        self.claim.unpublish(&self.inst);
+        let raw = self.inst.raw.get();
         match self.kind {
             Kind::MockBus => {
                 // SAFETY: registered in `new_mock_bus` (type invariant).
                 unsafe {
-                    let raw = self.raw.get();
                     rb::iommu_device_unregister_bus(
                         &raw mut (*raw).iommu,
                         &raw const (*raw).bus,
@@ -942,7 +1088,6 @@ impl<D: DriverStatics> PinnedDrop for IommuRegistration<D> {
             Kind::Hw => {
                 // SAFETY: registered in `new_hw` (type invariant).
                 unsafe {
-                    let raw = self.raw.get();
                     bindings::iommu_device_unregister(&raw mut (*raw).iommu);
                     bindings::iommu_device_sysfs_remove(&raw mut (*raw).iommu);
                 }
@@ -957,6 +1102,7 @@ impl<D: DriverStatics> PinnedDrop for IommuRegistration<D> {
             // SAFETY: no lock held; may sleep, as drop of a registration may.
             unsafe { rb::riommu_shim_rcu_barrier() };
         }
+        // The slot is free again only now: `claim` drops after this.
     }
 }
 
@@ -1221,12 +1367,29 @@ mod glue {
         // INVARIANT: `iommu_probe_device()` holds the probe lock around
         // `__iommu_probe_device()`, which calls us.
         let d = ProbingDevice { dev: d };
-        match D::probe_device(&d).and_then(|p| Ok((p.iommu, KBox::new(p.data, GFP_KERNEL)?))) {
+        let r = D::probe_device(&d).and_then(|p| {
+            // An instance the driver kept past its registration is not one
+            // the core may record: no unregistration would release the
+            // device from it.
+            if !p.iommu.is_registered() {
+                return Err(ENODEV);
+            }
+            let iommu = p.iommu.iommu_device();
+            let data = KBox::new(
+                DevPriv {
+                    data: p.data,
+                    inst: p.iommu,
+                },
+                GFP_KERNEL,
+            )?;
+            Ok((iommu, data))
+        });
+        match r {
             Ok((iommu, data)) => {
                 // SAFETY: `dev->iommu` exists during probe; ownership of the
                 // box goes to the device until `release_device`.
                 unsafe { bindings::dev_iommu_priv_set(dev, KBox::into_raw(data).cast()) };
-                iommu.iommu_device()
+                iommu
             }
             Err(e) => e.to_ptr(),
         }
@@ -1246,7 +1409,7 @@ mod glue {
         // called under the probe lock, which release does not hold — lockdep
         // warns otherwise.)
         unsafe {
-            let p = rb::riommu_shim_dev_iommu_priv_get(dev).cast::<D::DevData>();
+            let p = rb::riommu_shim_dev_iommu_priv_get(dev).cast::<DevPriv<D>>();
             drop(KBox::from_raw(p));
         }
     }

@@ -21,6 +21,11 @@
 use super::bindings as rb;
 use super::iotlb::IotlbGather;
 use super::pgtable::{KernelTableMem, TrustedFormat};
+#[cfg(CONFIG_ACPI)]
+use super::pure::vtd::{
+    dmar::Dmar,
+    regs::{required_mmio_size, Cap, Ecap, CAP_REG, ECAP_REG},
+};
 use super::pure::{
     errno::Errno,
     pt::{PageTable, Prot, TableMem},
@@ -72,7 +77,18 @@ impl Mmio {
     /// The region is not requested (`request_mem_region`): a firmware-
     /// described IOMMU has no resource owner to ask, and the kernel's own
     /// driver, when built in and disabled, has released it.
-    pub fn map(phys: u64, size: usize) -> Result<Self> {
+    ///
+    /// Drivers get their windows from [`Mmio::map_drhd`] or
+    /// [`super::platform::mmio_of`], which know where the registers are.
+    ///
+    /// # Safety
+    ///
+    /// `[phys, phys + size)` is the register window of a device that the
+    /// caller's driver owns (a bound platform device's resource, or a
+    /// remapping unit that the firmware describes): register writes
+    /// through it reprogram that device, and so can redirect its DMA, which
+    /// safe code may only do to a device it was given.
+    pub(in crate::riommu) unsafe fn map(phys: u64, size: usize) -> Result<Self> {
         if size == 0 || phys % PAGE_SIZE as u64 != 0 {
             return Err(EINVAL);
         }
@@ -81,6 +97,41 @@ impl Mmio {
         let base = NonNull::new(base).ok_or(ENOMEM)?;
         // INVARIANT: just mapped.
         Ok(Self { base, phys, size })
+    }
+
+    /// Maps the register set of the VT-d remapping unit (DRHD) at `base` in
+    /// the ACPI DMAR table `dmar`, as the C driver's `map_iommu()` does: the
+    /// size the DRHD declares (at least a page), or more if the unit's CAP
+    /// and ECAP place registers beyond it ([`required_mmio_size`]).
+    ///
+    /// `EINVAL` if `dmar` is not a valid DMAR table or has no DRHD at
+    /// `base`; `ENOMEM` if the mapping fails.
+    #[cfg(CONFIG_ACPI)]
+    pub fn map_drhd(dmar: &AcpiTable, base: u64) -> Result<Self> {
+        let table = Dmar::parse(dmar.bytes())?;
+        let mut declared = None;
+        for d in table.drhds() {
+            let d = d?;
+            if d.register_base == base {
+                declared = d.register_size().and_then(|s| usize::try_from(s).ok());
+                break;
+            }
+        }
+        let declared = declared.ok_or(EINVAL)?.max(PAGE_SIZE);
+        // SAFETY: the firmware's DMAR table (checked above: signature,
+        // length, checksum) describes `declared` bytes at `base` as a
+        // remapping unit's register set, which the VT-d driver programs.
+        let regs = unsafe { Self::map(base, declared) }?;
+        let cap = Cap([regs.read64(CAP_REG)?]);
+        let ecap = Ecap([regs.read64(ECAP_REG)?]);
+        let need = required_mmio_size(cap, ecap);
+        if need <= declared {
+            return Ok(regs);
+        }
+        drop(regs);
+        // SAFETY: as above; the unit's own CAP and ECAP place its fault
+        // recording and IOTLB registers within `need` bytes of `base`.
+        unsafe { Self::map(base, need) }
     }
 
     /// The physical address of the window.

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Software devices on the bus of a mock IOMMU instance
-//! ([`IommuRegistration::new_mock_bus`]).
+//! ([`super::driver::IommuRegistration::new_mock_bus`]).
 
 use super::{
-    driver::{DriverStatics, IommuRegistration},
+    driver::{DriverStatics, Instance},
     iommufd::RegisteredDevice,
 };
 use core::{
@@ -32,17 +32,19 @@ static NEXT_ID: AtomicU32 = AtomicU32::new(0);
 /// # Invariants
 ///
 /// `ptr` is a `KBox`-allocated `BusDev` whose `dev` was added with
-/// `iommu_mock_device_add`; we own its initial reference.
-struct Registered<T> {
-    ptr: NonNull<BusDev<T>>,
+/// `iommu_mock_device_add` on `inst`'s bus; we own its initial reference.
+struct Registered<D: MockBusDriver> {
+    ptr: NonNull<BusDev<D::BusDevData>>,
+    /// The instance whose bus (in its memory) the device is on.
+    _inst: Arc<Instance<D>>,
 }
 
-// SAFETY: the device is reference counted; `T` is `Send + Sync`.
-unsafe impl<T: Send + Sync> Send for Registered<T> {}
+// SAFETY: the device is reference counted; the data is `Send + Sync`.
+unsafe impl<D: MockBusDriver> Send for Registered<D> {}
 // SAFETY: as above.
-unsafe impl<T: Send + Sync> Sync for Registered<T> {}
+unsafe impl<D: MockBusDriver> Sync for Registered<D> {}
 
-impl<T> Drop for Registered<T> {
+impl<D: MockBusDriver> Drop for Registered<D> {
     fn drop(&mut self) {
         // SAFETY: added device; drops our initial reference.
         unsafe { bindings::device_unregister(self.ptr.as_ref().dev.get()) };
@@ -54,7 +56,7 @@ impl<T> Drop for Registered<T> {
 /// or an SVA bond made through one ([`RegisteredDevice`]) holds one, so the
 /// device cannot leave its bus (and the iommu core release it) before them.
 pub struct MockDevice<D: MockBusDriver> {
-    reg: Arc<Registered<D::BusDevData>>,
+    reg: Arc<Registered<D>>,
 }
 
 impl<D: MockBusDriver> Clone for MockDevice<D> {
@@ -86,12 +88,12 @@ unsafe extern "C" fn release<T>(dev: *mut bindings::device) {
 }
 
 impl<D: MockBusDriver> MockDevice<D> {
-    /// Creates a device named `<prefix><n>` on `reg`'s bus and adds it, which
+    /// Creates a device named `<prefix><n>` on `inst`'s bus and adds it, which
     /// probes it with driver `D`.  `pasid_bits` is its PASID width (the
     /// `pasid-num-bits` property, always set, as the C mock does: 0 gives
     /// `max_pasids` 1, so PASID attaches are validated and refused).
     pub fn new(
-        reg: &IommuRegistration<D>,
+        inst: &Arc<Instance<D>>,
         prefix: &'static CStr,
         pasid_bits: u32,
         data: D::BusDevData,
@@ -111,7 +113,7 @@ impl<D: MockBusDriver> MockDevice<D> {
         unsafe {
             bindings::device_initialize(dev);
             (*dev).release = Some(release::<D::BusDevData>);
-            (*dev).bus = reg.bus();
+            (*dev).bus = inst.bus();
         }
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         // SAFETY: a valid device and a valid format string with one `%u`.
@@ -123,7 +125,7 @@ impl<D: MockBusDriver> MockDevice<D> {
         }
         if ret == 0 {
             // SAFETY: an initialised device on our bus and our iommu_device.
-            ret = unsafe { super::bindings::iommu_mock_device_add(dev, reg.iommu_device()) };
+            ret = unsafe { super::bindings::iommu_mock_device_add(dev, inst.iommu_device()) };
         }
         if ret != 0 {
             // SAFETY: drops the initial reference; `release` frees the box.
@@ -134,7 +136,13 @@ impl<D: MockBusDriver> MockDevice<D> {
         let ptr = unsafe { NonNull::new_unchecked(p) };
         // INVARIANT: added; we keep the initial reference.  If the `Arc`
         // cannot be allocated, dropping `Registered` unregisters it again.
-        let reg = Arc::new(Registered { ptr }, GFP_KERNEL)?;
+        let reg = Arc::new(
+            Registered {
+                ptr,
+                _inst: inst.clone(),
+            },
+            GFP_KERNEL,
+        )?;
         Ok(Self { reg })
     }
 
@@ -150,12 +158,18 @@ impl<D: MockBusDriver> MockDevice<D> {
         unsafe { Device::from_raw(self.reg.ptr.as_ref().dev.get()) }
     }
 
-    /// The data of `dev` if it sits on `reg`'s bus.
-    pub fn data_of<'a>(reg: &IommuRegistration<D>, dev: &'a Device) -> Option<&'a D::BusDevData> {
+    /// The registered instance of `D` whose bus `dev` sits on, if any: what
+    /// a mock driver's `probe_device` returns.
+    pub fn instance_of(dev: &Device) -> Option<Arc<Instance<D>>> {
+        D::find_instance(|i| Self::data_of(i, dev).is_some())
+    }
+
+    /// The data of `dev` if it sits on `inst`'s bus.
+    pub fn data_of<'a>(inst: &Instance<D>, dev: &'a Device) -> Option<&'a D::BusDevData> {
         let raw = core::ptr::from_ref(dev).cast::<bindings::device>();
         // SAFETY: `dev` is a live device; reading its bus pointer is fine.
         let bus = unsafe { (*raw).bus };
-        if !core::ptr::eq(bus, reg.bus()) {
+        if !core::ptr::eq(bus, inst.bus()) {
             return None;
         }
         // SAFETY: only `MockDevice::new` puts devices on this bus, always as

@@ -5,7 +5,10 @@
 //! device.  The objects leave their set automatically when freed.
 
 use core::{marker::PhantomData, ptr, sync::atomic::Ordering};
-use kernel::{prelude::*, sync::Mutex};
+use kernel::{
+    prelude::*,
+    sync::{Arc, Mutex},
+};
 
 mod private {
     use super::ObjSet;
@@ -20,7 +23,8 @@ mod private {
     /// `pub(in crate::riommu)` would let a driver implement it (and then free a tracked
     /// object behind the set's back) or store into an object's slot.
     pub trait Tracked: Sync + Sized + 'static {
-        /// The object's pointer to the set it is in.
+        /// The object's pointer to the set it is in: null, or
+        /// `Arc::into_raw` of a reference to the set that the object owns.
         fn set_slot(&self) -> &AtomicPtr<ObjSet<Self>>;
         /// The iommufd object id, if the object is published.
         fn object_id(&self) -> Option<u32>;
@@ -32,9 +36,12 @@ pub(in crate::riommu) use private::Tracked;
 ///
 /// # Invariants
 ///
-/// Every entry points to a live `O` whose `set_slot` points to `self`:
-/// entries are added by [`ObjSet::insert`] and removed under the lock by the
-/// object's free path before its memory goes.
+/// Every entry points to a live `O` whose `set_slot` holds a counted
+/// reference to `self`: entries are added by [`ObjSet::insert`] and removed
+/// under the lock by the object's free path before its memory goes (and
+/// before it drops that reference).  Sets live in an [`Arc`] (a driver keeps
+/// them in its instance data), so a set outlives its objects even if the
+/// instance goes first.
 #[pin_data]
 pub struct ObjSet<O> {
     #[pin]
@@ -57,21 +64,33 @@ impl<O: Tracked> ObjSet<O> {
     }
 
     /// Adds `obj` under `key`; an object can be in one set only (`EBUSY`).
+    /// The object keeps a reference to the set until it is freed.
     ///
     /// The object's slot is claimed first with one `compare_exchange`, so
     /// two racing inserts of one object cannot both succeed.
-    pub(in crate::riommu) fn insert(&'static self, key: usize, obj: &O) -> Result {
+    pub(in crate::riommu) fn insert(this: &Arc<Self>, key: usize, obj: &O) -> Result {
         let slot = obj.set_slot();
-        let me = ptr::from_ref(self).cast_mut();
-        slot.compare_exchange(ptr::null_mut(), me, Ordering::AcqRel, Ordering::Acquire)
-            .map_err(|_| EBUSY)?;
-        let pushed = self
+        let me = Arc::into_raw(this.clone()).cast_mut();
+        if slot
+            .compare_exchange(ptr::null_mut(), me, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // SAFETY: from `into_raw` just above, not stored anywhere.
+            drop(unsafe { Arc::from_raw(me) });
+            return Err(EBUSY);
+        }
+        let pushed = this
             .entries
             .lock()
             .push((key, ptr::from_ref(obj) as usize), GFP_KERNEL);
-        if pushed.is_err() {
-            // Not in the set: release the claim.
-            slot.store(ptr::null_mut(), Ordering::Release);
+        if pushed.is_err()
+            && slot
+                .compare_exchange(me, ptr::null_mut(), Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            // Not in the set: the claim and its reference are released.
+            // SAFETY: the reference stored above, taken out of the slot.
+            drop(unsafe { Arc::from_raw(me) });
         }
         Ok(pushed?)
     }
@@ -83,9 +102,11 @@ impl<O: Tracked> ObjSet<O> {
     /// `obj` must point to a live `O`, about to be freed.
     pub(in crate::riommu) unsafe fn remove_freed(obj: *const O) {
         // SAFETY: live (caller).
-        let set = unsafe { (*obj).set_slot().load(Ordering::Acquire) };
-        // SAFETY: a non-null slot points to a `'static` set (`insert`).
-        if let Some(set) = unsafe { set.as_ref() } {
+        let set = unsafe { (*obj).set_slot().swap(ptr::null_mut(), Ordering::AcqRel) };
+        if !set.is_null() {
+            // SAFETY: a non-null slot is the object's counted reference
+            // (`insert`), taken out of the slot above.
+            let set = unsafe { Arc::from_raw(set) };
             let mut e = set.entries.lock();
             // `remove` (not `swap_remove`) keeps insertion order, which
             // `with` relies on.

@@ -15,6 +15,8 @@
 //!   (its `iommu_fwspec`, filled from the DT `iommus`/`iommu-map` through
 //!   the driver's `of_xlate`): for SMMUv3 the StreamIDs;
 //! - [`fwspec_add_ids`]: what an `of_xlate` does with the specifier's cells;
+//! - [`fwspec_instance`]: which of the driver's instances a device's
+//!   firmware binding names;
 //! - [`is_pci`]: whether a device is a PCI device.
 //!
 //! How the core finds a DT-described IOMMU's devices: `iommu_device_register`
@@ -25,7 +27,10 @@
 //! for each specifier naming our node.  Devices whose fwspec names our node
 //! then reach `probe_device`.
 
-use super::{driver::ProbingDevice, hw::Mmio};
+use super::{
+    driver::{DriverStatics, Instance, ProbingDevice},
+    hw::Mmio,
+};
 use core::marker::PhantomData;
 use kernel::{
     bindings,
@@ -33,6 +38,7 @@ use kernel::{
     driver::{DriverLayout, RegistrationOps},
     platform,
     prelude::*,
+    sync::Arc,
     types::Opaque,
     ThisModule,
 };
@@ -94,12 +100,16 @@ fn raw(dev: &Device) -> *mut bindings::device {
 /// of a DT-described IOMMU.  `ENODEV` if it has none.
 ///
 /// The mapping is not device managed: the caller keeps it in its IOMMU
-/// instance, which it drops before the platform device is unbound (the
-/// instance lives in the driver's bound-device data).
-pub fn mmio_of<Ctx: kernel::device::DeviceContext>(pdev: &platform::Device<Ctx>) -> Result<Mmio> {
+/// instance, which domains may hold past the registration.  Register the
+/// platform driver with [`NoUnbindAdapter`], as the SMMUv3 driver does, so
+/// that the device stays bound while the module is loaded (and the module
+/// stays while any domain holds the instance).
+pub fn mmio_of(pdev: &platform::Device<kernel::device::Bound>) -> Result<Mmio> {
     let res = pdev.resource_by_index(0).ok_or(ENODEV)?;
     let size = usize::try_from(res.size()).map_err(|_| EINVAL)?;
-    Mmio::map(res.start(), size)
+    // SAFETY: the first memory resource of `pdev`, the IOMMU's own register
+    // window (its DT `reg`), and `pdev` is bound to the caller's driver.
+    unsafe { Mmio::map(res.start(), size) }
 }
 
 /// The ids of `dev`'s firmware IOMMU binding (`iommu_fwspec.ids`), in
@@ -125,6 +135,27 @@ pub fn fwspec_ids(dev: &ProbingDevice<'_>) -> Result<KVec<u32>> {
         }
     }
     Ok(out)
+}
+
+/// The instance of driver `D` that `dev`'s firmware binding names: the one
+/// registered ([`super::driver::IommuRegistration::new_hw`]) with the
+/// fwnode of the device's `iommus`/`iommu-map` target, as the C drivers'
+/// `probe_device` finds theirs (`arm_smmu_get_by_fwnode()`).  `None` if the
+/// device has no fwspec or names another IOMMU.
+pub fn fwspec_instance<D: DriverStatics>(dev: &ProbingDevice<'_>) -> Option<Arc<Instance<D>>> {
+    // SAFETY: `dev` is a live device; `dev->iommu` and its fwspec only
+    // change under the probe lock, which is held (`ProbingDevice`).
+    let fwnode = unsafe {
+        let param = (*raw(dev)).iommu;
+        if param.is_null() || (*param).fwspec.is_null() {
+            return None;
+        }
+        (*(*param).fwspec).iommu_fwnode
+    };
+    if fwnode.is_null() {
+        return None;
+    }
+    D::find_instance(|i| core::ptr::eq(i.fwnode(), fwnode))
 }
 
 /// Appends `ids` to `dev`'s fwspec (`iommu_fwspec_add_ids`): the body of an

@@ -16,7 +16,7 @@
 
 use super::{
     bindings as rb,
-    driver::{Driver, DriverStatics},
+    driver::{Driver, DriverStatics, Instance, IommuDevice},
     objset::{ObjSet, Tracked},
     pages::PhysPages,
 };
@@ -27,7 +27,7 @@ use core::{
     ptr,
     sync::atomic::AtomicPtr,
 };
-use kernel::{bindings, device::Device, ffi, prelude::*, types::Opaque};
+use kernel::{bindings, device::Device, ffi, prelude::*, sync::Arc, types::Opaque};
 
 /// A vIOMMU of a driver: the core `struct iommufd_viommu` at offset 0,
 /// followed by the driver's data.
@@ -176,6 +176,15 @@ impl ViommuCore<'_> {
     /// [`super::iommufd::IommufdCtx::key`]).
     pub fn ctx_key(&self) -> usize {
         self.ictx() as usize
+    }
+
+    /// Whether the vIOMMU is being made on `inst`: the IOMMU of the device
+    /// userspace named, which may be another instance than the nesting
+    /// parent's (the core checks only that both are the driver's).
+    pub fn is_on<D: DriverStatics>(&self, inst: &Instance<D>) -> bool {
+        // SAFETY: `iommufd_viommu_alloc_ioctl()` sets `iommu_dev` before
+        // `viommu_init` and never changes it (invariant).
+        ptr::eq(unsafe { (*self.raw.get()).iommu_dev }, inst.iommu_device())
     }
 
     /// Registers `pages` for userspace `mmap` of the iommufd file and
@@ -372,7 +381,7 @@ pub trait ViommuImpl: Send + Sync + Sized + 'static {
 
     /// Whether `dev`'s IOMMU offers vIOMMUs of `IOMMU_VIOMMU_TYPE` `ty`
     /// (`get_viommu_size` answers 0 otherwise, which gives `EOPNOTSUPP`).
-    fn supports(dev: &Device, ty: u32) -> bool;
+    fn supports(dev: &IommuDevice<'_, Self::Driver>, ty: u32) -> bool;
 
     /// `viommu_init`: returns the initialiser of the driver's data.  `parent`
     /// is the nesting parent, already checked to be this driver's paging
@@ -386,9 +395,10 @@ pub trait ViommuImpl: Send + Sync + Sized + 'static {
     /// Called before the driver's data is dropped in `destroy`.
     fn release(_viommu: &Viommu<Self>) {}
 
-    /// A set to add every initialised vIOMMU to (keyed by its iommufd
-    /// context), so the driver can find it by id; it leaves on destroy.
-    fn set() -> Option<&'static ObjSet<Viommu<Self>>> {
+    /// A set to add `viommu` to once initialised (keyed by its iommufd
+    /// context), so the driver can find it by id; it leaves on destroy and
+    /// keeps the set alive until then.
+    fn set(_viommu: &Viommu<Self>) -> Option<Arc<ObjSet<Viommu<Self>>>> {
         None
     }
 
@@ -418,7 +428,7 @@ impl<D: DriverStatics<Viommu = NoViommu<D>>> ViommuImpl for NoViommu<D> {
     type Driver = D;
     type Vdev = ();
 
-    fn supports(_dev: &Device, _ty: u32) -> bool {
+    fn supports(_dev: &IommuDevice<'_, D>, _ty: u32) -> bool {
         false
     }
 
@@ -483,9 +493,13 @@ pub(in crate::riommu) mod glue {
                 "riommu: the vIOMMU type needs more alignment than kmalloc gives"
             )
         };
-        // SAFETY: a device bound to iommufd, live for the call.
-        let dev = unsafe { Device::from_raw(dev) };
-        if D::Viommu::supports(dev, ty) {
+        // SAFETY: a device bound to iommufd, live for the call; the core
+        // calls the ops of the driver that probed it (`dev_iommu_ops()`),
+        // which `from_raw_checked` checks again.
+        let Ok(dev) = (unsafe { IommuDevice::<D>::from_raw_checked(dev) }) else {
+            return 0;
+        };
+        if D::Viommu::supports(&dev, ty) {
             size_of::<Viommu<D::Viommu>>()
         } else {
             0
@@ -527,10 +541,10 @@ pub(in crate::riommu) mod glue {
             let init = D::Viommu::init(&core, parent.domain(), data)?;
             // SAFETY: the driver part is ours, uninitialised and never moves.
             unsafe { <_ as PinInit<_, Error>>::__init(init, &raw mut (*vp).inner)? };
-            if let Some(set) = D::Viommu::set() {
-                // SAFETY: initialised just above.
-                let vi = unsafe { &*vp };
-                if let Err(e) = set.insert(vi.ctx_key(), vi) {
+            // SAFETY: initialised just above.
+            let vi = unsafe { &*vp };
+            if let Some(set) = D::Viommu::set(vi) {
+                if let Err(e) = ObjSet::insert(&set, vi.ctx_key(), vi) {
                     // Undo the initialisation as `destroy` would (the
                     // driver's release, then the drop); the core frees the
                     // memory.

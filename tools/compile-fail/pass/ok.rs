@@ -15,7 +15,8 @@ use crate::riommu::{
     domain::{
         Domain, DomainBox, DomainSet, NestedBox, NestedDomain, OldDomain, PagingConfig, Parent,
     },
-    driver::{DriverStatics, IommuDevice, ProbingDevice, Statics},
+    driver::{DriverStatics, Instance, IommuDevice, ProbingDevice, Statics},
+    hw::{AcpiTable, Mmio},
     iommufd::{BoundDevice, IommufdCtx},
     mockbus::{MockBusDriver, MockDevice},
     pages::PhysPages,
@@ -25,7 +26,7 @@ use crate::riommu::{
     userdata::UserDataArray,
     viommu::ViommuCore,
 };
-use kernel::prelude::*;
+use kernel::{prelude::*, sync::Arc};
 
 minimal_driver! { driver: Good, paging: GoodDomain }
 
@@ -56,8 +57,19 @@ pub fn tables_init() -> impl PinInit<Tables, Error> {
 
 /// A domain in a driver's set: `insert_into`, not `Tracked`
 /// (cases/objset_tracked.rs).
-pub fn track(set: &'static DomainSet<GoodDomain>, b: &DomainBox<GoodDomain>) -> Result {
+pub fn track(set: &Arc<DomainSet<GoodDomain>>, b: &DomainBox<GoodDomain>) -> Result {
     b.insert_into(set, 0)
+}
+
+/// An instance is kept as a counted reference (cases/instance_static.rs).
+pub fn keep() -> Option<Arc<Instance<Good>>> {
+    Good::instance()
+}
+
+/// Registers are mapped where the firmware says they are
+/// (cases/mmio_raw_phys.rs).
+pub fn drhd(dmar: &AcpiTable, base: u64) -> Result<Mmio> {
+    Mmio::map_drhd(dmar, base)
 }
 
 /// Binding keeps the device registered through a `MockDevice`

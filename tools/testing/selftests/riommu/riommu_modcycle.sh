@@ -23,11 +23,14 @@
 #
 # What is checked per module, after each insmod and after each rmmod:
 #   riommu_mock     /dev/riommu-mock and /sys/class/iommu/riommu_mock
-#   riommu_minimal  its bus (/sys/bus/riommu_minimal) and
-#                   /sys/class/iommu/riommu_minimal
+#   riommu_minimal  its two instances' buses (/sys/bus/riommu_minimal,
+#                   /sys/bus/riommu_minimal1) and /sys/class/iommu entries
+#                   (riommu_minimal, riommu_minimal1): two instances of one
+#                   driver, registered and unregistered together
 #   riommu_vtd      /sys/class/iommu/riommu_vtd0 and QEMU's edu device
 #                   (1234:11e8) in an IOMMU group
-#   riommu_smmuv3   /sys/class/iommu/riommu-smmuv3 and edu in a group
+#   riommu_smmuv3   /sys/class/iommu/riommu-smmuv3.9050000 (QEMU virt's
+#                   SMMU base) and edu in a group
 #   anything else   /sys/module/MODULE only
 # The hardware drivers cannot simply be unloaded: the IOMMU core holds a
 # module reference for every device it probed (iommu_init_device()), so
@@ -121,17 +124,22 @@ riommu_mock)
 	;;
 riommu_minimal)
 	iommu=riommu_minimal
+	# (Not $i: the cycles count in $i, and sh functions share variables.)
 	present() {
-		[ -d /sys/bus/riommu_minimal ] || { why="no /sys/bus/riommu_minimal"; return 1; }
-		[ -e /sys/class/iommu/$iommu ] || { why="no /sys/class/iommu/$iommu"; return 1; }
+		for inst in riommu_minimal riommu_minimal1; do
+			[ -d /sys/bus/$inst ] || { why="no /sys/bus/$inst"; return 1; }
+			[ -e /sys/class/iommu/$inst ] || { why="no /sys/class/iommu/$inst"; return 1; }
+		done
 	}
 	absent() {
-		[ ! -e /sys/bus/riommu_minimal ] || { why="/sys/bus/riommu_minimal still there"; return 1; }
-		[ ! -e /sys/class/iommu/$iommu ] || { why="/sys/class/iommu/$iommu still there"; return 1; }
+		for inst in riommu_minimal riommu_minimal1; do
+			[ ! -e /sys/bus/$inst ] || { why="/sys/bus/$inst still there"; return 1; }
+			[ ! -e /sys/class/iommu/$inst ] || { why="/sys/class/iommu/$inst still there"; return 1; }
+		done
 	}
 	;;
 riommu_vtd | riommu_smmuv3)
-	if [ "$mod" = riommu_vtd ]; then iommu=riommu_vtd0; else iommu=riommu-smmuv3; fi
+	if [ "$mod" = riommu_vtd ]; then iommu=riommu_vtd0; else iommu=riommu-smmuv3.9050000; fi
 	if ! find_edu; then
 		echo "Bail out! no edu PCI device (1234:11e8): give QEMU -device edu"
 		exit 1

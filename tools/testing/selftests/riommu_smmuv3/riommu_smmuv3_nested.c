@@ -62,7 +62,11 @@
 
 #define PAGE		0x1000UL
 
-#define SMMU_DEBUGFS	"/sys/kernel/debug/riommu_smmuv3/events"
+/*
+ * riommu_smmuv3 names its debugfs directory after the SMMU's register base;
+ * QEMU virt's SMMU is at 0x09050000 (VIRT_SMMU, hw/arm/virt.c).
+ */
+#define SMMU_DEBUGFS	"/sys/kernel/debug/riommu_smmuv3.9050000/events"
 
 /* SMMUv3 encodings (Arm IHI 0070) the test builds by hand, as a guest does */
 #define IDR0_S1P		(1u << 1)

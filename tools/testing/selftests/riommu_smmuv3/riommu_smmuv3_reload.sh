@@ -20,6 +20,9 @@
 
 ko=/lib/modules/riommu/riommu_smmuv3.ko
 drv=/sys/bus/platform/drivers/riommu_smmuv3
+# The instance's sysfs name, after QEMU virt's SMMU register base
+# (VIRT_SMMU, 0x09050000): riommu_smmuv3 names each SMMU by its base.
+iommu=riommu-smmuv3.9050000
 n=0
 fails=0
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
@@ -45,10 +48,10 @@ for d in /sys/bus/pci/drivers/vfio-pci/0000:*; do
 done
 held=
 for d in /sys/bus/pci/devices/*; do
-	[ "$(basename "$(readlink "$d/iommu" 2>/dev/null)")" = riommu-smmuv3 ] &&
+	[ "$(basename "$(readlink "$d/iommu" 2>/dev/null)")" = $iommu ] &&
 		held="$held $(basename "$d")"
 done
-echo "# the PCI devices behind riommu-smmuv3:$held"
+echo "# the PCI devices behind $iommu:$held"
 remove_held() {
 	[ -n "$held" ] || return 1
 	for b in $held; do
@@ -58,10 +61,10 @@ remove_held() {
 }
 check "remove the PCI devices behind the SMMU" remove_held
 check "rmmod riommu_smmuv3 (unbinds the SMMU)" rmmod riommu_smmuv3
-check "the IOMMU instance is gone" test ! -e /sys/class/iommu/riommu-smmuv3
+check "the IOMMU instance is gone" test ! -e /sys/class/iommu/$iommu
 check "insmod riommu_smmuv3 again" insmod $ko
 echo 1 >/sys/bus/pci/rescan
-check "the IOMMU instance is back" test -e /sys/class/iommu/riommu-smmuv3
+check "the IOMMU instance is back" test -e /sys/class/iommu/$iommu
 check "the PCI devices are in IOMMU groups again" \
 	sh -c 'for d in /sys/bus/pci/devices/*; do [ -e $d/iommu_group ] || exit 1; done'
 if /tests/riommu_smmuv3_nested -r smmu.nested_dma >/tmp/reload-nested.log 2>&1 &&
