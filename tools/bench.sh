@@ -73,6 +73,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
 cd "$top"
 outroot=${RIOMMU_OUT:-$top/build}
@@ -100,7 +101,9 @@ for st in $vtd_stages; do
 	case $st in first | second) ;; *) die "BENCH_VTD_STAGES: '$st' is not first or second" ;; esac
 done
 vtd_edu="-device edu,dma_mask=0xffffffffffffffff"
+# shellcheck disable=SC2034 # read as ${!q}, by name
 vtd_qemu_first="-device intel-iommu,x-scalable-mode=on,x-flts=on,x-pasid-mode=on $vtd_edu"
+# shellcheck disable=SC2034 # as above
 vtd_qemu_second="-device intel-iommu,x-scalable-mode=on,x-pasid-mode=on $vtd_edu"
 # riommu_vtd's parameters, as riommu_vtd.NAME=VALUE words for its boot.
 vtd_params=''

@@ -42,9 +42,10 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
 
-results_arg= out=
+results_arg='' out=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--results) results_arg=$2; shift ;;
@@ -128,7 +129,8 @@ fi
 
 # ---- QEMU ------------------------------------------------------------------
 vm() { # vm NAME "MODULE..." PROG...
-	local name=$1 t=$(date +%s) rc=0 m args=()
+	local name=$1 t rc=0 m args=()
+	t=$(date +%s)
 	for m in $2; do args+=(--module "$m"); done
 	shift 2
 	"$here/vm.sh" --arch arm64 --kdir "$kdir" --out "$out/vm-$name" --results "$results" \

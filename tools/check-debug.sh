@@ -56,6 +56,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
 cd "$top" || exit 1
 
@@ -66,7 +67,11 @@ while [ $# -gt 0 ]; do
 	--slub-debug) slub=FZPU ;;
 	--slub-debug=*) slub=${1#--slub-debug=} ;;
 	--no-setup) setup=0 ;;
-	-h | --help) sed -n '/^# `make check-debug`/,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	-h | --help)
+		# shellcheck disable=SC2016 # the backquotes are the text searched for
+		sed -n '/^# `make check-debug`/,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'
+		exit 0
+		;;
 	*) die "check-debug.sh: unknown option $1 (see --help)" ;;
 	esac
 	shift

@@ -62,6 +62,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
 
 results='' out="${RIOMMU_OUT:-$top/build}/vtd" build=1

@@ -32,6 +32,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
 cd "$top" || exit 1
 
@@ -179,6 +180,10 @@ lint() {
 	if has_target fmt-check; then
 		step "rustfmt" "$out/fmt-check.log" make -C "$top" fmt-check KDIR="$KDIR"
 	fi
+	# Every shell script of the tools and tests (-x: following lib.sh).
+	local scripts
+	mapfile -t scripts < <(find "$top/tools" -name '*.sh' | LC_ALL=C sort)
+	step "shellcheck" "$out/shellcheck.log" shellcheck -x "${scripts[@]}"
 }
 # <<< LINT HOOK <<<
 lint

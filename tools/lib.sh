@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash disable=SC2154 # sourced by the bash tools; $results is theirs
 # Shared settings for riommu's scripts.  Source it; do not run it.
 
 KVER=${KVER:-7.3}

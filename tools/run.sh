@@ -12,6 +12,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
 cd "$top"
 outroot=${RIOMMU_OUT:-$top/build}

@@ -12,6 +12,7 @@
 #   - installs rust-src and bindgen-cli.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
 
 need_root() {
@@ -28,7 +29,7 @@ need_root() {
 
 PKGS=(qemu-system-x86 qemu-system-arm libclang-19-dev clang-19 lld-19 llvm-19
 	busybox-static flex bison bc libelf-dev libssl-dev cpio libcap-dev
-	gcc-aarch64-linux-gnu make gcc python3 kmod xz-utils rsync
+	gcc-aarch64-linux-gnu make gcc python3 kmod xz-utils rsync shellcheck
 	libc6-dev-arm64-cross) # arm64: static test programs (tools/check-arm64.sh)
 
 missing_pkgs() {
@@ -102,9 +103,9 @@ unpack_kernel_source() {
 	chmod 755 "$tmp" # apt-get download runs as _apt
 	(cd "$tmp" && apt-get download -qq "linux-source-$KVER" >/dev/null) ||
 		{ need_root apt-get update -qq && (cd "$tmp" && apt-get download -qq "linux-source-$KVER"); }
-	deb=$(ls "$tmp"/linux-source-"$KVER"_*.deb | head -n1)
+	deb=$(find "$tmp" -maxdepth 1 -name "linux-source-${KVER}_*.deb" | head -n1)
 	dpkg-deb -x "$deb" "$tmp/x"
-	tarball=$(ls "$tmp"/x/usr/src/linux-source-"$KVER".tar.* | head -n1)
+	tarball=$(find "$tmp/x/usr/src" -maxdepth 1 -name "linux-source-$KVER.tar.*" | head -n1)
 	log "unpacking $(basename "$tarball")"
 	mkdir -p "$RIOMMU_CACHE/src"
 	rm -rf "$dst.tmp"
@@ -149,7 +150,7 @@ install_arm64_busybox() {
 	chmod 755 "$tmp" # apt-get download runs as _apt
 	(cd "$tmp" && apt-get download -qq busybox-static:arm64 >/dev/null 2>&1) ||
 		{ need_root apt-get update -qq && (cd "$tmp" && apt-get download -qq busybox-static:arm64); }
-	deb=$(ls "$tmp"/busybox-static_*_arm64.deb | head -n1)
+	deb=$(find "$tmp" -maxdepth 1 -name 'busybox-static_*_arm64.deb' | head -n1)
 	dpkg-deb -x "$deb" "$tmp/x"
 	mkdir -p "$(dirname "$dst")"
 	install -m 755 "$tmp/x/bin/busybox" "$dst"

@@ -46,6 +46,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
 
 kdir=${KDIR:-} ksrc=${KSRC:-} module=$top/riommu_mock.ko out=${RIOMMU_OUT:-$top/build}/soak

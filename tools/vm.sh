@@ -55,6 +55,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
 
 kdir=${KDIR:-}
@@ -169,7 +170,7 @@ EOF
 cmdline="console=$con iommufd.allow_unsafe_interrupts=1 panic=-1 oops=panic"
 cmdline+=" rdinit=/init${append:+ $append}"
 accel=${RIOMMU_ACCEL:-tcg}
-qemu=($qemu_bin -accel "$accel" -smp "${RIOMMU_SMP:-2}"
+qemu=("$qemu_bin" -accel "$accel" -smp "${RIOMMU_SMP:-2}"
 	-m "${RIOMMU_MEM:-2G}" -nographic -no-reboot -nic none
 	-kernel "$kernel" -initrd "$out/initramfs.cpio" -append "$cmdline")
 # >>> arch >>>

@@ -18,6 +18,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 tools=$(dirname "$here")
 top=$(dirname "$tools")
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$tools/lib.sh"
 
 kdir=${KDIR:-} vm=1

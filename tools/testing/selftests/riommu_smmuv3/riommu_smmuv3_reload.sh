@@ -34,7 +34,10 @@ check() { # check DESCRIPTION COMMAND...
 }
 
 echo "1..10"
-smmu=$(ls -d $drv/*.smmuv3 2>/dev/null | head -n1)
+smmu=
+for d in "$drv"/*.smmuv3; do
+	[ -e "$d" ] && smmu=$d && break
+done
 if [ -z "$smmu" ] || [ ! -f $ko ]; then
 	echo "Bail out! riommu_smmuv3 is not loaded and bound"
 	exit 1
@@ -44,7 +47,7 @@ check "riommu_smmuv3 has no sysfs unbind file" test ! -e $drv/unbind
 check "riommu_smmuv3 has no sysfs bind file" test ! -e $drv/bind
 check "the SMMU stays bound" test -e "$drv/$smmu"
 for d in /sys/bus/pci/drivers/vfio-pci/0000:*; do
-	[ -e "$d" ] && echo "$(basename "$d")" >/sys/bus/pci/drivers/vfio-pci/unbind
+	[ -e "$d" ] && basename "$d" >/sys/bus/pci/drivers/vfio-pci/unbind
 done
 held=
 for d in /sys/bus/pci/devices/*; do
@@ -65,6 +68,7 @@ check "the IOMMU instance is gone" test ! -e /sys/class/iommu/$iommu
 check "insmod riommu_smmuv3 again" insmod $ko
 echo 1 >/sys/bus/pci/rescan
 check "the IOMMU instance is back" test -e /sys/class/iommu/$iommu
+# shellcheck disable=SC2016 # expanded by the inner sh
 check "the PCI devices are in IOMMU groups again" \
 	sh -c 'for d in /sys/bus/pci/devices/*; do [ -e $d/iommu_group ] || exit 1; done'
 if /tests/riommu_smmuv3_nested -r smmu.nested_dma >/tmp/reload-nested.log 2>&1 &&
