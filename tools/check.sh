@@ -184,6 +184,7 @@ lint() {
 	local scripts
 	mapfile -t scripts < <(find "$top/tools" -name '*.sh' | LC_ALL=C sort)
 	step "shellcheck" "$out/shellcheck.log" shellcheck -x "${scripts[@]}"
+	step "no private headers" "$out/private-headers.log" "$here/check-private-headers.sh"
 }
 # <<< LINT HOOK <<<
 lint

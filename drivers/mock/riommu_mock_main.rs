@@ -26,7 +26,7 @@ module! {
     authors: ["riommu developers"],
     description: "Mock IOMMU driver in Rust for iommufd selftests",
     license: "GPL",
-    imports_ns: ["IOMMUFD", "IOMMUFD_INTERNAL"],
+    imports_ns: ["IOMMUFD"],
 }
 
 /// The module: the IOMMU instance and its control device.

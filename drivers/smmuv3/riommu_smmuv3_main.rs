@@ -39,7 +39,7 @@ module! {
     authors: ["riommu developers"],
     description: "Arm SMMUv3 IOMMU driver in Rust (iommufd, nested translation)",
     license: "GPL",
-    imports_ns: ["IOMMUFD", "IOMMUFD_INTERNAL"],
+    imports_ns: ["IOMMUFD"],
 }
 
 /// The module: the platform driver ([`bind`]).

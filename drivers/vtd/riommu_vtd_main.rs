@@ -42,7 +42,7 @@ module! {
     authors: ["riommu developers"],
     description: "Intel VT-d (scalable mode) IOMMU driver in Rust",
     license: "GPL",
-    imports_ns: ["IOMMUFD", "IOMMUFD_INTERNAL"],
+    imports_ns: ["IOMMUFD"],
     params: {
         force_nesting: bool {
             default: false,

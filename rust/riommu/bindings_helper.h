@@ -2,5 +2,4 @@
 /* Headers bindgen reads for rust/riommu/gen/bindings_generated.rs. */
 #include <linux/iommu.h>
 #include <linux/iommufd.h>
-#include "iommu-priv.h"
 #include "../shim/riommu_shim.h"

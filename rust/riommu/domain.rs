@@ -67,7 +67,12 @@ impl<T: Sync + 'static> Tracked for Domain<T> {
     }
 
     fn object_id(&self) -> Option<u32> {
-        self.hwpt_id()
+        // Only test drivers can read a HWPT's id (see `hwpt_id`), and only
+        // they look their domains up by it.
+        #[cfg(riommu_test)]
+        return self.hwpt_id();
+        #[cfg(not(riommu_test))]
+        None
     }
 }
 
@@ -85,11 +90,21 @@ impl<T> Domain<T> {
         self.raw.get()
     }
 
-    /// The iommufd HWPT object id that owns this domain, if iommufd allocated it.
+    /// Whether iommufd has made this domain a HWPT's (published it).
+    pub fn is_published(&self) -> bool {
+        // SAFETY: `raw` is a valid, initialised domain (type invariant); the
+        // shim only reads its public cookie fields.
+        unsafe { rb::riommu_shim_domain_published(self.as_raw()) }
+    }
+
+    /// The iommufd HWPT object id that owns this domain, if iommufd
+    /// allocated it (test drivers only: iommufd keeps the HWPT's layout
+    /// private, see `rust/shim/riommu_test_shim.c`).
+    #[cfg(riommu_test)]
     pub fn hwpt_id(&self) -> Option<u32> {
         // SAFETY: `raw` is a valid, initialised domain (type invariant); the
-        // shim only reads its cookie fields.
-        let id = unsafe { rb::riommu_shim_domain_hwpt_id(self.as_raw()) };
+        // test shim only reads its cookie fields and the HWPT it names.
+        let id = unsafe { super::bindings::test::riommu_test_domain_hwpt_id(self.as_raw()) };
         (id != 0).then_some(id)
     }
 
@@ -562,7 +577,9 @@ impl<T: NestedDomain> Domain<T> {
     pub fn viommu(&self) -> Option<&Viommu<<T::Driver as Driver>::Viommu>> {
         // An unpublished domain may have been leaked (`mem::forget` of its
         // `NestedBox` after `insert_into`) and outlive its vIOMMU.
-        self.hwpt_id()?;
+        if !self.is_published() {
+            return None;
+        }
         // SAFETY: set only from the allocation's vIOMMU parent (checked by
         // the glue before publication).  The domain is published (checked
         // above): the nested HWPT holds a `users` reference on the vIOMMU

@@ -30,10 +30,10 @@ use kernel::{
     bindings,
     device::Device,
     error::from_result,
-    ffi,
+    ffi, new_condvar, new_mutex,
     prelude::*,
     str::CStr,
-    sync::{Arc, ArcBorrow},
+    sync::{Arc, ArcBorrow, CondVar, Mutex},
     types::Opaque,
     ThisModule,
 };
@@ -303,7 +303,10 @@ pub trait Driver: Send + Sync + Sized + 'static {
     type Nested: NestedDomain<Driver = Self>;
     /// Per-device private data (`dev_iommu_priv`).
     type DevData: Send + Sync;
-    /// Per-IOMMU-instance data, kept in the [`IommuRegistration`].
+    /// Per-IOMMU-instance data, kept in the [`Instance`].  It is dropped
+    /// with the instance's last reference, which may be a domain's or
+    /// vIOMMU's free, or a device's release (under the core's group lock):
+    /// its `Drop` must not sleep on locks those paths hold.
     type Data: Send + Sync;
     /// The driver's vIOMMU ([`super::viommu::NoViommu`] for none).
     type Viommu: ViommuImpl<Driver = Self>;
@@ -728,6 +731,7 @@ impl Statics {
 /// How an [`IommuRegistration`] was registered.
 enum Kind {
     /// `iommu_device_register_bus` on a bus of our own.
+    #[cfg(riommu_test)]
     MockBus,
     /// `iommu_device_sysfs_add` + `iommu_device_register` for a hardware
     /// IOMMU.
@@ -827,6 +831,15 @@ pub struct Instance<D: DriverStatics> {
     fwnode: *mut bindings::fwnode_handle,
     /// Whether the instance is published by a live registration.
     registered: AtomicBool,
+    /// The devices on a mock-bus instance's bus ([`super::mockbus`]); its
+    /// registration waits on `bus_devs_gone` until none is left before it
+    /// unregisters the bus.  (`iommu_device_unregister_bus()` does not
+    /// release them, and their IOMMU groups keep uncounted pointers to
+    /// them.)
+    #[pin]
+    bus_devs: Mutex<usize>,
+    #[pin]
+    bus_devs_gone: CondVar,
     #[pin]
     _pin: PhantomPinned,
 }
@@ -849,6 +862,8 @@ impl<D: DriverStatics> Instance<D> {
                 data <- data,
                 fwnode,
                 registered: AtomicBool::new(false),
+                bus_devs <- new_mutex!(0),
+                bus_devs_gone <- new_condvar!(),
                 _pin: PhantomPinned,
             }? Error),
             GFP_KERNEL,
@@ -891,6 +906,35 @@ impl<D: DriverStatics> Instance<D> {
     pub fn is_registered(&self) -> bool {
         self.registered.load(Ordering::Acquire)
     }
+
+    /// Counts a new device on the instance's mock bus; `ENODEV` once the
+    /// registration is going (it then waits for the counted ones).
+    pub(in crate::riommu) fn bus_dev_get(&self) -> Result {
+        let mut n = self.bus_devs.lock();
+        if !self.is_registered() {
+            return Err(ENODEV);
+        }
+        *n += 1;
+        Ok(())
+    }
+
+    /// A device counted by `bus_dev_get` left the bus.
+    pub(in crate::riommu) fn bus_dev_put(&self) {
+        let mut n = self.bus_devs.lock();
+        *n -= 1;
+        if *n == 0 {
+            self.bus_devs_gone.notify_all();
+        }
+    }
+
+    /// Waits until no device is on the instance's mock bus.  The instance
+    /// is unpublished first, so `bus_dev_get` refuses new ones.
+    fn wait_bus_devs_gone(&self) {
+        let mut n = self.bus_devs.lock();
+        while *n != 0 {
+            self.bus_devs_gone.wait(&mut n);
+        }
+    }
 }
 
 /// A registered IOMMU instance of driver `D`: registered with the iommu
@@ -908,6 +952,7 @@ pub struct IommuRegistration<D: DriverStatics> {
 }
 
 impl<D: DriverStatics> IommuRegistration<D> {
+    #[cfg(riommu_test)]
     /// Registers a bus named `bus_name` and an IOMMU instance for it
     /// (`iommu_device_register_bus`), for mock drivers whose devices are
     /// software devices on that bus (see [`super::mockbus`]).  The bus name
@@ -942,7 +987,7 @@ impl<D: DriverStatics> IommuRegistration<D> {
                 bindings::bus_unregister(&raw const (*raw).bus);
                 return Err(Error::from_errno(ret));
             }
-            let ret = rb::iommu_device_register_bus(
+            let ret = super::bindings::test::riommu_test_register_bus(
                 &raw mut (*raw).iommu,
                 s.iommu_ops(),
                 &raw const (*raw).bus,
@@ -1073,10 +1118,15 @@ impl<D: DriverStatics> Drop for IommuRegistration<D> {
         self.claim.unpublish(&self.inst);
         let raw = self.inst.raw.get();
         match self.kind {
+            #[cfg(riommu_test)]
             Kind::MockBus => {
+                // Its devices must leave the bus while it is registered
+                // (only then does the core release them); a driver that
+                // drops the registration first waits here for them.
+                self.inst.wait_bus_devs_gone();
                 // SAFETY: registered in `new_mock_bus` (type invariant).
                 unsafe {
-                    rb::iommu_device_unregister_bus(
+                    super::bindings::test::riommu_test_unregister_bus(
                         &raw mut (*raw).iommu,
                         &raw const (*raw).bus,
                         &raw mut (*raw).nb,
@@ -1370,7 +1420,9 @@ mod glue {
         let r = D::probe_device(&d).and_then(|p| {
             // An instance the driver kept past its registration is not one
             // the core may record: no unregistration would release the
-            // device from it.
+            // device from it.  (A check, not a lock: a probe racing the
+            // unregistration can still pass it, as with the C drivers; the
+            // device then holds the instance's memory.)
             if !p.iommu.is_registered() {
                 return Err(ENODEV);
             }
@@ -1403,9 +1455,12 @@ mod glue {
         // SAFETY: a device we probed, being released.
         let idev = unsafe { IommuDevice::<D>::from_raw(dev) };
         D::release_device(&idev);
-        // SAFETY: the box set by `probe_device`; the core frees `dev->iommu`
-        // right after this callback and nobody reads the private pointer
-        // meanwhile.  (It is not cleared: `dev_iommu_priv_set` may only be
+        // SAFETY: the box set by `probe_device`; `release_device` is the last
+        // callback on the device, and after it the core
+        // (`iommu_deinit_device()`, drivers/iommu/iommu.c) touches the group,
+        // `ops->owner` and `dev->iommu` but never the private pointer or
+        // `iommu_dev`, so the instance reference in the box may be the last.
+        // (The pointer is not cleared: `dev_iommu_priv_set` may only be
         // called under the probe lock, which release does not hold — lockdep
         // warns otherwise.)
         unsafe {

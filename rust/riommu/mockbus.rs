@@ -35,8 +35,26 @@ static NEXT_ID: AtomicU32 = AtomicU32::new(0);
 /// `iommu_mock_device_add` on `inst`'s bus; we own its initial reference.
 struct Registered<D: MockBusDriver> {
     ptr: NonNull<BusDev<D::BusDevData>>,
-    /// The instance whose bus (in its memory) the device is on.
-    _inst: Arc<Instance<D>>,
+    /// Counts the device on its instance's bus, which stays registered
+    /// while it does; dropped after the device is unregistered.
+    _count: BusDevCount<D>,
+}
+
+/// One device counted on an instance's mock bus (`Instance::bus_dev_get`),
+/// uncounted on drop; it holds the instance, whose memory the bus is in.
+struct BusDevCount<D: MockBusDriver>(Arc<Instance<D>>);
+
+impl<D: MockBusDriver> BusDevCount<D> {
+    fn new(inst: &Arc<Instance<D>>) -> Result<Self> {
+        inst.bus_dev_get()?;
+        Ok(Self(inst.clone()))
+    }
+}
+
+impl<D: MockBusDriver> Drop for BusDevCount<D> {
+    fn drop(&mut self) {
+        self.0.bus_dev_put();
+    }
 }
 
 // SAFETY: the device is reference counted; the data is `Send + Sync`.
@@ -92,12 +110,20 @@ impl<D: MockBusDriver> MockDevice<D> {
     /// probes it with driver `D`.  `pasid_bits` is its PASID width (the
     /// `pasid-num-bits` property, always set, as the C mock does: 0 gives
     /// `max_pasids` 1, so PASID attaches are validated and refused).
+    ///
+    /// `ENODEV` once the instance's registration is being dropped; the
+    /// registration waits, before it unregisters the bus, until every
+    /// device made here has left it (so a registration dropped while the
+    /// same thread holds one of its devices never returns).
     pub fn new(
         inst: &Arc<Instance<D>>,
         prefix: &'static CStr,
         pasid_bits: u32,
         data: D::BusDevData,
     ) -> Result<Self> {
+        // `ENODEV` if the instance's registration is going; otherwise the
+        // registration waits for the device to leave the bus.
+        let count = BusDevCount::new(inst)?;
         let b = KBox::new(
             BusDev {
                 dev: Opaque::zeroed(),
@@ -125,7 +151,9 @@ impl<D: MockBusDriver> MockDevice<D> {
         }
         if ret == 0 {
             // SAFETY: an initialised device on our bus and our iommu_device.
-            ret = unsafe { super::bindings::iommu_mock_device_add(dev, inst.iommu_device()) };
+            ret = unsafe {
+                super::bindings::test::riommu_test_mock_device_add(dev, inst.iommu_device())
+            };
         }
         if ret != 0 {
             // SAFETY: drops the initial reference; `release` frees the box.
@@ -136,13 +164,7 @@ impl<D: MockBusDriver> MockDevice<D> {
         let ptr = unsafe { NonNull::new_unchecked(p) };
         // INVARIANT: added; we keep the initial reference.  If the `Arc`
         // cannot be allocated, dropping `Registered` unregisters it again.
-        let reg = Arc::new(
-            Registered {
-                ptr,
-                _inst: inst.clone(),
-            },
-            GFP_KERNEL,
-        )?;
+        let reg = Arc::new(Registered { ptr, _count: count }, GFP_KERNEL)?;
         Ok(Self { reg })
     }
 

@@ -21,6 +21,7 @@ pub mod flags;
 pub mod hw;
 pub mod iommufd;
 pub mod iotlb;
+#[cfg(riommu_test)]
 pub mod mockbus;
 pub mod objset;
 pub mod pages;

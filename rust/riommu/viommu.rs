@@ -27,7 +27,14 @@ use core::{
     ptr,
     sync::atomic::AtomicPtr,
 };
-use kernel::{bindings, device::Device, ffi, prelude::*, sync::Arc, types::Opaque};
+use kernel::{
+    bindings,
+    device::Device,
+    ffi,
+    prelude::*,
+    sync::{Arc, ArcBorrow},
+    types::Opaque,
+};
 
 /// A vIOMMU of a driver: the core `struct iommufd_viommu` at offset 0,
 /// followed by the driver's data.
@@ -37,12 +44,20 @@ use kernel::{bindings, device::Device, ffi, prelude::*, sync::Arc, types::Opaque
 /// Allocated by iommufd with `size_of::<Viommu<T>>()` bytes; `inner` is
 /// initialised from a successful `viommu_init` until `destroy`.  `mmap` is
 /// written only during `viommu_init` (by [`ViommuCore::alloc_mmap`], before
-/// the object is published) and read-only afterwards.
+/// the object is published) and read-only afterwards.  `instance` is
+/// `Arc::into_raw` of a reference to the `Instance<T::Driver>` whose
+/// `iommu_device` is the core's `iommu_dev`, from `viommu_init` until
+/// `destroy` (or `viommu_init`'s failure) drops it.
 #[repr(C)]
 pub struct Viommu<T> {
     core: Opaque<rb::iommufd_viommu>,
     set: AtomicPtr<ObjSet<Viommu<T>>>,
     mmap: UnsafeCell<Option<MmapRegion>>,
+    /// The IOMMU instance the vIOMMU is on, kept alive for it: the core
+    /// reads `viommu->iommu_dev->ops` for every nested HWPT it allocates
+    /// (`iommufd_viommu_alloc_hwpt_nested()`), and leaves the counting to
+    /// the driver (`iommufd_viommu_alloc_ioctl()`).
+    instance: *const ffi::c_void,
     inner: T,
 }
 
@@ -151,8 +166,9 @@ impl<T> Deref for Vdevice<T> {
 ///
 /// # Invariants
 ///
-/// `raw` is a live `struct iommufd_viommu` for `'a`, whose `ictx`, `obj`
-/// and `type` iommufd set before `viommu_init` and never changes; `mmap`
+/// `raw` is a live `struct iommufd_viommu` for `'a`, whose `ictx`, `obj`,
+/// `iommu_dev` and `type` iommufd set before `viommu_init` and never
+/// changes; `mmap`
 /// is `Some` only during `viommu_init`, pointing at the vIOMMU's region
 /// slot, which nobody else touches meanwhile.
 pub struct ViommuCore<'a> {
@@ -517,12 +533,20 @@ pub(in crate::riommu) mod glue {
     ) -> ffi::c_int {
         let v = v.cast::<rb::iommufd_viommu>();
         let vp = v.cast::<Viommu<D::Viommu>>();
+        // SAFETY: `iommufd_viommu_alloc_ioctl()` set `iommu_dev` to the
+        // device's IOMMU instance and called us through its ops, so it is
+        // the `iommu_device` at offset 0 of an `Instance<D>` (the only
+        // `iommu_device`s registered with `D`'s ops), in an `Arc` that the
+        // bound device holds (its probe data) for the call.
+        let inst: Arc<Instance<D>> =
+            unsafe { ArcBorrow::from_raw((*v).iommu_dev.cast::<Instance<D>>()) }.into();
         // SAFETY: the memory after the core part is ours, zeroed, and never
-        // moves (iommufd object memory); nothing reads `set` or `mmap`
-        // before this.
+        // moves (iommufd object memory); nothing reads `set`, `mmap` or
+        // `instance` before this.
         unsafe {
             (&raw mut (*vp).set).write(AtomicPtr::new(ptr::null_mut()));
             (&raw mut (*vp).mmap).write(UnsafeCell::new(None));
+            (&raw mut (*vp).instance).write(Arc::into_raw(inst).cast());
         }
         let r = (|| -> Result {
             // SAFETY: the parent is live for the call (the core holds it).
@@ -566,8 +590,12 @@ pub(in crate::riommu) mod glue {
             Ok(()) => 0,
             Err(e) => {
                 // SAFETY: initialised above; the failed vIOMMU is freed by
-                // the core without `destroy` (no ops), so its region goes now.
-                unsafe { core::ptr::drop_in_place(&raw mut (*vp).mmap) };
+                // the core without `destroy` (no ops), so its region and its
+                // instance reference go now.
+                unsafe {
+                    core::ptr::drop_in_place(&raw mut (*vp).mmap);
+                    drop(Arc::from_raw((*vp).instance.cast::<Instance<D>>()));
+                }
                 e.to_errno()
             }
         }
@@ -592,6 +620,10 @@ pub(in crate::riommu) mod glue {
             core::ptr::drop_in_place(&raw mut (*vp).inner);
             core::ptr::drop_in_place(&raw mut (*vp).mmap);
         }
+        // SAFETY: the instance reference `viommu_init` stored (type
+        // invariant); iommufd reads nothing through `iommu_dev` after
+        // `destroy`.
+        drop(unsafe { Arc::from_raw((*vp).instance.cast::<Instance<D>>()) });
         // SAFETY: drops the reference taken in `viommu_init`.
         unsafe { bindings::module_put(owner) };
     }

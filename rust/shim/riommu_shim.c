@@ -16,10 +16,6 @@
 
 /* The shim and the generated bindings use iommufd's driver exports. */
 MODULE_IMPORT_NS("IOMMUFD");
-MODULE_IMPORT_NS("IOMMUFD_INTERNAL");
-
-/* iommufd's private object layout, for riommu_shim_domain_hwpt_id() */
-#include "iommufd/iommufd_private.h"
 
 /* dev_iommu_priv_get() is a static inline in iommu.h. */
 void *riommu_shim_dev_iommu_priv_get(struct device *dev)
@@ -28,16 +24,13 @@ void *riommu_shim_dev_iommu_priv_get(struct device *dev)
 }
 
 /*
- * The iommufd object id of the HWPT that owns @domain, or 0.  iommufd keeps
- * domain->iommufd_hwpt private; its first member is the public struct
- * iommufd_object, which the assertion below pins down for this kernel.
+ * Whether iommufd has made @domain a HWPT's: it sets the cookie (public
+ * fields of struct iommu_domain) once the allocation returned, after the
+ * HWPT took its references (for a nested HWPT, on its vIOMMU).
  */
-static_assert(offsetof(struct iommufd_hw_pagetable, obj) == 0);
-u32 riommu_shim_domain_hwpt_id(struct iommu_domain *domain)
+bool riommu_shim_domain_published(struct iommu_domain *domain)
 {
-	if (domain->cookie_type != IOMMU_COOKIE_IOMMUFD || !domain->iommufd_hwpt)
-		return 0;
-	return domain->iommufd_hwpt->obj.id;
+	return domain->cookie_type == IOMMU_COOKIE_IOMMUFD && domain->iommufd_hwpt;
 }
 
 /* iommu_dirty_bitmap_record() is a static inline in iommu.h. */

@@ -13,7 +13,7 @@ struct iommu_domain;
 struct iommu_dirty_bitmap;
 
 void *riommu_shim_dev_iommu_priv_get(struct device *dev);
-u32 riommu_shim_domain_hwpt_id(struct iommu_domain *domain);
+bool riommu_shim_domain_published(struct iommu_domain *domain);
 void riommu_shim_dirty_record(struct iommu_dirty_bitmap *dirty,
 			      unsigned long iova, unsigned long length);
 int riommu_shim_user_addr_to_phys(unsigned long uaddr, phys_addr_t *phys);

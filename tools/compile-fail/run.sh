@@ -125,7 +125,7 @@ module! {
     authors: ["riommu developers"],
     description: "riommu compile-fail case",
     license: "GPL",
-    imports_ns: ["IOMMUFD", "IOMMUFD_INTERNAL"],
+    imports_ns: ["IOMMUFD"],
 }
 
 /// The module: nothing.
