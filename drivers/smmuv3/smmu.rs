@@ -34,7 +34,7 @@
 
 use crate::{
     riommu::{
-        hw::{poll_timeout, wmb, DmaPages, Mmio},
+        hw::{DmaPages, Mmio},
         objset::ObjSet,
         platform::mmio_of,
         pure::smmuv3::{
@@ -53,16 +53,25 @@ use crate::{
 use kernel::{
     bitmap::BitmapVec,
     device::{Core, Device},
+    io::poll::read_poll_timeout_atomic,
     new_mutex, new_spinlock,
     page::PAGE_SIZE,
     platform,
     prelude::*,
-    sync::{Arc, Mutex, SpinLock},
+    sync::{
+        barrier::{dma_mb, Write},
+        Arc, Mutex, SpinLock,
+    },
+    time::Delta,
 };
 
-/// How long the SMMU may take to acknowledge a `CR0` write or consume a
-/// command batch (QEMU does both synchronously).
-const POLL_TIMEOUT_US: i64 = 1_000_000;
+/// How many times, 1 µs apart, the driver polls for the SMMU to acknowledge
+/// a `CR0` write or consume a command batch (at least 1 s; QEMU does both
+/// synchronously).  Polled, not waited for with an interrupt: QEMU raises no
+/// `CMD_SYNC` MSI, and both waits happen under a spinlock.
+const POLL_RETRIES: usize = 1_000_000;
+/// The delay between two polls.
+const POLL_DELAY: Delta = Delta::from_micros(1);
 /// log2 of the command queue entries we use (4 KiB of 16-byte commands).
 const CMDQ_LOG2: u32 = 8;
 /// log2 of the event queue entries we use (4 KiB of 32-byte records).
@@ -237,7 +246,7 @@ impl StreamTable {
         }
         let desc = StrtabL1Desc::new(t.phys(), STRTAB_SPLIT).ok_or(EINVAL)?;
         // The level 2 STEs before the descriptor that makes them reachable.
-        wmb();
+        dma_mb(Write);
         self.l1.write_u64(i, desc.raw())?;
         self.l2[i] = Some(t);
         Ok(())
@@ -360,9 +369,13 @@ impl Regs {
     /// Writes `CR0` and waits for `CR0ACK` to match.
     fn write_cr0(&self, cr0: Cr0) -> Result {
         self.0.write32(CR0 as usize, cr0.raw())?;
-        poll_timeout(POLL_TIMEOUT_US, || {
-            (self.0.read32(CR0ACK as usize).ok() == Some(cr0.raw())).then_some(())
-        })
+        read_poll_timeout_atomic(
+            || self.0.read32(CR0ACK as usize),
+            |&ack| ack == cr0.raw(),
+            POLL_DELAY,
+            POLL_RETRIES,
+        )
+        .map(|_| ())
     }
 }
 
@@ -599,22 +612,28 @@ impl Smmu {
             prod = q.geom.advance(prod, 1);
         }
         q.prod = prod;
-        // The commands before the doorbell (writel orders them as well).
-        wmb();
+        // The commands before the doorbell, as arm_smmu_cmdq_issue_cmdlist()
+        // orders them (`dma_wmb()`; our `writel` would order them as well).
+        dma_mb(Write);
         self.w32(CMDQ_PROD, prod)?;
         let mut failed = false;
-        let r = poll_timeout(POLL_TIMEOUT_US, || {
-            let cons = self.r32(CMDQ_CONS).ok()?;
-            if q.geom.is_empty(prod, cons) {
-                return Some(());
-            }
-            let gerror = Gerror::active(self.r32(GERROR).ok()?, self.r32(GERRORN).ok()?);
-            if gerror.cmdq_err() != 0 {
-                failed = true;
-                self.skip_bad_command(&q, cons);
-            }
-            None
-        });
+        let geom = q.geom;
+        let r = read_poll_timeout_atomic(
+            || {
+                let cons = self.r32(CMDQ_CONS)?;
+                if !geom.is_empty(prod, cons) {
+                    let gerror = Gerror::active(self.r32(GERROR)?, self.r32(GERRORN)?);
+                    if gerror.cmdq_err() != 0 {
+                        failed = true;
+                        self.skip_bad_command(&q, cons);
+                    }
+                }
+                Ok(cons)
+            },
+            |&cons| geom.is_empty(prod, cons),
+            POLL_DELAY,
+            POLL_RETRIES,
+        );
         if r.is_err() || failed {
             q.errors += 1;
             if r.is_err() {
@@ -641,7 +660,7 @@ impl Smmu {
         if let Ok(sync) = Command::sync_poll().encode() {
             let _ = write_words(&q.mem, first, &sync);
         }
-        wmb();
+        dma_mb(Write);
         if let (Ok(g), Ok(gn)) = (self.r32(GERROR), self.r32(GERRORN)) {
             let cmdq_err = Gerror::ZERO.with_cmdq_err(1).map_or(0, |e| e.raw());
             let _ = self.w32(GERRORN, (gn & !cmdq_err) | (g & cmdq_err));

@@ -15,7 +15,7 @@
 #![forbid(unsafe_code)]
 
 use crate::riommu::{
-    hw::{pci_ids, poll_timeout, AcpiTable, DmaPages, Mmio, PciIds},
+    hw::{pci_ids, AcpiTable, DmaPages, Mmio, PciIds},
     pure::vtd::{
         context::{
             pdts_for_pasid_bits, root_index, sm_context_slot, ContextHalf, RootEntry,
@@ -50,15 +50,20 @@ use core::{
 };
 use kernel::{
     device::Device,
+    io::poll::read_poll_timeout_atomic,
     new_mutex, new_spinlock,
     prelude::*,
     sync::{Arc, Mutex, SpinLock},
+    time::Delta,
 };
 
-/// How long a register handshake (GCMD/GSTS) may take, in microseconds.
-const GSTS_TIMEOUT_US: i64 = 1_000_000;
-/// How long an invalidation wait may take, in microseconds.
-const QI_TIMEOUT_US: i64 = 1_000_000;
+/// How many times, 1 µs apart, a register handshake (GCMD/GSTS) or an
+/// invalidation wait is polled (at least 1 s).  Polled: the handshakes have
+/// no interrupt, and the invalidation wait runs under the queue's spinlock
+/// (the C driver's `qi_submit_sync()` spins too).
+const POLL_RETRIES: usize = 1_000_000;
+/// The delay between two polls.
+const POLL_DELAY: Delta = Delta::from_micros(1);
 /// The invalidation queue is one 4 KiB page (IQA.QS = 0).
 const QI_QS: u64 = 0;
 /// Bytes of a 64-bit word of the tables.
@@ -432,12 +437,9 @@ impl Unit {
     /// Issues `cmd` to GCMD and waits until GSTS reports `done`.
     fn gcmd(&self, cmd: Gcmd, done: impl Fn(Gsts) -> bool) -> Result {
         self.regs.write32(GCMD_REG, cmd.raw())?;
-        poll_timeout(GSTS_TIMEOUT_US, || match self.gsts() {
-            Ok(g) if done(g) => Some(Ok(())),
-            Ok(_) => None,
-            Err(e) => Some(Err(e)),
-        })
-        .inspect_err(|_| pr_err!("GCMD {:#x} timed out\n", cmd.raw()))?
+        read_poll_timeout_atomic(|| self.gsts(), |&g| done(g), POLL_DELAY, POLL_RETRIES)
+            .inspect_err(|_| pr_err!("GCMD {:#x} timed out\n", cmd.raw()))
+            .map(|_| ())
     }
 
     fn bring_up(&self) -> Result {
@@ -538,16 +540,21 @@ impl Unit {
         self.qi_submitted
             .fetch_add(descs.len() as u64 + 1, Ordering::Relaxed);
         self.regs.write64(IQT_REG, queue_reg_value(qi.tail, true))?;
-        let r = poll_timeout(QI_TIMEOUT_US, || {
-            if qi.status.read_u32(0).ok() == Some(seq) {
-                return Some(Ok(()));
-            }
-            match self.regs.read32(FSTS_REG).map(Fsts::from_raw) {
-                Ok(f) if f.iqe() != 0 || f.ice() != 0 || f.ite() != 0 => Some(Err(f)),
-                Ok(_) => None,
-                Err(_) => Some(Err(Fsts::ZERO)),
-            }
-        });
+        // Done when the wait descriptor wrote `seq`, or failed when the
+        // unit reports a queue error.
+        let r = read_poll_timeout_atomic(
+            || {
+                if qi.status.read_u32(0)? == seq {
+                    return Ok(Some(Ok(())));
+                }
+                let f = Fsts::from_raw(self.regs.read32(FSTS_REG)?);
+                Ok((f.iqe() != 0 || f.ice() != 0 || f.ite() != 0).then_some(Err(f)))
+            },
+            Option::is_some,
+            POLL_DELAY,
+            POLL_RETRIES,
+        )
+        .and_then(|done| done.ok_or(ETIMEDOUT));
         match r {
             Ok(Ok(())) => Ok(()),
             Ok(Err(fsts)) => {
@@ -1009,10 +1016,12 @@ impl Drop for Regs {
         if self.0.write32(GCMD_REG, cmd.raw()).is_err() {
             return;
         }
-        let done = poll_timeout(GSTS_TIMEOUT_US, || {
-            let g = self.0.read32(GSTS_REG).map(Gsts::from_raw).ok()?;
-            (g.tes() == 0 && g.qies() == 0).then_some(())
-        });
+        let done = read_poll_timeout_atomic(
+            || self.0.read32(GSTS_REG).map(Gsts::from_raw),
+            |g| g.tes() == 0 && g.qies() == 0,
+            POLL_DELAY,
+            POLL_RETRIES,
+        );
         if done.is_err() {
             pr_err!("the unit did not turn translation and queued invalidation off\n");
         }

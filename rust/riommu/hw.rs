@@ -15,8 +15,11 @@
 //! - [`pci_ids`]: the PCI segment and requester ids of a device;
 //! - [`PeriodicWork`]: a handler run every few milliseconds from the system
 //!   workqueue (for polling, e.g. fault recording registers), stopped and
-//!   waited for on drop;
-//! - [`poll_timeout`]: busy-wait for a condition with a deadline.
+//!   waited for on drop.
+//!
+//! Polling a register and ordering DMA-visible writes use the kernel's own
+//! `kernel::io::poll::read_poll_timeout_atomic` and
+//! `kernel::sync::barrier::dma_mb`.
 
 use super::bindings as rb;
 use super::iotlb::IotlbGather;
@@ -34,14 +37,14 @@ use core::{
     ffi::c_void,
     marker::PhantomPinned,
     ptr::NonNull,
-    sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering},
+    sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering},
 };
 use kernel::{
     bindings,
     device::Device,
     page::PAGE_SIZE,
     prelude::*,
-    time::{delay::udelay, Delta, Instant, Monotonic},
+    sync::barrier::{dma_mb, Write},
     types::Opaque,
 };
 
@@ -192,14 +195,6 @@ impl Drop for Mmio {
         // SAFETY: our mapping (type invariant), unmapped once.
         unsafe { bindings::iounmap(self.base.as_ptr()) };
     }
-}
-
-/// Orders the CPU's earlier writes to memory before its later ones as any
-/// observer, DMA-capable hardware included, sees them (`wmb()`): for
-/// example the words of a table entry before the word holding its present
-/// bit.
-pub fn wmb() {
-    fence(Ordering::SeqCst);
 }
 
 /// Flushes `len` bytes at virtual address `va` from the CPU caches, for an
@@ -355,7 +350,10 @@ impl DmaPages {
         for (i, w) in words.iter().enumerate().skip(1) {
             self.write_u64(first + i, *w)?;
         }
-        wmb();
+        // The other words before the first as the device sees them
+        // (`dma_wmb()`: on arm64 an outer-shareable store barrier, which
+        // a CPU fence is not).
+        dma_mb(Write);
         self.write_u64(first, words[0])
     }
 }
@@ -638,22 +636,6 @@ pub fn pci_ids(dev: &Device) -> Option<PciIds> {
         root_bus,
         root_devfn,
     })
-}
-
-/// Busy-waits until `f` returns `Some`, checking every microsecond, for at
-/// most `timeout_us` microseconds; `ETIMEDOUT` then (after one last try).
-/// Usable in atomic context.
-pub fn poll_timeout<T>(timeout_us: i64, mut f: impl FnMut() -> Option<T>) -> Result<T> {
-    let start = Instant::<Monotonic>::now();
-    loop {
-        if let Some(v) = f() {
-            return Ok(v);
-        }
-        if start.elapsed() > Delta::from_micros(timeout_us) {
-            return f().ok_or(ETIMEDOUT);
-        }
-        udelay(Delta::from_micros(1));
-    }
 }
 
 /// The work a [`PeriodicWork`] runs.
