@@ -83,8 +83,9 @@ const MAX_LINEAR_SID_BITS: u32 = 10;
 /// Events logged to the kernel log (repeats aside); later ones are only
 /// counted.
 pub const EVENTS_LOGGED: u64 = 32;
-/// log2 of the page size the event log groups addresses by.
-const PAGE_SHIFT: u32 = 12;
+/// log2 of the page size the event log groups addresses by (the 4 KiB
+/// granule the driver uses, which on arm64 need not be the CPU's).
+const PAGE_SHIFT: u32 = kernel::sizes::SZ_4K.trailing_zeros();
 /// Commands per batch (the queue holds [`CMDQ_LOG2`] entries; one is the
 /// batch's `CMD_SYNC`).
 pub const CMDQ_BATCH: usize = 64;

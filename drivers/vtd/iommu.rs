@@ -71,7 +71,7 @@ use kernel::{
 use zerocopy_derive::{Immutable, KnownLayout};
 
 /// 1 GiB, the page size only CAP.FL1GP allows.
-const SZ_1G: u64 = 1 << 30;
+const SZ_1G: u64 = kernel::sizes::SZ_1G as u64;
 /// `IOMMU_HWPT_DATA_NONE`: no driver data.
 const HWPT_DATA_NONE: u32 = bindings::iommu_hwpt_data_type_IOMMU_HWPT_DATA_NONE;
 
@@ -397,7 +397,7 @@ pub struct VtdPaging {
 }
 
 /// 2 MiB, the page size SLLPS bit 0 allows.
-const SZ_2M: u64 = 1 << 21;
+const SZ_2M: u64 = kernel::sizes::SZ_2M as u64;
 
 impl VtdPaging {
     fn alloc(unit: &Arc<Unit>, stage: Stage, nest_parent: bool) -> Result<DomainBox<Self>> {

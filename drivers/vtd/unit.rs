@@ -50,6 +50,7 @@ use core::{
 };
 use kernel::{
     device::Device,
+    id_pool::IdPool,
     io::poll::read_poll_timeout_atomic,
     new_mutex, new_spinlock,
     prelude::*,
@@ -208,12 +209,10 @@ struct FaultLog {
     ring: [Option<LoggedFault>; FAULT_LOG_LEN],
 }
 
-/// Domain ids per word of [`Dids::used`].
-const DIDS_PER_WORD: usize = u64::BITS as usize;
-
-/// Domain id allocator.
+/// Domain id allocator: the kernel's `IdPool`, of at least `limit` ids
+/// (it rounds small pools up), of which ids below `limit` are handed out.
 struct Dids {
-    used: [u64; MAX_DIDS / DIDS_PER_WORD],
+    pool: IdPool,
     limit: usize,
 }
 
@@ -408,7 +407,7 @@ impl Unit {
                     devs: KVec::new(),
                 }),
                 dids <- new_spinlock!(Dids {
-                    used: [0; MAX_DIDS / DIDS_PER_WORD],
+                    pool: IdPool::with_capacity(dids, GFP_KERNEL)?,
                     limit: dids,
                 }),
                 faults <- new_spinlock!(FaultLog {
@@ -650,21 +649,22 @@ impl Unit {
     /// A free domain id for a paging domain.
     pub fn alloc_did(&self) -> Result<u16> {
         let mut d = self.dids.lock();
-        for id in usize::from(FIRST_PAGING_DID)..d.limit {
-            let (w, b) = (id / DIDS_PER_WORD, id % DIDS_PER_WORD);
-            if d.used[w] & (1 << b) == 0 {
-                d.used[w] |= 1 << b;
-                return u16::try_from(id).map_err(|_| ENOSPC);
-            }
-        }
-        Err(ENOSPC)
+        let limit = d.limit;
+        let id = d
+            .pool
+            .find_unused_id(usize::from(FIRST_PAGING_DID))
+            .filter(|u| u.as_usize() < limit)
+            .ok_or(ENOSPC)?
+            .acquire();
+        // Below `limit`, at most MAX_DIDS (1024).
+        u16::try_from(id).map_err(|_| ENOSPC)
     }
 
     /// Frees a domain id of [`Unit::alloc_did`].
     pub fn free_did(&self, did: u16) {
-        let id = usize::from(did);
-        if id < MAX_DIDS {
-            self.dids.lock().used[id / DIDS_PER_WORD] &= !(1 << (id % DIDS_PER_WORD));
+        let mut d = self.dids.lock();
+        if usize::from(did) < d.limit {
+            d.pool.release_id(usize::from(did));
         }
     }
 
