@@ -23,13 +23,14 @@ use crate::riommu::{
     pages::PhysPages,
     pgtable::IoPageTable,
     pure::{mockpt::MockFormat, pt::PageTable},
-    sva::{MmNotifier, MmNotifierHandler, MmRef, SvaDomain},
+    sva::{MmNotifier, MmNotifierHandler, SvaDomain},
     userdata::{UserData, UserDataArray},
     viommu::{Vdevice, VdeviceCore, Viommu, ViommuCore, ViommuImpl},
 };
 use crate::uapi;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kernel::{
+    mm::MmWithUser,
     new_mutex, new_spinlock,
     prelude::*,
     sync::{Arc, Mutex, SpinLock},
@@ -199,7 +200,10 @@ impl Driver for MockDriver {
         pasid_set(dev, pasid, None)
     }
 
-    fn domain_alloc_sva(dev: &IommuDevice<'_, Self>, mm: MmRef<'_>) -> Result<DomainBox<MockSva>> {
+    fn domain_alloc_sva(
+        dev: &IommuDevice<'_, Self>,
+        mm: &MmWithUser,
+    ) -> Result<DomainBox<MockSva>> {
         let b = DomainBox::new_sva(try_pin_init!(MockSva {
             notifier <- MmNotifier::new(try_pin_init!(InvalRecorder {
                 log <- new_spinlock!(InvalLog {

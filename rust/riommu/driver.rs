@@ -16,7 +16,7 @@ use super::{
     },
     flags::AllocFlags,
     iotlb::IotlbGather,
-    sva::{MmRef, SvaDomain},
+    sva::SvaDomain,
     userdata::{UserData, UserDataArray},
     viommu::{self, ViommuImpl},
 };
@@ -394,7 +394,7 @@ pub trait Driver: Send + Sync + Sized + 'static {
     /// Register an [`super::sva::MmNotifier`] on `mm` to follow it.
     fn domain_alloc_sva(
         _dev: &IommuDevice<'_, Self>,
-        _mm: MmRef<'_>,
+        _mm: &kernel::mm::MmWithUser,
     ) -> Result<DomainBox<Self::Sva>>
     where
         Self: DriverStatics,
@@ -1359,8 +1359,15 @@ mod glue {
         dev: *mut bindings::device,
         mm: *mut bindings::mm_struct,
     ) -> *mut bindings::iommu_domain {
-        // SAFETY: a device we probed; `mm` is the binding process's live mm.
-        let (dev, mm) = unsafe { (IommuDevice::<D>::from_raw(dev), MmRef::from_raw(mm)) };
+        // SAFETY: a device we probed; `mm` is the binding process's mm,
+        // with users for the call (`iommu_sva_bind_device()`'s caller passes
+        // its own, e.g. iommufd `current->mm`).
+        let (dev, mm) = unsafe {
+            (
+                IommuDevice::<D>::from_raw(dev),
+                kernel::mm::MmWithUser::from_raw(mm),
+            )
+        };
         match D::domain_alloc_sva(&dev, mm) {
             Ok(b) => publish::<D, _>(b),
             Err(e) => e.to_ptr(),

@@ -648,6 +648,11 @@ pub trait PeriodicHandler: Send + Sync {
 /// milliseconds, from initialisation until drop; drop stops it and waits
 /// for a running call to return (`cancel_delayed_work_sync`).
 ///
+/// Not `kernel::workqueue::DelayedWork`: 7.3's Rust workqueue can queue
+/// delayed work but neither cancel it nor wait for it, and a work function
+/// is module text, so the owner must be able to stop it before it goes (a
+/// candidate upstream change, see `Documentation/rust-iommu-api.rst`).
+///
 /// # Invariants
 ///
 /// `dwork` is initialised with [`PeriodicWork::<T>::run_raw`] as its

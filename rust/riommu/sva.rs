@@ -17,28 +17,13 @@ use core::{
     ptr,
     sync::atomic::{AtomicPtr, Ordering},
 };
-use kernel::{bindings, ffi, prelude::*, types::Opaque};
-
-/// An `mm_struct` handed to a driver for the duration of a call.
-#[derive(Clone, Copy)]
-pub struct MmRef<'a> {
-    mm: &'a Opaque<bindings::mm_struct>,
-}
-
-impl<'a> MmRef<'a> {
-    /// # Safety
-    ///
-    /// `mm` must be live (and have users) for `'a`.
-    pub(in crate::riommu) unsafe fn from_raw(mm: *mut bindings::mm_struct) -> Self {
-        // SAFETY: per the safety requirements.
-        let mm = unsafe { &*mm.cast() };
-        Self { mm }
-    }
-
-    fn as_raw(&self) -> *mut bindings::mm_struct {
-        self.mm.get()
-    }
-}
+use kernel::{
+    bindings, ffi,
+    mm::{Mm, MmWithUser},
+    prelude::*,
+    sync::aref::ARef,
+    types::Opaque,
+};
 
 /// What a driver does on MMU notifications.
 pub trait MmNotifierHandler: Send + Sync + 'static {
@@ -54,7 +39,8 @@ pub trait MmNotifierHandler: Send + Sync + 'static {
 ///
 /// # Invariants
 ///
-/// While `mm` is non-null we hold a reference (`mmgrab`) on that mm, and
+/// While `mm` is non-null it is `ARef::into_raw` of our reference
+/// (`mmgrab`) on that mm, and
 /// `raw` is registered on it, or being registered by the one
 /// [`MmNotifier::register`] call that set `mm` (which clears `mm` again if
 /// the registration fails).  Drop, which needs the notifier unshared,
@@ -63,7 +49,7 @@ pub trait MmNotifierHandler: Send + Sync + 'static {
 pub struct MmNotifier<H: MmNotifierHandler> {
     #[pin]
     raw: Opaque<bindings::mmu_notifier>,
-    mm: AtomicPtr<bindings::mm_struct>,
+    mm: AtomicPtr<Mm>,
     #[pin]
     handler: H,
     #[pin]
@@ -104,25 +90,20 @@ impl<H: MmNotifierHandler> MmNotifier<H> {
 
     /// Registers on `mm` (once; `EBUSY` after that, and for a second
     /// caller racing the first).
-    pub fn register(&self, mm: MmRef<'_>) -> Result {
+    pub fn register(&self, mm: &MmWithUser) -> Result {
         let raw = self.raw.get();
-        // SAFETY: `mm` is live with users (the binding process); this
-        // reference is ours for as long as `self.mm` holds the pointer.
-        unsafe { rb::riommu_shim_mmgrab(mm.as_raw()) };
+        // Our reference (`mmgrab`), for as long as `self.mm` holds it.
+        let grabbed: ARef<Mm> = ARef::from(&**mm);
+        let p = ARef::into_raw(grabbed).as_ptr();
         // Claim the notifier with one atomic step, so two racing callers
         // cannot both register the same `mmu_notifier`.
         if self
             .mm
-            .compare_exchange(
-                ptr::null_mut(),
-                mm.as_raw(),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            )
+            .compare_exchange(ptr::null_mut(), p, Ordering::AcqRel, Ordering::Acquire)
             .is_err()
         {
-            // SAFETY: the reference taken above.
-            unsafe { rb::riommu_shim_mmdrop(mm.as_raw()) };
+            // SAFETY: from `into_raw` above, not published.
+            drop(unsafe { ARef::from_raw(ptr::NonNull::new_unchecked(p)) });
             return Err(EBUSY);
         }
         // SAFETY: `raw` is pinned memory of ours, claimed above; `mm` is live.
@@ -132,8 +113,8 @@ impl<H: MmNotifierHandler> MmNotifier<H> {
         };
         if ret != 0 {
             self.mm.store(ptr::null_mut(), Ordering::Release);
-            // SAFETY: the reference taken above, no longer published.
-            unsafe { rb::riommu_shim_mmdrop(mm.as_raw()) };
+            // SAFETY: from `into_raw` above, no longer published.
+            drop(unsafe { ARef::from_raw(ptr::NonNull::new_unchecked(p)) });
             return Err(Error::from_errno(ret));
         }
         // INVARIANT: registered, reference held.
@@ -145,15 +126,22 @@ impl<H: MmNotifierHandler> MmNotifier<H> {
     /// has no users (its process exited), `EFAULT` for an unmapped address,
     /// `ENODEV` if not registered.
     pub fn access(&self, addr: u64, buf: &mut [u8], write: bool) -> Result {
-        let mm = self.mm.load(Ordering::Acquire);
-        if mm.is_null() {
+        // SAFETY: a non-null `mm` is our counted reference (invariant),
+        // released only by drop.
+        let Some(mm) = (unsafe { self.mm.load(Ordering::Acquire).as_ref() }) else {
             return Err(ENODEV);
-        }
-        // SAFETY: we hold a reference on `mm` (invariant); the shim takes a
-        // user reference (or fails) before touching the address space, and
-        // `buf` is valid for `buf.len()` bytes.
+        };
+        // SAFETY: the shim takes a user reference (or fails) before touching
+        // the address space, and `buf` is valid for `buf.len()` bytes.
+        // (`access_remote_vm()`, which would do this, is not exported.)
         kernel::error::to_result(unsafe {
-            rb::riommu_shim_mm_access(mm, addr as usize, buf.as_mut_ptr().cast(), buf.len(), write)
+            rb::riommu_shim_mm_access(
+                mm.as_raw(),
+                addr as usize,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                write,
+            )
         })
     }
 
@@ -188,14 +176,12 @@ impl<H: MmNotifierHandler> MmNotifier<H> {
 #[pinned_drop]
 impl<H: MmNotifierHandler> PinnedDrop for MmNotifier<H> {
     fn drop(self: Pin<&mut Self>) {
-        let mm = self.mm.swap(ptr::null_mut(), Ordering::AcqRel);
-        if !mm.is_null() {
-            // SAFETY: registered on `mm`, whose reference we hold (invariant);
-            // unregistering waits for running callbacks.
-            unsafe {
-                bindings::mmu_notifier_unregister(self.raw.get(), mm);
-                rb::riommu_shim_mmdrop(mm);
-            }
+        if let Some(mm) = ptr::NonNull::new(self.mm.swap(ptr::null_mut(), Ordering::AcqRel)) {
+            // SAFETY: our counted reference (invariant), taken out above.
+            let mm: ARef<Mm> = unsafe { ARef::from_raw(mm) };
+            // SAFETY: registered on `mm` (invariant); unregistering waits
+            // for running callbacks.  The reference drops after it.
+            unsafe { bindings::mmu_notifier_unregister(self.raw.get(), mm.as_raw()) };
         }
     }
 }
@@ -266,14 +252,11 @@ pub fn bind<K: RegisteredDevice>(keep: K) -> Result<SvaBond<K>> {
     let raw = ptr::from_ref(keep.device())
         .cast::<bindings::device>()
         .cast_mut();
-    // SAFETY: reads `current->mm`, which only the current task changes.
-    let mm = unsafe { rb::riommu_shim_current_mm() };
-    if mm.is_null() {
-        return Err(EINVAL);
-    }
+    let current = kernel::current!();
+    let mm = current.mm().ok_or(EINVAL)?;
     // SAFETY: a registered device (`keep`), so `iommu_sva_bind_device()`
     // finds its group; `mm` is the caller's live mm.
-    let h = unsafe { bindings::iommu_sva_bind_device(raw, mm) };
+    let h = unsafe { bindings::iommu_sva_bind_device(raw, mm.as_raw()) };
     let h = kernel::error::from_err_ptr(h)?;
     let handle = ptr::NonNull::new(h).ok_or(ENODEV)?;
     // SAFETY: a live handle; `dev` is set when the bond is made and never

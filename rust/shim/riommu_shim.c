@@ -205,22 +205,6 @@ int riommu_shim_device_set_pasid_bits(struct device *dev, u32 bits)
 	return device_create_managed_software_node(dev, props, NULL);
 }
 
-/* current->mm, mmgrab() and mmdrop() are inlines / a macro. */
-struct mm_struct *riommu_shim_current_mm(void)
-{
-	return current->mm;
-}
-
-void riommu_shim_mmgrab(struct mm_struct *mm)
-{
-	mmgrab(mm);
-}
-
-void riommu_shim_mmdrop(struct mm_struct *mm)
-{
-	mmdrop(mm);
-}
-
 /*
  * Copy between @buf and @addr of @mm, page by page, as a device would
  * through a PASID bound to @mm.  access_remote_vm() is not exported; this is

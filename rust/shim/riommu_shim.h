@@ -39,9 +39,6 @@ void riommu_shim_viommu_unpublish_vdev(struct iommufd_viommu *viommu,
 				       struct iommufd_vdevice *vdev);
 int riommu_shim_device_set_pasid_bits(struct device *dev, u32 bits);
 struct mm_struct;
-struct mm_struct *riommu_shim_current_mm(void);
-void riommu_shim_mmgrab(struct mm_struct *mm);
-void riommu_shim_mmdrop(struct mm_struct *mm);
 int riommu_shim_mm_access(struct mm_struct *mm, unsigned long addr, void *buf,
 			  size_t len, bool write);
 u64 riommu_shim_alloc_pages_phys(unsigned int order);
