@@ -111,7 +111,7 @@ pub const STATS: u32 = _IO(TYPE, CMD_BASE + 8);
 /// `struct riommu_mock_dev_add`.
 #[repr(C)]
 #[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
-#[allow(missing_docs)] // fields: see include/uapi/linux/riommu_mock.h
+#[expect(missing_docs, reason = "fields: see include/uapi/linux/riommu_mock.h")]
 pub struct DevAdd {
     pub size: u32,
     pub flags: u32,
@@ -126,7 +126,7 @@ pub struct DevAdd {
 /// `struct riommu_mock_dev_remove` and `struct riommu_mock_dev_detach`.
 #[repr(C)]
 #[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
-#[allow(missing_docs)] // fields: see include/uapi/linux/riommu_mock.h
+#[expect(missing_docs, reason = "fields: see include/uapi/linux/riommu_mock.h")]
 pub struct DevRef {
     pub size: u32,
     pub dev_id: u32,
@@ -135,7 +135,7 @@ pub struct DevRef {
 /// `struct riommu_mock_dev_attach`.
 #[repr(C)]
 #[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
-#[allow(missing_docs)] // fields: see include/uapi/linux/riommu_mock.h
+#[expect(missing_docs, reason = "fields: see include/uapi/linux/riommu_mock.h")]
 pub struct DevAttach {
     pub size: u32,
     pub dev_id: u32,
@@ -146,7 +146,7 @@ pub struct DevAttach {
 /// `struct riommu_mock_check_map`.
 #[repr(C)]
 #[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
-#[allow(missing_docs)] // fields: see include/uapi/linux/riommu_mock.h
+#[expect(missing_docs, reason = "fields: see include/uapi/linux/riommu_mock.h")]
 pub struct CheckMap {
     pub size: u32,
     pub iommufd: i32,
@@ -160,7 +160,7 @@ pub struct CheckMap {
 /// `struct riommu_mock_check_iotlb`.
 #[repr(C)]
 #[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
-#[allow(missing_docs)] // fields: see include/uapi/linux/riommu_mock.h
+#[expect(missing_docs, reason = "fields: see include/uapi/linux/riommu_mock.h")]
 pub struct CheckIotlb {
     pub size: u32,
     pub iommufd: i32,
@@ -173,7 +173,7 @@ pub struct CheckIotlb {
 /// `struct riommu_mock_set_dirty`.
 #[repr(C)]
 #[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
-#[allow(missing_docs)] // fields: see include/uapi/linux/riommu_mock.h
+#[expect(missing_docs, reason = "fields: see include/uapi/linux/riommu_mock.h")]
 pub struct SetDirty {
     pub size: u32,
     pub iommufd: i32,
@@ -189,7 +189,7 @@ pub struct SetDirty {
 /// `struct riommu_mock_stats`.
 #[repr(C)]
 #[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
-#[allow(missing_docs)] // fields: see include/uapi/linux/riommu_mock.h
+#[expect(missing_docs, reason = "fields: see include/uapi/linux/riommu_mock.h")]
 pub struct Stats {
     pub size: u32,
     pub reserved: u32,
@@ -267,7 +267,7 @@ pub const CHECK_VDEV_CACHE: u32 = _IO(TYPE, CMD_BASE + 10);
 /// `struct riommu_mock_trigger_vevent`.
 #[repr(C)]
 #[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
-#[allow(missing_docs)] // fields: see include/uapi/linux/riommu_mock.h
+#[expect(missing_docs, reason = "fields: see include/uapi/linux/riommu_mock.h")]
 pub struct TriggerVevent {
     pub size: u32,
     pub iommufd: i32,
@@ -279,7 +279,7 @@ pub struct TriggerVevent {
 /// `struct riommu_mock_check_vdev_cache`.
 #[repr(C)]
 #[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
-#[allow(missing_docs)] // fields: see include/uapi/linux/riommu_mock.h
+#[expect(missing_docs, reason = "fields: see include/uapi/linux/riommu_mock.h")]
 pub struct CheckVdevCache {
     pub size: u32,
     pub iommufd: i32,
@@ -305,7 +305,7 @@ pub const PASID_CHECK: u32 = _IO(TYPE, CMD_BASE + 14);
 /// `struct riommu_mock_pasid`.
 #[repr(C)]
 #[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
-#[allow(missing_docs)] // fields: see include/uapi/linux/riommu_mock.h
+#[expect(missing_docs, reason = "fields: see include/uapi/linux/riommu_mock.h")]
 pub struct Pasid {
     pub size: u32,
     pub dev_id: u32,
@@ -329,7 +329,7 @@ pub const SVA_ACCESS_MAX: u64 = 1 << 20;
 /// `struct riommu_mock_sva_bind`.
 #[repr(C)]
 #[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
-#[allow(missing_docs)] // fields: see include/uapi/linux/riommu_mock.h
+#[expect(missing_docs, reason = "fields: see include/uapi/linux/riommu_mock.h")]
 pub struct SvaBind {
     pub size: u32,
     pub dev_id: u32,
@@ -340,7 +340,7 @@ pub struct SvaBind {
 /// `struct riommu_mock_sva_access`.
 #[repr(C)]
 #[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
-#[allow(missing_docs)] // fields: see include/uapi/linux/riommu_mock.h
+#[expect(missing_docs, reason = "fields: see include/uapi/linux/riommu_mock.h")]
 pub struct SvaAccess {
     pub size: u32,
     pub dev_id: u32,
@@ -354,7 +354,7 @@ pub struct SvaAccess {
 /// `struct riommu_mock_sva_check_inval`.
 #[repr(C)]
 #[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
-#[allow(missing_docs)] // fields: see include/uapi/linux/riommu_mock.h
+#[expect(missing_docs, reason = "fields: see include/uapi/linux/riommu_mock.h")]
 pub struct SvaCheckInval {
     pub size: u32,
     pub dev_id: u32,

@@ -1314,7 +1314,7 @@ mod glue {
         match r {
             Ok(NewDomain::Paging(b)) => publish::<D, _>(b),
             Ok(NewDomain::Nested(_)) => {
-                pr_warn!("riommu: domain_alloc_user returned a nested domain without parent\n");
+                pr_warn!("domain_alloc_user returned a nested domain without parent\n");
                 EINVAL.to_ptr()
             }
             Err(e) => e.to_ptr(),
@@ -1344,7 +1344,7 @@ mod glue {
             // A domain recorded on some vIOMMU must not be published here.
             Ok(NewDomain::Nested(b)) if b.viommu_addr().is_null() => publish::<D, _>(b.into_box()),
             Ok(_) => {
-                pr_warn!("riommu: domain_alloc_user returned the wrong kind of domain\n");
+                pr_warn!("domain_alloc_user returned the wrong kind of domain\n");
                 EINVAL.to_ptr()
             }
             Err(e) => e.to_ptr(),
