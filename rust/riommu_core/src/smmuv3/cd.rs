@@ -10,7 +10,8 @@
 
 use super::super::bitfield::bitfield;
 use super::super::errno::Errno;
-use super::lpae::{Stage1Lpae, MAIR};
+use super::lpae::{size_fields, MAIR};
+use super::ste::{CACHE_WBRA, SH_ISH};
 
 /// Number of 64-bit words in a CD.
 pub const CD_QWORDS: usize = 8;
@@ -127,6 +128,27 @@ pub struct S1Tcr {
     pub ips: u64,
 }
 
+impl S1Tcr {
+    /// `TTB0` controls of a [`super::lpae::Stage1Lpae`] table for a
+    /// `va_bits` input (40 to 48, the four-level walk) and an output of
+    /// `oas_bits` (an `IDR5.OAS` size, e.g. 44 on QEMU).
+    ///
+    /// [`Errno::EINVAL`] if either size is out of range.
+    pub const fn for_lpae(va_bits: u32, oas_bits: u32) -> Result<S1Tcr, Errno> {
+        let Some((t0sz, ips)) = size_fields(va_bits, oas_bits) else {
+            return Err(Errno::EINVAL);
+        };
+        Ok(S1Tcr {
+            t0sz,
+            tg0: TG0_4K,
+            ir0: CACHE_WBRA,
+            or0: CACHE_WBRA,
+            sh0: SH_ISH,
+            ips,
+        })
+    }
+}
+
 /// A stage 1 context: what [`Cd::stage1`] needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CdCfg {
@@ -164,7 +186,7 @@ impl CdCfg {
         va_bits: u32,
         oas_bits: u32,
     ) -> Result<CdCfg, Errno> {
-        let tcr = match Stage1Lpae::<false>::tcr(va_bits, oas_bits) {
+        let tcr = match S1Tcr::for_lpae(va_bits, oas_bits) {
             Ok(tcr) => tcr,
             Err(e) => return Err(e),
         };
@@ -295,6 +317,26 @@ pub const fn cd_l2_index(ssid: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn translation_controls() {
+        let tcr = S1Tcr::for_lpae(48, 44).unwrap();
+        assert_eq!(
+            tcr,
+            S1Tcr {
+                t0sz: 16,
+                tg0: 0,
+                ir0: 1,
+                or0: 1,
+                sh0: 3,
+                ips: 4
+            }
+        );
+        assert_eq!(S1Tcr::for_lpae(40, 48).unwrap().t0sz, 24);
+        assert_eq!(S1Tcr::for_lpae(39, 48), Err(Errno::EINVAL));
+        assert_eq!(S1Tcr::for_lpae(49, 48), Err(Errno::EINVAL));
+        assert_eq!(S1Tcr::for_lpae(48, 45), Err(Errno::EINVAL));
+    }
 
     fn cfg(asid: u16) -> CdCfg {
         // arm-smmu-v3-test.c arm_smmu_test_make_s1_cd().

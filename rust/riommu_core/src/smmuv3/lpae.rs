@@ -33,11 +33,8 @@
 //! `DBM` (read-only) is never dirty and [`Format::set_dirty`] leaves it as it
 //! is.
 
-use super::super::errno::Errno;
 use super::super::pt::{level_size, Format, Prot};
-use super::cd::{S1Tcr, TG0_4K};
 use super::regs::oas_field;
-use super::ste::{S2Vtcr, CACHE_WBRA, S2SL0_LEVEL0_4K, S2TG_4K, SH_ISH};
 
 /// Descriptor bit 0: valid.
 pub const PTE_VALID: u64 = 1 << 0;
@@ -120,6 +117,20 @@ pub const MIN_INPUT_BITS: u32 = 40;
 /// The number of `T0SZ` bits the input size is subtracted from.
 const T0SZ_BASE: u32 = 64;
 
+/// The size fields shared by a CD's `TCR` and an STE's `VTCR` for a walk of
+/// these tables: `(T0SZ, IPS/PS)` for an `input_bits` input (40 to 48, the
+/// four-level walk from level 0) and an output of `oas_bits` (an
+/// `IDR5.OAS` size).  `None` if either is out of range.
+pub const fn size_fields(input_bits: u32, oas_bits: u32) -> Option<(u64, u64)> {
+    if input_bits < MIN_INPUT_BITS || input_bits > MAX_INPUT_BITS {
+        return None;
+    }
+    match oas_field(oas_bits) {
+        Some(ps) => Some(((T0SZ_BASE - input_bits) as u64, ps)),
+        None => None,
+    }
+}
+
 /// Whether `pte` is a valid descriptor.
 const fn present(pte: u64) -> bool {
     pte & PTE_VALID != 0
@@ -163,27 +174,6 @@ impl<const HD: bool> Stage1Lpae<HD> {
             read: true,
             write: writable,
         }
-    }
-
-    /// `TTB0` controls for a `va_bits` input (40 to 48, the four-level walk)
-    /// and an output of `oas_bits` (an `IDR5.OAS` size, e.g. 44 on QEMU).
-    ///
-    /// [`Errno::EINVAL`] if either size is out of range.
-    pub const fn tcr(va_bits: u32, oas_bits: u32) -> Result<S1Tcr, Errno> {
-        if va_bits < MIN_INPUT_BITS || va_bits > MAX_INPUT_BITS {
-            return Err(Errno::EINVAL);
-        }
-        let Some(ips) = oas_field(oas_bits) else {
-            return Err(Errno::EINVAL);
-        };
-        Ok(S1Tcr {
-            t0sz: (T0SZ_BASE - va_bits) as u64,
-            tg0: TG0_4K,
-            ir0: CACHE_WBRA,
-            or0: CACHE_WBRA,
-            sh0: SH_ISH,
-            ips,
-        })
     }
 }
 
@@ -259,31 +249,6 @@ impl<const HD: bool> Stage2Lpae<HD> {
             write: pte & PTE_S2AP_WRITE != 0 || (HD && pte & PTE_DBM != 0),
         }
     }
-
-    /// STE stage 2 controls for an `ias_bits` IPA space (40 to 48, the
-    /// four-level walk from level 0, `S2SL0 == 2`) and an output of
-    /// `oas_bits` (an `IDR5.OAS` size).
-    ///
-    /// [`Errno::EINVAL`] if a size is out of range or the IPA space is larger
-    /// than the output size: QEMU (whose OAS is 44) reports C_BAD_STE for a
-    /// `S2T0SZ` below `64 - OAS`, so use `ias_bits <= 44` there.
-    pub const fn vtcr(ias_bits: u32, oas_bits: u32) -> Result<S2Vtcr, Errno> {
-        if ias_bits < MIN_INPUT_BITS || ias_bits > MAX_INPUT_BITS || ias_bits > oas_bits {
-            return Err(Errno::EINVAL);
-        }
-        let Some(ps) = oas_field(oas_bits) else {
-            return Err(Errno::EINVAL);
-        };
-        Ok(S2Vtcr {
-            t0sz: (T0SZ_BASE - ias_bits) as u64,
-            sl0: S2SL0_LEVEL0_4K,
-            ir0: CACHE_WBRA,
-            or0: CACHE_WBRA,
-            sh0: SH_ISH,
-            tg: S2TG_4K,
-            ps,
-        })
-    }
 }
 
 impl<const HD: bool> Format for Stage2Lpae<HD> {
@@ -352,6 +317,7 @@ impl<const HD: bool> Format for Stage2Lpae<HD> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::super::errno::Errno;
     use super::super::super::pt::{PageTable, TableMem};
     use super::*;
 
@@ -515,43 +481,5 @@ mod tests {
         page_table_works::<Stage1Lpae<true>>();
         page_table_works::<Stage2Lpae<false>>();
         page_table_works::<Stage2Lpae<true>>();
-    }
-
-    #[test]
-    fn translation_controls() {
-        let tcr = Stage1Lpae::<false>::tcr(48, 44).unwrap();
-        assert_eq!(
-            tcr,
-            S1Tcr {
-                t0sz: 16,
-                tg0: 0,
-                ir0: 1,
-                or0: 1,
-                sh0: 3,
-                ips: 4
-            }
-        );
-        assert_eq!(Stage1Lpae::<false>::tcr(40, 48).unwrap().t0sz, 24);
-        assert_eq!(Stage1Lpae::<false>::tcr(39, 48), Err(Errno::EINVAL));
-        assert_eq!(Stage1Lpae::<false>::tcr(49, 48), Err(Errno::EINVAL));
-        assert_eq!(Stage1Lpae::<false>::tcr(48, 45), Err(Errno::EINVAL));
-
-        // QEMU: OAS 44, so a 44-bit IPA space, walk from level 0.
-        let vtcr = Stage2Lpae::<false>::vtcr(44, 44).unwrap();
-        assert_eq!(
-            vtcr,
-            S2Vtcr {
-                t0sz: 20,
-                sl0: 2,
-                ir0: 1,
-                or0: 1,
-                sh0: 3,
-                tg: 0,
-                ps: 4
-            }
-        );
-        assert_eq!(Stage2Lpae::<false>::vtcr(48, 44), Err(Errno::EINVAL));
-        assert_eq!(Stage2Lpae::<false>::vtcr(48, 48).unwrap().t0sz, 16);
-        assert_eq!(Stage2Lpae::<false>::vtcr(36, 44), Err(Errno::EINVAL));
     }
 }

@@ -10,7 +10,7 @@
 
 use super::super::bitfield::bitfield;
 use super::super::errno::Errno;
-use super::lpae::Stage2Lpae;
+use super::lpae::size_fields;
 
 /// Number of 64-bit words in an STE.
 pub const STE_QWORDS: usize = 8;
@@ -353,6 +353,33 @@ pub struct S2Vtcr {
     pub ps: u64,
 }
 
+impl S2Vtcr {
+    /// STE stage 2 controls of a [`super::lpae::Stage2Lpae`] table for an `ias_bits` IPA space (40 to 48, the
+    /// four-level walk from level 0, `S2SL0 == 2`) and an output of
+    /// `oas_bits` (an `IDR5.OAS` size).
+    ///
+    /// [`Errno::EINVAL`] if a size is out of range or the IPA space is larger
+    /// than the output size: QEMU (whose OAS is 44) reports C_BAD_STE for a
+    /// `S2T0SZ` below `64 - OAS`, so use `ias_bits <= 44` there.
+    pub const fn for_lpae(ias_bits: u32, oas_bits: u32) -> Result<S2Vtcr, Errno> {
+        if ias_bits > oas_bits {
+            return Err(Errno::EINVAL);
+        }
+        let Some((t0sz, ps)) = size_fields(ias_bits, oas_bits) else {
+            return Err(Errno::EINVAL);
+        };
+        Ok(S2Vtcr {
+            t0sz,
+            sl0: S2SL0_LEVEL0_4K,
+            ir0: CACHE_WBRA,
+            or0: CACHE_WBRA,
+            sh0: SH_ISH,
+            tg: S2TG_4K,
+            ps,
+        })
+    }
+}
+
 /// The stage 2 part of a translating STE.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct S2Cfg {
@@ -392,7 +419,7 @@ impl S2Cfg {
         ias_bits: u32,
         oas_bits: u32,
     ) -> Result<S2Cfg, Errno> {
-        let vtcr = match Stage2Lpae::<false>::vtcr(ias_bits, oas_bits) {
+        let vtcr = match S2Vtcr::for_lpae(ias_bits, oas_bits) {
             Ok(vtcr) => vtcr,
             Err(e) => return Err(e),
         };
@@ -558,6 +585,27 @@ impl Ste {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn translation_controls() {
+        // QEMU: OAS 44, so a 44-bit IPA space, walk from level 0.
+        let vtcr = S2Vtcr::for_lpae(44, 44).unwrap();
+        assert_eq!(
+            vtcr,
+            S2Vtcr {
+                t0sz: 20,
+                sl0: 2,
+                ir0: 1,
+                or0: 1,
+                sh0: 3,
+                tg: 0,
+                ps: 4
+            }
+        );
+        assert_eq!(S2Vtcr::for_lpae(48, 44), Err(Errno::EINVAL));
+        assert_eq!(S2Vtcr::for_lpae(48, 48).unwrap().t0sz, 16);
+        assert_eq!(S2Vtcr::for_lpae(36, 44), Err(Errno::EINVAL));
+    }
 
     /// The stage 2 part Linux's KUnit test uses (arm-smmu-v3-test.c) with
     /// plausible translation controls.
