@@ -125,6 +125,11 @@ impl<H: MmNotifierHandler> MmNotifier<H> {
     /// mm, as the device would through its PASID.  [`MM_GONE`] once the mm
     /// has no users (its process exited), `EFAULT` for an unmapped address,
     /// `ENODEV` if not registered.
+    ///
+    /// `addr` is a user virtual address of that mm, not a kernel or
+    /// physical one: it is resolved through the mm's VMAs
+    /// (`get_user_pages_remote()` under its mmap lock), so any value is
+    /// sound; one no VMA maps gives `EFAULT`.
     pub fn access(&self, addr: u64, buf: &mut [u8], write: bool) -> Result {
         // SAFETY: a non-null `mm` is our counted reference (invariant),
         // released only by drop.
