@@ -14,11 +14,11 @@ pub mod driver {
 
     use crate::riommu::{
         domain::{DomainBox, NewDomain, NoNested, OldDomain, PagingConfig, PagingDomain, Parent},
-        driver::{Driver, IommuDevice, IommuRegistration, Probe, ProbingDevice},
+        device::{IommuDevice, Probe, ProbingDevice}, driver::Driver, registration::IommuRegistration,
         flags::AllocFlags,
         iotlb::IotlbGather,
         mockbus::{MockBusDriver, MockDevice},
-        pgtable::IoPageTable,
+        pgtable::LockedPageTable,
         pure::{mockpt::MockFormat, pt::PageTable},
         sva::NoSva,
         userdata::UserData,
@@ -70,7 +70,7 @@ pub mod driver {
             let domain = DomainBox::new_paging(
                 config,
                 try_pin_init!(MinimalDomain {
-                    table <- IoPageTable::new(),
+                    table <- LockedPageTable::new(),
                 }? Error),
             )?;
             Ok(NewDomain::Paging(domain))
@@ -81,7 +81,7 @@ pub mod driver {
     #[pin_data]
     pub struct MinimalDomain {
         #[pin]
-        table: IoPageTable<MockFormat>,
+        table: LockedPageTable<MockFormat>,
     }
 
     #[vtable]
@@ -135,14 +135,11 @@ pub mod driver {
 
     /// Registers `n` IOMMU instances (at most [`NAMES`]`.len()`), each with
     /// its bus.
-    pub fn register(
-        module: &'static ThisModule,
-        n: usize,
-    ) -> Result<KVec<IommuRegistration<Minimal>>> {
+    pub fn register(n: usize) -> Result<KVec<IommuRegistration<Minimal>>> {
         let mut v = KVec::with_capacity(n, GFP_KERNEL)?;
         for name in NAMES.get(..n).ok_or(EINVAL)? {
             v.push(
-                IommuRegistration::new_mock_bus(module, name, 0, Ok::<(), Error>(()))?,
+                IommuRegistration::new_mock_bus(name, 0, Ok::<(), Error>(()))?,
                 GFP_KERNEL,
             )?;
         }
@@ -173,14 +170,14 @@ module! {
 
 /// The module: its registered IOMMU instances.
 pub struct MinimalModule {
-    _iommus: KVec<riommu::driver::IommuRegistration<driver::Minimal>>,
+    _iommus: KVec<riommu::registration::IommuRegistration<driver::Minimal>>,
 }
 
 impl kernel::Module for MinimalModule {
-    fn init(module: &'static ThisModule) -> Result<Self> {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
         let n = usize::try_from(module_parameters::instances.value()).map_err(|_| EINVAL)?;
         Ok(Self {
-            _iommus: driver::register(module, n)?,
+            _iommus: driver::register(n)?,
         })
     }
 }

@@ -8,21 +8,20 @@
 #![forbid(unsafe_code)]
 
 use crate::riommu::{
+    device::{Cap, HwInfo, IommuDevice, Probe, ProbingDevice},
     domain::{
         DirtyBitmap, Domain, DomainBox, DomainSet, NestedBox, NestedDomain, NewDomain, OldDomain,
         PagingConfig, PagingDomain, Parent,
     },
-    driver::{
-        Cap, Driver, DriverStatics, HwInfo, Instance, IommuDevice, IommuRegistration, Probe,
-        ProbingDevice,
-    },
+    driver::{Driver, DriverStatics},
     flags::AllocFlags,
     iotlb::IotlbGather,
     mockbus::{MockBusDriver, MockDevice},
     objset::ObjSet,
     pages::PhysPages,
-    pgtable::IoPageTable,
+    pgtable::LockedPageTable,
     pure::{mockpt::MockFormat, pt::PageTable},
+    registration::{Instance, IommuRegistration},
     sva::{MmNotifier, MmNotifierHandler, SvaDomain},
     userdata::{UserData, UserDataArray},
     viommu::{Vdevice, VdeviceCore, Viommu, ViommuCore, ViommuImpl},
@@ -140,9 +139,8 @@ impl MockBusDriver for MockDriver {
 }
 
 /// Registers the mock IOMMU and its bus.
-pub fn register(module: &'static ThisModule) -> Result<IommuRegistration<MockDriver>> {
+pub fn register() -> Result<IommuRegistration<MockDriver>> {
     IommuRegistration::new_mock_bus(
-        module,
         c"riommu_mock",
         1 << uapi::PASID_WIDTH,
         Ok::<_, Error>(MockInstance {
@@ -284,7 +282,7 @@ fn alloc_paging(
         config,
         dirty,
         try_pin_init!(MockPaging {
-            table <- IoPageTable::new(),
+            table <- LockedPageTable::new(),
             dirty_tracking: AtomicBool::new(false),
             dirty_ops: dirty,
         }? Error),
@@ -326,7 +324,7 @@ fn alloc_nested<'a>(
 #[pin_data]
 pub struct MockPaging {
     #[pin]
-    table: IoPageTable<MockFormat>,
+    table: LockedPageTable<MockFormat>,
     dirty_tracking: AtomicBool,
     dirty_ops: bool,
 }

@@ -34,13 +34,13 @@ module! {
 pub struct RiommuMockModule {
     #[pin]
     misc: MiscDeviceRegistration<control::Control>,
-    iommu: riommu::driver::IommuRegistration<mock::MockDriver>,
+    iommu: riommu::registration::IommuRegistration<mock::MockDriver>,
 }
 
 impl kernel::InPlaceModule for RiommuMockModule {
-    fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
+    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
-            iommu: mock::register(module)?,
+            iommu: mock::register()?,
             misc <- control::register(),
         })
     }

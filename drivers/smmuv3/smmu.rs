@@ -21,21 +21,25 @@
 //!   `riommu_core/src/smmuv3/hitless.rs`: each `Write` step is done as
 //!   64-bit single-copy-atomic stores, each `Sync` step as `CMD_CFGI_STE`
 //!   (or `CMD_CFGI_CD`) then `CMD_SYNC`.
-//! - Events are drained from the event queue by a periodic work item and
-//!   whenever someone reads the `events` debugfs file; each is decoded,
+//! - Events are drained from the event queue by the threaded handler of
+//!   the SMMU's `eventq` interrupt (see `bind.rs`; a periodic work item if
+//!   the firmware names no such interrupt) and whenever someone reads the
+//!   `events` debugfs file; global errors by the `gerror` interrupt's
+//!   handler and on every drain.  Each event is decoded,
 //!   counted, and logged (the first [`EVENTS_LOGGED`]; of a burst of
 //!   events of one type on one page drained together, as a DMA of a
-//!   buffer gives, only the first).  The stage 1 events
-//!   of a device attached to a nested domain with a vDEVICE (a *vmaster*)
-//!   are also reported to its vIOMMU's vEVENTQ with the virtual StreamID,
-//!   as Linux's `arm_vmaster_report_event()`; stage 2 faults are the host's.
+//!   buffer gives, only the first).  The stage 1 events that Linux would
+//!   report to the owner of a stream's stage 1 ([`reportable`]) are handed
+//!   to the caller of the drain, outside the queue's lock: `instance.rs`
+//!   forwards those of a device attached to a nested domain to its
+//!   vIOMMU.  This module knows nothing of iommufd.
 
 #![forbid(unsafe_code)]
 
 use crate::{
+    regs::{self as reg, REGS_MIN},
     riommu::{
         hw::{DmaPages, Mmio},
-        objset::ObjSet,
         platform::mmio_of,
         pure::smmuv3::{
             cd::{Cd, CD_QWORDS},
@@ -44,23 +48,20 @@ use crate::{
             hitless::{plan_cd, plan_ste, Step},
             regs::*,
             ste::{Ste, STE_QWORDS},
-            uapi::{vevent, IOMMU_VEVENTQ_TYPE_ARM_SMMUV3},
         },
-        viommu::Viommu,
     },
-    vsmmu::Vsmmu,
 };
 use kernel::{
     bitmap::BitmapVec,
     device::{Core, Device},
-    io::poll::read_poll_timeout_atomic,
+    io::{poll::read_poll_timeout_atomic, Io, Region},
     new_mutex, new_spinlock,
     page::PAGE_SIZE,
     platform,
     prelude::*,
     sync::{
         barrier::{dma_mb, Write},
-        Arc, Mutex, SpinLock,
+        Mutex, SpinLock,
     },
     time::Delta,
 };
@@ -144,24 +145,29 @@ pub struct Features {
 }
 
 impl Features {
-    fn read(mmio: &Mmio) -> Result<Self> {
-        let idr0 = Idr0::from_raw(mmio.read32(IDR0 as usize)?);
-        let idr1 = Idr1::from_raw(mmio.read32(IDR1 as usize)?);
-        let idr3 = Idr3::from_raw(mmio.read32(IDR3 as usize)?);
-        let idr5 = Idr5::from_raw(mmio.read32(IDR5 as usize)?);
+    fn read(mmio: &Mmio<REGS_MIN>) -> Result<Self> {
+        let io = mmio.io();
+        let idr0 = io.read(reg::IDR0).idr0();
+        let idr1 = io.read(reg::IDR1).idr1();
+        let idr3 = io.read(reg::IDR3).idr3();
+        let idr5 = io.read(reg::IDR5).idr5();
         let oas_bits = oas_bits(idr5.oas()).ok_or(ENODEV)?.min(MAX_OAS_BITS);
-        let mut idr_raw = [0; NR_IDRS];
-        for (i, r) in [IDR0, IDR1, IDR2, IDR3, IDR4, IDR5].iter().enumerate() {
-            idr_raw[i] = mmio.read32(*r as usize)?;
-        }
+        let idr_raw: [u32; NR_IDRS] = [
+            io.read(reg::IDR0).into_raw(),
+            io.read(reg::IDR1).into_raw(),
+            io.read(reg::IDR2).into_raw(),
+            io.read(reg::IDR3).into_raw(),
+            io.read(reg::IDR4).into_raw(),
+            io.read(reg::IDR5).into_raw(),
+        ];
         Ok(Self {
             idr_raw,
             idr0,
             idr1,
             idr3,
             idr5,
-            iidr: mmio.read32(IIDR as usize)?,
-            aidr: mmio.read32(AIDR as usize)?,
+            iidr: io.read(reg::IIDR).into_raw(),
+            aidr: io.read(reg::AIDR).into_raw(),
             oas_bits,
             ias_bits: oas_bits.min(MAX_IAS_BITS),
             sid_bits: (idr1.sidsize() as u32).min(MAX_SID_BITS),
@@ -315,24 +321,13 @@ pub struct EventQueue {
     pub repeats: u64,
 }
 
-/// Events forwarded to vIOMMUs per drain (more are only counted).
-const VEVENTS_PER_DRAIN: usize = 64;
+/// Events handed to the drain's caller per drain (more are only counted).
+const REPORTED_PER_DRAIN: usize = 64;
 
-/// A device attached to a nested domain, with its vDEVICE: where its
-/// stage 1 events go.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct VMaster {
-    /// The vIOMMU's iommufd context ([`Viommu::ctx_key`]).
-    pub ctx: usize,
-    /// The vIOMMU's object id.
-    pub viommu_id: u32,
-    /// The device's virtual StreamID.
-    pub vsid: u32,
-}
-
-/// Whether Linux forwards events of type `id` to a vmaster
-/// (`arm_smmu_handle_event()`).
-fn forwardable(id: EventId) -> bool {
+/// Whether an event of type `id` is one the owner of a stream's stage 1 (a
+/// guest, through its vIOMMU) is told of, as Linux's
+/// `arm_smmu_handle_event()` decides.
+fn reportable(id: EventId) -> bool {
     matches!(
         id,
         EventId::CBadSte
@@ -364,15 +359,16 @@ pub enum IdKind {
 /// The register window.  Dropping it disables the SMMU: it is the first
 /// field of [`Smmu`], so the SMMU stops before its tables and queues are
 /// freed; with `SMMUEN` clear, `GBPA` (bypass out of reset) applies.
-struct Regs(Mmio);
+struct Regs(Mmio<REGS_MIN>);
 
 impl Regs {
     /// Writes `CR0` and waits for `CR0ACK` to match.
     fn write_cr0(&self, cr0: Cr0) -> Result {
-        self.0.write32(CR0 as usize, cr0.raw())?;
+        let io = self.0.io();
+        io.write_reg(reg::CR0::zeroed().with_cr0(cr0));
         read_poll_timeout_atomic(
-            || self.0.read32(CR0ACK as usize),
-            |&ack| ack == cr0.raw(),
+            || Ok(io.read(reg::CR0ACK).cr0()),
+            |&ack| ack == cr0,
             POLL_DELAY,
             POLL_RETRIES,
         )
@@ -403,14 +399,13 @@ pub struct Smmu {
     strtab: Mutex<StreamTable>,
     #[pin]
     ids: SpinLock<IdSpaces>,
-    /// Live vSMMUs (for event reports).
-    pub viommus: Arc<ObjSet<Viommu<Vsmmu>>>,
-    /// StreamIDs of vmasters.
+    /// Serialises the read-modify-writes of `SMMU_GERRORN`: the command
+    /// issuer acknowledges `CMDQ_ERR` (under `cmdq`), the event drain and
+    /// the global error interrupt the others (under `evtq`); a write based
+    /// on a stale read would undo the other's acknowledgement.  Taken
+    /// innermost.
     #[pin]
-    vmasters: Mutex<KVec<(u32, VMaster)>>,
-    /// vEVENTs reported, and those that could not be.
-    #[pin]
-    vevents: SpinLock<(u64, u64)>,
+    gerrorn: SpinLock<()>,
 }
 
 impl Smmu {
@@ -422,6 +417,10 @@ impl Smmu {
         let dev: &Device<Core<'_>> = pdev.as_ref();
         if !feat.idr0.aarch64_tables() || feat.idr5.gran4k() == 0 || !(feat.s1() || feat.s2()) {
             dev_err!(dev, "needs AArch64 tables with a 4 KiB granule\n");
+            return Err(ENODEV);
+        }
+        if let Err(why) = check_idrs(feat.idr0, feat.idr1) {
+            dev_err!(dev, "unsupported SMMU: {}\n", why.reason());
             return Err(ENODEV);
         }
         if feat.idr0.cohacc() == 0 {
@@ -480,23 +479,14 @@ impl Smmu {
             }),
             strtab <- new_mutex!(strtab),
             ids <- new_spinlock!(ids),
-            viommus: Arc::pin_init(ObjSet::new(), GFP_KERNEL)?,
-            vmasters <- new_mutex!(KVec::new()),
-            vevents <- new_spinlock!((0, 0)),
+            gerrorn <- new_spinlock!(()),
         }? Error)
         .pin_chain(|s| s.reset()))
     }
 
-    fn r32(&self, off: u64) -> Result<u32> {
-        self.mmio.0.read32(off as usize)
-    }
-
-    fn w32(&self, off: u64, v: u32) -> Result {
-        self.mmio.0.write32(off as usize, v)
-    }
-
-    fn w64(&self, off: u64, v: u64) -> Result {
-        self.mmio.0.write64(off as usize, v)
+    /// The registers (`regs.rs`), for `kernel::io::Io`.
+    fn io(&self) -> kernel::io::Mmio<'_, Region<REGS_MIN>> {
+        self.mmio.0.io()
     }
 
     /// Writes `CR0` and waits for `CR0ACK` to match.
@@ -508,8 +498,9 @@ impl Smmu {
     fn reset(&self) -> Result {
         // Whatever was on (firmware, a previous driver): off first.
         self.write_cr0(Cr0::ZERO)?;
+        let io = self.io();
         // Acknowledge stale global errors.
-        self.w32(GERRORN, self.r32(GERROR)?)?;
+        io.write_reg(reg::GERRORN::zeroed().with_errors(io.read(reg::GERROR).errors()));
         let cr1 = Cr1::ZERO
             .with_queue_ic(CR1_CACHE_WB)
             .and_then(|c| c.with_queue_oc(CR1_CACHE_WB))
@@ -518,34 +509,35 @@ impl Smmu {
             .and_then(|c| c.with_table_oc(CR1_CACHE_WB))
             .and_then(|c| c.with_table_sh(SH_ISH))
             .ok_or(EINVAL)?;
-        self.w32(CR1, cr1.raw())?;
+        io.write_reg(reg::CR1::zeroed().with_cr1(cr1));
         let cr2 = Cr2::ZERO
             .with_ptm(1)
             .and_then(|c| c.with_recinvsid(1))
             .ok_or(EINVAL)?;
-        self.w32(CR2, cr2.raw())?;
+        io.write_reg(reg::CR2::zeroed().with_cr2(cr2));
         {
             let st = self.strtab.lock();
             let base = StrtabBase::new(st.l1.phys()).ok_or(EINVAL)?;
-            self.w64(STRTAB_BASE, base.raw())?;
-            self.w32(STRTAB_BASE_CFG, st.base_cfg()?.raw())?;
+            io.try_write_reg(reg::STRTAB_BASE::zeroed().with_base(base))?;
+            io.write_reg(reg::STRTAB_BASE_CFG::zeroed().with_cfg(st.base_cfg()?));
         }
         {
             let q = self.cmdq.lock();
             let base = QueueBase::new(q.mem.phys(), q.geom.log2size()).ok_or(EINVAL)?;
-            self.w64(CMDQ_BASE, base.raw())?;
-            self.w32(CMDQ_PROD, 0)?;
-            self.w32(CMDQ_CONS, 0)?;
+            io.try_write_reg(reg::CMDQ_BASE::zeroed().with_base(base))?;
+            io.write_reg(reg::CMDQ_PROD::zeroed());
+            io.write_reg(reg::CMDQ_CONS::zeroed());
         }
         {
             let q = self.evtq.lock();
             let base = QueueBase::new(q.mem.phys(), q.geom.log2size()).ok_or(EINVAL)?;
-            self.w64(EVTQ_BASE, base.raw())?;
-            self.w32(EVTQ_PROD_PAGE1, 0)?;
-            self.w32(EVTQ_CONS_PAGE1, 0)?;
+            io.try_write_reg(reg::EVTQ_BASE::zeroed().with_base(base))?;
+            io.write_reg(reg::EVTQ_PROD::zeroed());
+            io.write_reg(reg::EVTQ_CONS::zeroed());
         }
-        // Events are polled: no interrupts.
-        self.w32(IRQ_CTRL, IrqCtrl::ZERO.raw())?;
+        // Interrupts off until the driver has its handlers
+        // (`arm_smmu_setup_irqs()` likewise): see `set_irqs`.
+        self.set_irqs(IrqCtrl::ZERO)?;
 
         let cr0 = Cr0::ZERO.with_cmdqen(1).ok_or(EINVAL)?;
         self.write_cr0(cr0)?;
@@ -616,14 +608,19 @@ impl Smmu {
         // The commands before the doorbell, as arm_smmu_cmdq_issue_cmdlist()
         // orders them (`dma_wmb()`; our `writel` would order them as well).
         dma_mb(Write);
-        self.w32(CMDQ_PROD, prod)?;
+        // `prod`: index and wrap bit, as `QueueGeometry` encodes them.
+        let io = self.io();
+        io.write_reg(reg::CMDQ_PROD::from_raw(prod));
         let mut failed = false;
         let geom = q.geom;
         let r = read_poll_timeout_atomic(
             || {
-                let cons = self.r32(CMDQ_CONS)?;
+                let cons = io.read(reg::CMDQ_CONS).into_raw();
                 if !geom.is_empty(prod, cons) {
-                    let gerror = Gerror::active(self.r32(GERROR)?, self.r32(GERRORN)?);
+                    let gerror = Gerror::active(
+                        io.read(reg::GERROR).into_raw(),
+                        io.read(reg::GERRORN).into_raw(),
+                    );
                     if gerror.cmdq_err() != 0 {
                         failed = true;
                         self.skip_bad_command(&q, cons);
@@ -662,80 +659,43 @@ impl Smmu {
             let _ = write_words(&q.mem, first, &sync);
         }
         dma_mb(Write);
-        if let (Ok(g), Ok(gn)) = (self.r32(GERROR), self.r32(GERRORN)) {
+        let io = self.io();
+        {
+            let _gerrorn = self.gerrorn.lock();
+            let (g, gn) = (
+                io.read(reg::GERROR).into_raw(),
+                io.read(reg::GERRORN).into_raw(),
+            );
             let cmdq_err = Gerror::ZERO.with_cmdq_err(1).map_or(0, |e| e.raw());
-            let _ = self.w32(GERRORN, (gn & !cmdq_err) | (g & cmdq_err));
+            io.write_reg(reg::GERRORN::from_raw((gn & !cmdq_err) | (g & cmdq_err)));
         }
         // Kick the queue again.
-        let _ = self.w32(CMDQ_PROD, q.prod);
+        io.write_reg(reg::CMDQ_PROD::from_raw(q.prod));
     }
 
-    /// Makes `sids` vmasters of `v` (or nothing, with `None`): where their
-    /// stage 1 events are reported.
-    pub fn set_vmaster(&self, sids: &[u32], v: Option<VMaster>) -> Result {
-        let mut vm = self.vmasters.lock();
-        vm.retain(|(sid, _)| !sids.contains(sid));
-        if let Some(v) = v {
-            for &sid in sids {
-                vm.push((sid, v), GFP_KERNEL)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// vEVENTs reported so far, and those that could not be (no vEVENTQ...).
-    pub fn vevent_counts(&self) -> (u64, u64) {
-        *self.vevents.lock()
-    }
-
-    /// Drains the event queue and reports the vmasters' events to their
-    /// vIOMMUs; returns how many events the queue held.  Process context.
-    pub fn drain_events(&self) -> u64 {
+    /// Drains the event queue, then hands `report` the records of the
+    /// stage 1 events a stream's owner is told of ([`reportable`]; the first
+    /// [`REPORTED_PER_DRAIN`]), after the queue's lock is dropped: reporting
+    /// may sleep.  Returns how many events the queue held.  Process context.
+    pub fn drain_events(&self, mut report: impl FnMut(&[u64; EVT_QWORDS])) -> u64 {
         let mut fwd = KVec::new();
         let n = self.drain_into(&mut fwd);
         for raw in fwd.iter() {
-            let e = Event::decode(*raw);
-            let target = self
-                .vmasters
-                .lock()
-                .iter()
-                .find(|(sid, _)| *sid == e.sid)
-                .map(|(_, v)| *v);
-            let Some(v) = target else {
-                continue;
-            };
-            let data = vevent(raw, v.vsid);
-            let r = self.viommus.with(v.ctx, v.viommu_id, |vi| {
-                vi.report_event(IOMMU_VEVENTQ_TYPE_ARM_SMMUV3, &data)
-            });
-            let mut c = self.vevents.lock();
-            match r {
-                Some(Ok(())) => c.0 += 1,
-                _ => c.1 += 1,
-            }
+            report(raw);
         }
         n
     }
 
-    /// Drains the event queue, collecting in `fwd` the events a vmaster may
-    /// have to see.
+    /// Drains the event queue, collecting in `fwd` the events a stream's
+    /// owner may have to see.
     fn drain_into(&self, fwd: &mut KVec<[u64; EVT_QWORDS]>) -> u64 {
         let mut q = self.evtq.lock();
         let mut n = 0;
-        if let (Ok(g), Ok(gn)) = (self.r32(GERROR), self.r32(GERRORN)) {
-            let active = Gerror::active(g, gn);
-            // CMDQ_ERR is handled by the command issuer.
-            let others = active.raw() & !Gerror::ZERO.with_cmdq_err(1).map_or(0, |e| e.raw());
-            if others != 0 {
-                q.gerrors += 1;
-                pr_err!("global error {:#x}\n", others);
-                let _ = self.w32(GERRORN, gn ^ others);
-            }
-        }
-        let Ok(prod) = self.r32(EVTQ_PROD_PAGE1) else {
-            return 0;
-        };
-        let ovflg = QueueProdFlags::from_raw(prod).ovflg();
+        self.check_gerror(&mut q);
+        let io = self.io();
+        let evtq_prod = io.read(reg::EVTQ_PROD);
+        let prod = evtq_prod.into_raw();
+        let ovflg = evtq_prod.ovflg();
         // The previous event of this drain.
         let mut prev = None;
         while !q.geom.is_empty(prod, q.cons) {
@@ -771,7 +731,7 @@ impl Smmu {
                     e.class_name()
                 );
             }
-            if forwardable(e.id) && !e.s2 && !e.stall && fwd.len() < VEVENTS_PER_DRAIN {
+            if reportable(e.id) && !e.s2 && !e.stall && fwd.len() < REPORTED_PER_DRAIN {
                 let _ = fwd.push(raw, GFP_ATOMIC);
             }
             q.last = Some(e);
@@ -779,23 +739,73 @@ impl Smmu {
             q.cons = q.geom.advance(q.cons, 1);
             n += 1;
         }
-        let mut cons = q.cons;
         // Acknowledge an overflow by copying OVFLG.
-        let acked = QueueConsFlags::from_raw(self.r32(EVTQ_CONS_PAGE1).unwrap_or(0)).ovackflg();
+        let acked = io.read(reg::EVTQ_CONS).ovackflg();
         if ovflg != acked {
             q.overflows += 1;
             pr_err!("event queue overflow\n");
         }
-        if let Some(f) = QueueConsFlags::from_raw(0).with_ovackflg(ovflg) {
-            cons |= f.raw();
-        }
-        let _ = self.w32(EVTQ_CONS_PAGE1, cons);
+        io.write_reg(reg::EVTQ_CONS::from_raw(q.cons).with_ovackflg(ovflg));
         n
     }
 
-    /// Runs `f` on the event statistics (after draining the queue).
-    pub fn with_events<R>(&self, f: impl FnOnce(&EventQueue) -> R) -> R {
-        self.drain_events();
+    /// Reports and acknowledges the active global errors other than
+    /// `CMDQ_ERR` (which the command issuer handles).
+    fn check_gerror(&self, q: &mut EventQueue) {
+        let _gerrorn = self.gerrorn.lock();
+        let io = self.io();
+        let (g, gn) = (
+            io.read(reg::GERROR).into_raw(),
+            io.read(reg::GERRORN).into_raw(),
+        );
+        let active = Gerror::active(g, gn);
+        let others = active.raw() & !Gerror::ZERO.with_cmdq_err(1).map_or(0, |e| e.raw());
+        if others == 0 {
+            return;
+        }
+        q.gerrors += 1;
+        pr_err!("global error {:#x}\n", others);
+        io.write_reg(reg::GERRORN::from_raw(gn ^ others));
+        if active.sfm_err() != 0 {
+            // As `arm_smmu_gerror_handler()`: the SMMU stopped working
+            // (Service Failure Mode); disable it (`arm_smmu_device_disable()`),
+            // so that `SMMU_GBPA` applies to every stream until the driver
+            // is loaded again.
+            pr_err!("the SMMU entered Service Failure Mode: disabling it\n");
+            if self.write_cr0(Cr0::ZERO).is_err() {
+                pr_err!("the SMMU did not acknowledge being disabled\n");
+            }
+        }
+    }
+
+    /// The global error interrupt (`arm_smmu_gerror_handler`): reports and
+    /// acknowledges the active errors.
+    pub fn handle_gerror(&self) {
+        self.check_gerror(&mut self.evtq.lock())
+    }
+
+    /// Enables the interrupts `ctrl` (`SMMU_IRQ_CTRL`) and waits for
+    /// `SMMU_IRQ_CTRLACK` to match, as `arm_smmu_write_reg_sync()` does.
+    pub fn set_irqs(&self, ctrl: IrqCtrl) -> Result {
+        let io = self.io();
+        io.write_reg(reg::IRQ_CTRL::zeroed().with_irq_ctrl(ctrl));
+        read_poll_timeout_atomic(
+            || Ok(io.read(reg::IRQ_CTRLACK).irq_ctrl()),
+            |&ack| ack == ctrl,
+            POLL_DELAY,
+            POLL_RETRIES,
+        )
+        .map(|_| ())
+    }
+
+    /// Runs `f` on the event statistics, after draining the queue (its
+    /// events to `report`, as [`Smmu::drain_events`]).
+    pub fn with_events<R>(
+        &self,
+        report: impl FnMut(&[u64; EVT_QWORDS]),
+        f: impl FnOnce(&EventQueue) -> R,
+    ) -> R {
+        self.drain_events(report);
         f(&self.evtq.lock())
     }
 

@@ -10,43 +10,56 @@
 //! - a nested domain holds the guest's STE words 0 and 1 (validated by
 //!   [`NestedSte::validate`]); attaching a device installs them merged with
 //!   the parent's stage 2 ([`NestedSte::make_ste`]): the guest's CD table
-//!   and stage 1 tables are IPAs that the SMMU walks through stage 2;
+//!   and stage 1 tables are IPAs that the SMMU walks through stage 2; a
+//!   device with a vDEVICE becomes a *vmaster*, whose stage 1 events
+//!   `instance.rs` reports to the vIOMMU's vEVENTQ;
 //! - `IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3` commands are validated and
 //!   converted by [`convert_user_cmd`] (the VMID inserted, vSIDs turned
 //!   into StreamIDs) and issued with a `CMD_SYNC`.
 //!
 //! Coherency: Linux refuses a vSMMU unless the device is CANWBS (an ACPI
-//! IORT flag) or the SMMU has S2FWB, so that the guest cannot make its DMA
-//! non-coherent behind VFIO's back through stage 1 memory attributes.
-//! QEMU's device tree has no such flag and its SMMU no S2FWB, but every
-//! access of its emulated devices is coherent, as the SMMU says with
-//! `IDR0.COHACC`.  This driver therefore accepts a vSMMU on an SMMU that is
-//! COHACC and refuses it otherwise; see `Documentation/smmuv3.rst`.
+//! IORT flag) or the SMMU has S2FWB (`arm_smmu_get_viommu_size()`), so that
+//! the guest cannot make its DMA non-coherent behind VFIO's back through
+//! stage 1 memory attributes.  This driver offers it to CANWBS devices
+//! ([`coherency_safe`]; S2FWB would also need `STE.S2FWB` in nested STEs,
+//! which it does not write, so an S2FWB SMMU is not enough here).  QEMU's
+//! device tree has no such flag and its SMMU no S2FWB, but every access of
+//! its emulated devices is coherent, as the SMMU says with `IDR0.COHACC`:
+//! with the module parameter `allow_unsafe_viommu`, which taints the
+//! kernel, a COHACC SMMU's devices are offered the vSMMU too (the tests
+//! load the driver so); see `Documentation/smmuv3.rst`.
 
 #![forbid(unsafe_code)]
 
+/// Whether a vSMMU may be offered for a device: its root complex makes its
+/// DMA write-back cacheable (`canwbs`), or the user allowed it on a
+/// coherent SMMU (`cohacc`) with `allow_unsafe_viommu`.
+fn coherency_safe(canwbs: bool, cohacc: bool) -> bool {
+    canwbs || (cohacc && crate::module_parameters::allow_unsafe_viommu.value())
+}
+
 use crate::{
-    iommu::{SmmuDriver, SmmuPaging, STREAM_OPTS},
+    instance::{SmmuDriver, VMaster},
+    paging::{SmmuPaging, STREAM_OPTS},
     riommu::{
+        device::IommuDevice,
         domain::{Domain, DomainBox, NestedBox, NestedDomain, OldDomain, Parent},
-        driver::{Instance, IommuDevice},
         flags::AllocFlags,
         objset::ObjSet,
         pure::smmuv3::{
             cmdq::CMD_QWORDS,
             ste::{S2Cfg, Ste},
-            uapi::{
-                convert_user_cmd, NestedSte, VsmmuCaps, IOMMU_HWPT_DATA_ARM_SMMUV3,
-                IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3, IOMMU_VIOMMU_TYPE_ARM_SMMUV3,
-            },
+            uapi::{convert_user_cmd, NestedSte, VsmmuCaps},
         },
+        registration::Instance,
+        uapi_check::assert_same_layout,
         userdata::{UserData, UserDataArray, UserStruct},
         viommu::{Vdevice, VdeviceCore, Viommu, ViommuCore, ViommuImpl},
     },
-    smmu::{VMaster, CMDQ_BATCH},
+    smmu::CMDQ_BATCH,
 };
 use core::mem::size_of;
-use kernel::{prelude::*, sync::Arc};
+use kernel::{bindings, prelude::*, sync::Arc};
 use zerocopy_derive::{Immutable, KnownLayout};
 
 /// `struct iommu_hwpt_arm_smmuv3`: the guest's STE words 0 and 1.
@@ -58,7 +71,7 @@ pub struct HwptArmSmmuv3 {
 }
 
 impl UserStruct for HwptArmSmmuv3 {
-    const TYPE: u32 = IOMMU_HWPT_DATA_ARM_SMMUV3;
+    const TYPE: u32 = bindings::iommu_hwpt_data_type_IOMMU_HWPT_DATA_ARM_SMMUV3;
     const MIN_LEN: usize = size_of::<[u64; 2]>();
 }
 
@@ -71,9 +84,14 @@ pub struct ViommuArmSmmuv3Invalidate {
 }
 
 impl UserStruct for ViommuArmSmmuv3Invalidate {
-    const TYPE: u32 = IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3;
+    const TYPE: u32 =
+        bindings::iommu_hwpt_invalidate_data_type_IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3;
     const MIN_LEN: usize = size_of::<[u64; 2]>();
 }
+
+// Both are the kernel's structs, field for field (`rust/riommu/uapi_check.rs`).
+assert_same_layout!(HwptArmSmmuv3, bindings::iommu_hwpt_arm_smmuv3; ste);
+assert_same_layout!(ViommuArmSmmuv3Invalidate, bindings::iommu_viommu_arm_smmuv3_invalidate; cmd);
 
 /// A vSMMU.
 pub struct Vsmmu {
@@ -96,15 +114,15 @@ impl ViommuImpl for Vsmmu {
     type Vdev = Vdev;
 
     fn supports(dev: &IommuDevice<'_, SmmuDriver>, ty: u32) -> bool {
-        let s = dev.iommu().data();
-        ty == IOMMU_VIOMMU_TYPE_ARM_SMMUV3
+        let s = dev.iommu().data().hw();
+        ty == bindings::iommu_viommu_type_IOMMU_VIOMMU_TYPE_ARM_SMMUV3
             && s.feat.s1()
             && s.feat.s2()
-            && s.feat.idr0.cohacc() != 0
+            && coherency_safe(dev.data().canwbs, s.feat.idr0.cohacc() != 0)
     }
 
     fn set(viommu: &Viommu<Self>) -> Option<Arc<ObjSet<Viommu<Self>>>> {
-        Some(viommu.smmu.data().viommus.clone())
+        Some(viommu.smmu.data().viommus().clone())
     }
 
     fn init<'a>(
@@ -118,7 +136,7 @@ impl ViommuImpl for Vsmmu {
             return Err(EINVAL);
         }
         let smmu = parent.smmu().clone();
-        let s = smmu.data();
+        let s = smmu.data().hw();
         // The parent must be a stage 2 (nesting parent) domain.
         let s2 = parent.s2_cfg(s)?;
         let f = &s.feat;
@@ -134,7 +152,7 @@ impl ViommuImpl for Vsmmu {
                 return Err(e);
             }
         };
-        let s = viommu.smmu.data();
+        let s = viommu.smmu.data().hw();
         let mut batch: KVec<[u64; CMD_QWORDS]> = KVec::with_capacity(CMDQ_BATCH, GFP_KERNEL)?;
         let mut issued = 0usize;
         let mut ret = Ok(());
@@ -241,10 +259,9 @@ impl NestedDomain for SmmuNested {
         };
         let s2 = Ste::s2(&v.s2, &STREAM_OPTS)?;
         let ste = this.vste.make_ste(&s2)?;
-        let smmu = dev.iommu().data();
-        let m = dev.data();
-        m.set_ste(smmu, &ste)?;
-        smmu.set_vmaster(&m.sids, vmaster)
+        dev.iommu()
+            .data()
+            .set_nested_ste(&dev.data().sids, &ste, vmaster)
     }
 
     fn cache_invalidate_user(_this: &Domain<Self>, array: &mut UserDataArray<'_>) -> Result {

@@ -32,14 +32,15 @@
 #![forbid(unsafe_code)]
 
 use crate::riommu::{
+    device::{
+        Cap, DefaultDomain, DeviceGroup, HwInfo, IommuDevice, Probe, ProbingDevice, ResvRegions,
+        ResvType,
+    },
     domain::{
         Domain, DomainBox, NestedBox, NestedDomain, NewDomain, OldDomain, PagingConfig,
         PagingDomain, Parent,
     },
-    driver::{
-        Cap, DefaultDomain, DeviceGroup, Driver, DriverStatics, HwInfo, IommuDevice, Probe,
-        ProbingDevice, ResvRegions, ResvType,
-    },
+    driver::{Driver, DriverStatics},
     flags::AllocFlags,
     hw::HwPageTable,
     iotlb::IotlbGather,
@@ -49,8 +50,7 @@ use crate::riommu::{
             inval::s1_invalidation,
             nested::{
                 check_invalidate_type, check_nested_alloc_for, check_vtd_s1,
-                check_vtd_s1_invalidate, IommuHwptVtdS1, IommuHwptVtdS1Invalidate,
-                IOMMU_HWPT_DATA_VTD_S1, IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, UAPI_SIZE,
+                check_vtd_s1_invalidate, IommuHwptVtdS1, IommuHwptVtdS1Invalidate, UAPI_SIZE,
             },
             pasid::FirstStage,
             pte::{VtdFs4, VtdSs4},
@@ -59,12 +59,13 @@ use crate::riommu::{
         },
     },
     sva::NoSva,
+    uapi_check::assert_same_layout,
     userdata::{UserData, UserDataArray, UserStruct},
     viommu::NoViommu,
 };
 use crate::unit::{Target, Unit, VtdDev};
 use kernel::{
-    bindings, new_mutex,
+    bindings, new_mutex, pci,
     prelude::*,
     sync::{Arc, Mutex},
 };
@@ -109,7 +110,7 @@ pub struct HwptVtdS1User {
 }
 
 impl UserStruct for HwptVtdS1User {
-    const TYPE: u32 = IOMMU_HWPT_DATA_VTD_S1;
+    const TYPE: u32 = bindings::iommu_hwpt_data_type_IOMMU_HWPT_DATA_VTD_S1;
     const MIN_LEN: usize = UAPI_SIZE;
 }
 
@@ -136,7 +137,7 @@ pub struct HwptVtdS1InvalidateUser {
 }
 
 impl UserStruct for HwptVtdS1InvalidateUser {
-    const TYPE: u32 = IOMMU_HWPT_INVALIDATE_DATA_VTD_S1;
+    const TYPE: u32 = bindings::iommu_hwpt_invalidate_data_type_IOMMU_HWPT_INVALIDATE_DATA_VTD_S1;
     const MIN_LEN: usize = UAPI_SIZE;
 }
 
@@ -147,6 +148,18 @@ impl HwptVtdS1InvalidateUser {
         IommuHwptVtdS1Invalidate::from_ne_bytes(&b)
     }
 }
+
+// The uAPI structs of this file are the kernel's, field for field
+// (`rust/riommu/uapi_check.rs`).
+assert_same_layout!(HwInfoVtd, bindings::iommu_hw_info_vtd;
+    flags, reserved: __reserved, cap_reg, ecap_reg
+);
+assert_same_layout!(HwptVtdS1User, bindings::iommu_hwpt_vtd_s1;
+    flags, pgtbl_addr, addr_width, reserved: __reserved
+);
+assert_same_layout!(HwptVtdS1InvalidateUser, bindings::iommu_hwpt_vtd_s1_invalidate;
+    addr, npages, flags, reserved: __reserved
+);
 
 /// The unit a probed device sits behind.
 fn unit_of(dev: &IommuDevice<'_, VtdDriver>) -> Arc<Unit> {
@@ -174,9 +187,10 @@ impl Driver for VtdDriver {
     fn probe_device(dev: &ProbingDevice<'_>) -> Result<Probe<Self>> {
         // The unit whose DMAR scope covers the device (the C driver's
         // `device_lookup_iommu()`).
-        let ids = crate::riommu::hw::pci_ids(dev).ok_or(ENODEV)?;
+        let pdev: &pci::Device = dev.device().try_into().map_err(|_| ENODEV)?;
+        let ids = crate::riommu::hw::pci_ids(pdev)?;
         let iommu = VtdDriver::find_instance(|i| i.data().covers(&ids)).ok_or(ENODEV)?;
-        let data = iommu.data().probe_device(dev)?;
+        let data = iommu.data().probe_device(pdev)?;
         Ok(Probe { iommu, data })
     }
 
@@ -526,9 +540,18 @@ impl PagingDomain for VtdPaging {
             .lock()
             .table
             .map_pages(iova, paddr, pgsize, pgcount, prot, gather);
-        // With caching mode the unit may cache not-present entries too.
-        if self.unit.cap.cm() != 0 && done > 0 {
-            if let Err(e) = self.unit.flush_range(self.stage, self.did.id, iova, done) {
+        if done > 0 {
+            // With caching mode the unit may cache not-present entries too;
+            // without, a unit with CAP.RWBF may still hold the new entries
+            // in its write buffers (`intel_iommu_iotlb_sync_map()`).
+            let flushed = if self.unit.cap.cm() != 0 {
+                self.unit.flush_range(self.stage, self.did.id, iova, done)
+            } else if self.unit.cap.rwbf() != 0 {
+                self.unit.flush_write_buffer()
+            } else {
+                Ok(())
+            };
+            if let Err(e) = flushed {
                 return (done, Err(e));
             }
         }

@@ -23,6 +23,7 @@
 pub mod riommu;
 
 pub mod iommu;
+pub mod regs;
 pub mod unit;
 
 // The glue's tables for the driver (an `unsafe impl`, so here in the crate
@@ -31,8 +32,8 @@ riommu::driver::declare_iommu_driver!(iommu::VtdDriver);
 
 use kernel::{debugfs, fmt, prelude::*, sync::Arc};
 use riommu::{
-    driver::IommuRegistration,
     hw::{PeriodicHandler, PeriodicWork},
+    registration::IommuRegistration,
 };
 use unit::Unit;
 
@@ -52,6 +53,15 @@ module! {
 }
 
 /// How often the fault recording registers are polled, in milliseconds.
+///
+/// Polled, not interrupt driven: the fault event interrupt is an MSI whose
+/// message the unit's `FEDATA`/`FEADDR` registers hold, and 7.3 gives a
+/// module no way to get one.  The DMAR MSI domain's `dmar_alloc_hwirq()`
+/// (arch/x86/kernel/apic/msi.c) is not exported, and its irq chip writes the
+/// message through `dmar_msi_write()` (drivers/iommu/intel/dmar.c), which
+/// takes the interrupt's handler data to be the C driver's `struct
+/// intel_iommu`.  A candidate upstream change: a DMAR interrupt allocation
+/// for modules whose chip hands the MSI message to its owner to program.
 pub const FAULT_POLL_MS: u32 = 100;
 
 /// Polls the unit's faults.
@@ -161,7 +171,7 @@ pub struct RiommuVtdModule {
 }
 
 impl kernel::InPlaceModule for RiommuVtdModule {
-    fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
+    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         // Find and set up the unit first (translation off); then register,
         // which probes the devices of the DRHD's scope and attaches their
         // identity default domain; then turn translation on.
@@ -169,7 +179,6 @@ impl kernel::InPlaceModule for RiommuVtdModule {
         try_pin_init!(Self {
             unit: Unit::probe(module_parameters::force_nesting.value())?,
             iommu: IommuRegistration::new_hw_unparented(
-                module,
                 c"riommu_vtd0",
                 0,
                 Ok::<_, Error>(unit.clone()),

@@ -14,8 +14,12 @@
 
 #![forbid(unsafe_code)]
 
+use crate::regs::{
+    CAP, ECAP, FECTL, FRCD_F, FRCD_HI, FRCD_LO, FSTS, GCMD, GSTS, IQA, IQER, IQH, IQT, REGS_MIN,
+    RTADDR, VER,
+};
 use crate::riommu::{
-    hw::{pci_ids, AcpiTable, DmaPages, Mmio, PciIds},
+    hw::{pci_ids, AcpiTable, DmaPages, DynReg, Mmio, PciIds},
     pure::vtd::{
         context::{
             pdts_for_pasid_bits, root_index, sm_context_slot, ContextHalf, RootEntry,
@@ -25,20 +29,16 @@ use crate::riommu::{
         fault::{next_fault_index, reason_str, AccessType, Fault},
         inval::{pasid_entry_changed, PasidOwner, PasidState},
         pasid::{
-            aw_for_width, dir_index, table_index, Common, FirstStage, PasidDirEntry, PasidEntry,
+            aw_for_levels, dir_index, table_index, Common, FirstStage, PasidDirEntry, PasidEntry,
             SecondStage, PASID_DIR_ENTRY_SIZE, PASID_ENTRY_SIZE, PGTT_FIRST_STAGE, PGTT_NESTED,
-            PGTT_PASS_THROUGH, PGTT_SECOND_STAGE, WIDTH_4_LEVEL,
+            PGTT_PASS_THROUGH, PGTT_SECOND_STAGE,
         },
         pte::FS_4LEVEL_CANONICAL_BITS,
         qi::{
             page_selective_am_within, CcGranularity, Descriptor, Drain, IotlbGranularity,
             PageRange, PcGranularity, PiotlbGranularity, DESC_SIZE_256,
         },
-        regs::{
-            fault_reg_offset, queue_index, queue_reg_value, Cap, Ecap, EventCtl, Fsts, Gcmd, Gsts,
-            Iqa, Iqer, Rtaddr, CAP_REG, ECAP_REG, FECTL_REG, FRCD_HI_DWORD, FSTS_REG, GCMD_REG,
-            GSTS_REG, IQA_REG, IQER_REG, IQH_REG, IQT_REG, RTADDR_REG, VER_REG,
-        },
+        regs::{fault_regs_base, queue_index, queue_reg_value, Cap, Ecap, Gcmd, Gsts, Iqa, Rtaddr},
         source_id,
         stage::{ss_geometry, SsGeometry, Stage, Stages},
         RID_PASID_DEFAULT,
@@ -49,10 +49,9 @@ use core::{
     sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering},
 };
 use kernel::{
-    device::Device,
     id_pool::IdPool,
-    io::poll::read_poll_timeout_atomic,
-    new_mutex, new_spinlock,
+    io::{poll::read_poll_timeout_atomic, Io},
+    new_mutex, new_spinlock, pci,
     prelude::*,
     sync::{Arc, Mutex, SpinLock},
     time::Delta,
@@ -247,6 +246,10 @@ pub struct Unit {
     va_bits: u32,
     /// Whether translation is on.
     te: AtomicBool,
+    /// Serialises GCMD commands: each writes the persistent bits read
+    /// from GSTS with its own (the C driver's `register_lock`).
+    #[pin]
+    gcmd: SpinLock<()>,
     #[pin]
     qi: SpinLock<Qi>,
     #[pin]
@@ -303,8 +306,8 @@ fn find_drhd() -> Result<Found> {
 /// Refuses a unit someone else has enabled: translation or queued
 /// invalidation on means the kernel's own intel-iommu driver (or firmware,
 /// or interrupt remapping) owns it; boot with `intel_iommu=off`.
-fn check_idle(regs: &Mmio) -> Result {
-    let g = Gsts::from_raw(regs.read32(GSTS_REG)?);
+fn check_idle(regs: &Mmio<REGS_MIN>) -> Result {
+    let g = regs.io().read(GSTS).sts();
     if g.tes() != 0 || g.qies() != 0 {
         pr_err!(
             "unit in use (GSTS {:#x}): boot with intel_iommu=off\n",
@@ -332,9 +335,9 @@ impl Unit {
         }
         // The DRHD's register set, as large as its CAP and ECAP need.
         let regs = Mmio::map_drhd(&AcpiTable::get(b"DMAR")?, found.base)?;
-        let cap = Cap([regs.read64(CAP_REG)?]);
-        let ecap = Ecap([regs.read64(ECAP_REG)?]);
-        let ver = regs.read32(VER_REG)?;
+        let cap = regs.io().try_read(CAP)?.cap();
+        let ecap = regs.io().try_read(ECAP)?.ecap();
+        let ver = regs.io().read(VER).into_raw();
         // Refuse a unit someone else enabled before anything of ours can
         // touch it (dropping the unit turns translation off).
         check_idle(&regs)?;
@@ -362,7 +365,12 @@ impl Unit {
                 "force_nesting: nested PASID entries on a unit without ECAP.NEST; DMA through them faults\n"
             );
         }
-        let aw = aw_for_width(WIDTH_4_LEVEL).ok_or(EINVAL)?;
+        // AW of pass-through and first-stage entries: the unit's AGAW, as
+        // the C driver's `iommu->agaw`.
+        let Some(aw) = cap.agaw_levels(&ecap).and_then(aw_for_levels) else {
+            pr_err!("unit supports no address width (CAP.SAGAW, FL5LP)\n");
+            return Err(ENODEV);
+        };
         let va_bits = FS_4LEVEL_CANONICAL_BITS.min(cap.mgaw_bits().saturating_sub(1));
         let coherent = ecap.c() != 0;
         let dids = cap
@@ -394,6 +402,7 @@ impl Unit {
                 ss,
                 va_bits,
                 te: AtomicBool::new(false),
+                gcmd <- new_spinlock!(()),
                 qi <- new_spinlock!(Qi {
                     queue,
                     status,
@@ -429,22 +438,36 @@ impl Unit {
         self.regs.phys()
     }
 
-    fn gsts(&self) -> Result<Gsts> {
-        Ok(Gsts::from_raw(self.regs.read32(GSTS_REG)?))
+    fn gsts(&self) -> Gsts {
+        self.regs.io().read(GSTS).sts()
     }
 
-    /// Issues `cmd` to GCMD and waits until GSTS reports `done`.
-    fn gcmd(&self, cmd: Gcmd, done: impl Fn(Gsts) -> bool) -> Result {
-        self.regs.write32(GCMD_REG, cmd.raw())?;
-        read_poll_timeout_atomic(|| self.gsts(), |&g| done(g), POLL_DELAY, POLL_RETRIES)
+    /// Issues to GCMD what `cmd` makes of the persistent command bits in
+    /// effect (GSTS) and waits until GSTS reports `done`; one command at a
+    /// time, as the C driver's `register_lock` has it.
+    fn gcmd(&self, cmd: impl FnOnce(Gcmd) -> Option<Gcmd>, done: impl Fn(Gsts) -> bool) -> Result {
+        let _g = self.gcmd.lock();
+        let cmd = cmd(self.gsts().persistent_command()).ok_or(EINVAL)?;
+        self.regs.io().write_reg(GCMD::zeroed().with_cmd(cmd));
+        read_poll_timeout_atomic(|| Ok(self.gsts()), |&g| done(g), POLL_DELAY, POLL_RETRIES)
             .inspect_err(|_| pr_err!("GCMD {:#x} timed out\n", cmd.raw()))
             .map(|_| ())
     }
 
+    /// Flushes the unit's internal write buffers (GCMD.WBF, then GSTS.WBFS
+    /// clear) if it reports CAP.RWBF, so that it sees the entries written
+    /// before: as the C driver's `iommu_flush_write_buffer()`, where no
+    /// invalidation does it (with CAP.CM = 0, after a map).
+    pub fn flush_write_buffer(&self) -> Result {
+        if self.cap.rwbf() == 0 {
+            return Ok(());
+        }
+        self.gcmd(|c| c.with_wbf(1), |g| g.wbfs() == 0)
+    }
+
     fn bring_up(&self) -> Result {
         // Faults are polled: mask the fault event interrupt.
-        let ctl = EventCtl::ZERO.with_im(1).ok_or(EINVAL)?;
-        self.regs.write32(FECTL_REG, ctl.raw())?;
+        self.regs.io().write_reg(FECTL::zeroed().with_im(true));
         let stale = self.poll_faults();
         if stale > 0 {
             pr_info!("cleared {} stale fault record(s)\n", stale);
@@ -454,27 +477,18 @@ impl Unit {
         // PASID-granular descriptors need; tail 0 before enabling.
         {
             let qi = self.qi.lock();
-            self.regs.write64(IQT_REG, 0)?;
+            self.regs.io().try_write_reg(IQT::zeroed())?;
             let iqa = Iqa::new(qi.queue.phys(), QI_QS, true)?;
-            self.regs.write64(IQA_REG, iqa.0[0])?;
+            self.regs.io().try_write_reg(IQA::zeroed().with_iqa(iqa))?;
         }
-        let cmd = self
-            .gsts()?
-            .persistent_command()
-            .with_qie(1)
-            .ok_or(EINVAL)?;
-        self.gcmd(cmd, |g| g.qies() != 0)?;
+        self.gcmd(|c| c.with_qie(1), |g| g.qies() != 0)?;
 
         // The scalable-mode root table.
         let root = self.tables.lock().root.phys();
         self.regs
-            .write64(RTADDR_REG, Rtaddr::scalable(root)?.0[0])?;
-        let cmd = self
-            .gsts()?
-            .persistent_command()
-            .with_srtp(1)
-            .ok_or(EINVAL)?;
-        self.gcmd(cmd, |g| g.rtps() != 0)?;
+            .io()
+            .try_write_reg(RTADDR::zeroed().with_rtaddr(Rtaddr::scalable(root)?))?;
+        self.gcmd(|c| c.with_srtp(1), |g| g.rtps() != 0)?;
 
         // Whatever the unit cached before is stale now.
         self.submit(&[
@@ -486,8 +500,7 @@ impl Unit {
 
     /// Turns translation on.
     pub fn enable_translation(&self) -> Result {
-        let cmd = self.gsts()?.persistent_command().with_te(1).ok_or(EINVAL)?;
-        self.gcmd(cmd, |g| g.tes() != 0)?;
+        self.gcmd(|c| c.with_te(1), |g| g.tes() != 0)?;
         self.te.store(true, Ordering::Release);
         pr_info!("translation enabled\n");
         Ok(())
@@ -496,8 +509,7 @@ impl Unit {
     /// Turns translation off (devices then DMA to physical addresses).
     pub fn disable_translation(&self) -> Result {
         self.te.store(false, Ordering::Release);
-        let cmd = self.gsts()?.persistent_command().with_te(0).ok_or(EINVAL)?;
-        self.gcmd(cmd, |g| g.tes() == 0)
+        self.gcmd(|c| c.with_te(0), |g| g.tes() == 0)
     }
 
     /// The read/write draining IOTLB invalidations may ask for.
@@ -538,7 +550,9 @@ impl Unit {
         }
         self.qi_submitted
             .fetch_add(descs.len() as u64 + 1, Ordering::Relaxed);
-        self.regs.write64(IQT_REG, queue_reg_value(qi.tail, true))?;
+        self.regs
+            .io()
+            .try_write_reg(IQT::from_raw(queue_reg_value(qi.tail, true)))?;
         // Done when the wait descriptor wrote `seq`, or failed when the
         // unit reports a queue error.
         let r = read_poll_timeout_atomic(
@@ -546,8 +560,8 @@ impl Unit {
                 if qi.status.read_u32(0)? == seq {
                     return Ok(Some(Ok(())));
                 }
-                let f = Fsts::from_raw(self.regs.read32(FSTS_REG)?);
-                Ok((f.iqe() != 0 || f.ice() != 0 || f.ite() != 0).then_some(Err(f)))
+                let f = self.regs.io().read(FSTS);
+                Ok((f.iqe() || f.ice() || f.ite()).then_some(Err(f)))
             },
             Option::is_some,
             POLL_DELAY,
@@ -570,32 +584,42 @@ impl Unit {
     /// Recovers from an invalidation queue error: logs it, replaces the
     /// offending descriptor with `wait` (so that the queue drains), clears
     /// the error and restarts the queue.
-    fn queue_error(&self, qi: &mut Qi, fsts: Fsts, wait: &Descriptor) {
+    fn queue_error(&self, qi: &mut Qi, fsts: FSTS, wait: &Descriptor) {
         self.faults.lock().iq_errors += 1;
-        let iqer = Iqer([self.regs.read64(IQER_REG).unwrap_or(0)]);
-        let head = self
-            .regs
-            .read64(IQH_REG)
-            .map(|h| queue_index(h, true))
-            .unwrap_or(0);
+        let io = self.regs.io();
+        let (iqer, head) = match (io.try_read(IQER), io.try_read(IQH)) {
+            (Ok(iqer), Ok(iqh)) => (iqer.iqer(), queue_index(iqh.into_raw(), true)),
+            (Err(e), _) | (_, Err(e)) => {
+                // Not without IQH: the offending descriptor is unknown.
+                pr_err!(
+                    "invalidation queue error (FSTS {:#x}) but IQER/IQH unreadable ({:?}): queue left stopped\n",
+                    fsts.into_raw(),
+                    e
+                );
+                return;
+            }
+        };
         pr_err!(
             "invalidation queue error: FSTS {:#x}, IQER {:#x}, head {}\n",
-            fsts.raw(),
+            fsts.into_raw(),
             iqer.0[0],
             head
         );
-        if fsts.iqe() != 0 {
-            let _ = qi.queue.write_entry(head as usize * DESC_WORDS, &wait.0);
+        if fsts.iqe() {
+            if let Err(e) = qi.queue.write_entry(head as usize * DESC_WORDS, &wait.0) {
+                pr_err!("cannot replace descriptor {} ({:?})\n", head, e);
+            }
         }
         // IQE, ICE and ITE are write-1-to-clear; leave the fault bits be.
-        let errors = Fsts::ZERO
-            .with_iqe(1)
-            .and_then(|f| f.with_ice(1))
-            .and_then(|f| f.with_ite(1))
-            .map_or(0, Fsts::raw);
-        let clear = fsts.raw() & errors;
-        let _ = self.regs.write32(FSTS_REG, clear);
-        let _ = self.regs.write64(IQT_REG, queue_reg_value(qi.tail, true));
+        io.write_reg(
+            FSTS::zeroed()
+                .with_iqe(fsts.iqe())
+                .with_ice(fsts.ice())
+                .with_ite(fsts.ite()),
+        );
+        if let Err(e) = io.try_write_reg(IQT::from_raw(queue_reg_value(qi.tail, true))) {
+            pr_err!("cannot restart the invalidation queue ({:?})\n", e);
+        }
     }
 
     /// The invalidation of the `stage` translations of `did` covering
@@ -687,8 +711,8 @@ impl Unit {
     /// Sets a device up: its PASID directory and table (RID_PASID not
     /// present, i.e. blocked, until the core attaches its default domain)
     /// and a present context entry pointing to them.
-    pub fn probe_device(&self, dev: &Device) -> Result<VtdDev> {
-        let ids = pci_ids(dev).ok_or(ENODEV)?;
+    pub fn probe_device(&self, dev: &pci::Device) -> Result<VtdDev> {
+        let ids = pci_ids(dev)?;
         if !self.covers(&ids) {
             return Err(ENODEV);
         }
@@ -885,28 +909,39 @@ impl Unit {
     /// returns how many there were.
     pub fn poll_faults(&self) -> u32 {
         let mut log = self.faults.lock();
-        let Ok(fsts) = self.regs.read32(FSTS_REG).map(Fsts::from_raw) else {
-            return 0;
-        };
+        let io = self.regs.io();
+        let fsts = io.read(FSTS);
         let mut n = 0;
-        if fsts.ppf() != 0 {
+        if fsts.ppf() {
             let nfr = self.cap.num_fault_regs();
-            let mut index = (fsts.fri() as u32) % nfr;
+            let base = fault_regs_base(self.cap);
+            let mut index = u32::from(fsts.fri()) % nfr;
             for _ in 0..nfr {
-                let Some(off) = fault_reg_offset(self.cap, index) else {
+                // The record's two 64-bit halves, then its F bit to clear
+                // (`index` is below NFR + 1 <= the arrays' size, and the
+                // window holds every record: `Mmio::map_drhd`).
+                let i = index as usize;
+                let (Some(lo), Some(hi), Some(f)) = (
+                    DynReg::<FRCD_LO>::at(base, i),
+                    DynReg::<FRCD_HI>::at(base, i),
+                    DynReg::<FRCD_F>::at(base, i),
+                ) else {
+                    pr_err!("fault recording register {} out of range\n", index);
                     break;
                 };
-                // The record's two 64-bit halves.
-                let (Ok(lo), Ok(hi)) = (self.regs.read64(off), self.regs.read64(off + WORD)) else {
+                let (lo, hi) = match (io.try_read(lo), io.try_read(hi)) {
+                    (Ok(lo), Ok(hi)) => (lo, hi),
+                    (Err(e), _) | (_, Err(e)) => {
+                        pr_err!("fault recording register {}: {:?}\n", index, e);
+                        break;
+                    }
+                };
+                let Some(fault) = Fault::decode(lo.into_raw(), hi.into_raw()) else {
                     break;
                 };
-                let Some(fault) = Fault::decode(lo, hi) else {
-                    break;
-                };
-                let _ = self.regs.write32(
-                    off + FRCD_HI_DWORD,
-                    crate::riommu::pure::vtd::regs::Frcd::F_CLEAR,
-                );
+                if let Err(e) = io.try_write(f, FRCD_F::zeroed().with_f(true)) {
+                    pr_err!("cannot clear fault recording register {}: {:?}\n", index, e);
+                }
                 log.count += 1;
                 let seq = log.count;
                 log.ring[(seq as usize) % FAULT_LOG_LEN] = Some(LoggedFault { seq, fault });
@@ -915,11 +950,9 @@ impl Unit {
                 index = next_fault_index(index, nfr);
             }
         }
-        if fsts.pfo() != 0 {
+        if fsts.pfo() {
             log.overflows += 1;
-            if let Some(pfo) = Fsts::ZERO.with_pfo(1) {
-                let _ = self.regs.write32(FSTS_REG, pfo.raw());
-            }
+            io.write_reg(FSTS::zeroed().with_pfo(true));
             pr_err!("fault recording overflowed: faults were lost\n");
         }
         n
@@ -952,8 +985,8 @@ impl Unit {
 
     /// Writes the unit's state: registers, capabilities, queue counters.
     pub fn write_info(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let gsts = self.gsts().map_or(0, Gsts::raw);
-        let fsts = self.regs.read32(FSTS_REG).unwrap_or(0);
+        let gsts = self.gsts().raw();
+        let fsts = self.regs.io().read(FSTS).into_raw();
         writeln!(f, "base: {:#x}", self.base())?;
         writeln!(f, "version: {:#x}", self.ver)?;
         writeln!(f, "cap: {:#018x}", self.cap.0[0])?;
@@ -991,33 +1024,31 @@ impl Unit {
 /// The register window; dropping it turns translation and queued
 /// invalidation off first (the module turns translation off earlier, before
 /// it unregisters).
-struct Regs(Mmio);
+struct Regs(Mmio<REGS_MIN>);
 
 impl core::ops::Deref for Regs {
-    type Target = Mmio;
+    type Target = Mmio<REGS_MIN>;
 
-    fn deref(&self) -> &Mmio {
+    fn deref(&self) -> &Mmio<REGS_MIN> {
         &self.0
     }
 }
 
 impl Drop for Regs {
     fn drop(&mut self) {
-        let Ok(g) = self.0.read32(GSTS_REG).map(Gsts::from_raw) else {
-            return;
-        };
-        let Some(cmd) = g
+        let io = self.0.io();
+        let Some(cmd) = io
+            .read(GSTS)
+            .sts()
             .persistent_command()
             .with_te(0)
             .and_then(|c| c.with_qie(0))
         else {
             return;
         };
-        if self.0.write32(GCMD_REG, cmd.raw()).is_err() {
-            return;
-        }
+        io.write_reg(GCMD::zeroed().with_cmd(cmd));
         let done = read_poll_timeout_atomic(
-            || self.0.read32(GSTS_REG).map(Gsts::from_raw),
+            || Ok(io.read(GSTS).sts()),
             |g| g.tes() == 0 && g.qies() == 0,
             POLL_DELAY,
             POLL_RETRIES,

@@ -10,7 +10,8 @@
 
 use super::{
     bindings as rb,
-    driver::{Driver, DriverStatics, IommuDevice},
+    device::IommuDevice,
+    driver::{Driver, DriverStatics},
     iotlb::IotlbGather,
     objset::{ObjSet, Tracked},
     userdata::UserDataArray,

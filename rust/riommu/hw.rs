@@ -2,8 +2,10 @@
 
 //! Hardware-facing abstractions for drivers of real IOMMUs.
 //!
-//! - [`Mmio`]: a register window at a physical address (`ioremap`), with
-//!   bounds- and alignment-checked 32- and 64-bit accessors;
+//! - [`Mmio`]: a register window at a physical address (`ioremap`), seen
+//!   as a `kernel::io::Mmio` region for registers typed with
+//!   `kernel::io::register!` ([`DynReg`]: those at offsets the hardware
+//!   reports);
 //! - [`DmaPages`]: zeroed, physically contiguous pages that the IOMMU reads
 //!   (root, context and PASID tables, the invalidation queue) or writes
 //!   (completion status words), accessed word by word with atomic
@@ -35,47 +37,62 @@ use super::pure::{
 };
 use core::{
     ffi::c_void,
-    marker::PhantomPinned,
+    marker::{PhantomData, PhantomPinned},
     ptr::NonNull,
     sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering},
 };
 use kernel::{
     bindings,
     device::Device,
+    io::{
+        register::{Register, RelativeRegister, RelativeRegisterArray},
+        IoLoc, MmioRaw, Region,
+    },
     page::PAGE_SIZE,
+    pci,
     prelude::*,
     sync::barrier::{dma_mb, Write},
     types::Opaque,
 };
 
-/// Width in bytes of a 32-bit register.
+/// Width in bytes of a 32-bit word.
 const REG32: usize = 4;
-/// Width in bytes of a 64-bit register.
+/// Width in bytes of a 64-bit word.
 const REG64: usize = 8;
 
-/// A mapped window of device registers.
+/// A mapped window of device registers, at least `MIN` bytes long.
+///
+/// Registers are accessed through [`Mmio::io`], a `kernel::io::Mmio` view
+/// of the window as a `Region<MIN>`: registers defined with
+/// `kernel::io::register!` are read and written with the typed
+/// `kernel::io::Io` methods (`read`, `write_reg`, `update`, checked at
+/// compile time against `MIN`, or `try_read`, `try_write_reg`,
+/// `try_update`, checked at run time against the window's size).
 ///
 /// # Invariants
 ///
 /// `base` is the `ioremap` mapping of `size` bytes at physical address
-/// `phys`, owned by `self` and unmapped on drop.
-pub struct Mmio {
+/// `phys`, owned by `self` and unmapped on drop.  `raw` is that window
+/// (address `base`, `size` bytes), so `size >= MIN`, `size` is a multiple
+/// of 4 and `base` is 4-byte aligned (`MmioRaw::new_region` checked them).
+pub struct Mmio<const MIN: usize = 0> {
     base: NonNull<c_void>,
+    raw: MmioRaw<Region<MIN>>,
     phys: u64,
     size: usize,
 }
 
 // SAFETY: MMIO registers may be accessed from any thread; `Mmio` holds no
 // thread-bound state.
-unsafe impl Send for Mmio {}
+unsafe impl<const MIN: usize> Send for Mmio<MIN> {}
 // SAFETY: every accessor is a single MMIO access; concurrent accesses are
 // the hardware's business (the driver serialises what must be).
-unsafe impl Sync for Mmio {}
+unsafe impl<const MIN: usize> Sync for Mmio<MIN> {}
 
-impl Mmio {
+impl<const MIN: usize> Mmio<MIN> {
     /// Maps `size` bytes of registers at `phys` (uncached).  `EINVAL` if
-    /// `size` is zero or `phys` is not page aligned, `ENOMEM` if the mapping
-    /// fails.
+    /// `size` is zero, below `MIN` or not a multiple of 4, or `phys` is not
+    /// page aligned, `ENOMEM` if the mapping fails.
     ///
     /// The region is not requested (`request_mem_region`): a firmware-
     /// described IOMMU has no resource owner to ask, and the kernel's own
@@ -92,14 +109,27 @@ impl Mmio {
     /// through it reprogram that device, and so can redirect its DMA, which
     /// safe code may only do to a device it was given.
     pub(in crate::riommu) unsafe fn map(phys: u64, size: usize) -> Result<Self> {
-        if size == 0 || phys % PAGE_SIZE as u64 != 0 {
+        if size == 0 || size < MIN || size % REG32 != 0 || phys % PAGE_SIZE as u64 != 0 {
             return Err(EINVAL);
         }
         // SAFETY: `ioremap` has no preconditions; it returns NULL on failure.
         let base = unsafe { bindings::ioremap(phys, size) };
         let base = NonNull::new(base).ok_or(ENOMEM)?;
-        // INVARIANT: just mapped.
-        Ok(Self { base, phys, size })
+        match MmioRaw::new_region(base.as_ptr().addr(), size) {
+            // INVARIANT: just mapped; `new_region` checked size and
+            // alignment.
+            Ok(raw) => Ok(Self {
+                base,
+                raw,
+                phys,
+                size,
+            }),
+            Err(e) => {
+                // SAFETY: just mapped above, and not kept.
+                unsafe { bindings::iounmap(base.as_ptr()) };
+                Err(e)
+            }
+        }
     }
 
     /// Maps the register set of the VT-d remapping unit (DRHD) at `base` in
@@ -108,9 +138,12 @@ impl Mmio {
     /// and ECAP place registers beyond it ([`required_mmio_size`]).
     ///
     /// `EINVAL` if `dmar` is not a valid DMAR table or has no DRHD at
-    /// `base`; `ENOMEM` if the mapping fails.
+    /// `base`, or if that DRHD's window is smaller than `MIN`; `ENOMEM` if
+    /// the mapping fails.
     #[cfg(CONFIG_ACPI)]
     pub fn map_drhd(dmar: &AcpiTable, base: u64) -> Result<Self> {
+        use kernel::io::Io;
+
         let table = Dmar::parse(dmar.bytes())?;
         let mut declared = None;
         for d in table.drhds() {
@@ -125,8 +158,10 @@ impl Mmio {
         // length, checksum) describes `declared` bytes at `base` as a
         // remapping unit's register set, which the VT-d driver programs.
         let regs = unsafe { Self::map(base, declared) }?;
-        let cap = Cap([regs.read64(CAP_REG)?]);
-        let ecap = Ecap([regs.read64(ECAP_REG)?]);
+        // The register types are the driver's (`drivers/vtd/regs.rs`);
+        // these two reads only size the window, by the spec's offsets.
+        let cap = Cap([regs.io().try_read64(CAP_REG)?]);
+        let ecap = Ecap([regs.io().try_read64(ECAP_REG)?]);
         let need = required_mmio_size(cap, ecap);
         if need <= declared {
             return Ok(regs);
@@ -142,58 +177,81 @@ impl Mmio {
         self.phys
     }
 
-    /// The size of the window in bytes.
+    /// The size of the window in bytes (at least `MIN`).
     pub fn size(&self) -> usize {
         self.size
     }
 
-    /// The address of the `width`-byte register at `offset`; `EINVAL` if it
-    /// is not naturally aligned or not inside the window.
-    fn reg(&self, offset: usize, width: usize) -> Result<*mut c_void> {
-        match offset.checked_add(width) {
-            Some(end) if end <= self.size && offset % width == 0 => {
-                // SAFETY: in bounds of the mapping (checked above).
-                Ok(unsafe { self.base.as_ptr().cast::<u8>().add(offset) }.cast())
-            }
-            _ => Err(EINVAL),
-        }
-    }
-
-    /// Reads the 32-bit register at `offset`.
-    pub fn read32(&self, offset: usize) -> Result<u32> {
-        let p = self.reg(offset, REG32)?;
-        // SAFETY: an aligned register inside our live mapping.
-        Ok(unsafe { bindings::readl(p) })
-    }
-
-    /// Writes the 32-bit register at `offset`.
-    pub fn write32(&self, offset: usize, value: u32) -> Result {
-        let p = self.reg(offset, REG32)?;
-        // SAFETY: an aligned register inside our live mapping.
-        unsafe { bindings::writel(value, p) };
-        Ok(())
-    }
-
-    /// Reads the 64-bit register at `offset` (one 64-bit access).
-    pub fn read64(&self, offset: usize) -> Result<u64> {
-        let p = self.reg(offset, REG64)?;
-        // SAFETY: an aligned register inside our live mapping.
-        Ok(unsafe { bindings::readq(p) })
-    }
-
-    /// Writes the 64-bit register at `offset` (one 64-bit access).
-    pub fn write64(&self, offset: usize, value: u64) -> Result {
-        let p = self.reg(offset, REG64)?;
-        // SAFETY: an aligned register inside our live mapping.
-        unsafe { bindings::writeq(value, p) };
-        Ok(())
+    /// The window as a `kernel::io::Mmio` view of a `Region<MIN>`, for
+    /// typed register access with `kernel::io::Io`: registers below `MIN`
+    /// are checked at compile time (`read`, `write_reg`, `update`), others,
+    /// and those at offsets the hardware reports, at run time (`try_read`,
+    /// `try_write`, `try_update`; see [`DynReg`]).
+    pub fn io(&self) -> kernel::io::Mmio<'_, Region<MIN>> {
+        // SAFETY: `raw` is `base`, the live `ioremap` mapping of `size`
+        // bytes (type invariant), so a valid, 4-byte aligned MMIO region of
+        // at least `MIN` bytes; it is unmapped only in `drop`, and the view
+        // borrows `self`, so it cannot outlive the mapping.
+        unsafe { kernel::io::Mmio::from_raw(self.raw) }
     }
 }
 
-impl Drop for Mmio {
+impl<const MIN: usize> Drop for Mmio<MIN> {
     fn drop(&mut self) {
-        // SAFETY: our mapping (type invariant), unmapped once.
+        // SAFETY: our mapping (type invariant), unmapped once; no view of
+        // it is left (each borrows `self`).
         unsafe { bindings::iounmap(self.base.as_ptr()) };
+    }
+}
+
+/// The location of a register of a `kernel::io::register!` relative
+/// register (or relative register array) whose base the hardware reports
+/// at run time: VT-d's IOTLB registers at `ECAP.IRO * 16` and its fault
+/// recording registers at `CAP.FRO * 16`.
+///
+/// 7.3's relative registers take their base from a `RegisterBase` constant
+/// only; this carries a run-time base.  Only the run-time checked accessors
+/// (`Io::try_read`, `try_write`, `try_update`) can use it: the compile-time
+/// checked ones cannot prove its offset in bounds and fail to build.
+pub struct DynReg<T> {
+    offset: usize,
+    _reg: PhantomData<T>,
+}
+
+impl<T: RelativeRegister> DynReg<T> {
+    /// Register `T` of the block at byte offset `base` of the window;
+    /// `None` if the offset overflows.
+    pub fn of(base: usize) -> Option<Self> {
+        Some(Self {
+            offset: base.checked_add(T::OFFSET)?,
+            _reg: PhantomData,
+        })
+    }
+}
+
+impl<T: RelativeRegisterArray> DynReg<T> {
+    /// Register `idx` of the array `T` of the block at byte offset `base`;
+    /// `None` if `idx` is not below the array's size or the offset
+    /// overflows.
+    pub fn at(base: usize, idx: usize) -> Option<Self> {
+        if idx >= T::SIZE {
+            return None;
+        }
+        let offset = base
+            .checked_add(T::OFFSET)?
+            .checked_add(idx.checked_mul(T::STRIDE)?)?;
+        Some(Self {
+            offset,
+            _reg: PhantomData,
+        })
+    }
+}
+
+impl<const SIZE: usize, T: Register> IoLoc<Region<SIZE>, T> for DynReg<T> {
+    type IoType = T::Storage;
+
+    fn offset(self) -> usize {
+        self.offset
     }
 }
 
@@ -222,6 +280,17 @@ fn check_coherent(coherent: bool) -> Result {
 
 /// Zeroed, physically contiguous pages shared with an IOMMU: tables it
 /// walks, a queue it reads, status words it writes.
+///
+/// Not `kernel::dma::CoherentAllocation` (issue #16): a VT-d unit has no
+/// `struct device` to allocate for, and the pages are named to the IOMMU by
+/// their physical address, which is what the C VT-d driver programs
+/// (`virt_to_phys()` of `iommu_alloc_pages_node_sz()` pages).  The C SMMUv3
+/// driver does allocate its queues and stream table with
+/// `dmam_alloc_coherent()` and programs the DMA address: on a platform whose
+/// `dma-ranges` offset the SMMU's view of memory, physical addresses would
+/// be wrong.  QEMU virt has no offset; moving the SMMU's queues and tables
+/// to `CoherentAllocation` (whose lifetime is then the binding's, see
+/// [`super::platform::mmio_of`]) is open.
 ///
 /// Every access is one atomic load or store of a naturally aligned word,
 /// so the driver and the hardware (and several CPUs) may access the pages
@@ -378,6 +447,15 @@ impl TableMem for HwTableMem {
             // SAFETY: a page just allocated (linear map).
             flush_cache(unsafe { rb::riommu_shim_phys_to_virt(t) }, PAGE_SIZE);
         }
+        // The table's zeroes before any store that can publish it (the
+        // walker links a new table only after allocating it): the IOMMU
+        // must not walk a linked table and read its old contents.
+        // `KernelTableMem::write` stores with release, which orders this for
+        // CPUs; `dma_wmb()` orders it for the IOMMU as well, as
+        // io-pgtable-arm's `arm_lpae_install_table()` does before its
+        // relaxed cmpxchg ("Ensure the table itself is visible before its
+        // PTE can be").
+        dma_mb(Write);
         Ok(t)
     }
 
@@ -616,26 +694,46 @@ impl PciIds {
     }
 }
 
-/// The PCI ids of `dev`; `None` if it is not a PCI device.
-pub fn pci_ids(dev: &Device) -> Option<PciIds> {
-    let (mut segment, mut rid, mut root) = (0u16, 0u16, 0u16);
+/// The PCI ids of `pdev` (a device is found to be PCI by converting it,
+/// `<&pci::Device>::try_from(dev)`).  `ENODEV` for a segment above 16 bits:
+/// a device behind VMD (its domains are numbered from 0x10000), which the
+/// C driver looks up by the VMD endpoint (`pci_real_dma_dev()` in
+/// `device_lookup_iommu()`), a function 7.3 does not export to modules, and
+/// which no DMAR unit covers otherwise (`dmar_alloc_pci_notify_info()`
+/// refuses such segments too).  The requester id is
+/// [`pci::Device::dev_id`]; 7.3's `kernel::pci` has no accessor for the
+/// segment (`pci_domain_nr()`) or the bus hierarchy, so those come from the
+/// shim.
+pub fn pci_ids(pdev: &pci::Device) -> Result<PciIds> {
+    let (mut segment, mut root) = (0i32, 0u16);
+    let dev: &Device = pdev.as_ref();
     let raw = core::ptr::from_ref(dev)
         .cast::<bindings::device>()
         .cast_mut();
-    // SAFETY: `dev` is a live device; the out-parameters are valid.
-    let ret = unsafe { rb::riommu_shim_pci_ids(raw, &mut segment, &mut rid, &mut root) };
-    if ret != 0 {
-        return None;
-    }
-    let [bus, devfn] = rid.to_be_bytes();
+    // SAFETY: `raw` is the `struct device` embedded in the live `struct
+    // pci_dev` of `pdev` (`pci::Device`'s invariant), which the shim's
+    // `to_pci_dev()` needs; the out-parameters are valid.
+    unsafe { rb::riommu_shim_pci_segment_root(raw, &mut segment, &mut root) };
+    let segment = u16::try_from(segment).map_err(|_| ENODEV)?;
+    let [bus, devfn] = pdev.dev_id().to_be_bytes();
     let [root_bus, root_devfn] = root.to_be_bytes();
-    Some(PciIds {
+    Ok(PciIds {
         segment,
         bus,
         devfn,
         root_bus,
         root_devfn,
     })
+}
+
+/// Taints the kernel with `TAINT_USER` ('U'): the user asked for an unsafe
+/// configuration (a module parameter that turns a protection off), so that
+/// reports from this kernel say so.
+pub fn taint_user() {
+    // SAFETY: `add_taint()` (kernel/panic.c) takes any flag below
+    // `TAINT_FLAGS_COUNT`; `TAINT_USER` is one, and setting it does not
+    // make lockdep's state unreliable (`LOCKDEP_STILL_OK`).
+    unsafe { bindings::add_taint(bindings::TAINT_USER, bindings::lockdep_ok_LOCKDEP_STILL_OK) };
 }
 
 /// The work a [`PeriodicWork`] runs.
@@ -740,3 +838,47 @@ impl<T: PeriodicHandler> PinnedDrop for PeriodicWork<T> {
         unsafe { bindings::cancel_delayed_work_sync(self.dwork.get()) };
     }
 }
+
+/// Conversions between a `kernel::io::register!` field spanning a whole
+/// register (`31:0 name => Type` or `63:0 name => Type`) and the
+/// host-tested type of `rust/riommu_core` that decodes and encodes it
+/// (`Type([u64; 1])`, a 32-bit one with `from_raw(u32)` and `raw()`):
+///
+/// ```ignore
+/// whole_register!(u32: Gsts, Gcmd; u64: Cap, Ecap);
+/// ```
+// Used by the hardware drivers only: `allow`, as for `dead_code` (see
+// `mod.rs`), not `expect`.
+#[allow(unused_macros)]
+macro_rules! whole_register {
+    (u32: $($t32:ident),* ; u64: $($t64:ident),* $(,)?) => {
+        $(
+            impl From<kernel::num::Bounded<u32, 32>> for $t32 {
+                fn from(v: kernel::num::Bounded<u32, 32>) -> Self {
+                    $t32::from_raw(v.get())
+                }
+            }
+
+            impl From<$t32> for kernel::num::Bounded<u32, 32> {
+                fn from(v: $t32) -> Self {
+                    v.raw().into()
+                }
+            }
+        )*
+        $(
+            impl From<kernel::num::Bounded<u64, 64>> for $t64 {
+                fn from(v: kernel::num::Bounded<u64, 64>) -> Self {
+                    $t64([v.get()])
+                }
+            }
+
+            impl From<$t64> for kernel::num::Bounded<u64, 64> {
+                fn from(v: $t64) -> Self {
+                    v.0[0].into()
+                }
+            }
+        )*
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use whole_register;

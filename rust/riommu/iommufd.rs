@@ -98,7 +98,7 @@ unsafe impl<K: RegisteredDevice> Send for BoundDevice<K> {}
 unsafe impl<K: RegisteredDevice> Sync for BoundDevice<K> {}
 
 /// `IOMMU_NO_PASID`: the device's RID.
-pub const NO_PASID: u32 = 0;
+pub const NO_PASID: u32 = bindings::IOMMU_NO_PASID;
 
 impl<K: RegisteredDevice> BoundDevice<K> {
     /// Binds `keep`'s device to `ctx`; [`BoundDevice::id`] is the iommufd

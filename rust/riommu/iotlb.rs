@@ -22,7 +22,7 @@
 //!   `drivers/iommu/generic_pt/iommu_pt.h` syncs when its free list is not
 //!   empty);
 //! - the release goes through RCU, so a lock-free walk of the CPU
-//!   ([`super::pgtable::IoPageTable::iova_to_phys`]) that started before
+//!   ([`super::pgtable::LockedPageTable::iova_to_phys`]) that started before
 //!   the unlink finishes on live memory.
 //!
 //! A driver cannot free a table page early: it never holds one.

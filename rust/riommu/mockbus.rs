@@ -1,12 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Software devices on the bus of a mock IOMMU instance
-//! ([`super::driver::IommuRegistration::new_mock_bus`]).
+//! ([`super::registration::IommuRegistration::new_mock_bus`]).
 
-use super::{
-    driver::{DriverStatics, Instance},
-    iommufd::RegisteredDevice,
-};
+use super::{driver::DriverStatics, iommufd::RegisteredDevice, registration::Instance};
 use core::{
     ptr::NonNull,
     sync::atomic::{AtomicU32, Ordering},

@@ -18,6 +18,7 @@
 #![allow(dead_code)]
 
 pub mod bindings;
+pub mod device;
 pub mod domain;
 pub mod driver;
 pub mod flags;
@@ -31,6 +32,9 @@ pub mod pages;
 pub mod pgtable;
 pub mod platform;
 pub mod pure;
+pub mod registration;
 pub mod sva;
+pub mod uapi_check;
 pub mod userdata;
 pub mod viommu;
+pub mod vtable;

@@ -3,8 +3,8 @@
 //! Kernel memory for the pure page-table walker of `riommu_core/src/pt.rs`:
 //! tables are zeroed 4 KiB pages named by their physical address.
 //!
-//! [`IoPageTable`] serialises map, unmap and the dirty operations with a
-//! mutex, but [`IoPageTable::iova_to_phys`] walks without it: iommufd calls
+//! [`LockedPageTable`] serialises map, unmap and the dirty operations with a
+//! mutex, but [`LockedPageTable::iova_to_phys`] walks without it: iommufd calls
 //! it once per 4 KiB page when it unmaps (to unpin the pages), so a lock
 //! there would cost more than the walk.  That is sound because a table page
 //! that a map or an unmap unlinks is not freed there: it goes to the call's
@@ -165,6 +165,9 @@ impl TableMem for GatherMem<'_, '_> {
 /// the operations of a paging domain in the iommu API's terms (IOMMU_READ /
 /// IOMMU_WRITE protections, kernel errors).  Freed on drop.
 ///
+/// Not 7.3's `kernel::iommu::pgtable::IoPageTable`, which wraps the C
+/// io-pgtable library: this one walks riommu_core's formats.
+///
 /// `iova_to_phys` takes no lock (see the module documentation).
 ///
 /// # Invariants
@@ -173,13 +176,13 @@ impl TableMem for GatherMem<'_, '_> {
 /// is that root.  Before drop a table page is freed only through a gather:
 /// after its flush and an RCU grace period.
 #[pin_data(PinnedDrop)]
-pub struct IoPageTable<F: TrustedFormat> {
+pub struct LockedPageTable<F: TrustedFormat> {
     root: u64,
     #[pin]
     table: Mutex<PageTable<F>>,
 }
 
-impl<F: TrustedFormat> IoPageTable<F> {
+impl<F: TrustedFormat> LockedPageTable<F> {
     /// Allocates the root table.
     pub fn new() -> impl PinInit<Self, Error> {
         // INVARIANT: a fresh table has its root.
@@ -272,7 +275,7 @@ impl<F: TrustedFormat> IoPageTable<F> {
 }
 
 #[pinned_drop]
-impl<F: TrustedFormat> PinnedDrop for IoPageTable<F> {
+impl<F: TrustedFormat> PinnedDrop for LockedPageTable<F> {
     fn drop(self: Pin<&mut Self>) {
         // The domain is being freed: no device uses it, its IOTLB entries
         // are gone (the driver flushes before), and the core runs no lookup

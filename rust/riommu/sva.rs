@@ -199,7 +199,7 @@ pub trait SvaDomain: Send + Sync + Sized + 'static {
     /// Attaches the domain to `pasid` of `dev` (the bind).
     fn set_dev_pasid(
         this: &super::domain::Domain<Self>,
-        dev: &super::driver::IommuDevice<'_, Self::Driver>,
+        dev: &super::device::IommuDevice<'_, Self::Driver>,
         pasid: u32,
         old: super::domain::OldDomain<'_, Self::Driver>,
     ) -> Result;
@@ -221,7 +221,7 @@ impl<D: super::driver::DriverStatics<Sva = NoSva<D>>> SvaDomain for NoSva<D> {
 
     fn set_dev_pasid(
         _this: &super::domain::Domain<Self>,
-        _dev: &super::driver::IommuDevice<'_, D>,
+        _dev: &super::device::IommuDevice<'_, D>,
         _pasid: u32,
         _old: super::domain::OldDomain<'_, D>,
     ) -> Result {

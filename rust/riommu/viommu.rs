@@ -16,9 +16,11 @@
 
 use super::{
     bindings as rb,
-    driver::{Driver, DriverStatics, Instance, IommuDevice},
+    device::IommuDevice,
+    driver::{Driver, DriverStatics},
     objset::{ObjSet, Tracked},
     pages::PhysPages,
+    registration::Instance,
 };
 use core::{
     cell::UnsafeCell,
@@ -364,13 +366,13 @@ impl VdeviceCore<'_> {
 
     /// The physical device as probed by driver `D` (with its private data);
     /// `EINVAL` if another driver probed it.
-    pub fn probed<D: DriverStatics>(&self) -> Result<super::driver::IommuDevice<'_, D>> {
+    pub fn probed<D: DriverStatics>(&self) -> Result<super::device::IommuDevice<'_, D>> {
         let dev = ptr::from_ref(self.device())
             .cast::<bindings::device>()
             .cast_mut();
         // SAFETY: the device stays registered, and so probed, while the
         // vDEVICE lives (see `device`), which outlives `&self`.
-        unsafe { super::driver::IommuDevice::from_raw_checked(dev) }
+        unsafe { super::device::IommuDevice::from_raw_checked(dev) }
     }
 }
 
@@ -476,13 +478,13 @@ unsafe impl<D> Send for NoViommu<D> {}
 // SAFETY: as above.
 unsafe impl<D> Sync for NoViommu<D> {}
 
-/// The glue of the vIOMMU callbacks; referenced from [`super::driver::Statics`].
+/// The glue of the vIOMMU callbacks; referenced from [`super::vtable::Statics`].
 pub(in crate::riommu) mod glue {
     use super::*;
     use crate::riommu::{
         domain::{NewDomain, Parent, ParentDomain},
-        driver::publish,
         flags::AllocFlags,
+        registration::publish,
         userdata::{UserData, UserDataArray},
     };
 

@@ -86,7 +86,7 @@ void *riommu_shim_phys_to_virt(u64 phys)
  * a map or unmap unlinked, linked through page->lru as iommu-pages.h's
  * iommu_pages_list_add() does (a private inline), released only after the
  * flush.  The release goes through call_rcu(): a CPU walk without the
- * table lock (IoPageTable::iova_to_phys, under rcu_read_lock()) may still be
+ * table lock (LockedPageTable::iova_to_phys, under rcu_read_lock()) may still be
  * reading the page.  page->rcu_head overlays page->lru, which is free again
  * once the page is off the list.  list_empty(), page_to_phys() and friends
  * are inlines and macros.
@@ -249,28 +249,25 @@ int riommu_shim_mm_access(struct mm_struct *mm, unsigned long addr, void *buf,
 }
 
 /*
- * PCI identity of @dev for hardware IOMMU drivers: its segment, its
- * requester id, and the requester id of its ancestor on the root bus (the
- * device itself when it sits on the root bus), which is what a DMAR device
- * scope naming a bridge covers.  -ENODEV for a non-PCI device.
- * to_pci_dev() is container_of(), pci_domain_nr() and pci_is_root_bus()
- * are inlines.
+ * The PCI segment of @dev and the requester id of its ancestor on the root
+ * bus (the device itself when it sits on the root bus), which is what a
+ * DMAR device scope naming a bridge covers.  The segment is an int: VMD
+ * domains are numbered from 0x10000, which no DMAR unit covers (the Rust
+ * side refuses them; the C driver looks such a device up by its VMD
+ * endpoint, pci_real_dma_dev(), which is not exported to modules).  @dev
+ * is a PCI device (the Rust caller holds it as a kernel::pci::Device, which
+ * has neither).  to_pci_dev() is container_of(), pci_domain_nr() and
+ * pci_is_root_bus() are inlines.
  */
-int riommu_shim_pci_ids(struct device *dev, u16 *segment, u16 *rid,
-			u16 *root_rid)
+void riommu_shim_pci_segment_root(struct device *dev, int *segment,
+				  u16 *root_rid)
 {
-	struct pci_dev *pdev, *up;
+	struct pci_dev *pdev = to_pci_dev(dev), *up = pdev;
 
-	if (!dev_is_pci(dev))
-		return -ENODEV;
-	pdev = to_pci_dev(dev);
-	up = pdev;
 	while (!pci_is_root_bus(up->bus) && up->bus->self)
 		up = up->bus->self;
 	*segment = pci_domain_nr(pdev->bus);
-	*rid = pci_dev_id(pdev);
 	*root_rid = pci_dev_id(up);
-	return 0;
 }
 
 /* INIT_DELAYED_WORK() is a macro (it also sets up the lockdep map). */

@@ -47,8 +47,8 @@ void riommu_shim_free_pages_phys(u64 phys, unsigned int order);
 /* Hardware IOMMU drivers (rust/riommu/hw.rs). */
 struct delayed_work;
 struct work_struct;
-int riommu_shim_pci_ids(struct device *dev, u16 *segment, u16 *rid,
-			u16 *root_rid);
+void riommu_shim_pci_segment_root(struct device *dev, int *segment,
+				  u16 *root_rid);
 void riommu_shim_init_delayed_work(struct delayed_work *dwork,
 				   void (*fn)(struct work_struct *work));
 bool riommu_shim_schedule_delayed_work(struct delayed_work *dwork,

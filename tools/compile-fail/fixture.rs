@@ -46,13 +46,13 @@ macro_rules! minimal_driver {
             type Sva = $crate::riommu::sva::NoSva<$d>;
 
             fn probe_device(
-                _dev: &$crate::riommu::driver::ProbingDevice<'_>,
-            ) -> ::kernel::error::Result<$crate::riommu::driver::Probe<Self>> {
+                _dev: &$crate::riommu::device::ProbingDevice<'_>,
+            ) -> ::kernel::error::Result<$crate::riommu::device::Probe<Self>> {
                 Err(::kernel::error::code::ENODEV)
             }
 
             fn domain_alloc_user<'a>(
-                _dev: Option<&$crate::riommu::driver::IommuDevice<'_, Self>>,
+                _dev: Option<&$crate::riommu::device::IommuDevice<'_, Self>>,
                 flags: $crate::riommu::flags::AllocFlags,
                 parent: Option<$crate::riommu::domain::Parent<'a, Self>>,
                 data: $crate::riommu::userdata::UserData<'_>,
@@ -90,7 +90,7 @@ macro_rules! minimal_driver {
 
             fn attach_dev(
                 &self,
-                _dev: &$crate::riommu::driver::IommuDevice<'_, $d>,
+                _dev: &$crate::riommu::device::IommuDevice<'_, $d>,
                 _old: $crate::riommu::domain::OldDomain<'_, $d>,
             ) -> ::kernel::error::Result {
                 Ok(())

@@ -17,7 +17,7 @@
 //! Table entries are present, readable and writable (the leaf alone decides
 //! the permissions); every other bit is zero.
 
-use super::pt::{level_size, Format, Prot};
+use super::pt::{level_size, Format, MemType, Prot};
 
 /// Present.
 pub const PRESENT: u64 = 1 << 0;
@@ -51,6 +51,8 @@ impl MockFormat {
         Prot {
             read: pte & READABLE != 0,
             write: pte & WRITABLE != 0,
+            // The mock's entries have no memory type.
+            mem: MemType::Cached,
         }
     }
 }

@@ -128,45 +128,91 @@ pub struct Prot {
     pub read: bool,
     /// DMA may write the memory (device writes, `IOMMU_WRITE`).
     pub write: bool,
+    /// The memory type of the device's accesses.
+    pub mem: MemType,
+}
+
+/// The memory type a mapping gives the device's accesses: Linux's
+/// `IOMMU_CACHE` and `IOMMU_MMIO` flags of `iommu_map()`.  Formats that
+/// have memory attributes (the SMMU's LPAE stages) encode it, as
+/// io-pgtable-arm's `arm_lpae_prot_to_pte()` does; the others (the mock's,
+/// VT-d's) have none and read back [`MemType::Cached`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum MemType {
+    /// Normal memory, cacheable and coherent with the CPU caches
+    /// (`IOMMU_CACHE`; iommufd maps everything so, `conv_iommu_prot()`).
+    #[default]
+    Cached,
+    /// Normal memory, non-cacheable (neither flag: a non-coherent
+    /// device's DMA API mappings).
+    NonCached,
+    /// Device memory, a peer device's MMIO (`IOMMU_MMIO`,
+    /// `dma_map_resource()`); takes precedence over `IOMMU_CACHE`.
+    Mmio,
 }
 
 impl Prot {
+    // Copies of `include/linux/iommu.h`, asserted equal to bindgen's in
+    // the kernel build (`rust/riommu/uapi_check.rs`).
     /// Linux `IOMMU_READ`.
     pub const IOMMU_READ: i32 = 1 << 0;
     /// Linux `IOMMU_WRITE`.
     pub const IOMMU_WRITE: i32 = 1 << 1;
+    /// Linux `IOMMU_CACHE`.
+    pub const IOMMU_CACHE: i32 = 1 << 2;
+    /// Linux `IOMMU_MMIO`.
+    pub const IOMMU_MMIO: i32 = 1 << 4;
 
     /// No access.
     pub const NONE: Prot = Prot {
         read: false,
         write: false,
+        mem: MemType::Cached,
     };
     /// Read only.
     pub const READ: Prot = Prot {
         read: true,
         write: false,
+        mem: MemType::Cached,
     };
     /// Write only.
     pub const WRITE: Prot = Prot {
         read: false,
         write: true,
+        mem: MemType::Cached,
     };
     /// Read and write.
     pub const READ_WRITE: Prot = Prot {
         read: true,
         write: true,
+        mem: MemType::Cached,
     };
 
     /// Converts the `prot` of Linux `iommu_map()` (`IOMMU_READ`,
-    /// `IOMMU_WRITE`; other flags such as `IOMMU_CACHE` are ignored).
+    /// `IOMMU_WRITE`, `IOMMU_CACHE`, `IOMMU_MMIO`; other flags, such as
+    /// `IOMMU_NOEXEC`, are ignored).
     pub const fn from_iommu_prot(prot: i32) -> Self {
+        let mem = if prot & Self::IOMMU_MMIO != 0 {
+            MemType::Mmio
+        } else if prot & Self::IOMMU_CACHE != 0 {
+            MemType::Cached
+        } else {
+            MemType::NonCached
+        };
         Prot {
             read: prot & Self::IOMMU_READ != 0,
             write: prot & Self::IOMMU_WRITE != 0,
+            mem,
         }
     }
 
-    /// The Linux `IOMMU_READ` / `IOMMU_WRITE` flags of this permission.
+    /// The same permissions with memory type `mem`.
+    pub const fn with_mem(self, mem: MemType) -> Self {
+        Prot { mem, ..self }
+    }
+
+    /// The Linux `IOMMU_READ` / `IOMMU_WRITE` / `IOMMU_CACHE` /
+    /// `IOMMU_MMIO` flags of this permission.
     pub const fn to_iommu_prot(self) -> i32 {
         let mut prot = 0;
         if self.read {
@@ -175,6 +221,11 @@ impl Prot {
         if self.write {
             prot |= Self::IOMMU_WRITE;
         }
+        prot |= match self.mem {
+            MemType::Cached => Self::IOMMU_CACHE,
+            MemType::NonCached => 0,
+            MemType::Mmio => Self::IOMMU_MMIO,
+        };
         prot
     }
 }

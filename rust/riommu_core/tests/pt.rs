@@ -12,7 +12,7 @@ use std::cell::Cell;
 use common::{walk_leaves, FoundLeaf, VecMem};
 use riommu_core::errno::Errno;
 use riommu_core::mockpt::{self, MockFormat};
-use riommu_core::pt::{Format, Leaf, PageTable, Prot, TableMem};
+use riommu_core::pt::{Format, Leaf, MemType, PageTable, Prot, TableMem};
 
 type Pt = PageTable<MockFormat>;
 
@@ -50,14 +50,29 @@ fn geometry() {
     assert_eq!(Pt::level_size(3), 1 << 39);
     assert_eq!(Pt::va_bits(), 39);
     assert_eq!(Pt::pgsize_bitmap(), K4 | M2 | G1);
+    let (cache, mmio) = (Prot::IOMMU_CACHE, Prot::IOMMU_MMIO);
     assert_eq!(
-        Prot::from_iommu_prot(Prot::IOMMU_READ | Prot::IOMMU_WRITE | 1 << 2),
+        Prot::from_iommu_prot(Prot::IOMMU_READ | Prot::IOMMU_WRITE | cache),
         RW
     );
-    assert_eq!(Prot::from_iommu_prot(1), Prot::READ);
-    assert_eq!(Prot::from_iommu_prot(2), Prot::WRITE);
-    assert_eq!(Prot::from_iommu_prot(1 << 3), Prot::NONE);
-    assert_eq!(RW.to_iommu_prot(), 3);
+    assert_eq!(Prot::from_iommu_prot(1 | cache), Prot::READ);
+    assert_eq!(Prot::from_iommu_prot(2 | cache), Prot::WRITE);
+    // IOMMU_NOEXEC (bit 3) is ignored.
+    assert_eq!(Prot::from_iommu_prot((1 << 3) | cache), Prot::NONE);
+    assert_eq!(RW.to_iommu_prot(), 3 | cache);
+    // The memory type: IOMMU_MMIO wins over IOMMU_CACHE, neither is
+    // non-cacheable; and back.
+    assert_eq!(
+        Prot::from_iommu_prot(1),
+        Prot::READ.with_mem(MemType::NonCached)
+    );
+    assert_eq!(
+        Prot::from_iommu_prot(3 | mmio | cache),
+        RW.with_mem(MemType::Mmio)
+    );
+    for p in [0, cache, mmio] {
+        assert_eq!(Prot::from_iommu_prot(3 | p).to_iommu_prot(), 3 | p);
+    }
 }
 
 #[test]

@@ -6,7 +6,7 @@
 
 #![forbid(unsafe_code)]
 
-use crate::riommu::driver::{DriverStatics, Statics};
+use crate::riommu::{driver::DriverStatics, vtable::Statics};
 
 minimal_driver! { driver: Other, paging: OtherDomain }
 minimal_driver! { driver: Mine, paging: MyDomain }

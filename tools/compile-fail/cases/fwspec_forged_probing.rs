@@ -6,7 +6,7 @@
 
 #![forbid(unsafe_code)]
 
-use crate::riommu::{driver::ProbingDevice, platform::fwspec_ids};
+use crate::riommu::{device::ProbingDevice, platform::fwspec_ids};
 use kernel::{device::Device, prelude::*};
 
 minimal_driver! { driver: Mine, paging: MyDomain }

@@ -6,7 +6,7 @@
 
 #![forbid(unsafe_code)]
 
-use crate::riommu::driver::{DriverStatics, Instance};
+use crate::riommu::{driver::DriverStatics, registration::Instance};
 
 minimal_driver! { driver: Mine, paging: MyDomain }
 

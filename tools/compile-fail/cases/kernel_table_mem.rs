@@ -12,7 +12,7 @@ use kernel::prelude::*;
 
 minimal_driver! { driver: Mine, paging: MyDomain }
 
-/// A page table outside `IoPageTable`, on the kernel's table memory.
+/// A page table outside `LockedPageTable`, on the kernel's table memory.
 pub fn own_table() -> Result<PageTable<MockFormat>> {
     Ok(PageTable::new(&mut KernelTableMem)?)
 }

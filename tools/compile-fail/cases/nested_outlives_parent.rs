@@ -8,7 +8,7 @@
 
 use crate::riommu::{
     domain::{Domain, DomainBox, NestedBox, NestedDomain, OldDomain, Parent},
-    driver::IommuDevice,
+    device::IommuDevice,
     userdata::UserDataArray,
 };
 use kernel::prelude::*;

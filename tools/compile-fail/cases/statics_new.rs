@@ -6,9 +6,9 @@
 
 #![forbid(unsafe_code)]
 
-use crate::riommu::driver::Statics;
+use crate::riommu::vtable::Statics;
 
 minimal_driver! { driver: Mine, paging: MyDomain }
 
 /// A second copy of the tables, which the glue would not recognise.
-pub static TABLES: Statics = Statics::new::<Mine>();
+pub static TABLES: Statics = Statics::new::<Mine>(&raw const TABLES);

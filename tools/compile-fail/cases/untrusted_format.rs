@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 //
 // expect: ^error\[E0277\]: the trait bound .Passthrough: (.*::)?TrustedFormat. is not satisfied
-// why: IoPageTable takes only the API's trusted formats: a driver's own Format (whose table_addr may return any address) cannot drive the kernel's table memory
+// why: LockedPageTable takes only the API's trusted formats: a driver's own Format (whose table_addr may return any address) cannot drive the kernel's table memory
 // root: riommu::driver::declare_iommu_driver!(case::Mine);
 
 #![forbid(unsafe_code)]
 
-use crate::riommu::pgtable::IoPageTable;
+use crate::riommu::pgtable::LockedPageTable;
 use crate::riommu::pure::pt::{Format, Prot};
 
 minimal_driver! { driver: Mine, paging: MyDomain }
@@ -49,5 +49,5 @@ impl Format for Passthrough {
 
 /// A paging domain's table in that format.
 pub struct Tables {
-    table: IoPageTable<Passthrough>,
+    table: LockedPageTable<Passthrough>,
 }

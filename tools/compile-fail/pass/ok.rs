@@ -15,12 +15,12 @@ use crate::riommu::{
     domain::{
         Domain, DomainBox, DomainSet, NestedBox, NestedDomain, OldDomain, PagingConfig, Parent,
     },
-    driver::{DriverStatics, Instance, IommuDevice, ProbingDevice, Statics},
+    device::{IommuDevice, ProbingDevice}, driver::DriverStatics, registration::Instance, vtable::Statics,
     hw::{AcpiTable, Mmio},
     iommufd::{BoundDevice, IommufdCtx},
     mockbus::{MockBusDriver, MockDevice},
     pages::PhysPages,
-    pgtable::IoPageTable,
+    pgtable::LockedPageTable,
     platform::fwspec_ids,
     pure::mockpt::MockFormat,
     userdata::UserDataArray,
@@ -45,13 +45,13 @@ pub fn tables() -> &'static Statics {
 #[pin_data]
 pub struct Tables {
     #[pin]
-    table: IoPageTable<MockFormat>,
+    table: LockedPageTable<MockFormat>,
 }
 
 /// (cases/untrusted_format.rs)
 pub fn tables_init() -> impl PinInit<Tables, Error> {
     try_pin_init!(Tables {
-        table <- IoPageTable::new(),
+        table <- LockedPageTable::new(),
     }? Error)
 }
 

@@ -33,7 +33,7 @@
 //! `DBM` (read-only) is never dirty and [`Format::set_dirty`] leaves it as it
 //! is.
 
-use super::super::pt::{level_size, Format, Prot};
+use super::super::pt::{level_size, Format, MemType, Prot};
 use super::regs::oas_field;
 
 /// Descriptor bit 0: valid.
@@ -60,6 +60,14 @@ pub const PTE_S2AP_WRITE: u64 = 1 << 7;
 pub const PTE_SH_SHIFT: u32 = 8;
 /// `SH` inner shareable.
 pub const PTE_SH_IS: u64 = 3 << PTE_SH_SHIFT;
+/// `SH` outer shareable.
+pub const PTE_SH_OS: u64 = 2 << PTE_SH_SHIFT;
+/// `SH` (bits 9:8).
+pub const PTE_SH_MASK: u64 = 3 << PTE_SH_SHIFT;
+/// Stage 1 `AttrIndx` (bits 4:2).
+pub const PTE_ATTRINDX_MASK: u64 = 0b111 << PTE_ATTR_SHIFT;
+/// Stage 2 `MemAttr` (bits 5:2).
+pub const PTE_MEMATTR_MASK: u64 = 0b1111 << PTE_ATTR_SHIFT;
 /// `AF`: access flag (else an access flag fault, unless `AFFD`).
 pub const PTE_AF: u64 = 1 << 10;
 /// Stage 1 `nG`: not global (tagged with the ASID).
@@ -103,6 +111,45 @@ pub const MAIR: u64 = (MAIR_ATTR_NC << (MAIR_IDX_NC as u32 * MAIR_ATTR_BITS))
     | (MAIR_ATTR_INC_OWBRWA << (MAIR_IDX_INC_OCACHE as u32 * MAIR_ATTR_BITS));
 /// Stage 2 `MemAttr`: normal, inner and outer write-back.
 pub const S2_MEMATTR_OIWB: u64 = 0xf;
+/// Stage 2 `MemAttr`: normal, inner and outer non-cacheable.
+pub const S2_MEMATTR_NC: u64 = 0x5;
+/// Stage 2 `MemAttr`: Device-nGnRE.
+pub const S2_MEMATTR_DEV: u64 = 0x1;
+
+/// The memory attribute and shareability bits of a leaf of type `mem`, as
+/// Linux's `arm_lpae_prot_to_pte()`: stage 1 through `AttrIndx` into
+/// [`MAIR`] (`IOMMU_MMIO` Device, `IOMMU_CACHE` write-back, else
+/// non-cacheable), stage 2 through `MemAttr`; inner shareable for cached
+/// memory, outer shareable otherwise.
+const fn mem_bits(mem: MemType, stage2: bool) -> u64 {
+    let attr = match (mem, stage2) {
+        (MemType::Cached, false) => MAIR_IDX_CACHE,
+        (MemType::NonCached, false) => MAIR_IDX_NC,
+        (MemType::Mmio, false) => MAIR_IDX_DEVICE,
+        (MemType::Cached, true) => S2_MEMATTR_OIWB,
+        (MemType::NonCached, true) => S2_MEMATTR_NC,
+        (MemType::Mmio, true) => S2_MEMATTR_DEV,
+    };
+    let sh = match mem {
+        MemType::Cached => PTE_SH_IS,
+        MemType::NonCached | MemType::Mmio => PTE_SH_OS,
+    };
+    (attr << PTE_ATTR_SHIFT) | sh
+}
+
+/// The memory type of the leaf `pte` (what [`mem_bits`] wrote).
+const fn mem_of(pte: u64, stage2: bool) -> MemType {
+    let attr = if stage2 {
+        (pte & PTE_MEMATTR_MASK) >> PTE_ATTR_SHIFT
+    } else {
+        (pte & PTE_ATTRINDX_MASK) >> PTE_ATTR_SHIFT
+    };
+    match (attr, stage2) {
+        (MAIR_IDX_NC, false) | (S2_MEMATTR_NC, true) => MemType::NonCached,
+        (MAIR_IDX_DEVICE, false) | (S2_MEMATTR_DEV, true) => MemType::Mmio,
+        _ => MemType::Cached,
+    }
+}
 
 /// Number of levels of both formats.
 pub const LEVELS: usize = 4;
@@ -148,7 +195,7 @@ const fn leaf_base(phys: u64, level: usize) -> u64 {
     } else {
         PTE_TYPE_BLOCK
     };
-    (phys & PTE_ADDR_MASK) | ty | PTE_AF | PTE_SH_IS
+    (phys & PTE_ADDR_MASK) | ty | PTE_AF
 }
 
 /// The output address of the leaf `pte` at pt `level`.
@@ -173,6 +220,7 @@ impl<const HD: bool> Stage1Lpae<HD> {
         Prot {
             read: true,
             write: writable,
+            mem: mem_of(pte, false),
         }
     }
 }
@@ -198,8 +246,7 @@ impl<const HD: bool> Format for Stage1Lpae<HD> {
     }
 
     fn make_leaf(phys: u64, level: usize, prot: Prot) -> u64 {
-        let mut pte =
-            leaf_base(phys, level) | PTE_NG | PTE_AP_UNPRIV | (MAIR_IDX_CACHE << PTE_ATTR_SHIFT);
+        let mut pte = leaf_base(phys, level) | PTE_NG | PTE_AP_UNPRIV | mem_bits(prot.mem, false);
         if !prot.write {
             pte |= PTE_AP_RDONLY;
         } else if HD {
@@ -247,6 +294,7 @@ impl<const HD: bool> Stage2Lpae<HD> {
         Prot {
             read: pte & PTE_S2AP_READ != 0,
             write: pte & PTE_S2AP_WRITE != 0 || (HD && pte & PTE_DBM != 0),
+            mem: mem_of(pte, true),
         }
     }
 }
@@ -272,7 +320,7 @@ impl<const HD: bool> Format for Stage2Lpae<HD> {
     }
 
     fn make_leaf(phys: u64, level: usize, prot: Prot) -> u64 {
-        let mut pte = leaf_base(phys, level) | (S2_MEMATTR_OIWB << PTE_ATTR_SHIFT);
+        let mut pte = leaf_base(phys, level) | mem_bits(prot.mem, true);
         if prot.read {
             pte |= PTE_S2AP_READ;
         }
@@ -382,6 +430,45 @@ mod tests {
             Stage2Lpae::<false>::prot(Stage2Lpae::<false>::make_leaf(0, 0, Prot::WRITE)),
             Prot::WRITE
         );
+    }
+
+    #[test]
+    fn memory_types_match_linux_io_pgtable_arm() {
+        // arm_lpae_prot_to_pte() with IOMMU_MMIO, and with neither
+        // IOMMU_MMIO nor IOMMU_CACHE: stage 1 AttrIndx 2 (Device) or 0
+        // (non-cacheable), stage 2 MemAttr 0x1 or 0x5, outer shareable.
+        // (Linux gives an IOMMU_MMIO | IOMMU_CACHE leaf SH_IS; shareability
+        // does not apply to Device memory, which is outer shareable.)
+        let rw = |mem| Prot::READ_WRITE.with_mem(mem);
+        let s1 = PTE_NG | PTE_AP_UNPRIV | PTE_AF | 2 << 8 | 0b11;
+        assert_eq!(
+            Stage1Lpae::<false>::make_leaf(0x1000, 0, rw(MemType::Mmio)),
+            0x1000 | s1 | 2 << 2
+        );
+        assert_eq!(
+            Stage1Lpae::<false>::make_leaf(0x1000, 0, rw(MemType::NonCached)),
+            0x1000 | s1
+        );
+        let s2 = 3 << 6 | PTE_AF | 2 << 8 | 0b11;
+        assert_eq!(
+            Stage2Lpae::<false>::make_leaf(0x1000, 0, rw(MemType::Mmio)),
+            0x1000 | s2 | 0x1 << 2
+        );
+        assert_eq!(
+            Stage2Lpae::<false>::make_leaf(0x1000, 0, rw(MemType::NonCached)),
+            0x1000 | s2 | 0x5 << 2
+        );
+        // Read back from the leaves, for both stages and all types.
+        for mem in [MemType::Cached, MemType::NonCached, MemType::Mmio] {
+            for level in 0..3 {
+                let p = Prot::READ.with_mem(mem);
+                let l1 = Stage1Lpae::<false>::make_leaf(level_size(level), level, p);
+                let l2 = Stage2Lpae::<true>::make_leaf(level_size(level), level, p);
+                assert_eq!(Stage1Lpae::<false>::prot(l1), p);
+                assert_eq!(Stage2Lpae::<true>::prot(l2), p);
+                assert_eq!(Stage1Lpae::<false>::leaf_phys(l1, level), level_size(level));
+            }
+        }
     }
 
     #[test]

@@ -767,9 +767,95 @@ impl QueueGeometry {
     }
 }
 
+/// Why this driver cannot drive an SMMU, from its ID registers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unsupported {
+    /// `IDR1.TABLES_PRESET`, `QUEUES_PRESET` or `REL`: an embedded
+    /// implementation with fixed tables or queues, which Linux refuses too
+    /// (`arm_smmu_device_hw_probe()`: "embedded implementation not
+    /// supported").
+    Embedded,
+    /// `IDR0.TTENDIAN` offers no table endianness of this CPU's (Linux:
+    /// "unknown/unsupported TT endianness!").
+    TableEndianness,
+    /// `IDR0.STALL_MODEL` = forced stalls: a faulting transaction stalls
+    /// until software resumes or terminates it (`CMD_RESUME`), which this
+    /// driver never does, so a fault would hang the device.  Linux handles
+    /// stalls (`ARM_SMMU_FEAT_STALL_FORCE`, I/O page faults); this driver
+    /// only drives SMMUs where a fault terminates.
+    ForcedStalls,
+}
+
+impl Unsupported {
+    /// What to tell the user.
+    pub const fn reason(self) -> &'static str {
+        match self {
+            Self::Embedded => "embedded implementation (IDR1 TABLES_PRESET/QUEUES_PRESET/REL)",
+            Self::TableEndianness => "no table endianness of this CPU's (IDR0.TTENDIAN)",
+            Self::ForcedStalls => "forced stall model (IDR0.STALL_MODEL), stalls are not handled",
+        }
+    }
+}
+
+/// Checks what `arm_smmu_device_hw_probe()` checks of `IDR0` and `IDR1`
+/// before using an SMMU, plus what this driver does not implement.
+pub const fn check_idrs(idr0: Idr0, idr1: Idr1) -> Result<(), Unsupported> {
+    if idr1.tables_preset() != 0 || idr1.queues_preset() != 0 || idr1.rel() != 0 {
+        return Err(Unsupported::Embedded);
+    }
+    let native = if cfg!(target_endian = "big") {
+        IDR0_TTENDIAN_BE
+    } else {
+        IDR0_TTENDIAN_LE
+    };
+    let tt = idr0.ttendian();
+    if tt != IDR0_TTENDIAN_MIXED && tt != native {
+        return Err(Unsupported::TableEndianness);
+    }
+    if idr0.stall_model() == IDR0_STALL_MODEL_FORCE {
+        return Err(Unsupported::ForcedStalls);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn check_idrs_refuses_what_linux_and_we_cannot_drive() {
+        let qemu = Idr0::from_raw(0x0d44_101b);
+        assert_eq!(check_idrs(qemu, Idr1::ZERO), Ok(()));
+        for b in [28, 29, 30] {
+            assert_eq!(
+                check_idrs(qemu, Idr1::from_raw(1 << b)),
+                Err(Unsupported::Embedded),
+                "IDR1 bit {b}"
+            );
+        }
+        let tt = |v| qemu.with_ttendian(v).unwrap();
+        assert_eq!(check_idrs(tt(IDR0_TTENDIAN_MIXED), Idr1::ZERO), Ok(()));
+        assert_eq!(check_idrs(tt(IDR0_TTENDIAN_LE), Idr1::ZERO), Ok(()));
+        assert_eq!(
+            check_idrs(tt(IDR0_TTENDIAN_BE), Idr1::ZERO),
+            Err(Unsupported::TableEndianness)
+        );
+        // 0b01 is reserved.
+        assert_eq!(
+            check_idrs(tt(1), Idr1::ZERO),
+            Err(Unsupported::TableEndianness)
+        );
+        let stall = |v| qemu.with_stall_model(v).unwrap();
+        assert_eq!(check_idrs(stall(IDR0_STALL_MODEL_NONE), Idr1::ZERO), Ok(()));
+        assert_eq!(
+            check_idrs(stall(IDR0_STALL_MODEL_STALL), Idr1::ZERO),
+            Ok(())
+        );
+        assert_eq!(
+            check_idrs(stall(IDR0_STALL_MODEL_FORCE), Idr1::ZERO),
+            Err(Unsupported::ForcedStalls)
+        );
+    }
 
     #[test]
     fn idr0_of_qemu_nested() {

@@ -33,6 +33,9 @@ use super::ste::{CONFIG_S2_TRANS, EATS_TRANS};
 /// invalidation command ("EIO is reserved for invalid STE data").
 pub const EIO: Errno = Errno::EIO;
 
+// Copies of `include/uapi/linux/iommufd.h`, since riommu_core cannot use
+// `kernel::bindings`; every module build asserts them equal to bindgen's
+// (`rust/riommu/uapi_check.rs`).
 /// `IOMMU_HWPT_DATA_ARM_SMMUV3`: the `data_type` of a nested HWPT.
 pub const IOMMU_HWPT_DATA_ARM_SMMUV3: u32 = 2;
 /// `IOMMU_VIOMMU_TYPE_ARM_SMMUV3`.
@@ -426,15 +429,15 @@ pub struct HwInfo {
 /// Bytes of a `__u32`.
 const U32_BYTES: usize = 4;
 /// `__u32` index of `flags` in `struct iommu_hw_info_arm_smmuv3`.
-const HW_INFO_FLAGS: usize = 0;
+pub const HW_INFO_FLAGS: usize = 0;
 /// `__u32` index of `idr[0]` (after `flags` and `__reserved`).
-const HW_INFO_IDR: usize = 2;
+pub const HW_INFO_IDR: usize = 2;
 /// Number of ID registers in the struct (`IDR0` to `IDR5`).
-const HW_INFO_IDRS: usize = 6;
+pub const HW_INFO_IDRS: usize = 6;
 /// `__u32` index of `iidr`.
-const HW_INFO_IIDR: usize = HW_INFO_IDR + HW_INFO_IDRS;
+pub const HW_INFO_IIDR: usize = HW_INFO_IDR + HW_INFO_IDRS;
 /// `__u32` index of `aidr`.
-const HW_INFO_AIDR: usize = HW_INFO_IIDR + 1;
+pub const HW_INFO_AIDR: usize = HW_INFO_IIDR + 1;
 
 impl HwInfo {
     /// The struct as the user reads it (`__reserved` zero).

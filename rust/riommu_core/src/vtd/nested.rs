@@ -18,7 +18,11 @@ use super::qi::{
 };
 use super::regs::{Cap, Ecap};
 use super::{is_page_aligned, PAGE_OFFSET_MASK};
+use core::mem::offset_of;
 
+// Copies of `include/uapi/linux/iommufd.h`, since riommu_core cannot use
+// `kernel::bindings`; every module build asserts them equal to bindgen's
+// (`rust/riommu/uapi_check.rs`).
 /// `IOMMU_HWPT_DATA_VTD_S1`: the `data_type` of a VT-d nested domain.
 pub const IOMMU_HWPT_DATA_VTD_S1: u32 = 1;
 /// `IOMMU_HWPT_INVALIDATE_DATA_VTD_S1`: the `data_type` of VT-d stage-1
@@ -83,17 +87,21 @@ fn ne_u32(b: &[u8; UAPI_SIZE], at: usize) -> u32 {
 }
 
 /// Size of both uAPI structs, which is also their minimum user size
-/// (`offsetofend(__reserved)`).
-pub const UAPI_SIZE: usize = 24;
+/// (`offsetofend(__reserved)`).  The kernel build asserts the structs'
+/// layouts against the kernel's (`rust/riommu/uapi_check.rs`).
+pub const UAPI_SIZE: usize = core::mem::size_of::<IommuHwptVtdS1>();
 /// Offset of the second `u64` of both structs.
-const SECOND_U64: usize = 8;
+const SECOND_U64: usize = offset_of!(IommuHwptVtdS1, pgtbl_addr);
 /// Offset of the first `u32` of both structs.
-const FIRST_U32: usize = 16;
+const FIRST_U32: usize = offset_of!(IommuHwptVtdS1, addr_width);
 /// Offset of `__reserved` in both structs.
-const RESERVED_U32: usize = 20;
+const RESERVED_U32: usize = offset_of!(IommuHwptVtdS1, __reserved);
 
-const _: () = assert!(core::mem::size_of::<IommuHwptVtdS1>() == UAPI_SIZE);
+// The invalidation entry has the same shape.
 const _: () = assert!(core::mem::size_of::<IommuHwptVtdS1Invalidate>() == UAPI_SIZE);
+const _: () = assert!(offset_of!(IommuHwptVtdS1Invalidate, npages) == SECOND_U64);
+const _: () = assert!(offset_of!(IommuHwptVtdS1Invalidate, flags) == FIRST_U32);
+const _: () = assert!(offset_of!(IommuHwptVtdS1Invalidate, __reserved) == RESERVED_U32);
 
 impl IommuHwptVtdS1 {
     /// The struct from the bytes the kernel copied from user space.

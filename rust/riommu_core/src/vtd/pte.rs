@@ -9,7 +9,7 @@
 //! are levels 0/1/2/3.
 
 use super::super::bitfield::bitfield;
-use super::super::pt::{level_size, Format, Prot};
+use super::super::pt::{level_size, Format, MemType, Prot};
 
 /// [`Format::LEAF_LEVELS`] bit for 4 KiB leaves (level 0).
 pub const LEAF_4K: u32 = 1 << 0;
@@ -124,6 +124,8 @@ impl<const LEVELS: usize, const LEAF_LEVELS: u32> VtdSecondStage<LEVELS, LEAF_LE
         Prot {
             read: e.r() != 0,
             write: e.w() != 0,
+            // Snoop control (SNP) is not used yet (issue #17): no type.
+            mem: MemType::Cached,
         }
     }
 
@@ -235,6 +237,8 @@ impl<const LEVELS: usize, const LEAF_LEVELS: u32> VtdFirstStage<LEVELS, LEAF_LEV
         Prot {
             read: e.p() != 0,
             write: e.p() != 0 && e.rw() != 0,
+            // No memory type in first-stage entries (PAT bits unused).
+            mem: MemType::Cached,
         }
     }
 }

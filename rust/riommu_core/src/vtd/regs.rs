@@ -195,6 +195,39 @@ impl Cap {
         self.sagaw() & (1 << (levels - SAGAW_LEVEL_BASE)) != 0
     }
 
+    /// The unit's adjusted guest address width, as levels of a table (3,
+    /// 4 or 5), for the AW field of PASID entries that do not point to a
+    /// second-stage table (pass-through, first stage): the C driver's
+    /// `iommu->agaw` (`iommu_calculate_agaw()`, drivers/iommu/intel/iommu.c),
+    /// the largest width of at most 57 bits (5 levels) that the stages the
+    /// unit has all support.  A first stage supports 4 levels, and 5 with
+    /// CAP.FL5LP; a second stage what SAGAW says; with both, their
+    /// intersection (`__iommu_calculate_sagaw()`).  `None` if there is none.
+    pub const fn agaw_levels(&self, ecap: &Ecap) -> Option<u32> {
+        let fl = (1 << (4 - SAGAW_LEVEL_BASE))
+            | if self.fl5lp() != 0 {
+                1 << (SS_MAX_LEVELS - SAGAW_LEVEL_BASE)
+            } else {
+                0
+            };
+        let sl = self.sagaw();
+        let sagaw = if ecap.smts() == 0 || ecap.flts() == 0 {
+            sl
+        } else if ecap.slts() == 0 {
+            fl
+        } else {
+            fl & sl
+        };
+        let mut levels = SS_MAX_LEVELS;
+        while levels >= SAGAW_LEVEL_BASE {
+            if sagaw & (1 << (levels - SAGAW_LEVEL_BASE)) != 0 {
+                return Some(levels);
+            }
+            levels -= 1;
+        }
+        None
+    }
+
     /// The maximum guest address width in bits (MGAW + 1).
     pub const fn mgaw_bits(&self) -> u32 {
         self.mgaw() as u32 + 1
@@ -326,13 +359,22 @@ pub const fn iotlb_reg_offset(ecap: Ecap) -> usize {
     iva_reg_offset(ecap) + IOTLB_REG_FROM_IRO
 }
 
+/// The most fault recording registers a unit can have ([`Cap::nfr`] is 8
+/// bits wide and counts them minus one).
+pub const MAX_FAULT_REGS: usize = 256;
+
+/// Offset of the first fault recording register ([`Cap::fro`]).
+pub const fn fault_regs_base(cap: Cap) -> usize {
+    cap.fro() as usize * REG_OFFSET_UNIT
+}
+
 /// Offset of fault recording register `index`; `None` if `index` is not
 /// below [`Cap::num_fault_regs`].
 pub const fn fault_reg_offset(cap: Cap, index: u32) -> Option<usize> {
     if index >= cap.num_fault_regs() {
         None
     } else {
-        Some(cap.fro() as usize * REG_OFFSET_UNIT + index as usize * FRCD_REG_SIZE)
+        Some(fault_regs_base(cap) + index as usize * FRCD_REG_SIZE)
     }
 }
 
@@ -341,8 +383,7 @@ pub const fn fault_reg_offset(cap: Cap, index: u32) -> Option<usize> {
 /// to 4 KiB (what Linux `map_iommu()` does).
 pub const fn required_mmio_size(cap: Cap, ecap: Ecap) -> usize {
     let iotlb_end = iva_reg_offset(ecap) + IOTLB_BLOCK_SIZE;
-    let frcd_end =
-        cap.fro() as usize * REG_OFFSET_UNIT + cap.num_fault_regs() as usize * FRCD_REG_SIZE;
+    let frcd_end = fault_regs_base(cap) + cap.num_fault_regs() as usize * FRCD_REG_SIZE;
     let end = if iotlb_end > frcd_end {
         iotlb_end
     } else {
@@ -794,6 +835,7 @@ mod tests {
         assert_eq!(cap.num_domains(), Some(1 << 16));
         assert_eq!(cap.fro(), 0x22);
         assert_eq!(cap.num_fault_regs(), 1);
+        assert_eq!(fault_regs_base(cap), 0x220);
         assert_eq!(fault_reg_offset(cap, 0), Some(0x220));
         assert_eq!(fault_reg_offset(cap, 1), None);
         assert_eq!(cap.mgaw_bits(), 48);
@@ -834,6 +876,34 @@ mod tests {
     type CapGetter = fn(&Cap) -> u64;
     /// A field getter of [`Ecap`].
     type EcapGetter = fn(&Ecap) -> u64;
+
+    #[test]
+    fn agaw_is_linux_iommu_calculate_agaw() {
+        // QEMU 10.0's units (riommu_vtd's boot log): the first-stage one
+        // (x-flts=on: FLTS, no SLTS) and the second-stage one (SLTS, SAGAW
+        // 39 and 48 bits).  Both give 48 bits, 4 levels.
+        let fs = (Cap([0x01d2_008c_222f_0606]), Ecap([0x0000_8900_00f0_0f4a]));
+        let ss = (Cap([0x00d2_008c_222f_0606]), Ecap([0x0000_4900_80f0_0f4a]));
+        assert_eq!(fs.0.agaw_levels(&fs.1), Some(4));
+        assert_eq!(ss.0.agaw_levels(&ss.1), Some(4));
+        let sagaw = |c: Cap, v| c.with_sagaw(v).unwrap();
+        // Second stage only: the largest SAGAW width.
+        assert_eq!(sagaw(ss.0, 0b0010).agaw_levels(&ss.1), Some(3));
+        assert_eq!(sagaw(ss.0, 0b1110).agaw_levels(&ss.1), Some(5));
+        assert_eq!(sagaw(ss.0, 0).agaw_levels(&ss.1), None);
+        // First stage only: 4 levels, 5 with FL5LP; SAGAW does not matter.
+        assert_eq!(sagaw(fs.0, 0b0010).agaw_levels(&fs.1), Some(4));
+        let fl5 = fs.0.with_fl5lp(1).unwrap();
+        assert_eq!(fl5.agaw_levels(&fs.1), Some(5));
+        // Both stages: the intersection.
+        let both = fs.1.with_slts(1).unwrap();
+        assert_eq!(sagaw(fl5, 0b0010).agaw_levels(&both), None);
+        assert_eq!(sagaw(fl5, 0b0110).agaw_levels(&both), Some(4));
+        assert_eq!(sagaw(fl5, 0b1110).agaw_levels(&both), Some(5));
+        // Not scalable mode: SAGAW.
+        let legacy = both.with_smts(0).unwrap();
+        assert_eq!(sagaw(fl5, 0b0010).agaw_levels(&legacy), Some(3));
+    }
 
     #[test]
     fn single_bit_fields_sit_where_linux_puts_them() {
@@ -897,6 +967,7 @@ mod tests {
         assert_eq!(Ecap([0xf << 20]).mhmv(), 0xf);
         assert_eq!(Cap([0x3f << 48]).mamv(), 0x3f);
         assert_eq!(Cap([0xff << 40]).num_fault_regs(), 256);
+        assert_eq!(Cap([u64::MAX]).num_fault_regs() as usize, MAX_FAULT_REGS);
         assert_eq!(Cap([0x1f << 8]).sagaw(), 0x1f);
         assert_eq!(Cap([7]).num_domains(), None);
         assert_eq!(Cap([0]).num_domains(), Some(16));

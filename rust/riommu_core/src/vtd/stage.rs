@@ -16,6 +16,9 @@ use super::nested::IOMMU_HWPT_ALLOC_PASID;
 use super::pasid::{aw_for_levels, WIDTH_4_LEVEL};
 use super::regs::{Cap, Ecap};
 
+// Copies of `include/uapi/linux/iommufd.h`, since riommu_core cannot use
+// `kernel::bindings`; every module build asserts them equal to bindgen's
+// (`rust/riommu/uapi_check.rs`).
 /// `IOMMU_HWPT_ALLOC_NEST_PARENT`.
 pub const IOMMU_HWPT_ALLOC_NEST_PARENT: u32 = 1 << 0;
 /// `IOMMU_HWPT_ALLOC_DIRTY_TRACKING`.
