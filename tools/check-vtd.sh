@@ -99,10 +99,11 @@ fi
 rc=0
 t0=$(date +%s)
 
-# The emulated hardware: QEMU's intel-iommu in scalable mode with PASIDs,
-# first-stage (x-flts=on) or second-stage tables, and edu with a 64-bit DMA
-# mask.
-vtd_common="x-scalable-mode=on,x-pasid-mode=on"
+# The emulated hardware: QEMU's intel-iommu in scalable mode with PASIDs and
+# snoop control (ECAP.SC: both drivers then make every iommufd paging HWPT
+# coherent, enforce_cache_coherency), first-stage (x-flts=on) or
+# second-stage tables, and edu with a 64-bit DMA mask.
+vtd_common="x-scalable-mode=on,x-pasid-mode=on,snoop-control=on"
 edu="-device edu,dma_mask=0xffffffffffffffff"
 vtd_qemu_first="-device intel-iommu,$vtd_common,x-flts=on $edu"
 vtd_qemu_second="-device intel-iommu,$vtd_common $edu"
@@ -178,6 +179,9 @@ else
 			args+=(--module "$ko")
 			if [ "$stage" = second ]; then
 				append+=" riommu_vtd.force_nesting=1 riommu_vtd_test.nesting=1"
+				# QEMU's own record of the IOTLB invalidation
+				# descriptors (nested_flush_check).
+				qemu+=" -trace enable=vtd_inv_desc_iotlb*,file=$out/$tag/qemu-trace.log"
 			fi
 		else
 			append="intel_iommu=on,sm_on $append"
@@ -192,6 +196,32 @@ else
 			progs+=("$out/bin/vtd_bench_smoke-$tag")
 		fi
 		vmrun "$tag" "$qemu" "$append" "${args[@]}" "${progs[@]}"
+		if [ "$drv-$stage" = riommu-second ]; then
+			nested_flush_check "$out/$tag"
+		fi
+	}
+	# nested_flush_check DIR: when the nesting parent's mappings change,
+	# riommu_vtd invalidates what its nested child cached under the child's
+	# domain id with IOTLB descriptors (7.3's CACHE_TAG_NESTING_IOTLB), not
+	# PASID-based ones.  The nested test unmaps one page of the parent and
+	# logs the child's DID and the page's IOVA; QEMU's trace must show a
+	# page-selective IOTLB invalidation of that DID at that address (no
+	# other descriptor carries both: the child's own teardown is
+	# domain-selective).
+	nested_flush_check() {
+		local dir=$1 line did iova name="vtd: nested-parent unmap invalidates the child DID's IOTLB (QEMU trace)"
+		line=$(grep -o 'nested-parent-flush: child did 0x[0-9a-f]* iova 0x[0-9a-f]*' "$dir/tap.log" | tail -n 1)
+		did=$(echo "$line" | awk '{print $4}')
+		iova=$(echo "$line" | awk '{print $6}')
+		if [ -z "$did" ] || [ -z "$iova" ]; then
+			record "$name" 1 "the nested test logged no child DID in $dir/tap.log"
+			rc=1
+		elif grep -Eq "vtd_inv_desc_iotlb_pages iotlb invalidate domain $did addr $iova " "$dir/qemu-trace.log" 2>/dev/null; then
+			record "$name" 0 "DID $did, IOVA $iova"
+		else
+			record "$name" 1 "no vtd_inv_desc_iotlb_pages of DID $did at $iova in $dir/qemu-trace.log"
+			rc=1
+		fi
 	}
 	# cycles: the fifth boot, RIOMMU_VTD_CYCLES insmod/rmmod cycles of
 	# riommu_vtd on the first-stage unit (riommu_modcycle.sh: each removes

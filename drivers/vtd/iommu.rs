@@ -45,7 +45,7 @@ use crate::riommu::{
     hw::HwPageTable,
     iotlb::IotlbGather,
     pure::{
-        pt::{PageTable, Prot},
+        pt::{MemType, PageTable, Prot},
         vtd::{
             inval::s1_invalidation,
             nested::{
@@ -64,6 +64,7 @@ use crate::riommu::{
     viommu::NoViommu,
 };
 use crate::unit::{Target, Unit, VtdDev};
+use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::{
     bindings, new_mutex, pci,
     prelude::*,
@@ -285,8 +286,9 @@ impl Driver for VtdDriver {
                 };
                 let s1 = data.read::<HwptVtdS1User>()?.to_core();
                 let s1 = check_vtd_s1(&s1, unit.cap, unit.ecap)?;
-                let (ss_root, children) = (p.root, children.clone());
-                VtdNested::alloc(&parent, &unit, s1, ss_root, children).map(NewDomain::Nested)
+                let (ss_root, children, snoop) = (p.root, children.clone(), p.force_snoop.clone());
+                VtdNested::alloc(&parent, &unit, s1, ss_root, children, snoop)
+                    .map(NewDomain::Nested)
             }
             _ => Err(EOPNOTSUPP),
         }
@@ -406,6 +408,11 @@ pub struct VtdPaging {
     /// The nested domains on this one; `Some` exactly for a nesting parent
     /// (allocated with `IOMMU_HWPT_ALLOC_NEST_PARENT`, second stage).
     children: Option<Children>,
+    /// Set by `enforce_cache_coherency`, never cleared (as 7.3's
+    /// `force_snooping`): PGSNP in first-stage PASID entries, SNP in
+    /// second-stage leaves mapped from then on; shared with nested
+    /// children, whose entries take PGSNP from it.
+    force_snoop: Arc<AtomicBool>,
     #[pin]
     inner: Mutex<PagingInner>,
 }
@@ -459,6 +466,7 @@ impl VtdPaging {
                 stage,
                 root,
                 children,
+                force_snoop: Arc::new(AtomicBool::new(false), GFP_KERNEL)?,
                 inner <- new_mutex!(PagingInner {
                     table,
                 }),
@@ -485,13 +493,25 @@ impl VtdPaging {
             None => self.unit.domain_flush(self.stage, self.did.id),
         };
         let r = own.and_then(|d| match self.children.as_ref().map(|c| c.lock()) {
-            // The children's combined translations depend on this table
-            // wherever it changed: drop all of them.
+            // The children's combined (nested) translations are cached
+            // under their own domain ids and depend on this table where it
+            // changed: IOTLB invalidations with each child's id, as 7.3's
+            // cache tags of type CACHE_TAG_NESTING_IOTLB issue them
+            // (`cache_tag_flush_range()`), page-selective where the range
+            // allows.  Not PASID-based ones: those leave second-stage
+            // derived entries (spec 6.5.2.4 and 6.5.3.3).
             Some(children) if !children.is_empty() => {
                 let mut descs = KVec::with_capacity(children.len() + 1, GFP_KERNEL)?;
                 descs.push(d, GFP_KERNEL)?;
                 for &did in children.iter() {
-                    descs.push(self.unit.domain_flush(Stage::First, did)?, GFP_KERNEL)?;
+                    let child = match range {
+                        Some((start, end)) => {
+                            self.unit
+                                .range_flush(Stage::Second, did, start, end - start)?
+                        }
+                        None => self.unit.domain_flush(Stage::Second, did)?,
+                    };
+                    descs.push(child, GFP_KERNEL)?;
                 }
                 self.unit.submit(&descs)
             }
@@ -519,7 +539,11 @@ impl PagingDomain for VtdPaging {
         self.same_unit(dev)?;
         let (root, did) = (self.root, self.did.id);
         let target = match self.stage {
-            Stage::First => Target::FirstStage { root, did },
+            Stage::First => Target::FirstStage {
+                root,
+                did,
+                snoop: &self.force_snoop,
+            },
             Stage::Second => Target::SecondStage { root, did },
         };
         self.unit.attach(dev.data(), target)
@@ -534,7 +558,15 @@ impl PagingDomain for VtdPaging {
         prot: u32,
         gather: &mut IotlbGather<'_>,
     ) -> (u64, Result) {
-        let prot = Prot::from_iommu_prot(prot as i32);
+        let mut prot = Prot::from_iommu_prot(prot as i32);
+        if self.stage == Stage::Second
+            && prot.mem != MemType::Mmio
+            && self.force_snoop.load(Ordering::Relaxed)
+        {
+            // SNP on the leaf (7.3 `PT_FEAT_VTDSS_FORCE_COHERENCE`; SNP is
+            // meaningless for MMIO, which 7.3 marks too).
+            prot = prot.with_mem(MemType::Snooped);
+        }
         let (done, r) = self
             .inner
             .lock()
@@ -590,6 +622,21 @@ impl PagingDomain for VtdPaging {
     fn flush_iotlb_all(&self) {
         self.flush(None);
     }
+
+    /// As 7.3's `intel_iommu_enforce_cache_coherency_{fs,ss}()`: with
+    /// ECAP.SC, a first-stage domain gets PGSNP in its PASID entries (those
+    /// attached now and later), a second-stage one SNP in the leaves it
+    /// maps from now on.  `EOPNOTSUPP` without ECAP.SC.
+    fn enforce_cache_coherency(&self) -> Result {
+        match self.stage {
+            Stage::First => self.unit.enforce_snoop(self.did.id, &self.force_snoop),
+            Stage::Second if self.unit.ecap.sc() != 0 => {
+                self.force_snoop.store(true, Ordering::Relaxed);
+                Ok(())
+            }
+            Stage::Second => Err(EOPNOTSUPP),
+        }
+    }
 }
 
 /// Takes a nested domain's id off its parent's list when the nested
@@ -624,6 +671,8 @@ pub struct VtdNested {
     s1: FirstStage,
     /// The parent's second-stage table root.
     ss_root: u64,
+    /// The parent's `force_snoop`.
+    parent_snoop: Arc<AtomicBool>,
 }
 
 impl VtdNested {
@@ -633,6 +682,7 @@ impl VtdNested {
         s1: FirstStage,
         ss_root: u64,
         children: Children,
+        parent_snoop: Arc<AtomicBool>,
     ) -> Result<NestedBox<'a, Self>> {
         let did = Did::new(unit)?;
         let child = ChildDid::new(children, did.id)?;
@@ -644,6 +694,7 @@ impl VtdNested {
                 did,
                 s1,
                 ss_root,
+                parent_snoop,
             }? Error),
         )
     }
@@ -667,6 +718,7 @@ impl NestedDomain for VtdNested {
                 fs: this.s1,
                 ss_root: this.ss_root,
                 did: this.did.id,
+                snoop: &this.parent_snoop,
             },
         )
     }

@@ -27,7 +27,7 @@ use crate::riommu::{
         },
         dmar::{Dmar, Drhd, SCOPE_PCI_BRIDGE, SCOPE_PCI_ENDPOINT},
         fault::{next_fault_index, reason_str, AccessType, Fault},
-        inval::{pasid_entry_changed, PasidOwner, PasidState},
+        inval::{pasid_entry_changed, PasidOwner, PasidState, Plan},
         pasid::{
             aw_for_levels, dir_index, table_index, Common, FirstStage, PasidDirEntry, PasidEntry,
             SecondStage, PASID_DIR_ENTRY_SIZE, PASID_ENTRY_SIZE, PGTT_FIRST_STAGE, PGTT_NESTED,
@@ -38,9 +38,13 @@ use crate::riommu::{
             page_selective_am_within, CcGranularity, Descriptor, Drain, IotlbGranularity,
             PageRange, PcGranularity, PiotlbGranularity, DESC_SIZE_256,
         },
-        regs::{fault_regs_base, queue_index, queue_reg_value, Cap, Ecap, Gcmd, Gsts, Iqa, Rtaddr},
+        regs::{
+            fault_regs_base, queue_free, queue_index, queue_reg_value, Cap, Ecap, Gcmd, Gsts, Iqa,
+            Rtaddr,
+        },
         source_id,
         stage::{ss_geometry, SsGeometry, Stage, Stages},
+        update::{plan, plan_in_place, EntryUpdate, Step},
         RID_PASID_DEFAULT,
     },
 };
@@ -53,7 +57,10 @@ use kernel::{
     io::{poll::read_poll_timeout_atomic, Io},
     new_mutex, new_spinlock, pci,
     prelude::*,
-    sync::{Arc, Mutex, SpinLock},
+    sync::{
+        barrier::{dma_mb, Write},
+        Arc, Mutex, SpinLock,
+    },
     time::Delta,
 };
 
@@ -64,6 +71,9 @@ use kernel::{
 const POLL_RETRIES: usize = 1_000_000;
 /// The delay between two polls.
 const POLL_DELAY: Delta = Delta::from_micros(1);
+/// How many times a submission is repeated after an invalidation time-out
+/// error aborted its wait (7.3 repeats until the device is gone).
+const QI_ITE_RETRIES: usize = 3;
 /// The invalidation queue is one 4 KiB page (IQA.QS = 0).
 const QI_QS: u64 = 0;
 /// Bytes of a 64-bit word of the tables.
@@ -92,8 +102,8 @@ const MAX_DIDS: usize = 1024;
 const FAULT_LOG_LEN: usize = 32;
 
 /// What a device's RID_PASID entry translates with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Target {
+#[derive(Clone, Copy, Debug)]
+pub enum Target<'a> {
     /// No entry: DMA is blocked (and reported as a fault).
     Blocked,
     /// Pass-through (PGTT 100): DMA addresses are physical addresses.
@@ -105,6 +115,9 @@ pub enum Target {
         root: u64,
         /// The domain id.
         did: u16,
+        /// The domain's snoop control (PGSNP), read under the tables' lock
+        /// ([`Unit::enforce_snoop`]).
+        snoop: &'a AtomicBool,
     },
     /// Second-stage translation (PGTT 010) with the table rooted at `root`
     /// in domain `did` (the unit's second-stage geometry gives AW).
@@ -123,6 +136,9 @@ pub enum Target {
         ss_root: u64,
         /// The nested domain's id.
         did: u16,
+        /// The nesting parent's snoop control: PGSNP as 7.3's
+        /// `pasid_pte_config_nested()` sets it.
+        snoop: &'a AtomicBool,
     },
 }
 
@@ -540,6 +556,41 @@ impl Unit {
         if descs.len() + 1 >= qi.entries as usize {
             return Err(EINVAL);
         }
+        // A device-TLB invalidation that timed out (ITE) aborts every
+        // pending wait descriptor: submit again, as 7.3's qi_submit_sync()
+        // does on -EAGAIN (a bounded number of times here).
+        for _ in 0..QI_ITE_RETRIES {
+            match self.submit_once(&mut qi, descs) {
+                Err(e) if e == EAGAIN => continue,
+                r => return r,
+            }
+        }
+        pr_err!("invalidation: device-TLB invalidation timed out {QI_ITE_RETRIES} times\n");
+        Err(EIO)
+    }
+
+    /// One submission of [`Unit::submit`]: `EAGAIN` when an invalidation
+    /// time-out error aborted its wait.
+    fn submit_once(&self, qi: &mut Qi, descs: &[Descriptor]) -> Result {
+        let io = self.regs.io();
+        // Room for them and their wait: after a timeout the unit may still
+        // hold descriptors of an earlier submission, which must not be
+        // overwritten before it fetched them.
+        let needed = descs.len() as u32 + 1;
+        let (tail, entries) = (qi.tail, qi.entries);
+        read_poll_timeout_atomic(
+            || {
+                Ok(queue_free(
+                    queue_index(io.try_read(IQH)?.into_raw(), true),
+                    tail,
+                    entries,
+                ))
+            },
+            |free| *free >= needed,
+            POLL_DELAY,
+            POLL_RETRIES,
+        )
+        .inspect_err(|e| pr_err!("invalidation queue has no room ({:?})\n", e))?;
         qi.seq = qi.seq.wrapping_add(1);
         let seq = qi.seq;
         let wait = Descriptor::wait(Some((qi.status.phys(), seq)), false, true, false)?;
@@ -550,18 +601,21 @@ impl Unit {
         }
         self.qi_submitted
             .fetch_add(descs.len() as u64 + 1, Ordering::Relaxed);
-        self.regs
-            .io()
-            .try_write_reg(IQT::from_raw(queue_reg_value(qi.tail, true)))?;
+        io.try_write_reg(IQT::from_raw(queue_reg_value(qi.tail, true)))?;
         // Done when the wait descriptor wrote `seq`, or failed when the
-        // unit reports a queue error.
+        // unit reports a queue error (IQE) or an invalidation time-out
+        // (ITE).  An invalid device-TLB completion (ICE) is cleared and the
+        // wait goes on (7.3 `qi_check_fault()`).
         let r = read_poll_timeout_atomic(
             || {
                 if qi.status.read_u32(0)? == seq {
                     return Ok(Some(Ok(())));
                 }
-                let f = self.regs.io().read(FSTS);
-                Ok((f.iqe() || f.ice() || f.ite()).then_some(Err(f)))
+                let f = io.read(FSTS);
+                if f.ice() {
+                    io.write_reg(FSTS::zeroed().with_ice(true));
+                }
+                Ok((f.iqe() || f.ite()).then_some(Err(f)))
             },
             Option::is_some,
             POLL_DELAY,
@@ -571,8 +625,12 @@ impl Unit {
         match r {
             Ok(Ok(())) => Ok(()),
             Ok(Err(fsts)) => {
-                self.queue_error(&mut qi, fsts, &wait);
-                Err(EIO)
+                self.queue_error(qi, fsts, &wait);
+                if fsts.ite() && !fsts.iqe() {
+                    Err(EAGAIN)
+                } else {
+                    Err(EIO)
+                }
             }
             Err(e) => {
                 pr_err!("invalidation wait timed out (status {:#x})\n", seq);
@@ -732,17 +790,12 @@ impl Unit {
         t.devs.reserve(1, GFP_KERNEL)?;
         self.write_context(&mut t, &ids, &ctx.0)?;
         t.devs.push((vdev.sid(), vdev.table.clone()), GFP_KERNEL)?;
-        drop(t);
-        self.submit(&[Descriptor::context_cache(CcGranularity::Device {
-            did: 0,
-            sid: vdev.sid(),
-            fm: 0,
-        })?])?;
         Ok(vdev)
     }
 
-    /// Writes the context entry of `ids`, allocating its context table and
-    /// pointing the root entry to it first if needed.
+    /// Writes the context entry of `ids` and flushes the context cache
+    /// (`riommu_core::vtd::update` orders the two), allocating its context
+    /// table and pointing the root entry to it first if needed.
     fn write_context(&self, t: &mut Tables, ids: &PciIds, words: &[u64; CTX_WORDS]) -> Result {
         let (half, index) = sm_context_slot(ids.devfn);
         let h = match half {
@@ -760,16 +813,24 @@ impl Unit {
             t.ctx[slot] = Some(table);
         }
         let table = t.ctx[slot].as_ref().ok_or(EINVAL)?;
-        if words[0] == 0 {
-            // Tear-down: the present bit goes first.
-            table.write_u64(index * CTX_WORDS, 0)?;
-            for (i, w) in words.iter().enumerate().skip(1) {
-                table.write_u64(index * CTX_WORDS + i, *w)?;
-            }
-            Ok(())
-        } else {
-            table.write_entry(index * CTX_WORDS, words)
+        let at = index * CTX_WORDS;
+        let mut cur = [0u64; CTX_WORDS];
+        for (i, w) in cur.iter_mut().enumerate() {
+            *w = table.read_u64(at + i)?;
         }
+        // The context cache of the device is what holds the entry, present
+        // or (caching mode) not: 7.3 `device_pasid_table_teardown()` and
+        // `context_entry_set_pasid_table()` flush it device-selectively.
+        // The RID_PASID entry below it is already torn down and flushed
+        // when the context entry goes ([`Unit::release_device`]).
+        let mut cc = Plan::new();
+        cc.push(Descriptor::context_cache(CcGranularity::Device {
+            did: 0,
+            sid: ids.rid(),
+            fm: 0,
+        })?)?;
+        let update = plan(&cur, words, cc, cc)?;
+        self.apply(table, at, &update)
     }
 
     /// Undoes [`Unit::probe_device`]: blocks RID_PASID, clears the context
@@ -783,13 +844,6 @@ impl Unit {
         let r = self.write_context(&mut t, &dev.ids, &[0; CTX_WORDS]);
         t.devs.retain(|(sid, _)| *sid != dev.sid());
         drop(t);
-        let r = r.and_then(|()| {
-            self.submit(&[Descriptor::context_cache(CcGranularity::Device {
-                did: 0,
-                sid: dev.sid(),
-                fm: 0,
-            })?])
-        });
         if let Err(e) = r {
             pr_err!(
                 "releasing {:?}: clearing the context entry failed: {:?}\n",
@@ -804,34 +858,38 @@ impl Unit {
     /// context cache when pass-through changes; see
     /// `riommu_core::vtd::inval`) and waits for them.
     ///
-    /// A present entry is rewritten in place, word 0 last, as Linux 7.3's
-    /// `intel_pasid_replace_*()` does: the switch is not atomic for DMA in
-    /// flight.  A blocked entry is all zero (not present, faults reported):
+    /// The words are written in the order of `riommu_core::vtd::update`:
+    /// a present entry is torn down first (P cleared, the old entry's
+    /// invalidations completed) and never rewritten in place, as Linux 7.3
+    /// tears down before it sets up (`domain_setup_first_level()`): DMA in
+    /// flight during the switch faults.  A blocked entry is all zero (not present, faults reported):
     /// QEMU then finds the context entry invalid and blocks the device's
     /// DMA with a fault, which is what blocking asks for.
-    pub fn attach(&self, dev: &VtdDev, target: Target) -> Result {
-        let common = |did| Common {
+    pub fn attach(&self, dev: &VtdDev, target: Target<'_>) -> Result {
+        let common = |did, pgsnp| Common {
             did,
             pwsnp: self.pt_coherent,
-            pgsnp: false,
+            pgsnp,
             fault_disable: false,
         };
+        let _t = self.tables.lock();
         let (entry, state) = match target {
             Target::Blocked => (PasidEntry::ZERO, None),
             Target::Identity => (
-                PasidEntry::pass_through(self.aw, common(IDENTITY_DID))?,
+                PasidEntry::pass_through(self.aw, common(IDENTITY_DID, false))?,
                 Some(PasidState {
                     did: IDENTITY_DID,
                     pgtt: PGTT_PASS_THROUGH,
                 }),
             ),
-            Target::FirstStage { root, did } => {
+            Target::FirstStage { root, did, snoop } => {
                 let fs = FirstStage {
                     table: root,
                     ..Default::default()
                 };
+                let pgsnp = snoop.load(Ordering::Relaxed);
                 (
-                    PasidEntry::first_stage(&fs, self.aw, common(did))?,
+                    PasidEntry::first_stage(&fs, self.aw, common(did, pgsnp))?,
                     Some(PasidState {
                         did,
                         pgtt: PGTT_FIRST_STAGE,
@@ -839,40 +897,110 @@ impl Unit {
                 )
             }
             Target::SecondStage { root, did } => (
-                PasidEntry::second_stage(&self.second_stage(root)?, common(did))?,
+                PasidEntry::second_stage(&self.second_stage(root)?, common(did, false))?,
                 Some(PasidState {
                     did,
                     pgtt: PGTT_SECOND_STAGE,
                 }),
             ),
-            Target::Nested { fs, ss_root, did } => (
-                PasidEntry::nested(&fs, &self.second_stage(ss_root)?, common(did))?,
+            Target::Nested {
+                fs,
+                ss_root,
+                did,
+                snoop,
+            } => (
+                PasidEntry::nested(
+                    &fs,
+                    &self.second_stage(ss_root)?,
+                    common(did, snoop.load(Ordering::Relaxed)),
+                )?,
                 Some(PasidState {
                     did,
                     pgtt: PGTT_NESTED,
                 }),
             ),
         };
-        let _t = self.tables.lock();
         let old = dev.state();
         let at = table_index(RID_PASID_DEFAULT) * PASID_WORDS;
-        if state.is_none() {
-            // Not present first, then the rest.
-            dev.table.write_u64(at, 0)?;
-            for i in 1..PASID_WORDS {
-                dev.table.write_u64(at + i, 0)?;
-            }
-        } else {
-            dev.table.write_entry(at, &entry.0)?;
+        let mut cur = [0u64; PASID_WORDS];
+        for (i, w) in cur.iter_mut().enumerate() {
+            *w = dev.table.read_u64(at + i)?;
         }
-        dev.set_state(state);
         let owner = PasidOwner {
             sid: dev.sid(),
             pasid: RID_PASID_DEFAULT,
             dev_tlb: None,
         };
-        let plan = pasid_entry_changed(owner, old, state, self.drain())?;
-        self.submit(plan.as_slice())
+        let drain = self.drain();
+        let update = plan(
+            &cur,
+            &entry.0,
+            pasid_entry_changed(owner, old, None, drain)?,
+            pasid_entry_changed(owner, None, state, drain)?,
+        )?;
+        // Until the update completed the entry may be anything but the
+        // new one: count it as not present.
+        dev.set_state(None);
+        self.apply(&dev.table, at, &update)?;
+        dev.set_state(state);
+        Ok(())
+    }
+
+    /// Makes domain `did`'s DMA snoop the CPU caches from now on: sets
+    /// `snoop` under the tables' lock, so that a concurrent
+    /// [`Unit::attach`] either sees it or is seen here, and sets PGSNP in
+    /// every present first-stage RID_PASID entry of `did`, in place as 7.3's
+    /// `intel_pasid_setup_page_snoop_control()` does
+    /// ([`plan_in_place`]: one word, then the entry's invalidations).
+    pub fn enforce_snoop(&self, did: u16, snoop: &AtomicBool) -> Result {
+        if self.ecap.sc() == 0 {
+            return Err(EOPNOTSUPP);
+        }
+        let t = self.tables.lock();
+        snoop.store(true, Ordering::Relaxed);
+        let at = table_index(RID_PASID_DEFAULT) * PASID_WORDS;
+        for (sid, table) in t.devs.iter() {
+            let mut cur = PasidEntry::ZERO;
+            for (i, w) in cur.0.iter_mut().enumerate() {
+                *w = table.read_u64(at + i)?;
+            }
+            if !cur.is_present()
+                || cur.pgtt() != PGTT_FIRST_STAGE
+                || cur.did() != u64::from(did)
+                || cur.pgsnp() != 0
+            {
+                continue;
+            }
+            let new = cur.with_pgsnp(1).ok_or(EINVAL)?;
+            let owner = PasidOwner {
+                sid: *sid,
+                pasid: RID_PASID_DEFAULT,
+                dev_tlb: None,
+            };
+            let old = PasidState {
+                did,
+                pgtt: PGTT_FIRST_STAGE,
+            };
+            let teardown = pasid_entry_changed(owner, Some(old), None, self.drain())?;
+            self.apply(table, at, &plan_in_place(&cur.0, &new.0, teardown)?)?;
+        }
+        Ok(())
+    }
+
+    /// Applies `update` to the entry at 64-bit word `first` of `mem`: each
+    /// write after a DMA write barrier, each sync as a queued invalidation
+    /// with its wait.
+    fn apply(&self, mem: &DmaPages, first: usize, update: &EntryUpdate) -> Result {
+        for step in update.steps() {
+            match *step {
+                Step::Write { word, value } => {
+                    dma_mb(Write);
+                    mem.write_u64(first + usize::from(word), value)?;
+                }
+                Step::Sync(which) => self.submit(update.plan(which).as_slice())?,
+            }
+        }
+        Ok(())
     }
 
     /// The second-stage half of a PASID entry for the table at `root`.

@@ -149,6 +149,13 @@ pub enum MemType {
     /// Device memory, a peer device's MMIO (`IOMMU_MMIO`,
     /// `dma_map_resource()`); takes precedence over `IOMMU_CACHE`.
     Mmio,
+    /// Normal memory, cacheable, and the IOMMU makes every access snoop
+    /// the CPU caches whatever the device asks (VT-d's second-stage SNP
+    /// bit, set on every leaf of a domain that `enforce_cache_coherency`
+    /// made coherent: Linux `PT_FEAT_VTDSS_FORCE_COHERENCE`).  Never made
+    /// from `iommu_map()` flags; formats without such a bit encode it as
+    /// [`MemType::Cached`].
+    Snooped,
 }
 
 impl Prot {
@@ -222,7 +229,7 @@ impl Prot {
             prot |= Self::IOMMU_WRITE;
         }
         prot |= match self.mem {
-            MemType::Cached => Self::IOMMU_CACHE,
+            MemType::Cached | MemType::Snooped => Self::IOMMU_CACHE,
             MemType::NonCached => 0,
             MemType::Mmio => Self::IOMMU_MMIO,
         };

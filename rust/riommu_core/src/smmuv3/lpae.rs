@@ -123,15 +123,15 @@ pub const S2_MEMATTR_DEV: u64 = 0x1;
 /// memory, outer shareable otherwise.
 const fn mem_bits(mem: MemType, stage2: bool) -> u64 {
     let attr = match (mem, stage2) {
-        (MemType::Cached, false) => MAIR_IDX_CACHE,
+        (MemType::Cached | MemType::Snooped, false) => MAIR_IDX_CACHE,
         (MemType::NonCached, false) => MAIR_IDX_NC,
         (MemType::Mmio, false) => MAIR_IDX_DEVICE,
-        (MemType::Cached, true) => S2_MEMATTR_OIWB,
+        (MemType::Cached | MemType::Snooped, true) => S2_MEMATTR_OIWB,
         (MemType::NonCached, true) => S2_MEMATTR_NC,
         (MemType::Mmio, true) => S2_MEMATTR_DEV,
     };
     let sh = match mem {
-        MemType::Cached => PTE_SH_IS,
+        MemType::Cached | MemType::Snooped => PTE_SH_IS,
         MemType::NonCached | MemType::Mmio => PTE_SH_OS,
     };
     (attr << PTE_ATTR_SHIFT) | sh

@@ -17,7 +17,9 @@
 //! - [`fault`]: fault recording registers and fault reasons (spec chapter 7);
 //! - [`inval`]: the invalidation sequences after a PASID entry changes and
 //!   for stage-1 invalidation requests;
-//! - [`nested`]: validation of the iommufd VT-d stage-1 uAPI structs.
+//! - [`nested`]: validation of the iommufd VT-d stage-1 uAPI structs;
+//! - [`update`]: the write and invalidation order of PASID and context
+//!   entry updates, and the fetch model that checks it.
 //!
 //! Section numbers are those of spec rev 3.x/4.x (chapter 6 invalidation,
 //! 7 faults, 8 ACPI, 9 translation structures, 11 registers); fields are
@@ -34,6 +36,7 @@ pub mod pte;
 pub mod qi;
 pub mod regs;
 pub mod stage;
+pub mod update;
 
 /// log2 of the VT-d page size: every table and page-granular address is
 /// 4 KiB aligned, whatever the CPU page size (spec chapter 3).

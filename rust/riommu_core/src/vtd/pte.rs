@@ -104,7 +104,8 @@ const fn leaf_capable(level: usize) -> bool {
 /// [`super::regs::Cap::ss_leaf_levels`] allows).
 ///
 /// Entries are as Linux `vtdss` builds them: tables are R|W, leaves R and/or
-/// W with PS above level 0; SNP and X are never set. Dirty is the D bit,
+/// W with PS above level 0, and SNP for [`MemType::Snooped`] (a domain
+/// made coherent by `enforce_cache_coherency`); X is never set. Dirty is the D bit,
 /// which the hardware sets only with the PASID entry's SSADE.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct VtdSecondStage<const LEVELS: usize, const LEAF_LEVELS: u32>;
@@ -124,15 +125,12 @@ impl<const LEVELS: usize, const LEAF_LEVELS: u32> VtdSecondStage<LEVELS, LEAF_LE
         Prot {
             read: e.r() != 0,
             write: e.w() != 0,
-            // Snoop control (SNP) is not used yet (issue #17): no type.
-            mem: MemType::Cached,
+            mem: if e.snp() != 0 {
+                MemType::Snooped
+            } else {
+                MemType::Cached
+            },
         }
-    }
-
-    /// The leaf `pte` with SNP set, for domains that force snooping
-    /// (ECAP.SC).
-    pub const fn with_snoop(pte: u64) -> u64 {
-        pte | SNP_BIT
     }
 }
 
@@ -171,6 +169,9 @@ impl<const LEVELS: usize, const LEAF_LEVELS: u32> Format for VtdSecondStage<LEVE
         }
         if level != 0 {
             pte |= PS_BIT;
+        }
+        if matches!(prot.mem, MemType::Snooped) {
+            pte |= SNP_BIT;
         }
         pte
     }
@@ -388,7 +389,12 @@ mod tests {
         assert_eq!(F::set_dirty(0x1003), 0x1203);
         assert!(F::is_dirty(0x1203));
         assert_eq!(F::clear_dirty(0x1203), 0x1003);
-        assert_eq!(F::with_snoop(0x1003), 0x1803);
+        // SNP (bit 11) for a force-snooped domain's leaves, and back.
+        let snooped = Prot::READ_WRITE.with_mem(MemType::Snooped);
+        assert_eq!(F::make_leaf(0x1000, 0, snooped), 0x1803);
+        assert_eq!(F::prot(0x1803), snooped);
+        assert_eq!(F::make_leaf(0x20_0000, 1, Prot::READ_WRITE), 0x20_0083);
+        assert_eq!(F::prot(0x1003), Prot::READ_WRITE);
         assert_eq!(SsPte([0x1003]).addr(), 1);
         let e = SsPte::ZERO
             .with_x(1)

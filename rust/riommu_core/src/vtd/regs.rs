@@ -697,6 +697,19 @@ pub const fn queue_index(reg: u64, dw256: bool) -> u32 {
 /// Bits 18:4 of IQH/IQT: the queue offset.
 pub const IQ_OFFSET_MASK: u64 = 0x7_fff0;
 
+/// How many descriptors software may write at `tail` of a queue of
+/// `entries` whose hardware head is `head` without overwriting one the
+/// hardware has not fetched yet: one slot stays empty, since `head ==
+/// tail` means an empty queue (spec 6.5.2, Linux `qi_submit_sync()`'s
+/// `space` computation).  0 for an inconsistent input (`entries` 0 or an
+/// index outside the queue).
+pub const fn queue_free(head: u32, tail: u32, entries: u32) -> u32 {
+    if entries == 0 || head >= entries || tail >= entries {
+        return 0;
+    }
+    (head + entries - tail - 1) % entries
+}
+
 bitfield! {
     /// Invalidation completion status register, 32 bits.
     pub struct Ics([u64; 1]) {
@@ -828,6 +841,28 @@ mod tests {
         | (1 << 40)
         | (7 << 35);
 
+    #[test]
+    fn queue_free_space() {
+        // Empty: all but one slot.
+        assert_eq!(queue_free(0, 0, 128), 127);
+        assert_eq!(queue_free(37, 37, 128), 127);
+        // Hardware is behind: the unfetched descriptors are not free.
+        assert_eq!(queue_free(10, 20, 128), 117);
+        assert_eq!(queue_free(20, 10, 128), 9);
+        // Full: the tail is right behind the head.
+        assert_eq!(queue_free(11, 10, 128), 0);
+        assert_eq!(queue_free(0, 127, 128), 0);
+        // Every pair: free + pending + 1 == entries.
+        for h in 0..8 {
+            for t in 0..8 {
+                let pending = (t + 8 - h) % 8;
+                assert_eq!(queue_free(h, t, 8) + pending + 1, 8);
+            }
+        }
+        assert_eq!(queue_free(0, 0, 0), 0);
+        assert_eq!(queue_free(128, 0, 128), 0);
+        assert_eq!(queue_free(0, 128, 128), 0);
+    }
     #[test]
     fn qemu_cap_decodes() {
         let cap = Cap([QEMU_CAP]);

@@ -67,6 +67,8 @@
 #define ECAP_SMTS	(1ULL << 43)
 #define ECAP_SLTS	(1ULL << 46)
 #define ECAP_FLTS	(1ULL << 47)
+/* ECAP.SC: snoop control (QEMU's snoop-control=on, which check-vtd.sh sets). */
+#define ECAP_SC		(1ULL << 7)
 
 /* ---- the command line ------------------------------------------------------ */
 
@@ -402,6 +404,41 @@ TEST_F_TIMEOUT(vtd_dma, hw_info, 180)
 		ASSERT_EQ(expected_stage(), vtd.ecap_reg & (ECAP_FLTS | ECAP_SLTS));
 	TH_LOG("cap %#llx ecap %#llx", (unsigned long long)vtd.cap_reg,
 	       (unsigned long long)vtd.ecap_reg);
+}
+
+/*
+ * Snoop control.  check-vtd.sh gives every unit ECAP.SC (QEMU
+ * snoop-control=on), so the driver reports IOMMU_CAP_ENFORCE_CACHE_COHERENCY
+ * and iommufd made the fixture's paging HWPTs coherent
+ * (enforce_cache_coherency) when it allocated them; DMA through them works.
+ * On riommu_vtd a first-stage domain's PASID entry then has PGSNP (bit 88,
+ * word 1 bit 24), as 7.3's intel_pasid_setup_first_level() sets it; a
+ * second-stage one has not: 7.3 sets SNP in its leaves instead.
+ */
+#define PE1_PGSNP	(1ULL << 24)
+
+static int rvtd_pasid_entry(const char *bdf, uint64_t w[8]);
+static uint64_t hw_ecap(int iommufd, uint32_t devid);
+
+TEST_F_TIMEOUT(vtd_dma, snoop_control, 180)
+{
+	uint8_t *a = self->buf[self->cur], *b = a + HALF;
+	uint64_t ecap = hw_ecap(self->iommufd, self->devid);
+	uint64_t w[8];
+	int i;
+
+	ASSERT_EQ(ECAP_SC, ecap & ECAP_SC);
+	for (i = 0; i < DMA_LEN; i++)
+		a[i] = (uint8_t)(i * 3 + 7);
+	memset(b, 0, DMA_LEN);
+	ASSERT_EQ(0, edu_dma(self->bar, IOVA_A, 0, DMA_LEN, 0));
+	ASSERT_EQ(0, edu_dma(self->bar, IOVA_B, 0, DMA_LEN, 1));
+	ASSERT_EQ(0, memcmp(a, b, DMA_LEN));
+	if (self->be != RIOMMU_VTD)
+		return;
+	ASSERT_EQ(0, rvtd_pasid_entry(self->bdf, w));
+	TH_LOG("entry %016llx %016llx", (unsigned long long)w[0], (unsigned long long)w[1]);
+	ASSERT_EQ((ecap & ECAP_FLTS) ? PE1_PGSNP : 0, w[1] & PE1_PGSNP);
 }
 
 /*
@@ -954,7 +991,8 @@ static int hwpt_invalidate(int iommufd, uint32_t id, struct iommu_hwpt_vtd_s1_in
  * 2. Nested VTD_S1 configs the hardware cannot take are refused with
  *    7.3's errnos; a good one (SRE|WPE, 4-level) is allocated.
  * 3. Attached, the nested PASID entry is, bit for bit: the parent's word 0
- *    with PGTT 011; word 1 with the nested domain's own DID; word 2 SRE,
+ *    with PGTT 011; word 1 with the nested domain's own DID (and PGSNP,
+ *    the parent being coherent with ECAP.SC); word 2 SRE,
  *    WPE, FLPM 4-level and FSPTPTR = pgtbl_addr; words 3-7 zero.
  * 4. QEMU cannot translate nested entries: a DMA faults with
  *    QEMU_NESTED_FAULT_REASON and lands nowhere.
@@ -980,6 +1018,17 @@ TEST_F_TIMEOUT(vtd_dma, nested_entry, 300)
 		.addr_width = 48,
 	}, bad;
 	struct iommu_hwpt_vtd_s1_invalidate inv[2];
+	struct iommu_ioas_map map = {
+		.size = sizeof(map),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE,
+		.length = 4096,
+		.iova = IOVA_FAR,
+	};
+	struct iommu_ioas_unmap unmap = {
+		.size = sizeof(unmap),
+		.iova = IOVA_FAR,
+		.length = 4096,
+	};
 	uint64_t ecap = hw_ecap(self->iommufd, self->devid);
 	uint64_t pw[8], nw[8], back[8];
 	uint32_t nested, id, num;
@@ -1048,7 +1097,12 @@ TEST_F_TIMEOUT(vtd_dma, nested_entry, 300)
 	TH_LOG("nested entry %016llx %016llx %016llx", (unsigned long long)nw[0],
 	       (unsigned long long)nw[1], (unsigned long long)nw[2]);
 	ASSERT_EQ((pw[0] & ~PE_PGTT_MASK) | (PE_PGTT_NESTED << PE_PGTT_SHIFT), nw[0]);
-	ASSERT_EQ(pw[1] & ~PE_DID_MASK, nw[1] & ~PE_DID_MASK);
+	/*
+	 * PGSNP where the parent was made coherent (ECAP.SC: iommufd did, at
+	 * its allocation), as 7.3's pasid_pte_config_nested() sets it.
+	 */
+	ASSERT_EQ((pw[1] & ~PE_DID_MASK) | ((ecap & ECAP_SC) ? PE1_PGSNP : 0),
+		  nw[1] & ~PE_DID_MASK);
 	ASSERT_LE(2, nw[1] & PE_DID_MASK);
 	ASSERT_NE(pw[1] & PE_DID_MASK, nw[1] & PE_DID_MASK);
 	ASSERT_EQ(S1_TABLE | PE_SRE | PE_WPE, nw[2]);
@@ -1095,6 +1149,21 @@ TEST_F_TIMEOUT(vtd_dma, nested_entry, 300)
 	ASSERT_EQ(EOPNOTSUPP, errno);
 	ASSERT_EQ(0, num);
 	ASSERT_EQ(qerr, rvtd_number("faults", "queue_errors"));
+
+	/*
+	 * 5b. A change of the parent's mappings invalidates what the child
+	 * cached under its own DID, with IOTLB descriptors as 7.3's
+	 * CACHE_TAG_NESTING_IOTLB tags issue them.  check-vtd.sh finds them
+	 * in QEMU's trace (vtd_inv_desc_iotlb_*) by the DID logged here.
+	 */
+	map.ioas_id = self->ioas[self->cur];
+	map.user_va = (uintptr_t)a;
+	unmap.ioas_id = self->ioas[self->cur];
+	ASSERT_EQ(0, ioctl(self->iommufd, IOMMU_IOAS_MAP, &map));
+	ASSERT_EQ(0, ioctl(self->iommufd, IOMMU_IOAS_UNMAP, &unmap));
+	ASSERT_EQ(4096, unmap.length);
+	TH_LOG("nested-parent-flush: child did %#llx iova %#llx",
+	       (unsigned long long)(nw[1] & PE_DID_MASK), (unsigned long long)IOVA_FAR);
 
 	/* 6. Lifetimes, and back to the parent. */
 	ASSERT_EQ(-1, hwpt_destroy(self->iommufd, parent.out_hwpt_id));
