@@ -255,9 +255,13 @@ impl PagingDomain for SmmuPaging {
         prot: u32,
         gather: &mut IotlbGather<'_>,
     ) -> (u64, Result) {
+        // Break-before-make when a block replaces a table: the domain's
+        // TLBI and CMD_SYNC between clearing the table entry and writing
+        // the block (io-pgtable-arm's `arm_lpae_init_pte()`).
+        let mut flush = |_iova, _size| self.smmu.data().hw().issue(&[self.tlbi()]);
         match &self.table {
-            Table::S1(t) => t.map_pages(iova, paddr, pgsize, pgcount, prot, gather),
-            Table::S2(t) => t.map_pages(iova, paddr, pgsize, pgcount, prot, gather),
+            Table::S1(t) => t.map_pages_bbm(iova, paddr, pgsize, pgcount, prot, gather, &mut flush),
+            Table::S2(t) => t.map_pages_bbm(iova, paddr, pgsize, pgcount, prot, gather, &mut flush),
         }
     }
 

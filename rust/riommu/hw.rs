@@ -551,7 +551,8 @@ impl<F: TrustedFormat> HwPageTable<F> {
     }
 
     /// See [`PageTable::map_pages`]; tables that a large leaf replaces go
-    /// to `gather`.
+    /// to `gather`.  Not for a format that needs break-before-make (a
+    /// build error; see `LockedPageTable::map_pages_bbm`).
     pub fn map_pages(
         &mut self,
         iova: u64,
@@ -561,6 +562,12 @@ impl<F: TrustedFormat> HwPageTable<F> {
         prot: Prot,
         gather: &mut IotlbGather<'_>,
     ) -> (u64, Result<(), Errno>) {
+        const {
+            assert!(
+                !F::BREAK_BEFORE_MAKE,
+                "HwPageTable has no break-before-make flush"
+            )
+        };
         let (t, mem) = self.parts();
         t.map_pages(
             &mut HwGatherMem { mem, gather },

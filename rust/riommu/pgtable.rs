@@ -137,13 +137,18 @@ impl TableMem for KernelTableMem {
     }
 }
 
+/// The driver's break-before-make flush ([`LockedPageTable::map_pages_bbm`]).
+type BreakFlush<'f> = &'f mut dyn FnMut(u64, u64) -> Result;
+
 /// [`KernelTableMem`] during a map or an unmap: a table the walker unlinks
 /// goes to the call's gather, to be released after the flush.
-pub(in crate::riommu) struct GatherMem<'g, 'a> {
+pub(in crate::riommu) struct GatherMem<'g, 'a, 'f> {
     pub(in crate::riommu) gather: &'g mut IotlbGather<'a>,
+    /// The driver's break-before-make flush, for formats that need it.
+    pub(in crate::riommu) break_flush: Option<BreakFlush<'f>>,
 }
 
-impl TableMem for GatherMem<'_, '_> {
+impl TableMem for GatherMem<'_, '_, '_> {
     fn alloc_table(&mut self) -> Result<u64, Errno> {
         KernelTableMem.alloc_table()
     }
@@ -158,6 +163,14 @@ impl TableMem for GatherMem<'_, '_> {
 
     fn write(&mut self, table: u64, index: usize, value: u64) {
         KernelTableMem.write(table, index, value)
+    }
+
+    fn break_flush(&mut self, iova: u64, size: u64) -> Result<(), Errno> {
+        match self.break_flush.as_mut() {
+            // The walker only needs to know that the map stops.
+            Some(f) => f(iova, size).map_err(|_| Errno::EIO),
+            None => Err(Errno::EOPNOTSUPP),
+        }
     }
 }
 
@@ -197,7 +210,8 @@ impl<F: TrustedFormat> LockedPageTable<F> {
     /// `map_pages` of a paging domain: maps `pgcount` pages of `pgsize` at
     /// `iova` to `paddr` with IOMMU `prot`; returns the bytes mapped and the
     /// error that stopped it.  Tables that a large leaf replaces go to
-    /// `gather`.
+    /// `gather`.  Not for a format that needs break-before-make (a build
+    /// error): it maps with [`Self::map_pages_bbm`].
     pub fn map_pages(
         &self,
         iova: u64,
@@ -207,8 +221,61 @@ impl<F: TrustedFormat> LockedPageTable<F> {
         prot: u32,
         gather: &mut IotlbGather<'_>,
     ) -> (u64, Result) {
+        const {
+            assert!(
+                !F::BREAK_BEFORE_MAKE,
+                "a break-before-make format maps with map_pages_bbm"
+            )
+        };
+        self.map(iova, paddr, pgsize, pgcount, prot, gather, None)
+    }
+
+    /// [`Self::map_pages`] for a format that needs break-before-make
+    /// (`Format::BREAK_BEFORE_MAKE`: the SMMU's LPAE stages).  When a large
+    /// leaf replaces a table, the table entry is cleared, then
+    /// `break_flush(iova, size)` runs, with the table's lock held, and must
+    /// make the IOMMU forget every translation and walk-cache entry of
+    /// `[iova, iova + size)` and wait for that (TLBI + CMD_SYNC); then the
+    /// leaf is written.  Its error stops the map with the table entry
+    /// restored.
+    #[expect(clippy::too_many_arguments, reason = "map_pages' own, and the flush")]
+    pub fn map_pages_bbm(
+        &self,
+        iova: u64,
+        paddr: u64,
+        pgsize: u64,
+        pgcount: u64,
+        prot: u32,
+        gather: &mut IotlbGather<'_>,
+        break_flush: &mut dyn FnMut(u64, u64) -> Result,
+    ) -> (u64, Result) {
+        self.map(
+            iova,
+            paddr,
+            pgsize,
+            pgcount,
+            prot,
+            gather,
+            Some(break_flush),
+        )
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "map_pages' own, and the flush")]
+    fn map(
+        &self,
+        iova: u64,
+        paddr: u64,
+        pgsize: u64,
+        pgcount: u64,
+        prot: u32,
+        gather: &mut IotlbGather<'_>,
+        break_flush: Option<BreakFlush<'_>>,
+    ) -> (u64, Result) {
         let prot = Prot::from_iommu_prot(prot as i32);
-        let mut mem = GatherMem { gather };
+        let mut mem = GatherMem {
+            gather,
+            break_flush,
+        };
         let (done, r) = self
             .table
             .lock()
@@ -225,7 +292,10 @@ impl<F: TrustedFormat> LockedPageTable<F> {
         pgcount: u64,
         gather: &mut IotlbGather<'_>,
     ) -> u64 {
-        let mut mem = GatherMem { gather };
+        let mut mem = GatherMem {
+            gather,
+            break_flush: None,
+        };
         let n = self
             .table
             .lock()

@@ -78,6 +78,20 @@ pub trait TableMem {
 
     /// Writes entry `index` (below 512) of `table`.
     fn write(&mut self, table: u64, index: usize, value: u64);
+
+    /// Break-before-make, for formats with [`Format::BREAK_BEFORE_MAKE`]:
+    /// called by [`PageTable::map_pages`] after it cleared the entry of a
+    /// table that a leaf of `size` bytes at `iova` replaces, and before it
+    /// writes the leaf.  Must make the IOMMU forget every translation and
+    /// walk-cache entry of `[iova, iova + size)` and wait for that (an
+    /// SMMU's TLBI and CMD_SYNC, as io-pgtable-arm's
+    /// `io_pgtable_tlb_flush_walk()` in `arm_lpae_init_pte()`).  An error
+    /// stops the map and the table entry is restored.  The default refuses
+    /// ([`Errno::EOPNOTSUPP`]): memory behind an IOMMU that needs the
+    /// sequence must implement it.
+    fn break_flush(&mut self, _iova: u64, _size: u64) -> Result<(), Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
 }
 
 /// A page table entry format.
@@ -90,6 +104,14 @@ pub trait Format {
     /// (4 KiB at 0, 2 MiB at 1, 1 GiB at 2, ...). No bit at or above
     /// `LEVELS` may be set.
     const LEAF_LEVELS: u32;
+
+    /// Whether a table entry may be replaced by a leaf only with the entry
+    /// cleared and the walk caches flushed in between (Arm's
+    /// break-before-make rule for a change of block size, which the SMMU
+    /// follows: [`TableMem::break_flush`]).  Without it the leaf is written
+    /// over the table entry, as VT-d allows: hardware uses the old table or
+    /// the new leaf until the paging-structure caches are invalidated.
+    const BREAK_BEFORE_MAKE: bool = false;
 
     /// Whether `pte` is present (a table pointer or a leaf). `0` must not be.
     fn is_present(pte: u64) -> bool;
@@ -413,6 +435,15 @@ impl<F: Format> PageTable<F> {
                     let lower = F::table_addr(old);
                     if Self::has_leaf(mem, lower, level - 1) {
                         return (offset, Err(Errno::EADDRINUSE));
+                    }
+                    if F::BREAK_BEFORE_MAKE {
+                        // Break, flush, make: no moment where the IOMMU
+                        // may hold the old table and see the new leaf.
+                        mem.write(table, index, 0);
+                        if let Err(e) = mem.break_flush(iova + offset, pgsize) {
+                            mem.write(table, index, old);
+                            return (offset, Err(e));
+                        }
                     }
                     mem.write(table, index, leaf);
                     self.free_tree(mem, lower, level - 1);

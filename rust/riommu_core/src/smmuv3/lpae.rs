@@ -226,6 +226,7 @@ impl<const HD: bool> Stage1Lpae<HD> {
 }
 
 impl<const HD: bool> Format for Stage1Lpae<HD> {
+    const BREAK_BEFORE_MAKE: bool = true;
     const LEVELS: usize = LEVELS;
     const LEAF_LEVELS: u32 = LEAF_LEVELS;
 
@@ -300,6 +301,7 @@ impl<const HD: bool> Stage2Lpae<HD> {
 }
 
 impl<const HD: bool> Format for Stage2Lpae<HD> {
+    const BREAK_BEFORE_MAKE: bool = true;
     const LEVELS: usize = LEVELS;
     const LEAF_LEVELS: u32 = LEAF_LEVELS;
 
@@ -370,9 +372,14 @@ mod tests {
     use super::*;
 
     /// Table memory over a vector; table `i` lives at `(i + 1) * 4 KiB`.
+    /// It records each break-before-make flush with the number of
+    /// non-zero entries at level-1 index 0 of the first level-1 table seen
+    /// (the entry a 2 MiB leaf at IOVA 0 replaces), or fails them.
     #[derive(Default)]
     struct Mem {
         tables: Vec<Option<[u64; 512]>>,
+        flushes: Vec<(u64, u64, u64)>,
+        fail_flush: bool,
     }
 
     impl TableMem for Mem {
@@ -388,6 +395,60 @@ mod tests {
         }
         fn write(&mut self, table: u64, index: usize, value: u64) {
             self.tables[table as usize / 4096 - 1].as_mut().unwrap()[index] = value;
+        }
+        fn break_flush(&mut self, iova: u64, size: u64) -> Result<(), Errno> {
+            // Table 3 is the level-1 table of IOVA 0 (root, level 2, level 1).
+            let entry = self.tables[2].unwrap()[0];
+            self.flushes.push((iova, size, entry));
+            if self.fail_flush {
+                Err(Errno::EIO)
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    /// A 2 MiB block over an empty level-0 table: the table entry is
+    /// cleared, the walk caches flushed (`break_flush`, entry zero at that
+    /// moment), then the block written and the table freed; a failing flush
+    /// restores the table entry and frees nothing.
+    #[test]
+    fn block_over_table_breaks_before_make() {
+        for stage2 in [false, true] {
+            let mut mem = Mem::default();
+            let rw = Prot::READ_WRITE;
+            let (done, r) = if stage2 {
+                let mut t = PageTable::<Stage2Lpae<false>>::new(&mut mem).unwrap();
+                let r = t.map_pages(&mut mem, 0x1000, 0x8000_1000, 0x1000, 1, rw);
+                assert_eq!(t.unmap_pages(&mut mem, 0x1000, 0x1000, 1), 0x1000);
+                assert!(mem.flushes.is_empty());
+                assert_eq!(r, (0x1000, Ok(())));
+                let table = mem.tables[2].unwrap()[0];
+                mem.fail_flush = true;
+                assert_eq!(
+                    t.map_pages(&mut mem, 0, 0x8000_0000, 0x20_0000, 1, rw),
+                    (0, Err(Errno::EIO))
+                );
+                assert_eq!(mem.tables[2].unwrap()[0], table);
+                assert!(mem.tables[3].is_some());
+                mem.fail_flush = false;
+                let r = t.map_pages(&mut mem, 0, 0x8000_0000, 0x20_0000, 1, rw);
+                assert_eq!(t.iova_to_phys(&mem, 0x1234), 0x8000_1234);
+                t.free_all(&mut mem);
+                r
+            } else {
+                let mut t = PageTable::<Stage1Lpae<false>>::new(&mut mem).unwrap();
+                let r = t.map_pages(&mut mem, 0x1000, 0x8000_1000, 0x1000, 1, rw);
+                assert_eq!(t.unmap_pages(&mut mem, 0x1000, 0x1000, 1), 0x1000);
+                assert_eq!(r, (0x1000, Ok(())));
+                let r = t.map_pages(&mut mem, 0, 0x8000_0000, 0x20_0000, 1, rw);
+                assert_eq!(t.iova_to_phys(&mem, 0x1234), 0x8000_1234);
+                t.free_all(&mut mem);
+                r
+            };
+            assert_eq!((done, r), (0x20_0000, Ok(())));
+            let last = *mem.flushes.last().unwrap();
+            assert_eq!(last, (0, 0x20_0000, 0), "stage2 {stage2}");
         }
     }
 

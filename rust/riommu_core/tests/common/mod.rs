@@ -21,6 +21,8 @@ pub struct VecMem {
     pub allocs: usize,
     /// Frees made so far.
     pub frees: usize,
+    /// Break-before-make flushes asked for so far (`TableMem::break_flush`).
+    pub break_flushes: usize,
 }
 
 impl VecMem {
@@ -31,6 +33,7 @@ impl VecMem {
             fail_after: None,
             allocs: 0,
             frees: 0,
+            break_flushes: 0,
         }
     }
 
@@ -95,6 +98,11 @@ impl TableMem for VecMem {
         self.tables[slot]
             .as_deref_mut()
             .unwrap_or_else(|| panic!("table {table:#x} is not allocated"))[index] = value;
+    }
+
+    fn break_flush(&mut self, _iova: u64, _size: u64) -> Result<(), Errno> {
+        self.break_flushes += 1;
+        Ok(())
     }
 }
 
