@@ -22,8 +22,9 @@ use crate::riommu::{
     hw::{pci_ids, AcpiTable, DmaPages, DynReg, Mmio, PciIds},
     pure::vtd::{
         context::{
-            pdts_for_pasid_bits, root_index, sm_context_slot, ContextHalf, RootEntry,
-            SmContextEntry, SmContextOptions, ROOT_ENTRIES, ROOT_ENTRY_SIZE, SM_CONTEXT_ENTRY_SIZE,
+            pdts_for_dir_bytes, pdts_for_pasid_bits, root_index, sm_context_slot, ContextHalf,
+            RootEntry, SmContextEntry, SmContextOptions, ROOT_ENTRIES, ROOT_ENTRY_SIZE,
+            SM_CONTEXT_ENTRY_SIZE,
         },
         dmar::{Dmar, Drhd, SCOPE_PCI_BRIDGE, SCOPE_PCI_ENDPOINT},
         fault::{next_fault_index, reason_str, AccessType, Fault},
@@ -778,7 +779,9 @@ impl Unit {
         let table = Arc::new(DmaPages::alloc(0, self.coherent)?, GFP_KERNEL)?;
         let pdir = PasidDirEntry::new(table.phys())?;
         dir.write_u64(dir_index(RID_PASID_DEFAULT) * PDIR_WORDS, pdir.0[0])?;
-        let pdts = pdts_for_pasid_bits(self.ecap.pasid_bits());
+        // What the unit's PASIDs need, but never past the directory page
+        // (ECAP.PSS alone would let it read up to 128 KiB).
+        let pdts = pdts_for_dir_bytes(dir.len()).min(pdts_for_pasid_bits(self.ecap.pasid_bits()));
         let ctx = SmContextEntry::new(dir.phys(), pdts, SmContextOptions::default())?;
         let vdev = VtdDev {
             ids,

@@ -142,6 +142,25 @@ pub const fn pdts_for_pasid_bits(pasid_bits: u32) -> u64 {
     dir_bits.saturating_sub(PDTS_BASE_SHIFT) as u64
 }
 
+/// The largest PDTS whose directory fits in `bytes` of memory (a PASID
+/// directory entry is 8 bytes), so that the unit never reads past the
+/// directory the driver allocated: Linux 7.3 sizes PDTS from its
+/// allocation too (`intel_pasid_alloc_table()` sets `max_pasid` from the
+/// directory's order, `context_pdts()` derives PDTS from it).  0 below the
+/// smallest directory (128 entries), [`PDTS_MAX`] at most.
+pub const fn pdts_for_dir_bytes(bytes: usize) -> u64 {
+    let entries = bytes / super::pasid::PASID_DIR_ENTRY_SIZE;
+    if entries >> PDTS_BASE_SHIFT == 0 {
+        return 0;
+    }
+    let pdts = (usize::BITS - 1 - entries.leading_zeros()) - PDTS_BASE_SHIFT;
+    if pdts as u64 > PDTS_MAX {
+        PDTS_MAX
+    } else {
+        pdts as u64
+    }
+}
+
 /// The options of a scalable-mode context entry besides its pointer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SmContextOptions {
@@ -296,6 +315,19 @@ mod tests {
         assert_eq!(pasid_dir_entries(7), 1 << 14);
         assert_eq!(pasid_dir_entries(9), 1 << 14);
         // QEMU x-pasid-mode: PSS 7, 8-bit PASIDs, 4 directory entries.
+        // One 4 KiB page: 512 entries, PDTS 2; never past the allocation.
+        assert_eq!(pdts_for_dir_bytes(4096), 2);
+        assert_eq!(pasid_dir_entries(pdts_for_dir_bytes(4096)), 512);
+        assert_eq!(pdts_for_dir_bytes(1024), 0);
+        assert_eq!(pdts_for_dir_bytes(1023), 0);
+        assert_eq!(pdts_for_dir_bytes(0), 0);
+        assert_eq!(pdts_for_dir_bytes(6000), 2);
+        assert_eq!(pdts_for_dir_bytes(128 * 1024), 7);
+        assert_eq!(pdts_for_dir_bytes(1 << 30), 7);
+        for bytes in [1024usize, 2048, 4096, 8192, 65536, 131072] {
+            let entries = pasid_dir_entries(pdts_for_dir_bytes(bytes)) as usize;
+            assert_eq!(entries * 8, bytes);
+        }
         assert_eq!(pdts_for_pasid_bits(8), 0);
         assert_eq!(pdts_for_pasid_bits(13), 0);
         assert_eq!(pdts_for_pasid_bits(14), 1);
