@@ -54,6 +54,7 @@ use crate::riommu::{
             },
             pasid::FirstStage,
             pte::{VtdFs4, VtdSs4},
+            scope::rmrr_is_relaxable,
             stage::Stage,
             RID_PASID_DEFAULT,
         },
@@ -199,7 +200,37 @@ impl Driver for VtdDriver {
         dev.iommu().data().release_device(dev.data());
     }
 
-    fn get_resv_regions(_dev: &IommuDevice<'_, Self>, regions: &mut ResvRegions<'_>) {
+    fn get_resv_regions(dev: &IommuDevice<'_, Self>, regions: &mut ResvRegions<'_>) {
+        // The RMRRs naming the device, read and writable, direct-mapped
+        // (relaxable for USB and display controllers), as 7.3's
+        // `intel_iommu_get_resv_regions()`; like it, stop at the first
+        // allocation failure.
+        let unit = dev.iommu().data();
+        let relaxable = <&pci::Device>::try_from(dev.device())
+            .is_ok_and(|p| rmrr_is_relaxable(p.pci_class().as_raw()));
+        let ty = if relaxable {
+            ResvType::DirectRelaxable
+        } else {
+            ResvType::Direct
+        };
+        for r in unit.rmrrs_of(&dev.data().ids) {
+            // A checked region is at least a page and ends below 2^64, so
+            // its length fits usize on 64-bit x86.
+            let Ok(len) = usize::try_from(r.len()) else {
+                continue;
+            };
+            if regions
+                .add(
+                    r.base,
+                    len,
+                    bindings::IOMMU_READ | bindings::IOMMU_WRITE,
+                    ty,
+                )
+                .is_err()
+            {
+                break;
+            }
+        }
         // DMA writes to the x86 interrupt window are interrupt requests,
         // never translated: no IOVA there may be mapped (as the C driver).
         // On allocation failure the window is simply not reported.

@@ -30,10 +30,10 @@ pub mod unit;
 // root: the driver modules forbid `unsafe`).
 riommu::driver::declare_iommu_driver!(iommu::VtdDriver);
 
-use kernel::{debugfs, fmt, prelude::*, sync::Arc};
+use kernel::{debugfs, fmt, prelude::*, str::CString, sync::Arc};
 use riommu::{
     hw::{PeriodicHandler, PeriodicWork},
-    registration::IommuRegistration,
+    registration::{IommuRegistration, MAX_INSTANCES},
 };
 use unit::Unit;
 
@@ -64,32 +64,64 @@ module! {
 /// for modules whose chip hands the MSI message to its owner to program.
 pub const FAULT_POLL_MS: u32 = 100;
 
-/// Polls the unit's faults.
-struct FaultPoller(Arc<Unit>);
+/// The units, in registration order (explicit device scopes first,
+/// INCLUDE_PCI_ALL last).
+type Units = Arc<KVec<Arc<Unit>>>;
+
+/// Polls the units' faults.
+struct FaultPoller(Units);
 
 impl PeriodicHandler for FaultPoller {
     fn run(&self) {
-        self.0.poll_faults();
+        for unit in self.0.iter() {
+            unit.poll_faults();
+        }
     }
 }
 
-/// What a debugfs file shows: the unit.
-struct View(Arc<Unit>);
+/// What a debugfs file shows: the units.  With one unit each file is that
+/// unit's; with more, `fault_count` is their sum, `pasid_entries` lists
+/// every unit's devices, and `faults` and `info` show each unit after a
+/// line `unit N (BASE):`.
+struct View(Units);
+
+impl View {
+    /// Writes `show` of each unit, headed by a line naming the unit when
+    /// there is more than one.
+    fn each(
+        &self,
+        f: &mut fmt::Formatter<'_>,
+        show: impl Fn(&Unit, &mut fmt::Formatter<'_>) -> fmt::Result,
+    ) -> fmt::Result {
+        let many = self.0.len() > 1;
+        for (i, unit) in self.0.iter().enumerate() {
+            if many {
+                writeln!(f, "unit {} ({:#x}):", i, unit.base())?;
+            }
+            show(unit, f)?;
+        }
+        Ok(())
+    }
+}
 
 fn show_fault_count(v: &View, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    writeln!(f, "{}", v.0.fault_count())
+    let count: u64 = v.0.iter().map(|u| u.fault_count()).sum();
+    writeln!(f, "{}", count)
 }
 
 fn show_faults(v: &View, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    v.0.write_faults(f)
+    v.each(f, Unit::write_faults)
 }
 
 fn show_info(v: &View, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    v.0.write_info(f)
+    v.each(f, Unit::write_info)
 }
 
 fn show_pasid_entries(v: &View, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    v.0.write_pasid_entries(f)
+    for unit in v.0.iter() {
+        unit.write_pasid_entries(f)?;
+    }
+    Ok(())
 }
 
 /// `/sys/kernel/debug/riommu_vtd/`, removed on drop.
@@ -99,17 +131,17 @@ struct Debugfs {
 }
 
 impl Debugfs {
-    fn new(unit: &Arc<Unit>) -> Result<Self> {
+    fn new(units: &Units) -> Result<Self> {
         let dir = debugfs::Dir::new(c"riommu_vtd");
         let mut files = KVec::new();
-        Self::add(&dir, &mut files, c"fault_count", unit, &show_fault_count)?;
-        Self::add(&dir, &mut files, c"faults", unit, &show_faults)?;
-        Self::add(&dir, &mut files, c"info", unit, &show_info)?;
+        Self::add(&dir, &mut files, c"fault_count", units, &show_fault_count)?;
+        Self::add(&dir, &mut files, c"faults", units, &show_faults)?;
+        Self::add(&dir, &mut files, c"info", units, &show_info)?;
         Self::add(
             &dir,
             &mut files,
             c"pasid_entries",
-            unit,
+            units,
             &show_pasid_entries,
         )?;
         Ok(Self {
@@ -123,14 +155,14 @@ impl Debugfs {
         dir: &debugfs::Dir,
         files: &mut KVec<Pin<KBox<debugfs::File<View>>>>,
         name: &CStr,
-        unit: &Arc<Unit>,
+        units: &Units,
         show: &'static F,
     ) -> Result
     where
         F: Fn(&View, &mut fmt::Formatter<'_>) -> fmt::Result + Send + Sync,
     {
         let file = KBox::pin_init(
-            dir.read_callback_file(name, View(unit.clone()), show),
+            dir.read_callback_file(name, View(units.clone()), show),
             GFP_KERNEL,
         )?;
         files.push(file, GFP_KERNEL)?;
@@ -146,6 +178,16 @@ impl TranslationOn {
         unit.enable_translation()?;
         Ok(Self(unit))
     }
+
+    /// Turns translation on in every unit, in order; on a failure the
+    /// units already on are turned off again (dropped).
+    fn enable_all(units: &Units) -> Result<KVec<Self>> {
+        let mut on = KVec::with_capacity(units.len(), GFP_KERNEL)?;
+        for unit in units.iter() {
+            on.push(Self::enable(unit.clone())?, GFP_KERNEL)?;
+        }
+        Ok(on)
+    }
 }
 
 impl Drop for TranslationOn {
@@ -156,36 +198,54 @@ impl Drop for TranslationOn {
     }
 }
 
+/// Registers an IOMMU instance per unit, `riommu_vtd0`, `riommu_vtd1`...
+/// in the units' order; each registration probes the devices it covers
+/// (a device of a unit not yet registered is refused with `ENODEV` and
+/// probed again when its unit registers).  On a failure the instances
+/// already registered are unregistered (dropped).
+fn register_all(units: &Units) -> Result<KVec<IommuRegistration<iommu::VtdDriver>>> {
+    let mut regs = KVec::with_capacity(units.len(), GFP_KERNEL)?;
+    for (i, unit) in units.iter().enumerate() {
+        let name = CString::try_from_fmt(fmt!("riommu_vtd{}", i))?;
+        let reg = IommuRegistration::new_hw_unparented(&name, 0, Ok::<_, Error>(unit.clone()))
+            .inspect_err(|e| pr_err!("registering unit {} failed: {:?}\n", i, e))?;
+        regs.push(reg, GFP_KERNEL)?;
+    }
+    Ok(regs)
+}
+
 /// The module.  Fields drop in declaration order: stop polling, turn
-/// translation off (devices DMA untranslated again), unregister (devices
-/// are released, their context entries cleared), remove debugfs, and last
-/// the unit (queued invalidation off, tables freed).
+/// translation off in every unit (devices DMA untranslated again),
+/// unregister (devices are released, their context entries cleared),
+/// remove debugfs, and last the units (queued invalidation off, tables
+/// freed).
 #[pin_data]
 pub struct RiommuVtdModule {
     #[pin]
     poller: PeriodicWork<FaultPoller>,
-    translation: TranslationOn,
-    iommu: IommuRegistration<iommu::VtdDriver>,
+    translation: KVec<TranslationOn>,
+    iommu: KVec<IommuRegistration<iommu::VtdDriver>>,
     debugfs: Debugfs,
-    unit: Arc<Unit>,
+    units: Units,
 }
 
 impl kernel::InPlaceModule for RiommuVtdModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
-        // Find and set up the unit first (translation off); then register,
-        // which probes the devices of the DRHD's scope and attaches their
-        // identity default domain; then turn translation on.
-        // (In the initializer, an initialised field is available by name.)
+        // Bring up every DRHD first (translation off; any failure refuses
+        // the whole load, as 7.3's `init_dmars()`); then register one
+        // instance per unit, which probes the devices of its scope and
+        // attaches their identity default domain; then turn translation
+        // on.  (In the initializer, an initialised field is available by
+        // name.)
         try_pin_init!(Self {
-            unit: Unit::probe(module_parameters::force_nesting.value())?,
-            iommu: IommuRegistration::new_hw_unparented(
-                c"riommu_vtd0",
-                0,
-                Ok::<_, Error>(unit.clone()),
+            units: Arc::new(
+                unit::probe_all(module_parameters::force_nesting.value(), MAX_INSTANCES)?,
+                GFP_KERNEL,
             )?,
-            translation: TranslationOn::enable(unit.clone())?,
-            debugfs: Debugfs::new(unit)?,
-            poller <- PeriodicWork::new(FAULT_POLL_MS, FaultPoller(unit.clone())),
+            iommu: register_all(units)?,
+            translation: TranslationOn::enable_all(units)?,
+            debugfs: Debugfs::new(units)?,
+            poller <- PeriodicWork::new(FAULT_POLL_MS, FaultPoller(units.clone())),
         }? Error)
     }
 }

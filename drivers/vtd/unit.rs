@@ -26,7 +26,7 @@ use crate::riommu::{
             RootEntry, SmContextEntry, SmContextOptions, ROOT_ENTRIES, ROOT_ENTRY_SIZE,
             SM_CONTEXT_ENTRY_SIZE,
         },
-        dmar::{Dmar, Drhd, SCOPE_PCI_BRIDGE, SCOPE_PCI_ENDPOINT},
+        dmar::{DeviceScopes, Dmar, RmrrRegion},
         fault::{next_fault_index, reason_str, AccessType, Fault},
         inval::{pasid_entry_changed, PasidOwner, PasidState, Plan},
         pasid::{
@@ -43,6 +43,7 @@ use crate::riommu::{
             fault_regs_base, queue_free, queue_index, queue_reg_value, Cap, Ecap, Gcmd, Gsts, Iqa,
             Rtaddr,
         },
+        scope::{owning_unit, registration_order, rmrr_scope_covers, PciDev, ScopeDev, UnitScope},
         source_id,
         stage::{ss_geometry, SsGeometry, Stage, Stages},
         update::{plan, plan_in_place, EntryUpdate, Step},
@@ -245,10 +246,14 @@ pub struct Unit {
     pub ecap: Ecap,
     /// The version register.
     ver: u32,
-    segment: u16,
-    include_all: bool,
-    /// Requester ids of the PCI endpoints and bridges of the DRHD's scope.
-    scope: KVec<u16>,
+    /// This unit's index in `drhds` (DMAR table order).
+    index: usize,
+    /// Every DRHD of the DMAR table (shared by all units): which unit
+    /// translates a device ([`Unit::covers`]).
+    drhds: Arc<Drhds>,
+    /// The RMRRs of the unit's segment, checked, in table order: reported
+    /// to the devices they name ([`Unit::rmrrs_of`]).
+    rmrrs: KVec<Rmrr>,
     /// Whether the unit snoops root, context and PASID table reads (ECAP.C).
     coherent: bool,
     /// Whether first-stage table walks snoop (ECAP.SMPWCS, with PWSNP).
@@ -279,45 +284,100 @@ pub struct Unit {
     qi_submitted: AtomicU64,
 }
 
-/// Where the unit is and which devices it covers, from the DMAR table.
-struct Found {
-    base: u64,
-    segment: u16,
-    include_all: bool,
-    scope: KVec<u16>,
-    units: usize,
+/// A DRHD of the DMAR table: where its registers are and which devices it
+/// covers.
+pub struct DrhdInfo {
+    /// Register base address.
+    pub base: u64,
+    /// PCI segment.
+    pub segment: u16,
+    /// INCLUDE_PCI_ALL.
+    pub include_all: bool,
+    /// Its PCI device scope entries with a one-entry path (the rest are
+    /// skipped: the driver knows a device's own id and its ancestor on the
+    /// root bus, not the bus numbers of deeper paths).
+    pub scope: KVec<ScopeDev>,
 }
 
-/// Finds the first DRHD of the DMAR table.
-fn find_drhd() -> Result<Found> {
+/// The DRHDs of the DMAR table, in table order.
+pub struct Drhds(KVec<DrhdInfo>);
+
+impl Drhds {
+    /// The units as `riommu_core::vtd::scope::owning_unit` takes them.
+    fn scopes(&self) -> impl Iterator<Item = UnitScope<'_>> {
+        self.0.iter().map(|d| UnitScope {
+            segment: d.segment,
+            include_all: d.include_all,
+            scope: &d.scope,
+        })
+    }
+}
+
+/// An RMRR: its checked region and the PCI devices it names.
+pub struct Rmrr {
+    /// The reserved memory.
+    pub region: RmrrRegion,
+    /// PCI segment.
+    pub segment: u16,
+    /// Its PCI device scope entries with a one-entry path.
+    pub scope: KVec<ScopeDev>,
+}
+
+/// The PCI devices a device scope list names (one-entry paths).
+fn pci_scope(scopes: DeviceScopes<'_>) -> Result<KVec<ScopeDev>> {
+    let mut out = KVec::new();
+    for s in scopes {
+        if let Some(d) = ScopeDev::of(&s?) {
+            out.push(d, GFP_KERNEL)?;
+        }
+    }
+    Ok(out)
+}
+
+/// What the DMAR table says: its DRHDs and its RMRRs (those whose region
+/// fails the checks of `RmrrRegion::new` are logged and left out).
+fn parse_dmar() -> Result<(Drhds, KVec<Rmrr>)> {
     let table = AcpiTable::get(b"DMAR").inspect_err(|_| pr_info!("no ACPI DMAR table\n"))?;
     let dmar = Dmar::parse(table.bytes())?;
     dmar.validate()?;
-    let mut first: Option<Drhd<'_>> = None;
-    let mut units = 0;
+    let mut drhds = KVec::new();
     for d in dmar.drhds() {
         let d = d?;
-        units += 1;
-        first.get_or_insert(d);
+        drhds.push(
+            DrhdInfo {
+                base: d.register_base,
+                segment: d.segment,
+                include_all: d.include_pci_all(),
+                scope: pci_scope(d.device_scopes())?,
+            },
+            GFP_KERNEL,
+        )?;
     }
-    let drhd = first.ok_or(ENODEV)?;
-    let mut scope = KVec::new();
-    for s in drhd.device_scopes() {
-        let s = s?;
-        if s.kind != SCOPE_PCI_ENDPOINT && s.kind != SCOPE_PCI_BRIDGE {
+    let mut rmrrs = KVec::new();
+    for r in dmar.rmrrs() {
+        let r = r?;
+        let Ok(region) = r.region() else {
+            // 7.3 warns ("Your BIOS is broken; bad RMRR"), taints the
+            // kernel and still reports it; this driver leaves it out (a
+            // region of partial pages cannot be identity-mapped as given,
+            // and one ending at or before its base has no length).
+            pr_warn!(
+                "firmware bug: bad RMRR [{:#018x}-{:#018x}] ignored\n",
+                r.base,
+                r.end()
+            );
             continue;
-        }
-        if let Some((bus, devfn)) = s.single_level_devfn() {
-            scope.push(source_id(bus, devfn), GFP_KERNEL)?;
-        }
+        };
+        rmrrs.push(
+            Rmrr {
+                region,
+                segment: r.segment,
+                scope: pci_scope(r.device_scopes())?,
+            },
+            GFP_KERNEL,
+        )?;
     }
-    Ok(Found {
-        base: drhd.register_base,
-        segment: drhd.segment,
-        include_all: drhd.include_pci_all(),
-        scope,
-        units,
-    })
+    Ok((Drhds(drhds), rmrrs))
 }
 
 /// Refuses a unit someone else has enabled: translation or queued
@@ -335,20 +395,79 @@ fn check_idle(regs: &Mmio<REGS_MIN>) -> Result {
     Ok(())
 }
 
+/// The matching's view of a device.
+fn pci_dev(ids: &PciIds) -> PciDev {
+    PciDev {
+        segment: ids.segment,
+        rid: ids.rid(),
+        root_rid: source_id(ids.root_bus, ids.root_devfn),
+    }
+}
+
+/// Brings up every DRHD of the DMAR table (translation off), the units
+/// with explicit device scopes first and INCLUDE_PCI_ALL ones last, and
+/// returns them in that order.  Fails, taking down the units already up,
+/// if any unit fails: as Linux 7.3's `init_dmars()`, which gives up on
+/// every unit when one cannot be set up.  At most `max` units.
+pub fn probe_all(force_nesting: bool, max: usize) -> Result<KVec<Arc<Unit>>> {
+    let (drhds, rmrrs) = parse_dmar()?;
+    let n = drhds.0.len();
+    if n == 0 {
+        pr_info!("no DRHD in the DMAR table\n");
+        return Err(ENODEV);
+    }
+    if n > max {
+        pr_err!("{} DRHDs: at most {} supported\n", n, max);
+        return Err(ENOSPC);
+    }
+    let drhds = Arc::new(drhds, GFP_KERNEL)?;
+    let mut units = KVec::with_capacity(n, GFP_KERNEL)?;
+    for i in registration_order(drhds.0.iter().map(|d| d.include_all)) {
+        let unit = Unit::probe(force_nesting, &drhds, i, &rmrrs).inspect_err(|e| {
+            pr_err!(
+                "DRHD {} at {:#x}: bring-up failed ({:?}); refusing all units\n",
+                i,
+                drhds.0[i].base,
+                e
+            )
+        })?;
+        units.push(unit, GFP_KERNEL)?;
+    }
+    Ok(units)
+}
+
 impl Unit {
-    /// Finds the DRHD, checks what the driver needs, sets up the queue and
-    /// the root table.  Translation stays off: see
-    /// [`Unit::enable_translation`].
+    /// The unit's DRHD.
+    fn drhd(&self) -> Option<&DrhdInfo> {
+        self.drhds.0.get(self.index)
+    }
+
+    /// Brings up DRHD `index` of `drhds`: maps its registers, checks what
+    /// the driver needs, sets up the queue and the root table, and keeps
+    /// the RMRRs of its segment (copied from `all_rmrrs`, parsed once per
+    /// load).  Translation stays off: see [`Unit::enable_translation`].
     ///
     /// `force_nesting`: offer nesting parents and nested domains on a unit
     /// with a second stage but without ECAP.NEST (see [`Stages::of`]).
-    pub fn probe(force_nesting: bool) -> Result<Arc<Unit>> {
-        let found = find_drhd()?;
-        if found.units > 1 {
-            pr_warn!(
-                "{} DRHDs: driving the first only; devices of the others are left alone\n",
-                found.units
-            );
+    fn probe(
+        force_nesting: bool,
+        drhds: &Arc<Drhds>,
+        index: usize,
+        all_rmrrs: &[Rmrr],
+    ) -> Result<Arc<Unit>> {
+        let found = drhds.0.get(index).ok_or(EINVAL)?;
+        let mut rmrrs = KVec::new();
+        for r in all_rmrrs.iter().filter(|r| r.segment == found.segment) {
+            let mut scope = KVec::with_capacity(r.scope.len(), GFP_KERNEL)?;
+            scope.extend_from_slice(&r.scope, GFP_KERNEL)?;
+            rmrrs.push(
+                Rmrr {
+                    region: r.region,
+                    segment: r.segment,
+                    scope,
+                },
+                GFP_KERNEL,
+            )?;
         }
         // The DRHD's register set, as large as its CAP and ECAP need.
         let regs = Mmio::map_drhd(&AcpiTable::get(b"DMAR")?, found.base)?;
@@ -409,9 +528,9 @@ impl Unit {
                 cap,
                 ecap,
                 ver,
-                segment: found.segment,
-                include_all: found.include_all,
-                scope: found.scope,
+                index,
+                drhds: drhds.clone(),
+                rmrrs,
                 coherent,
                 pt_coherent: ecap.smpwcs() != 0,
                 aw,
@@ -753,18 +872,24 @@ impl Unit {
 
     // ---- devices ------------------------------------------------------------
 
-    /// Whether the unit translates the device with `ids` (the DRHD's device
-    /// scope: the device itself, or the bridge on the root bus above it).
+    /// Whether this unit translates the device with `ids`: the unit
+    /// `riommu_core::vtd::scope::owning_unit` picks among all DRHDs (the
+    /// last explicit scope in table order listing the device itself or its
+    /// ancestor on the root bus, else the segment's INCLUDE_PCI_ALL unit).
+    /// Takes no lock: runs under RCU in `find_instance`.
     pub fn covers(&self, ids: &PciIds) -> bool {
-        if ids.segment != self.segment {
-            return false;
-        }
-        if self.include_all {
-            return true;
-        }
-        let own = ids.rid();
-        let root = source_id(ids.root_bus, ids.root_devfn);
-        self.scope.iter().any(|&r| r == own || r == root)
+        owning_unit(self.drhds.scopes(), &pci_dev(ids)) == Some(self.index)
+    }
+
+    /// The RMRR regions that name the device with `ids` (its own id, or a
+    /// bridge scope above it: `riommu_core::vtd::scope::rmrr_scope_covers`),
+    /// in table order.
+    pub fn rmrrs_of(&self, ids: &PciIds) -> impl Iterator<Item = RmrrRegion> + '_ {
+        let dev = pci_dev(ids);
+        self.rmrrs
+            .iter()
+            .filter(move |r| rmrr_scope_covers(r.segment, &r.scope, &dev))
+            .map(|r| r.region)
     }
 
     /// Sets a device up: its PASID directory and table (RID_PASID not
@@ -1125,9 +1250,15 @@ impl Unit {
         writeln!(f, "gsts: {:#010x}", gsts)?;
         writeln!(f, "fsts: {:#010x}", fsts)?;
         writeln!(f, "translation: {}", self.te.load(Ordering::Acquire))?;
-        writeln!(f, "segment: {}", self.segment)?;
-        writeln!(f, "include_pci_all: {}", self.include_all)?;
-        writeln!(f, "scope_devices: {}", self.scope.len())?;
+        let drhd = self.drhd();
+        writeln!(f, "segment: {}", drhd.map_or(0, |d| d.segment))?;
+        writeln!(
+            f,
+            "include_pci_all: {}",
+            drhd.is_some_and(|d| d.include_all)
+        )?;
+        writeln!(f, "scope_devices: {}", drhd.map_or(0, |d| d.scope.len()))?;
+        writeln!(f, "rmrrs: {}", self.rmrrs.len())?;
         writeln!(f, "first_stage: {}", self.stages.first)?;
         writeln!(f, "second_stage: {}", self.stages.second)?;
         writeln!(

@@ -248,6 +248,16 @@ impl<'a> Dmar<'a> {
         })
     }
 
+    /// The RMRRs, in table order (errors of other structures included).
+    /// Each one's region is checked by [`Rmrr::region`].
+    pub fn rmrrs(&self) -> impl Iterator<Item = Result<Rmrr<'a>, Errno>> + 'a {
+        self.structures().filter_map(|s| match s {
+            Ok(Remapping::Rmrr(r)) => Some(Ok(r)),
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        })
+    }
+
     /// Walks every structure, device scope and path once; the first error.
     pub fn validate(&self) -> Result<(), Errno> {
         for s in self.structures() {
@@ -436,7 +446,54 @@ pub struct Rmrr<'a> {
     scopes: &'a [u8],
 }
 
+/// The memory an [`Rmrr`] reserves, checked: `[base, end]`, both ends on
+/// 4 KiB boundaries (`base` aligned, `end + 1` aligned), `end > base`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RmrrRegion {
+    /// First address (4 KiB aligned).
+    pub base: u64,
+    /// Last address, inclusive (`end + 1` is 4 KiB aligned).
+    pub end: u64,
+}
+
+impl RmrrRegion {
+    /// Checks `[base, end]` as Linux 7.3's `rmrr_sanity_check()`
+    /// (drivers/iommu/intel/iommu.c) does, less its e820 test (the region
+    /// must be firmware-reserved memory), which needs the memory map:
+    /// [`Errno::EINVAL`] if `base` or `end + 1` is not 4 KiB aligned (or
+    /// `end + 1` overflows), or `end <= base`.
+    pub fn new(base: u64, end: u64) -> Result<Self, Errno> {
+        let after = end.checked_add(1).ok_or(Errno::EINVAL)?;
+        if !super::is_page_aligned(base) || !super::is_page_aligned(after) || end <= base {
+            return Err(Errno::EINVAL);
+        }
+        Ok(RmrrRegion { base, end })
+    }
+
+    /// Its length in bytes, `end - base + 1` (at least 4 KiB; at most
+    /// `u64::MAX - 4095`, since `end + 1` does not overflow).
+    pub fn len(&self) -> u64 {
+        self.end - self.base + 1
+    }
+
+    /// Always false: a checked region has at least one page.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
 impl<'a> Rmrr<'a> {
+    /// The reserved memory, checked ([`RmrrRegion::new`]).
+    pub fn region(&self) -> Result<RmrrRegion, Errno> {
+        RmrrRegion::new(self.base, self.limit)
+    }
+
+    /// The last address of the region (inclusive), unchecked: the table's
+    /// limit field.
+    pub fn end(&self) -> u64 {
+        self.limit
+    }
+
     /// Parses an RMRR.
     fn parse(bytes: &'a [u8]) -> Result<Self, Errno> {
         Ok(Rmrr {
@@ -608,6 +665,9 @@ impl<'a> Iterator for DeviceScopes<'a> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::scope::{
+        owning_unit, registration_order, rmrr_scope_covers, PciDev, ScopeDev, UnitScope,
+    };
     use super::*;
 
     /// Builds tables by hand.
@@ -656,11 +716,16 @@ mod tests {
             self
         }
 
-        fn rmrr(mut self, base: u64, limit: u64, scopes: &[Vec<u8>]) -> Self {
+        fn rmrr(self, base: u64, limit: u64, scopes: &[Vec<u8>]) -> Self {
+            self.rmrr_seg(0, base, limit, scopes)
+        }
+
+        fn rmrr_seg(mut self, segment: u16, base: u64, limit: u64, scopes: &[Vec<u8>]) -> Self {
             let len: usize = 24 + scopes.iter().map(Vec::len).sum::<usize>();
             self.0.extend_from_slice(&1u16.to_le_bytes());
             self.0.extend_from_slice(&(len as u16).to_le_bytes());
-            self.0.extend_from_slice(&[0, 0, 0, 0]);
+            self.0.extend_from_slice(&[0, 0]);
+            self.0.extend_from_slice(&segment.to_le_bytes());
             self.0.extend_from_slice(&base.to_le_bytes());
             self.0.extend_from_slice(&limit.to_le_bytes());
             for s in scopes {
@@ -881,6 +946,249 @@ mod tests {
         assert_eq!(hpet.kind, SCOPE_HPET);
     }
 
+    /// A table with two DRHDs (an explicit one for 00:02.0, then the
+    /// catch-all), a unit on segment 1, and three RMRRs.
+    fn rmrr_table() -> Vec<u8> {
+        Builder::new(46, FLAG_INTR_REMAP)
+            .drhd(
+                0,
+                0,
+                0xfed9_1000,
+                &[Builder::scope(SCOPE_PCI_ENDPOINT, 0, 0, &[(2, 0)])],
+            )
+            .drhd(
+                DRHD_INCLUDE_PCI_ALL,
+                0,
+                0xfed9_0000,
+                &[Builder::scope(SCOPE_IOAPIC, 2, 0xf0, &[(0x1f, 0)])],
+            )
+            .rmrr(
+                0x7c00_0000,
+                0x7fff_ffff,
+                &[
+                    Builder::scope(SCOPE_PCI_ENDPOINT, 0, 0, &[(2, 0)]),
+                    Builder::scope(SCOPE_PCI_ENDPOINT, 0, 0, &[(0x14, 0)]),
+                ],
+            )
+            .rmrr(
+                0x000e_8000,
+                0x000e_8fff,
+                &[
+                    Builder::scope(SCOPE_PCI_BRIDGE, 0, 0, &[(0x1c, 0)]),
+                    // Behind a bridge: not a single-level scope.
+                    Builder::scope(SCOPE_PCI_ENDPOINT, 0, 0, &[(0x1c, 4), (0, 0)]),
+                ],
+            )
+            .rmrr_seg(
+                1,
+                0x1_0000_0000,
+                0x1_0000_0fff,
+                &[Builder::scope(SCOPE_PCI_ENDPOINT, 0, 0, &[(2, 0)])],
+            )
+            .drhd(
+                0,
+                1,
+                0xfed9_2000,
+                &[Builder::scope(SCOPE_PCI_ENDPOINT, 0, 0, &[(2, 0)])],
+            )
+            .finish()
+    }
+
+    #[test]
+    fn rmrr_accessors() {
+        let bytes = rmrr_table();
+        let dmar = Dmar::parse(&bytes).unwrap();
+        assert_eq!(dmar.validate(), Ok(()));
+        let rmrrs: Vec<_> = dmar.rmrrs().collect::<Result<_, _>>().unwrap();
+        assert_eq!(rmrrs.len(), 3);
+        assert_eq!(
+            rmrrs[0].region(),
+            Ok(RmrrRegion {
+                base: 0x7c00_0000,
+                end: 0x7fff_ffff
+            })
+        );
+        assert_eq!(rmrrs[0].region().unwrap().len(), 0x400_0000);
+        assert!(!rmrrs[0].region().unwrap().is_empty());
+        assert_eq!(rmrrs[0].end(), 0x7fff_ffff);
+        assert_eq!(rmrrs[0].segment, 0);
+        assert_eq!(rmrrs[1].region().unwrap().len(), 0x1000);
+        assert_eq!((rmrrs[2].segment, rmrrs[2].base), (1, 0x1_0000_0000));
+        let devs: Vec<_> = rmrrs[0]
+            .device_scopes()
+            .map(|s| ScopeDev::of(&s.unwrap()))
+            .collect();
+        assert_eq!(
+            devs,
+            [
+                Some(ScopeDev {
+                    bridge: false,
+                    rid: 0x0010
+                }),
+                Some(ScopeDev {
+                    bridge: false,
+                    rid: 0x00a0
+                })
+            ]
+        );
+        let devs: Vec<_> = rmrrs[1]
+            .device_scopes()
+            .map(|s| ScopeDev::of(&s.unwrap()))
+            .collect();
+        assert_eq!(
+            devs,
+            [
+                Some(ScopeDev {
+                    bridge: true,
+                    rid: 0x00e0
+                }),
+                None
+            ]
+        );
+        // The DRHD side of the same table, through the pure owner rule.
+        let scopes: Vec<(u16, bool, Vec<ScopeDev>)> = dmar
+            .drhds()
+            .map(|d| {
+                let d = d.unwrap();
+                let s = d
+                    .device_scopes()
+                    .filter_map(|s| ScopeDev::of(&s.unwrap()))
+                    .collect();
+                (d.segment, d.include_pci_all(), s)
+            })
+            .collect();
+        let units = || {
+            scopes
+                .iter()
+                .map(|(segment, include_all, scope)| UnitScope {
+                    segment: *segment,
+                    include_all: *include_all,
+                    scope,
+                })
+        };
+        let gfx = PciDev {
+            segment: 0,
+            rid: 0x0010,
+            root_rid: 0x0010,
+        };
+        let usb = PciDev {
+            rid: 0x00a0,
+            root_rid: 0x00a0,
+            ..gfx
+        };
+        let behind = PciDev {
+            rid: 0x0300,
+            root_rid: 0x00e0,
+            ..gfx
+        };
+        let seg1 = PciDev { segment: 1, ..gfx };
+        assert_eq!(owning_unit(units(), &gfx), Some(0));
+        assert_eq!(owning_unit(units(), &usb), Some(1));
+        assert_eq!(owning_unit(units(), &behind), Some(1));
+        assert_eq!(owning_unit(units(), &seg1), Some(2));
+        assert_eq!(
+            registration_order(scopes.iter().map(|s| s.1)).collect::<Vec<_>>(),
+            [0, 2, 1]
+        );
+        // Which RMRRs name which device.
+        let names = |d: &PciDev| -> Vec<u64> {
+            rmrrs
+                .iter()
+                .filter(|r| {
+                    let s: Vec<_> = r
+                        .device_scopes()
+                        .filter_map(|s| ScopeDev::of(&s.unwrap()))
+                        .collect();
+                    rmrr_scope_covers(r.segment, &s, d)
+                })
+                .map(|r| r.base)
+                .collect()
+        };
+        assert_eq!(names(&gfx), [0x7c00_0000]);
+        assert_eq!(names(&usb), [0x7c00_0000]);
+        assert_eq!(names(&behind), [0x000e_8000]);
+        assert_eq!(names(&seg1), [0x1_0000_0000]);
+        assert!(names(&PciDev {
+            rid: 0x0018,
+            root_rid: 0x0018,
+            ..gfx
+        })
+        .is_empty());
+    }
+
+    #[test]
+    fn rmrr_bad_regions() {
+        for (base, end) in [
+            (0x2000, 0x1fff),   // base > end
+            (0x2000, 0x0fff),   // base > end
+            (0x1000, 0x1000),   // end == base
+            (0x1800, 0x2fff),   // unaligned base
+            (0x1000, 0x1ffe),   // end + 1 unaligned
+            (0x1000, 0x2000),   // end + 1 unaligned
+            (0x1000, u64::MAX), // end + 1 overflows
+            (u64::MAX - 0xfff, u64::MAX),
+        ] {
+            assert_eq!(
+                RmrrRegion::new(base, end),
+                Err(Errno::EINVAL),
+                "{base:#x}-{end:#x}"
+            );
+            let bytes = Builder::new(39, 0).rmrr(base, end, &[]).finish();
+            let dmar = Dmar::parse(&bytes).unwrap();
+            // The structure is well formed; its region is not.
+            assert_eq!(dmar.validate(), Ok(()));
+            let rmrr = dmar.rmrrs().next().unwrap().unwrap();
+            assert_eq!((rmrr.base, rmrr.end()), (base, end));
+            assert_eq!(rmrr.region(), Err(Errno::EINVAL), "{base:#x}-{end:#x}");
+        }
+        // The smallest and the largest good regions.
+        assert_eq!(RmrrRegion::new(0, 0xfff).unwrap().len(), 0x1000);
+        let top = RmrrRegion::new(0, u64::MAX - 0x1000).unwrap();
+        assert_eq!(top.len(), u64::MAX - 0xfff);
+    }
+
+    #[test]
+    fn rmrr_bad_lengths() {
+        // Shorter than the fixed part (24): every length from 4 to 23.
+        for len in 4u8..24 {
+            let mut raw = vec![1, 0, len, 0];
+            raw.resize(usize::from(len), 0);
+            let bytes = Builder::new(39, 0).raw(&raw).finish();
+            let dmar = Dmar::parse(&bytes).unwrap();
+            assert_eq!(dmar.validate(), Err(Errno::EINVAL), "len {len}");
+            let mut it = dmar.rmrrs();
+            assert_eq!(it.next(), Some(Err(Errno::EINVAL)), "len {len}");
+            assert_eq!(it.next(), None);
+        }
+        // Longer than the table.
+        let mut raw = vec![1, 0, 40, 0, 0, 0, 0, 0];
+        raw.extend_from_slice(&0x1000u64.to_le_bytes());
+        raw.extend_from_slice(&0x1fffu64.to_le_bytes());
+        let bytes = Builder::new(39, 0).raw(&raw).finish();
+        let dmar = Dmar::parse(&bytes).unwrap();
+        assert_eq!(dmar.rmrrs().next(), Some(Err(Errno::EINVAL)));
+        // A device scope running past the RMRR: the RMRR parses, its
+        // scopes fail.
+        let bytes = Builder::new(39, 0)
+            .rmrr(0x1000, 0x1fff, &[vec![1, 10, 0, 0, 0, 0, 2, 0]])
+            .finish();
+        let dmar = Dmar::parse(&bytes).unwrap();
+        assert_eq!(dmar.validate(), Err(Errno::EINVAL));
+        let rmrr = dmar.rmrrs().next().unwrap().unwrap();
+        assert_eq!(rmrr.region().unwrap().base, 0x1000);
+        let mut scopes = rmrr.device_scopes();
+        assert_eq!(scopes.next(), Some(Err(Errno::EINVAL)));
+        assert_eq!(scopes.next(), None);
+        // An error before an RMRR stops the walk there.
+        let bytes = Builder::new(39, 0)
+            .raw(&[0, 0, 2, 0])
+            .rmrr(0x1000, 0x1fff, &[])
+            .finish();
+        let dmar = Dmar::parse(&bytes).unwrap();
+        let all: Vec<_> = dmar.rmrrs().collect();
+        assert_eq!(all, [Err(Errno::EINVAL)]);
+    }
+
     #[test]
     fn rhsa_and_trailing_bytes() {
         let mut rhsa = vec![3, 0, 20, 0, 0, 0, 0, 0];
@@ -1045,6 +1353,9 @@ mod tests {
             let Ok(s) = s else { break };
             if let Remapping::Drhd(d) = s {
                 seen += d.register_size().map_or(0, |s| s as usize & 1);
+            }
+            if let Remapping::Rmrr(r) = s {
+                seen += r.region().map_or(0, |g| (g.len() & 1) as usize);
             }
             if let Some(scopes) = s.device_scopes() {
                 for scope in scopes {

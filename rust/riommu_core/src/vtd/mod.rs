@@ -15,6 +15,7 @@
 //!   [`Format`](super::pt::Format)s (spec 9.7, 9.8);
 //! - [`qi`]: queued invalidation descriptors (spec 6.5.2);
 //! - [`fault`]: fault recording registers and fault reasons (spec chapter 7);
+//! - [`scope`]: which unit translates a PCI device, which RMRRs name it;
 //! - [`inval`]: the invalidation sequences after a PASID entry changes and
 //!   for stage-1 invalidation requests;
 //! - [`nested`]: validation of the iommufd VT-d stage-1 uAPI structs;
@@ -35,6 +36,7 @@ pub mod pasid;
 pub mod pte;
 pub mod qi;
 pub mod regs;
+pub mod scope;
 pub mod stage;
 pub mod update;
 
