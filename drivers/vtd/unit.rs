@@ -200,6 +200,10 @@ struct Qi {
     entries: u32,
     /// The status data of the last wait descriptor.
     seq: u32,
+    /// Whether the unit may still hold descriptors it has not fetched: a
+    /// submission timed out or failed.  A completed wait means the unit
+    /// has fetched everything up to it, so only then is `IQH` read.
+    unsettled: bool,
 }
 
 /// Root and context tables.
@@ -545,6 +549,7 @@ impl Unit {
                     tail: 0,
                     entries,
                     seq: 0,
+                    unsettled: false,
                 }),
                 tables <- new_mutex!(Tables {
                     root,
@@ -693,24 +698,28 @@ impl Unit {
     /// time-out error aborted its wait.
     fn submit_once(&self, qi: &mut Qi, descs: &[Descriptor]) -> Result {
         let io = self.regs.io();
-        // Room for them and their wait: after a timeout the unit may still
-        // hold descriptors of an earlier submission, which must not be
-        // overwritten before it fetched them.
-        let needed = descs.len() as u32 + 1;
-        let (tail, entries) = (qi.tail, qi.entries);
-        read_poll_timeout_atomic(
-            || {
-                Ok(queue_free(
-                    queue_index(io.try_read(IQH)?.into_raw(), true),
-                    tail,
-                    entries,
-                ))
-            },
-            |free| *free >= needed,
-            POLL_DELAY,
-            POLL_RETRIES,
-        )
-        .inspect_err(|e| pr_err!("invalidation queue has no room ({:?})\n", e))?;
+        // Room for them and their wait: after a timeout or an error the unit
+        // may still hold descriptors of an earlier submission, which must
+        // not be overwritten before it fetched them.
+        if qi.unsettled {
+            let needed = descs.len() as u32 + 1;
+            let (tail, entries) = (qi.tail, qi.entries);
+            let free = read_poll_timeout_atomic(
+                || {
+                    Ok(queue_free(
+                        queue_index(io.try_read(IQH)?.into_raw(), true),
+                        tail,
+                        entries,
+                    ))
+                },
+                |free| *free >= needed,
+                POLL_DELAY,
+                POLL_RETRIES,
+            )
+            .inspect_err(|e| pr_err!("invalidation queue has no room ({:?})\n", e))?;
+            // Settled once the unit caught up (the queue is empty).
+            qi.unsettled = free + 1 < entries;
+        }
         qi.seq = qi.seq.wrapping_add(1);
         let seq = qi.seq;
         let wait = Descriptor::wait(Some((qi.status.phys(), seq)), false, true, false)?;
@@ -742,6 +751,9 @@ impl Unit {
             POLL_RETRIES,
         )
         .and_then(|done| done.ok_or(ETIMEDOUT));
+        if !matches!(r, Ok(Ok(()))) {
+            qi.unsettled = true;
+        }
         match r {
             Ok(Ok(())) => Ok(()),
             Ok(Err(fsts)) => {
