@@ -19,7 +19,7 @@ use crate::regs::{
     RTADDR, VER,
 };
 use crate::riommu::{
-    hw::{pci_ids, AcpiTable, DmaPages, DynReg, Mmio, PciIds},
+    hw::{dma_aliases, pci_ids, AcpiTable, DmaPages, DynReg, Mmio, PciIds},
     pure::vtd::{
         context::{
             pdts_for_dir_bytes, pdts_for_pasid_bits, root_index, sm_context_slot, ContextHalf,
@@ -213,6 +213,14 @@ struct Tables {
     ctx: KVec<Option<DmaPages>>,
     /// The probed devices' source ids and PASID tables, for the dump.
     devs: KVec<(u16, Arc<DmaPages>)>,
+    /// Who uses each context entry: (requester id, device source id, the
+    /// device's context entry).  A device's own id and each of its DMA
+    /// aliases (a bridge's id that its DMA carries, `hw::dma_aliases`):
+    /// several devices behind one PCIe-to-PCI bridge share an alias, and
+    /// the entry then points to one of their PASID directories.  They are
+    /// in one IOMMU group (the core groups DMA aliases), so attached to
+    /// the same domains.
+    ctx_users: KVec<(u16, u16, [u64; CTX_WORDS])>,
 }
 
 /// A logged fault.
@@ -555,6 +563,7 @@ impl Unit {
                     root,
                     ctx,
                     devs: KVec::new(),
+                    ctx_users: KVec::new(),
                 }),
                 dids <- new_spinlock!(Dids {
                     pool: IdPool::with_capacity(dids, GFP_KERNEL)?,
@@ -920,32 +929,103 @@ impl Unit {
         // (ECAP.PSS alone would let it read up to 128 KiB).
         let pdts = pdts_for_dir_bytes(dir.len()).min(pdts_for_pasid_bits(self.ecap.pasid_bits()));
         let ctx = SmContextEntry::new(dir.phys(), pdts, SmContextOptions::default())?;
+        // Its own requester id first, then each alias its DMA may carry.
+        let aliases = dma_aliases(dev)?;
         let vdev = VtdDev {
             ids,
             _dir: dir,
             table,
             state: AtomicU32::new(0),
         };
+        let sid = vdev.sid();
         let mut t = self.tables.lock();
         t.devs.reserve(1, GFP_KERNEL)?;
-        self.write_context(&mut t, &ids, &ctx.0)?;
-        t.devs.push((vdev.sid(), vdev.table.clone()), GFP_KERNEL)?;
+        t.ctx_users.reserve(aliases.as_slice().len(), GFP_KERNEL)?;
+        for &rid in aliases.as_slice() {
+            // The first device behind a requester id sets its entry, as
+            // 7.3's `device_pasid_table_setup()` leaves a present one.
+            let used = t.ctx_users.iter().any(|(r, ..)| *r == rid);
+            let r = if used {
+                Ok(())
+            } else {
+                self.write_context(&mut t, rid, &ctx.0)
+            };
+            if let Err(e) = r {
+                self.drop_ctx_users(&mut t, sid);
+                return Err(e);
+            }
+            t.ctx_users.push((rid, sid, ctx.0), GFP_KERNEL)?;
+        }
+        t.devs.push((sid, vdev.table.clone()), GFP_KERNEL)?;
         Ok(vdev)
     }
 
-    /// Writes the context entry of `ids` and flushes the context cache
-    /// (`riommu_core::vtd::update` orders the two), allocating its context
-    /// table and pointing the root entry to it first if needed.
-    fn write_context(&self, t: &mut Tables, ids: &PciIds, words: &[u64; CTX_WORDS]) -> Result {
-        let (half, index) = sm_context_slot(ids.devfn);
+    /// Takes device `sid` off the context entries it uses: each entry that
+    /// points to its PASID directory goes to another device that uses it,
+    /// or is cleared.  Errors are logged: the device goes anyway.
+    fn drop_ctx_users(&self, t: &mut Tables, sid: u16) {
+        while let Some(i) = t.ctx_users.iter().position(|(_, user, _)| *user == sid) {
+            let Ok((rid, _, ctx)) = t.ctx_users.remove(i) else {
+                break;
+            };
+            let next = t
+                .ctx_users
+                .iter()
+                .find(|(r, ..)| *r == rid)
+                .map_or([0; CTX_WORDS], |(.., c)| *c);
+            let r = self.read_context(t, rid).and_then(|cur| {
+                if cur == ctx {
+                    self.write_context(t, rid, &next)
+                } else {
+                    Ok(())
+                }
+            });
+            if let Err(e) = r {
+                let [bus, devfn] = rid.to_be_bytes();
+                pr_err!(
+                    "context entry of {:02x}:{:02x}.{}: {:?}\n",
+                    bus,
+                    devfn >> 3,
+                    devfn & 7,
+                    e
+                );
+            }
+        }
+    }
+
+    /// The context entry of requester id `rid` (all zero where no context
+    /// table is allocated).
+    fn read_context(&self, t: &Tables, rid: u16) -> Result<[u64; CTX_WORDS]> {
+        let [bus, devfn] = rid.to_be_bytes();
+        let (half, index) = sm_context_slot(devfn);
         let h = match half {
             ContextHalf::Lower => 0,
             ContextHalf::Upper => 1,
         };
-        let slot = root_index(ids.bus) * 2 + h;
+        let mut cur = [0u64; CTX_WORDS];
+        if let Some(table) = t.ctx[root_index(bus) * 2 + h].as_ref() {
+            for (i, w) in cur.iter_mut().enumerate() {
+                *w = table.read_u64(index * CTX_WORDS + i)?;
+            }
+        }
+        Ok(cur)
+    }
+
+    /// Writes the context entry of requester id `rid` and flushes the
+    /// context cache (`riommu_core::vtd::update` orders the two),
+    /// allocating its context table and pointing the root entry to it
+    /// first if needed.
+    fn write_context(&self, t: &mut Tables, rid: u16, words: &[u64; CTX_WORDS]) -> Result {
+        let [bus, devfn] = rid.to_be_bytes();
+        let (half, index) = sm_context_slot(devfn);
+        let h = match half {
+            ContextHalf::Lower => 0,
+            ContextHalf::Upper => 1,
+        };
+        let slot = root_index(bus) * 2 + h;
         if t.ctx[slot].is_none() {
             let table = DmaPages::alloc(0, self.coherent)?;
-            let at = root_index(ids.bus) * ROOT_WORDS;
+            let at = root_index(bus) * ROOT_WORDS;
             let old = RootEntry([t.root.read_u64(at)?, t.root.read_u64(at + 1)?]);
             let new = old.with_context_table(half, table.phys())?;
             // The two halves are independent: write only the changed word.
@@ -966,7 +1046,7 @@ impl Unit {
         let mut cc = Plan::new();
         cc.push(Descriptor::context_cache(CcGranularity::Device {
             did: 0,
-            sid: ids.rid(),
+            sid: rid,
             fm: 0,
         })?)?;
         let update = plan(&cur, words, cc, cc)?;
@@ -974,23 +1054,16 @@ impl Unit {
     }
 
     /// Undoes [`Unit::probe_device`]: blocks RID_PASID, clears the context
-    /// entry and flushes the context cache.  The tables are freed with
-    /// `dev`.
+    /// entries that point to the device's PASID directory (its own and
+    /// its aliases', unless another device behind the alias takes it over)
+    /// and flushes the context cache.  The tables are freed with `dev`.
     pub fn release_device(&self, dev: &VtdDev) {
         if let Err(e) = self.attach(dev, Target::Blocked) {
             pr_err!("releasing {:?}: blocking failed: {:?}\n", dev.ids, e);
         }
         let mut t = self.tables.lock();
-        let r = self.write_context(&mut t, &dev.ids, &[0; CTX_WORDS]);
+        self.drop_ctx_users(&mut t, dev.sid());
         t.devs.retain(|(sid, _)| *sid != dev.sid());
-        drop(t);
-        if let Err(e) = r {
-            pr_err!(
-                "releasing {:?}: clearing the context entry failed: {:?}\n",
-                dev.ids,
-                e
-            );
-        }
     }
 
     /// Points the RID_PASID entry of `dev` to `target`, then issues the
@@ -1012,7 +1085,7 @@ impl Unit {
             pgsnp,
             fault_disable: false,
         };
-        let _t = self.tables.lock();
+        let t = self.tables.lock();
         let (entry, state) = match target {
             Target::Blocked => (PasidEntry::ZERO, None),
             Target::Identity => (
@@ -1083,6 +1156,24 @@ impl Unit {
         dev.set_state(None);
         self.apply(&dev.table, at, &update)?;
         dev.set_state(state);
+        // QEMU keys its pass-through fast path by the requester id the
+        // DMA carries, which for a device behind a PCIe-to-PCI bridge is
+        // the alias: the context-cache invalidation `riommu_core::vtd::inval`
+        // issues for a pass-through change (see there) must name the
+        // aliases too.
+        let pt = |s: Option<PasidState>| s.is_some_and(|s| s.pgtt == PGTT_PASS_THROUGH);
+        if pt(old) != pt(state) {
+            let did = old.or(state).map_or(0, |s| s.did);
+            for &(rid, user, _) in t.ctx_users.iter() {
+                if user == dev.sid() && rid != dev.sid() {
+                    self.submit(&[Descriptor::context_cache(CcGranularity::Device {
+                        did,
+                        sid: rid,
+                        fm: 0,
+                    })?])?;
+                }
+            }
+        }
         Ok(())
     }
 

@@ -34,6 +34,7 @@ use super::pure::vtd::{
 use super::pure::{
     errno::Errno,
     pt::{PageTable, Prot, TableMem},
+    vtd::alias::{self, Aliases, BridgeKind, Upstream},
 };
 use core::{
     ffi::c_void,
@@ -731,6 +732,62 @@ pub fn pci_ids(pdev: &pci::Device) -> Result<PciIds> {
         root_bus,
         root_devfn,
     })
+}
+
+/// The most buses above a device that [`dma_aliases`] walks.
+const MAX_UPSTREAM: usize = 32;
+
+/// The requester ids `pdev`'s DMA may carry when it reaches the IOMMU,
+/// its own first: what Linux's `pci_for_each_dma_alias()` visits, which
+/// 7.3 does not export.  The shim reads the facts (quirk aliases, each
+/// bridge above the device up to the root bus: its kind and flags) and
+/// `riommu_core::vtd::alias` decides, host-tested.  `E2BIG` for a device
+/// more than [`MAX_UPSTREAM`] buses below the root bus.
+pub fn dma_aliases(pdev: &pci::Device) -> Result<Aliases> {
+    let dev: &Device = pdev.as_ref();
+    let raw = core::ptr::from_ref(dev)
+        .cast::<bindings::device>()
+        .cast_mut();
+    let mut quirk = [0u64; 4];
+    // SAFETY: all-zero is a valid `riommu_pci_upstream` (integers and
+    // bools).
+    let mut up: [rb::riommu_pci_upstream; MAX_UPSTREAM] = unsafe { core::mem::zeroed() };
+    // SAFETY: `raw` is the `struct device` embedded in the live `struct
+    // pci_dev` of `pdev` (`pci::Device`'s invariant), as the shim's
+    // `to_pci_dev()` needs; `quirk` has the 4 words and `up` the
+    // `MAX_UPSTREAM` entries the shim may write (it checks `max`).  The
+    // bridges it reads are ancestors of `pdev`, which hold while it does
+    // (`pci_dev`s keep their parent bus's bridge referenced,
+    // `pci_alloc_dev()` / `pci_bus_get()`).
+    let n = unsafe {
+        rb::riommu_shim_pci_dma_upstream(
+            raw,
+            quirk.as_mut_ptr(),
+            up.as_mut_ptr(),
+            MAX_UPSTREAM as i32,
+        )
+    };
+    let n = usize::try_from(kernel::error::to_result(n).map(|()| n)?).map_err(|_| EINVAL)?;
+    let upstream = up.iter().take(n).map(|u| {
+        (!u.is_virtual).then(|| Upstream {
+            id: u.id,
+            secondary: u.secondary,
+            kind: match u32::from(u.kind) {
+                rb::riommu_pci_bridge_kind_RIOMMU_PCI_BRIDGE_PCIE_PORT => BridgeKind::PciePort,
+                rb::riommu_pci_bridge_kind_RIOMMU_PCI_BRIDGE_PCIE_TO_PCI => BridgeKind::PcieToPci,
+                rb::riommu_pci_bridge_kind_RIOMMU_PCI_BRIDGE_PCI_TO_PCIE => BridgeKind::PciToPcie,
+                rb::riommu_pci_bridge_kind_RIOMMU_PCI_BRIDGE_CONVENTIONAL => {
+                    BridgeKind::Conventional
+                }
+                _ => BridgeKind::PcieOther,
+            },
+            xlate_root: u.xlate_root,
+            no_alias: u.no_alias,
+            pcie_bridge_alias: u.pcie_bridge_alias,
+        })
+    });
+    let quirk = (0..=255u8).filter(|&d| quirk[usize::from(d / 64)] & (1 << (d % 64)) != 0);
+    Ok(alias::dma_aliases(pdev.dev_id(), quirk, upstream)?)
 }
 
 /// Taints the kernel with `TAINT_USER` ('U'): the user asked for an unsafe

@@ -270,6 +270,73 @@ void riommu_shim_pci_segment_root(struct device *dev, int *segment,
 	*root_rid = pci_dev_id(up);
 }
 
+/*
+ * The facts pci_for_each_dma_alias() (drivers/pci/search.c) walks for
+ * @dev's DMA aliases, which 7.3 does not export to modules: the quirk
+ * aliases of its dma_alias_mask (devfns on its own bus, as a 256-bit map
+ * in @quirk), and each bus above it up to the root bus, nearest first, in
+ * @up (at most @max).  Returns how many buses, or -E2BIG if there are more
+ * than @max.  riommu_core::vtd::alias decides what they alias to.  Only
+ * fields and inlines (pci_is_pcie(), pci_pcie_type(), pci_is_root_bus())
+ * are read; @dev is a PCI device the caller holds, and its ancestors live
+ * as long as it does.
+ */
+/* MAX_NR_DEVFNS of the private drivers/pci/pci.h: a devfn is 8 bits. */
+#define RIOMMU_PCI_DEVFNS 256
+
+int riommu_shim_pci_dma_upstream(struct device *dev, u64 quirk[4],
+				 struct riommu_pci_upstream *up, int max)
+{
+	struct pci_dev *pdev = to_pci_dev(dev);
+	struct pci_bus *bus;
+	unsigned int devfn;
+	int n = 0;
+
+	memset(quirk, 0, 4 * sizeof(u64));
+	if (pdev->dma_alias_mask)
+		for_each_set_bit(devfn, pdev->dma_alias_mask, RIOMMU_PCI_DEVFNS)
+			quirk[devfn / 64] |= 1ULL << (devfn % 64);
+	for (bus = pdev->bus; !pci_is_root_bus(bus); bus = bus->parent) {
+		struct pci_dev *tmp = bus->self;
+		struct riommu_pci_upstream *u;
+
+		if (n == max)
+			return -E2BIG;
+		u = &up[n++];
+		memset(u, 0, sizeof(*u));
+		if (!tmp) {
+			u->is_virtual = true;
+			continue;
+		}
+		u->id = pci_dev_id(tmp);
+		u->secondary = tmp->subordinate ? tmp->subordinate->number : bus->number;
+		u->xlate_root = tmp->dev_flags & PCI_DEV_FLAGS_BRIDGE_XLATE_ROOT;
+		u->no_alias = tmp->dev_flags & PCI_DEV_FLAGS_PCI_BRIDGE_NO_ALIAS;
+		u->pcie_bridge_alias = tmp->dev_flags & PCI_DEV_FLAG_PCIE_BRIDGE_ALIAS;
+		if (!pci_is_pcie(tmp)) {
+			u->kind = RIOMMU_PCI_BRIDGE_CONVENTIONAL;
+			continue;
+		}
+		switch (pci_pcie_type(tmp)) {
+		case PCI_EXP_TYPE_ROOT_PORT:
+		case PCI_EXP_TYPE_UPSTREAM:
+		case PCI_EXP_TYPE_DOWNSTREAM:
+			u->kind = RIOMMU_PCI_BRIDGE_PCIE_PORT;
+			break;
+		case PCI_EXP_TYPE_PCI_BRIDGE:
+			u->kind = RIOMMU_PCI_BRIDGE_PCIE_TO_PCI;
+			break;
+		case PCI_EXP_TYPE_PCIE_BRIDGE:
+			u->kind = RIOMMU_PCI_BRIDGE_PCI_TO_PCIE;
+			break;
+		default:
+			u->kind = RIOMMU_PCI_BRIDGE_PCIE_OTHER;
+			break;
+		}
+	}
+	return n;
+}
+
 /* INIT_DELAYED_WORK() is a macro (it also sets up the lockdep map). */
 void riommu_shim_init_delayed_work(struct delayed_work *dwork,
 				   void (*fn)(struct work_struct *work))

@@ -49,6 +49,29 @@ struct delayed_work;
 struct work_struct;
 void riommu_shim_pci_segment_root(struct device *dev, int *segment,
 				  u16 *root_rid);
+
+/* What a bridge above a device is, for its DMA aliases. */
+enum riommu_pci_bridge_kind {
+	RIOMMU_PCI_BRIDGE_PCIE_PORT,	/* root port, switch up/downstream */
+	RIOMMU_PCI_BRIDGE_PCIE_TO_PCI,	/* PCI_EXP_TYPE_PCI_BRIDGE */
+	RIOMMU_PCI_BRIDGE_PCI_TO_PCIE,	/* PCI_EXP_TYPE_PCIE_BRIDGE */
+	RIOMMU_PCI_BRIDGE_PCIE_OTHER,	/* another PCIe type */
+	RIOMMU_PCI_BRIDGE_CONVENTIONAL,	/* not PCIe */
+};
+
+/* One bus above a device (riommu_shim_pci_dma_upstream()). */
+struct riommu_pci_upstream {
+	u16 id;			/* the bridge's pci_dev_id() */
+	u8 secondary;		/* its subordinate bus number */
+	u8 kind;		/* enum riommu_pci_bridge_kind */
+	bool is_virtual;	/* a virtual bus: no bridge (bus->self NULL) */
+	bool xlate_root;	/* PCI_DEV_FLAGS_BRIDGE_XLATE_ROOT */
+	bool no_alias;		/* PCI_DEV_FLAGS_PCI_BRIDGE_NO_ALIAS */
+	bool pcie_bridge_alias;	/* PCI_DEV_FLAG_PCIE_BRIDGE_ALIAS */
+};
+
+int riommu_shim_pci_dma_upstream(struct device *dev, u64 quirk[4],
+				 struct riommu_pci_upstream *up, int max);
 void riommu_shim_init_delayed_work(struct delayed_work *dwork,
 				   void (*fn)(struct work_struct *work));
 bool riommu_shim_schedule_delayed_work(struct delayed_work *dwork,

@@ -7,6 +7,8 @@
 //! (or QEMU's emulated `intel-iommu`) reads or writes; the driver does the
 //! MMIO, the memory allocation and the ordering (barriers, invalidations).
 //!
+//! - [`alias`]: the requester ids a PCI device's DMA may carry (Linux's
+//!   `pci_for_each_dma_alias()`);
 //! - [`dmar`]: the ACPI DMAR table (spec chapter 8);
 //! - [`regs`]: the remapping unit's registers (spec chapter 11);
 //! - [`context`]: scalable-mode root and context entries (spec 9.2, 9.4);
@@ -27,6 +29,7 @@
 //! named as in the spec, with the pre-4.0 "first-level"/"second-level" names
 //! where Linux still uses them (`FLTS`, `SLLPS`, ...).
 
+pub mod alias;
 pub mod context;
 pub mod dmar;
 pub mod fault;
