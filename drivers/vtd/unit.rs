@@ -46,7 +46,7 @@ use crate::riommu::{
         scope::{owning_unit, registration_order, rmrr_scope_covers, PciDev, ScopeDev, UnitScope},
         source_id,
         stage::{ss_geometry, SsGeometry, Stage, Stages},
-        update::{plan, plan_in_place, EntryUpdate, Step},
+        update::{plan, plan_in_place, EntryUpdate, Step, Sync as EntrySync},
         RID_PASID_DEFAULT,
     },
 };
@@ -945,16 +945,17 @@ impl Unit {
             // The first device behind a requester id sets its entry, as
             // 7.3's `device_pasid_table_setup()` leaves a present one.
             let used = t.ctx_users.iter().any(|(r, ..)| *r == rid);
-            let r = if used {
-                Ok(())
-            } else {
-                self.write_context(&mut t, rid, &ctx.0)
-            };
-            if let Err(e) = r {
-                self.drop_ctx_users(&mut t, sid);
-                return Err(e);
-            }
+            // Recorded before the write (the reservation above makes the
+            // push infallible), so that a write that fails after it set P
+            // is undone by `drop_ctx_users`: the directory goes with
+            // `vdev` on the error.
             t.ctx_users.push((rid, sid, ctx.0), GFP_KERNEL)?;
+            if !used {
+                if let Err(e) = self.write_context(&mut t, rid, &ctx.0) {
+                    self.drop_ctx_users(&mut t, sid);
+                    return Err(e);
+                }
+            }
         }
         t.devs.push((sid, vdev.table.clone()), GFP_KERNEL)?;
         Ok(vdev)
@@ -1050,7 +1051,7 @@ impl Unit {
             fm: 0,
         })?)?;
         let update = plan(&cur, words, cc, cc)?;
-        self.apply(table, at, &update)
+        self.apply(table, at, &update, &[], &[])
     }
 
     /// Undoes [`Unit::probe_device`]: blocks RID_PASID, clears the context
@@ -1133,7 +1134,6 @@ impl Unit {
                 }),
             ),
         };
-        let old = dev.state();
         let at = table_index(RID_PASID_DEFAULT) * PASID_WORDS;
         let mut cur = [0u64; PASID_WORDS];
         for (i, w) in cur.iter_mut().enumerate() {
@@ -1145,36 +1145,59 @@ impl Unit {
             dev_tlb: None,
         };
         let drain = self.drain();
+        let mut old = dev.state();
+        if old.is_some() && !PasidEntry(cur).is_present() {
+            // An earlier update failed after it cleared P: the unit may
+            // still cache that entry.  Finish its teardown first.
+            self.submit(pasid_entry_changed(owner, old, None, drain)?.as_slice())?;
+            dev.set_state(None);
+            old = None;
+        }
+        // QEMU keys its pass-through fast path by the requester id the DMA
+        // carries, which for a device behind a PCIe-to-PCI bridge is the
+        // alias: the context-cache invalidation that `riommu_core::vtd::inval`
+        // issues when an entry leaves or enters pass-through (see there)
+        // must name the aliases too, with the same invalidations.
+        let pt = |s: Option<PasidState>| s.is_some_and(|s| s.pgtt == PGTT_PASS_THROUGH);
+        let mut alias_cc = KVec::new();
+        if pt(old) != pt(state) {
+            let did = old.or(state).map_or(0, |s| s.did);
+            for &(rid, user, _) in t.ctx_users.iter() {
+                if user == dev.sid() && rid != dev.sid() {
+                    alias_cc.push(
+                        Descriptor::context_cache(CcGranularity::Device {
+                            did,
+                            sid: rid,
+                            fm: 0,
+                        })?,
+                        GFP_KERNEL,
+                    )?;
+                }
+            }
+        }
+        let (td_extra, su_extra): (&[Descriptor], &[Descriptor]) = if pt(old) {
+            (&alias_cc, &[])
+        } else {
+            (&[], &alias_cc)
+        };
         let update = plan(
             &cur,
             &entry.0,
             pasid_entry_changed(owner, old, None, drain)?,
             pasid_entry_changed(owner, None, state, drain)?,
         )?;
-        // Until the update completed the entry may be anything but the
-        // new one: count it as not present.
-        dev.set_state(None);
-        self.apply(&dev.table, at, &update)?;
-        dev.set_state(state);
-        // QEMU keys its pass-through fast path by the requester id the
-        // DMA carries, which for a device behind a PCIe-to-PCI bridge is
-        // the alias: the context-cache invalidation `riommu_core::vtd::inval`
-        // issues for a pass-through change (see there) must name the
-        // aliases too.
-        let pt = |s: Option<PasidState>| s.is_some_and(|s| s.pgtt == PGTT_PASS_THROUGH);
-        if pt(old) != pt(state) {
-            let did = old.or(state).map_or(0, |s| s.did);
-            for &(rid, user, _) in t.ctx_users.iter() {
-                if user == dev.sid() && rid != dev.sid() {
-                    self.submit(&[Descriptor::context_cache(CcGranularity::Device {
-                        did,
-                        sid: rid,
-                        fm: 0,
-                    })?])?;
-                }
-            }
+        let r = self.apply(&dev.table, at, &update, td_extra, su_extra);
+        // What the unit may cache: the new entry once it is present in
+        // memory; the old one until its teardown completed (the check
+        // above finishes that when P was cleared).
+        let present = dev
+            .table
+            .read_u64(at)
+            .map(|w0| PasidEntry([w0, 0, 0, 0, 0, 0, 0, 0]).is_present());
+        if r.is_ok() || present.unwrap_or(false) {
+            dev.set_state(state);
         }
-        Ok(())
+        r
     }
 
     /// Makes domain `did`'s DMA snoop the CPU caches from now on: sets
@@ -1213,7 +1236,13 @@ impl Unit {
                 pgtt: PGTT_FIRST_STAGE,
             };
             let teardown = pasid_entry_changed(owner, Some(old), None, self.drain())?;
-            self.apply(table, at, &plan_in_place(&cur.0, &new.0, teardown)?)?;
+            self.apply(
+                table,
+                at,
+                &plan_in_place(&cur.0, &new.0, teardown)?,
+                &[],
+                &[],
+            )?;
         }
         Ok(())
     }
@@ -1221,14 +1250,34 @@ impl Unit {
     /// Applies `update` to the entry at 64-bit word `first` of `mem`: each
     /// write after a DMA write barrier, each sync as a queued invalidation
     /// with its wait.
-    fn apply(&self, mem: &DmaPages, first: usize, update: &EntryUpdate) -> Result {
+    ///
+    /// `td_extra` and `su_extra` are more invalidations for the teardown
+    /// and the setup syncs (QEMU's: the aliases' context cache), each a
+    /// submission and wait of its own after the plan's.
+    fn apply(
+        &self,
+        mem: &DmaPages,
+        first: usize,
+        update: &EntryUpdate,
+        td_extra: &[Descriptor],
+        su_extra: &[Descriptor],
+    ) -> Result {
         for step in update.steps() {
             match *step {
                 Step::Write { word, value } => {
                     dma_mb(Write);
                     mem.write_u64(first + usize::from(word), value)?;
                 }
-                Step::Sync(which) => self.submit(update.plan(which).as_slice())?,
+                Step::Sync(which) => {
+                    self.submit(update.plan(which).as_slice())?;
+                    let extra = match which {
+                        EntrySync::Teardown => td_extra,
+                        EntrySync::Setup => su_extra,
+                    };
+                    if !extra.is_empty() {
+                        self.submit(extra)?;
+                    }
+                }
             }
         }
         Ok(())

@@ -756,9 +756,15 @@ pub fn dma_aliases(pdev: &pci::Device) -> Result<Aliases> {
     // pci_dev` of `pdev` (`pci::Device`'s invariant), as the shim's
     // `to_pci_dev()` needs; `quirk` has the 4 words and `up` the
     // `MAX_UPSTREAM` entries the shim may write (it checks `max`).  The
-    // bridges it reads are ancestors of `pdev`, which hold while it does
-    // (`pci_dev`s keep their parent bus's bridge referenced,
-    // `pci_alloc_dev()` / `pci_bus_get()`).
+    // buses and bridges it reads are ancestors of `pdev`, which hold while
+    // it does: a `pci_dev` holds its bus (`pci_alloc_dev()`'s
+    // `pci_bus_get()`, dropped in `pci_release_dev()`), a bus its bridge
+    // (`pci_alloc_child_bus()`: `child->bridge = get_device(&bridge->dev)`,
+    // dropped in `release_pcibus_dev()`), and that bridge its own bus, the
+    // parent; a virtual bus (no bridge) is an SR-IOV one, whose VF holds
+    // its PF (`pci_iov_add_virtfn()`), which holds the PF's bus.
+    // `dma_alias_mask` is 256 bits (`pci_add_dma_alias()`'s
+    // `bitmap_zalloc(MAX_NR_DEVFNS)`), freed only with the device.
     let n = unsafe {
         rb::riommu_shim_pci_dma_upstream(
             raw,

@@ -309,7 +309,13 @@ int riommu_shim_pci_dma_upstream(struct device *dev, u64 quirk[4],
 			continue;
 		}
 		u->id = pci_dev_id(tmp);
-		u->secondary = tmp->subordinate ? tmp->subordinate->number : bus->number;
+		/*
+		 * tmp->subordinate is this bus (pci_alloc_child_bus() sets
+		 * child->self and bridge->subordinate together, probe.c), so
+		 * its number without a second load of a pointer that a
+		 * hot-remove of the bridge may clear.
+		 */
+		u->secondary = bus->number;
 		u->xlate_root = tmp->dev_flags & PCI_DEV_FLAGS_BRIDGE_XLATE_ROOT;
 		u->no_alias = tmp->dev_flags & PCI_DEV_FLAGS_PCI_BRIDGE_NO_ALIAS;
 		u->pcie_bridge_alias = tmp->dev_flags & PCI_DEV_FLAG_PCIE_BRIDGE_ALIAS;

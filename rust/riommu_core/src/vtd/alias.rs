@@ -3,10 +3,13 @@
 //! The requester ids a PCI device's DMA may carry when it reaches the
 //! remapping unit: its own, the ones a quirk gives it, and those the
 //! bridges above it substitute.  The walk is Linux 7.3's
-//! `pci_for_each_dma_alias()` (`drivers/pci/search.c`), which the C driver
-//! calls for every context entry and which 7.3 does not export to modules;
-//! the kernel side hands over the facts it reads ([`Upstream`]), and this
-//! decides.
+//! `pci_for_each_dma_alias()` (`drivers/pci/search.c`), which 7.3 does not
+//! export to modules; the kernel side hands over the facts it reads
+//! ([`Upstream`]), and this decides.  7.3's C driver programs every alias in
+//! legacy mode (`domain_context_mapping()`), but in scalable mode only the
+//! device's own ids (`pci_pasid_table_setup()` skips the aliases of other
+//! `pci_dev`s), so it cannot translate a device behind a PCIe-to-PCI bridge
+//! there; riommu_vtd programs them all, as legacy mode does.
 //!
 //! Example: a conventional PCI device behind a PCIe-to-PCI bridge
 //! (QEMU's `pcie-pci-bridge`) is seen with the requester id

@@ -30,14 +30,20 @@
 //!
 //! So between two waits hardware may combine, word by word, any values the
 //! entry held in that interval. [`check`] enumerates every such combination
-//! and requires that each one with P=1 is exactly the old or the new entry.
+//! and requires that each one with P=1 is exactly the old or the new entry,
+//! that a teardown sync follows the last moment the old entry could be
+//! seen, and a setup sync the store that set P.  It treats every sync as a
+//! completed wait; which invalidations each one carries is the caller's
+//! (`inval::pasid_entry_changed` for PASID entries), checked by its tests.
+//! It also accepts a one-word change of a present entry, which only
+//! [`plan_in_place`] emits, for the fields 7.3 changes so.
 //!
-//! The plans that pass are those of 7.3, plus one wait: a present entry is
-//! never rewritten in place. Its Present bit is cleared, the teardown
-//! invalidations complete, the other words are written, and then (a step
-//! Linux leaves to its `dma_wmb()`) a wait separates those writes from the
-//! store that sets P, so that no fetch can pair the new word 0 with a word
-//! read before the new words were written.
+//! [`plan`] follows 7.3, plus one wait: a present entry is never rewritten
+//! in place. Its Present bit is cleared, the teardown invalidations
+//! complete, the other words are written, and then (a step Linux leaves to
+//! its `dma_wmb()`) a wait separates those writes from the store that sets
+//! P, so that no fetch can pair the new word 0 with a word read before the
+//! new words were written.
 
 use super::super::errno::Errno;
 use super::inval::Plan;
