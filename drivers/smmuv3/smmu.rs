@@ -297,6 +297,10 @@ struct CmdQueue {
     prod: u32,
     /// Batches that failed (a command refused or a timeout).
     errors: u64,
+    /// Whether the SMMU may still hold commands it has not consumed: a
+    /// batch timed out.  After a completed `CMD_SYNC` it has consumed
+    /// everything up to it, so only then is `CMDQ_CONS` read for room.
+    unsettled: bool,
 }
 
 /// The event queue and what was seen on it.
@@ -430,6 +434,17 @@ impl Smmu {
             return Err(ENODEV);
         }
         let two_level = feat.idr0.two_level_strtab();
+        if feat.idr1.sidsize() > u64::from(feat.sid_bits) {
+            // As the C driver warns when its two-level table cannot cover
+            // SIDSIZE: a device with a larger StreamID is refused at probe
+            // (`ERANGE`), and the SMMU aborts such streams (C_BAD_STREAMID).
+            dev_warn!(
+                dev,
+                "the stream table covers {} of {} StreamID bits\n",
+                feat.sid_bits,
+                feat.idr1.sidsize()
+            );
+        }
         if !two_level && feat.sid_bits > MAX_LINEAR_SID_BITS {
             dev_err!(
                 dev,
@@ -464,7 +479,13 @@ impl Smmu {
         Ok(try_pin_init!(Self {
             mmio: Regs(mmio),
             feat,
-            cmdq <- new_spinlock!(CmdQueue { mem: cmem, geom: cgeom, prod: 0, errors: 0 }),
+            cmdq <- new_spinlock!(CmdQueue {
+                mem: cmem,
+                geom: cgeom,
+                prod: 0,
+                errors: 0,
+                unsettled: false,
+            }),
             evtq <- new_spinlock!(EventQueue {
                 mem: emem,
                 geom: egeom,
@@ -598,6 +619,21 @@ impl Smmu {
         if cmds.len() + 1 >= q.geom.entries() as usize {
             return Err(EINVAL);
         }
+        let io = self.io();
+        if q.unsettled {
+            // After a timeout the SMMU may still hold commands: wait for
+            // room rather than overwrite one it has not consumed (the C
+            // driver's arm_smmu_cmdq_poll_until_not_full()).
+            let (geom, prod, needed) = (q.geom, q.prod, cmds.len() as u32 + 1);
+            let cons = read_poll_timeout_atomic(
+                || Ok(io.read(reg::CMDQ_CONS).into_raw()),
+                |&cons| geom.space(prod, cons) >= needed,
+                POLL_DELAY,
+                POLL_RETRIES,
+            )
+            .inspect_err(|e| pr_err!("command queue has no room ({:?})\n", e))?;
+            q.unsettled = !geom.is_empty(prod, cons);
+        }
         let mut prod = q.prod;
         for c in cmds.chain(core::iter::once(sync)) {
             let first = entry_word(q.geom, prod, CMDQ_ENT_SIZE);
@@ -609,7 +645,6 @@ impl Smmu {
         // orders them (`dma_wmb()`; our `writel` would order them as well).
         dma_mb(Write);
         // `prod`: index and wrap bit, as `QueueGeometry` encodes them.
-        let io = self.io();
         io.write_reg(reg::CMDQ_PROD::from_raw(prod));
         let mut failed = false;
         let geom = q.geom;
@@ -635,6 +670,7 @@ impl Smmu {
         if r.is_err() || failed {
             q.errors += 1;
             if r.is_err() {
+                q.unsettled = true;
                 pr_err!("command queue timeout (prod {:#x})\n", prod);
                 return Err(ETIMEDOUT);
             }
