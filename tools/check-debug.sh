@@ -176,8 +176,11 @@ export RIOMMU_MEM=${RIOMMU_MEM:-3G}
 mods=()
 for m in ${modules[@]+"${modules[@]}"}; do mods+=(--module "$m"); done
 # kasan_multi_shot: report every KASAN bug, not only the first.
-# riommu_soak: 1000 object cycles per kind, not 10^4 (ten times slower here).
-append="kasan_multi_shot riommu_test.soak_cycles=1000${slub:+ slub_debug=$slub}"
+# riommu_soak: 1000 object cycles per kind, not 10^4 (ten times slower here),
+# and no slab total check: KASAN's quarantine keeps freed objects counted as
+# active (+1167 KiB in one run, +35 MiB when the soak ran first), so it
+# reports that test as skipped; kmemleak and its exact counters remain.
+append="kasan_multi_shot riommu_test.soak_cycles=1000 riommu_test.soak_slab=skip${slub:+ slub_debug=$slub}"
 log "guest: $RIOMMU_MEM, command line + '$append'"
 "$here/vm.sh" --kdir "$KDIR" --out "$out/vm" --results "$results" \
 	--prog-timeout "${RIOMMU_PROG_TIMEOUT:-1800}" --skips "$here/upstream-skips.txt" \
