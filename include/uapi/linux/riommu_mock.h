@@ -49,6 +49,9 @@ enum {
 	RIOMMU_MOCK_CMD_SVA_UNBIND,
 	RIOMMU_MOCK_CMD_SVA_ACCESS,
 	RIOMMU_MOCK_CMD_SVA_CHECK_INVAL,
+	RIOMMU_MOCK_CMD_CHECK_DEV_CACHE,
+	RIOMMU_MOCK_CMD_DEV_TRIGGER_VEVENT,
+	RIOMMU_MOCK_CMD_TRIGGER_IOPF,
 };
 
 /* Mock device flags, same meaning as the C mock's MOCK_FLAGS_DEVICE_* */
@@ -411,5 +414,71 @@ struct riommu_mock_sva_check_inval {
 	__aligned_u64 out_count;
 };
 #define RIOMMU_MOCK_SVA_CHECK_INVAL _IO(RIOMMU_MOCK_TYPE, RIOMMU_MOCK_CMD_SVA_CHECK_INVAL)
+
+/**
+ * struct riommu_mock_check_dev_cache - RIOMMU_MOCK_CHECK_DEV_CACHE
+ * @size: sizeof(struct riommu_mock_check_dev_cache)
+ * @dev_id: handle from RIOMMU_MOCK_DEV_ADD
+ * @cache_id: slot, 0..RIOMMU_MOCK_DEV_CACHE_ID_MAX
+ * @cache: expected value
+ * @out_cache: the slot's value
+ *
+ * As IOMMU_TEST_OP_DEV_CHECK_CACHE: the device's cache slots, set to
+ * RIOMMU_MOCK_DEV_CACHE_DEFAULT when the device is created and cleared by
+ * vIOMMU invalidations through the device's vDEVICE.  EINVAL when the slot
+ * does not hold @cache or @cache_id is out of range; ENOENT for an unknown
+ * @dev_id.
+ */
+struct riommu_mock_check_dev_cache {
+	__u32 size;
+	__u32 dev_id;
+	__u32 cache_id;
+	__u32 cache;
+	__u32 out_cache;
+	__u32 __reserved;
+};
+#define RIOMMU_MOCK_CHECK_DEV_CACHE _IO(RIOMMU_MOCK_TYPE, RIOMMU_MOCK_CMD_CHECK_DEV_CACHE)
+
+/**
+ * struct riommu_mock_dev_trigger_vevent - RIOMMU_MOCK_DEV_TRIGGER_VEVENT
+ * @size: sizeof(struct riommu_mock_dev_trigger_vevent)
+ * @dev_id: handle from RIOMMU_MOCK_DEV_ADD
+ *
+ * As IOMMU_TEST_OP_TRIGGER_VEVENT: reports an IOMMU_VEVENTQ_TYPE_SELFTEST
+ * event (struct iommu_viommu_event_selftest { virt_id }) for the device's
+ * vDEVICE on its vIOMMU.  ENOENT when the device has no vDEVICE; the errnos
+ * of iommufd_viommu_report_event() otherwise.
+ */
+struct riommu_mock_dev_trigger_vevent {
+	__u32 size;
+	__u32 dev_id;
+};
+#define RIOMMU_MOCK_DEV_TRIGGER_VEVENT _IO(RIOMMU_MOCK_TYPE, RIOMMU_MOCK_CMD_DEV_TRIGGER_VEVENT)
+
+/**
+ * struct riommu_mock_trigger_iopf - RIOMMU_MOCK_TRIGGER_IOPF
+ * @size: sizeof(struct riommu_mock_trigger_iopf)
+ * @dev_id: handle from RIOMMU_MOCK_DEV_ADD
+ * @pasid: the PASID of the faulting access (0: none)
+ * @grpid: the page request group id
+ * @perm: IOMMU_PGFAULT_PERM_* of the access
+ * @__reserved: must be 0
+ * @addr: the faulting address
+ *
+ * As IOMMU_TEST_OP_TRIGGER_IOPF: reports a last-page page request for the
+ * device through iommu_report_device_fault(), which delivers it to the
+ * fault queue of the fault-capable HWPT attached to @dev_id (or @pasid).
+ * Userspace answers it with a page response on that queue.
+ */
+struct riommu_mock_trigger_iopf {
+	__u32 size;
+	__u32 dev_id;
+	__u32 pasid;
+	__u32 grpid;
+	__u32 perm;
+	__u32 __reserved;
+	__aligned_u64 addr;
+};
+#define RIOMMU_MOCK_TRIGGER_IOPF _IO(RIOMMU_MOCK_TYPE, RIOMMU_MOCK_CMD_TRIGGER_IOPF)
 
 #endif /* _UAPI_LINUX_RIOMMU_MOCK_H */
