@@ -11,8 +11,9 @@
 #
 #   tools/check-debug.sh [--reduced] [--slub-debug[=FLAGS]] [--no-setup]
 #
-# --reduced      skip the upstream `iommufd` program (by far the longest
-#                under KASAN+lockdep); run iommufd_fail_nth, every riommu
+# --reduced      skip the upstream `iommufd` program and its riommu_mock run
+#                (by far the longest under KASAN+lockdep); run
+#                iommufd_fail_nth on both mocks, every riommu
 #                program and the VT-d boots (~22 min; .ci/run runs it after
 #                make check when it fits in the CI budget)
 # --slub-debug   also boot with slub_debug=FLAGS (default FZPU: consistency
@@ -153,8 +154,8 @@ log "kselftest per-test timeouts x$scale (CC=$slowcc)"
 progs=()
 if up=$(RIOMMU_OUT=$work CC=$slowcc "$here/selftests-upstream.sh" "$KDIR" "$KSRC" 2>"$out/selftests-upstream.log"); then
 	record "build upstream selftests" 0
-	[ $reduced = 1 ] || progs+=("$up/iommufd")
-	progs+=("$up/iommufd_fail_nth")
+	[ $reduced = 1 ] || progs+=("$up/iommufd" "$up/iommufd.riommu")
+	progs+=("$up/iommufd_fail_nth" "$up/iommufd_fail_nth.riommu")
 else
 	record "build upstream selftests" 1
 	tail -n 25 "$out/selftests-upstream.log" >&2

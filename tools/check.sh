@@ -27,7 +27,8 @@
 #               must not compile (one rustc per case, Kbuild's flags)
 #   runner      tools/test-runner/run.sh, the runner's self-test
 #   qemu        one boot: load the modules, run the upstream iommufd and
-#               iommufd_fail_nth selftests and ours (tools/vm.sh), last
+#               iommufd_fail_nth selftests on the C mock and on riommu_mock
+#               (PROG.riommu), and ours (tools/vm.sh), last
 #               1000 insmod/rmmod cycles of each module (riommu_modcycle.sh)
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -128,7 +129,9 @@ stage selftests
 progs=()
 if up=$("$here/selftests-upstream.sh" "$KDIR" "$KSRC" 2>"$out/selftests-upstream.log"); then
 	record "build upstream selftests" 0
-	progs+=("$up/iommufd" "$up/iommufd_fail_nth")
+	# Each twice: on the C mock, and unmodified through the adapter on
+	# riommu_mock (PROG.riommu; tools/selftests-upstream.sh).
+	progs+=("$up/iommufd" "$up/iommufd_fail_nth" "$up/iommufd.riommu" "$up/iommufd_fail_nth.riommu")
 else
 	record "build upstream selftests" 1
 	tail -n 25 "$out/selftests-upstream.log" >&2

@@ -290,6 +290,33 @@ def scan_console(path, skiplist=()):
 MARK = "@@riommu "
 
 
+ADD_DEV = re.compile(r"\] (\S+) \S+: Adding to iommu group")
+
+
+def mock_devices(console, prog):
+    """Devices the iommu core probed while PROG ran, by bus name, from the
+    console log (the guest init prints "riommu-init: running PROG" first);
+    "dropped" counts printk's lost-message notes.  None without a section."""
+    counts, inside, seen = {}, False, False
+    try:
+        with open(console, encoding="utf-8", errors="replace") as f:
+            for ln in f:
+                if "riommu-init: " in ln:
+                    inside = ("riommu-init: running %s " % prog) in ln
+                    seen = seen or inside
+                    continue
+                if not inside:
+                    continue
+                m = ADD_DEV.search(ln)
+                if m:
+                    counts[m.group(1)] = counts.get(m.group(1), 0) + 1
+                elif "printk messages dropped" in ln:
+                    counts["dropped"] = counts.get("dropped", 0) + 1
+    except OSError:
+        return None
+    return counts if seen else None
+
+
 def judge_vm(outdir, skiplist, qemu, mode, results):
     tap = os.path.join(outdir, "tap.log")
     console = os.path.join(outdir, "console.log")
@@ -390,6 +417,26 @@ def judge_vm(outdir, skiplist, qemu, mode, results):
             rows.append((name, ps, fl, sk, p.summary()))
         else:
             check(name, not p.problems, "; ".join(p.problems) or "rc=0")
+    # The kernel's iommufd selftests run twice: on the C mock, and through
+    # tools/testing/selftests/riommu/upstream/riommu_adapter.h on
+    # riommu_mock (PROG.riommu).  The kernel log says which mock each run
+    # really used: the iommu core logs "Adding to iommu group" for every
+    # device it probes, under the device's bus name.
+    for name in want_progs:
+        if name.endswith(".riommu"):
+            want, other = "riommu_mock", "iommufd_mock"
+        elif name + ".riommu" in want_progs:
+            want, other = "iommufd_mock", "riommu_mock"
+        else:
+            continue
+        n = mock_devices(console, name)
+        if n is None:
+            check(name + " devices", False, "no section for it in the console log")
+            continue
+        good = n.get(want, 0) > 0 and n.get(other, 0) == 0 and not n.get("dropped")
+        check(name + " devices", good, "kernel log: %d %s, %d %s device(s)%s" % (
+            n.get(want, 0), want, n.get(other, 0), other,
+            "; printk dropped messages" if n.get("dropped") else ""))
     if booted and not done and not qemu.startswith("timeout"):
         check("guest", False, "the guest stopped before the end (last marker: %s)" % last)
     hits, known = scan_console(console, skiplist)
