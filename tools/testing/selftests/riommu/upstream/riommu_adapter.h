@@ -43,7 +43,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <linux/iommufd.h>
@@ -51,13 +50,13 @@
 #include "iommufd_test.h"
 
 /* The two mocks' shared constants must be the same numbers. */
-_Static_assert(RIOMMU_MOCK_DEV_NO_DIRTY == MOCK_FLAGS_DEVICE_NO_DIRTY, "flags");
-_Static_assert(RIOMMU_MOCK_DEV_PASID == MOCK_FLAGS_DEVICE_PASID, "flags");
-_Static_assert(RIOMMU_MOCK_PASID_WIDTH == MOCK_PASID_WIDTH, "pasid width");
-_Static_assert(RIOMMU_MOCK_PASID_FAKE_ERROR == IOMMU_TEST_PASID_RESERVED,
+_Static_assert((long)RIOMMU_MOCK_DEV_NO_DIRTY == (long)MOCK_FLAGS_DEVICE_NO_DIRTY, "flags");
+_Static_assert((long)RIOMMU_MOCK_DEV_PASID == (long)MOCK_FLAGS_DEVICE_PASID, "flags");
+_Static_assert((long)RIOMMU_MOCK_PASID_WIDTH == (long)MOCK_PASID_WIDTH, "pasid width");
+_Static_assert((long)RIOMMU_MOCK_PASID_FAKE_ERROR == (long)IOMMU_TEST_PASID_RESERVED,
 	       "fault-injecting pasid");
-_Static_assert(RIOMMU_MOCK_DEV_CACHE_NUM == MOCK_DEV_CACHE_NUM, "cache");
-_Static_assert(RIOMMU_MOCK_IOTLB_NUM == MOCK_NESTED_DOMAIN_IOTLB_NUM, "iotlb");
+_Static_assert((long)RIOMMU_MOCK_DEV_CACHE_NUM == (long)MOCK_DEV_CACHE_NUM, "cache");
+_Static_assert((long)RIOMMU_MOCK_IOTLB_NUM == (long)MOCK_NESTED_DOMAIN_IOTLB_NUM, "iotlb");
 
 #define RIOMMU_ADAPTER_STDEV_BASE 0x70000000u
 #define RIOMMU_ADAPTER_MAX_FD 1024
@@ -314,15 +313,31 @@ static int riommu_adapter_test_cmd(int fd, struct iommu_test_cmd *cmd)
 }
 
 /*
- * Copies @n bytes at @src, without faulting: false when they are not all
- * readable.  Tests pass bad pointers on purpose; those go to the kernel.
+ * Copies @n bytes at @src without faulting.  1: done; 0: they are not all
+ * readable (tests pass bad pointers on purpose; those go to the kernel);
+ * -1 with errno: the copy itself failed (fault injection reaches the pipe
+ * too), and the call fails with that errno rather than reach the C mock.
+ * Through a pipe, as the test kernel need not have process_vm_readv().
  */
 static int riommu_adapter_peek(void *dst, const void *src, size_t n)
 {
-	struct iovec local = { .iov_base = dst, .iov_len = n };
-	struct iovec remote = { .iov_base = (void *)src, .iov_len = n };
+	int p[2], rc = -1, err;
+	ssize_t w;
 
-	return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)n;
+	if (pipe2(p, O_CLOEXEC))
+		return -1;
+	w = write(p[1], src, n);
+	err = errno;
+	if (w < 0 && err == EFAULT)
+		rc = 0;
+	else if (w == (ssize_t)n && read(p[0], dst, n) == (ssize_t)n)
+		rc = 1;
+	else if (w >= 0)
+		err = EIO;
+	close(p[0]);
+	close(p[1]);
+	errno = err;
+	return rc;
 }
 
 static int riommu_adapter_ioctl(int fd, unsigned long req, ...)
@@ -341,18 +356,22 @@ static int riommu_adapter_ioctl(int fd, unsigned long req, ...)
 	 */
 	if (req == IOMMU_TEST_CMD) {
 		struct iommu_test_cmd peek;
+		int ok = riommu_adapter_peek(&peek, arg, sizeof(peek));
 
-		if (riommu_adapter_peek(&peek, arg, sizeof(peek)) &&
-		    peek.size >= sizeof(peek))
+		if (ok < 0)
+			return -1;
+		if (ok && peek.size >= sizeof(peek))
 			return riommu_adapter_test_cmd(fd, arg);
 	}
 	if (req == IOMMU_DESTROY) {
 		struct iommu_destroy peek = {};
 		struct iommu_destroy *d = &peek;
 		uint32_t dev_id = 0;
+		int ok = riommu_adapter_peek(&peek, arg, sizeof(peek));
 
-		if (riommu_adapter_peek(&peek, arg, sizeof(peek)) &&
-		    peek.size >= sizeof(peek))
+		if (ok < 0)
+			return -1;
+		if (ok && peek.size >= sizeof(peek))
 			dev_id = riommu_adapter_dev_id(d->id);
 
 		if (dev_id) {
