@@ -126,6 +126,7 @@ static int riommu_adapter_mock_domain(int fd, struct iommu_test_cmd *cmd,
 		.dev_flags = dev_flags,
 		.pt_id = cmd->id,
 	};
+	struct riommu_mock_dev_remove rm = { .size = sizeof(rm) };
 	struct riommu_adapter_ctx *c = riommu_adapter_get(fd);
 	int ctl = riommu_adapter_ctl(fd);
 
@@ -133,13 +134,14 @@ static int riommu_adapter_mock_domain(int fd, struct iommu_test_cmd *cmd,
 		return -1;
 	if (ioctl(ctl, RIOMMU_MOCK_DEV_ADD, &add))
 		return -1;
+	rm.dev_id = add.out_dev_id;
 	if (add.out_dev_id >= RIOMMU_ADAPTER_MAX_DEV) {
 		fprintf(stderr, "riommu adapter: more than %u mock devices\n",
 			RIOMMU_ADAPTER_MAX_DEV - 1);
+		ioctl(ctl, RIOMMU_MOCK_DEV_REMOVE, &rm);
 		errno = ENOSPC;
 		return -1;
 	}
-	c->idev_of[add.out_dev_id] = add.out_idev_id;
 	if (!cmd->id) {
 		/*
 		 * The C mock always attaches, so pt_id 0 fails there; ask
@@ -149,20 +151,17 @@ static int riommu_adapter_mock_domain(int fd, struct iommu_test_cmd *cmd,
 			.size = sizeof(at),
 			.dev_id = add.out_dev_id,
 		};
-		struct riommu_mock_dev_remove rm = {
-			.size = sizeof(rm),
-			.dev_id = add.out_dev_id,
-		};
-		int rc = ioctl(ctl, RIOMMU_MOCK_DEV_ATTACH, &at);
-		int err = errno;
 
-		if (!rc)
-			return 0;
-		ioctl(ctl, RIOMMU_MOCK_DEV_REMOVE, &rm);
-		c->idev_of[add.out_dev_id] = 0;
-		errno = err;
-		return -1;
+		if (ioctl(ctl, RIOMMU_MOCK_DEV_ATTACH, &at)) {
+			int err = errno;
+
+			ioctl(ctl, RIOMMU_MOCK_DEV_REMOVE, &rm);
+			errno = err;
+			return -1;
+		}
+		add.pt_id = at.pt_id;
 	}
+	c->idev_of[add.out_dev_id] = add.out_idev_id;
 	/* mock_domain and mock_domain_flags share these three fields. */
 	cmd->mock_domain.out_stdev_id = RIOMMU_ADAPTER_STDEV_BASE + add.out_dev_id;
 	cmd->mock_domain.out_hwpt_id = add.pt_id;
