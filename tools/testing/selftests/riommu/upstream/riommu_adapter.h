@@ -23,8 +23,8 @@
  * above any id iommufd allocates in a test, and turns IOMMU_DESTROY of such
  * an id into RIOMMU_MOCK_DEV_REMOVE.  Any other id given as a stdev id
  * becomes dev_id 0, which riommu_mock answers with ENOENT, as iommufd does
- * for a missing object.  TRIGGER_IOPF and TRIGGER_VEVENT name the device by
- * its iommufd device id; the adapter remembers which dev_id each idev_id it
+ * for a missing object.  DEV_CHECK_CACHE, TRIGGER_IOPF and TRIGGER_VEVENT
+ * name the device by its iommufd device id; the adapter remembers which dev_id each idev_id it
  * saw belongs to.
  *
  * Ownership.  C mock devices belong to the iommufd context; riommu_mock
@@ -239,7 +239,8 @@ static int riommu_adapter_test_cmd(int fd, struct iommu_test_cmd *cmd)
 	case IOMMU_TEST_OP_DEV_CHECK_CACHE: {
 		struct riommu_mock_check_dev_cache k = {
 			.size = sizeof(k),
-			.dev_id = riommu_adapter_dev_id(cmd->id),
+			/* An iommufd device id, as iommufd_test_dev_check_cache() */
+			.dev_id = riommu_adapter_dev_of_idev(fd, cmd->id),
 			.cache_id = cmd->check_dev_cache.id,
 			.cache = cmd->check_dev_cache.cache,
 		};
