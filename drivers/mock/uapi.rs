@@ -29,7 +29,8 @@ pub const HW_INFO_TYPE_DEFAULT: u32 = bindings::iommu_hw_info_type_IOMMU_HW_INFO
 /// `IOMMU_HW_INFO_TYPE_RIOMMU_MOCK` (the C mock's selftest type value,
 /// `IOMMU_HW_INFO_TYPE_SELFTEST`, asserted below).
 pub const HW_INFO_TYPE_RIOMMU_MOCK: u32 = test::IOMMU_HW_INFO_TYPE_RIOMMU_MOCK;
-/// `RIOMMU_MOCK_HW_INFO_REGVAL`.
+/// `RIOMMU_MOCK_HW_INFO_REGVAL` (the C mock's `IOMMU_HW_INFO_SELFTEST_REGVAL`,
+/// asserted below).
 pub const HW_INFO_REGVAL: u32 = test::RIOMMU_MOCK_HW_INFO_REGVAL;
 /// `MOCK_IOMMUPT_DEFAULT`: the default page table.
 pub const PAGETABLE_DEFAULT: u32 = test::MOCK_IOMMUPT_DEFAULT;
@@ -426,6 +427,7 @@ assert_same_layout!(SvaCheckInval, test::riommu_mock_sva_check_inval;
 // Where `riommu_mock.h` says a value is the C mock's, it is: the
 // differential suites run the same test bodies on both mocks.
 const _: () = assert!(HW_INFO_TYPE_RIOMMU_MOCK == test::IOMMU_HW_INFO_TYPE_SELFTEST);
+const _: () = assert!(HW_INFO_REGVAL == test::IOMMU_HW_INFO_SELFTEST_REGVAL);
 const _: () = assert!(DEV_NO_DIRTY == test::MOCK_FLAGS_DEVICE_NO_DIRTY);
 const _: () = assert!(DEV_PASID == test::MOCK_FLAGS_DEVICE_PASID);
 const _: () = assert!(APERTURE_START == test::MOCK_APERTURE_START as u64);

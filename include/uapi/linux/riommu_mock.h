@@ -73,9 +73,14 @@ enum {
 	RIOMMU_MOCK_IOTLB_NUM = 4,
 };
 
-/* IOMMU_GET_HW_INFO type and value reported by riommu_mock */
+/*
+ * IOMMU_GET_HW_INFO type and test_reg value reported by riommu_mock: the C
+ * mock's (IOMMU_HW_INFO_TYPE_SELFTEST, IOMMU_HW_INFO_SELFTEST_REGVAL), so
+ * that the same answer comes from either mock.  The sysfs node
+ * /sys/class/iommu/riommu_mock tells the two apart.
+ */
 #define IOMMU_HW_INFO_TYPE_RIOMMU_MOCK 0xfeedbeef
-#define RIOMMU_MOCK_HW_INFO_REGVAL 0x52494f4d /* "RIOM" */
+#define RIOMMU_MOCK_HW_INFO_REGVAL 0xdeadbeef
 
 /**
  * struct riommu_mock_dev_add - RIOMMU_MOCK_DEV_ADD

@@ -1689,6 +1689,9 @@ TEST_F(nesting, hw_info)
 	ASSERT_EQ(0, data.flags);
 	ASSERT_EQ(BE->ops->hw_info_regval, data.test_reg);
 	ASSERT_NE(0, data.test_reg);
+	/* Both mocks give the C mock's answer (mock_domain_hw_info()) */
+	ASSERT_EQ(IOMMU_HW_INFO_TYPE_SELFTEST, info.out_data_type);
+	ASSERT_EQ(IOMMU_HW_INFO_SELFTEST_REGVAL, data.test_reg);
 	ASSERT_EQ(IOMMU_HW_CAP_DIRTY_TRACKING,
 		  info.out_capabilities & IOMMU_HW_CAP_DIRTY_TRACKING);
 	ASSERT_EQ(0, info.out_max_pasid_log2);

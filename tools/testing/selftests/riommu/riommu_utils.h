@@ -60,6 +60,12 @@ _Static_assert((long)MOCK_APERTURE_START == (long)RIOMMU_MOCK_APERTURE_START, "a
 _Static_assert((long)MOCK_APERTURE_LAST == (long)RIOMMU_MOCK_APERTURE_LAST, "aperture");
 _Static_assert((long)MOCK_NESTED_DOMAIN_IOTLB_ID_MAX == (long)RIOMMU_MOCK_IOTLB_ID_MAX, "iotlb");
 _Static_assert((long)MOCK_NESTED_DOMAIN_IOTLB_NUM == (long)RIOMMU_MOCK_IOTLB_NUM, "iotlb");
+_Static_assert((long)MOCK_DEV_CACHE_ID_MAX == (long)RIOMMU_MOCK_DEV_CACHE_ID_MAX, "dev cache");
+_Static_assert((long)MOCK_DEV_CACHE_NUM == (long)RIOMMU_MOCK_DEV_CACHE_NUM, "dev cache");
+_Static_assert((long)IOMMU_TEST_DEV_CACHE_DEFAULT == (long)RIOMMU_MOCK_DEV_CACHE_DEFAULT, "dev cache");
+/* IOMMU_GET_HW_INFO gives the same answer on both mocks */
+_Static_assert(IOMMU_HW_INFO_TYPE_SELFTEST == IOMMU_HW_INFO_TYPE_RIOMMU_MOCK, "hw_info");
+_Static_assert(IOMMU_HW_INFO_SELFTEST_REGVAL == RIOMMU_MOCK_HW_INFO_REGVAL, "hw_info");
 
 #ifndef offsetofend
 #define offsetofend(T, m) (offsetof(T, m) + sizeof(((T *)0)->m))
