@@ -258,7 +258,10 @@ struct riommu_mock_stats {
 };
 #define RIOMMU_MOCK_STATS _IO(RIOMMU_MOCK_TYPE, RIOMMU_MOCK_CMD_STATS)
 
-/* vIOMMU (IOMMU_VIOMMU_TYPE_SELFTEST): each vDEVICE carries 4 cache slots */
+/*
+ * vIOMMU (IOMMU_VIOMMU_TYPE_SELFTEST): each mock device carries 4 cache
+ * slots, which vIOMMU invalidations reach through the device's vDEVICE
+ */
 enum {
 	RIOMMU_MOCK_DEV_CACHE_ID_MAX = 3,
 	RIOMMU_MOCK_DEV_CACHE_NUM = 4,
@@ -298,9 +301,10 @@ struct riommu_mock_trigger_vevent {
  * @cache: expected value
  * @out_cache: the slot's value
  *
- * Like IOMMU_TEST_OP_DEV_CHECK_CACHE, for the vDEVICE's own cache: EINVAL
- * when the slot does not hold @cache or @cache_id is out of range, ENOENT
- * when the vIOMMU or vDEVICE does not exist.
+ * Like IOMMU_TEST_OP_DEV_CHECK_CACHE, reaching the device's cache slots
+ * through its vDEVICE: EINVAL when the slot does not hold @cache or
+ * @cache_id is out of range, ENOENT when the vIOMMU or vDEVICE does not
+ * exist.
  */
 struct riommu_mock_check_vdev_cache {
 	__u32 size;
@@ -451,8 +455,13 @@ struct riommu_mock_check_dev_cache {
  *
  * As IOMMU_TEST_OP_TRIGGER_VEVENT: reports an IOMMU_VEVENTQ_TYPE_SELFTEST
  * event (struct iommu_viommu_event_selftest { virt_id }) for the device's
- * vDEVICE on its vIOMMU.  ENOENT when the device has no vDEVICE; the errnos
- * of iommufd_viommu_report_event() otherwise.
+ * vDEVICE on its vIOMMU.  As in the C mock, "its vIOMMU" and the virt_id are
+ * those recorded when the device's RID was attached to a nested HWPT of a
+ * vIOMMU (an attach to a domain of another vIOMMU, or of none, updates
+ * them).  ENOENT when the device has no such vDEVICE (not attached to a
+ * nested HWPT of a vIOMMU, or virt_id 0) or @dev_id is unknown; the errnos
+ * of iommufd_viommu_report_event() otherwise (EOPNOTSUPP without a vEVENTQ
+ * of that type).
  */
 struct riommu_mock_dev_trigger_vevent {
 	__u32 size;

@@ -1966,6 +1966,8 @@ static const struct {
 	CTL(RIOMMU_MOCK_SVA_UNBIND, riommu_mock_sva_bind),
 	CTL(RIOMMU_MOCK_SVA_ACCESS, riommu_mock_sva_access),
 	CTL(RIOMMU_MOCK_SVA_CHECK_INVAL, riommu_mock_sva_check_inval),
+	CTL(RIOMMU_MOCK_CHECK_DEV_CACHE, riommu_mock_check_dev_cache),
+	CTL(RIOMMU_MOCK_DEV_TRIGGER_VEVENT, riommu_mock_dev_trigger_vevent),
 #undef CTL_V1
 #undef CTL
 };
