@@ -116,6 +116,8 @@ impl MiscDevice for Control {
             uapi::SVA_UNBIND => me.sva_unbind(arg),
             uapi::SVA_ACCESS => me.sva_access(arg),
             uapi::SVA_CHECK_INVAL => me.sva_check_inval(arg),
+            uapi::CHECK_DEV_CACHE => me.check_dev_cache(arg),
+            uapi::DEV_TRIGGER_VEVENT => me.dev_trigger_vevent(arg),
             _ => Err(ENOTTY),
         }
         .map(|()| 0)
@@ -137,6 +139,7 @@ const SVA_ACCESS_MIN: usize = size_of::<uapi::SvaAccess>();
 const SVA_CHECK_INVAL_MIN: usize = size_of::<uapi::SvaCheckInval>();
 const TRIGGER_VEVENT_MIN: usize = size_of::<uapi::TriggerVevent>();
 const CHECK_VDEV_CACHE_MIN: usize = size_of::<uapi::CheckVdevCache>();
+const CHECK_DEV_CACHE_MIN: usize = size_of::<uapi::CheckDevCache>();
 
 impl Control {
     fn dev_add(&self, arg: usize) -> Result {
@@ -393,6 +396,52 @@ impl Control {
         let (cmd, _) = read_ioctl::<uapi::DevRef>(arg, DEV_REF_MIN)?;
         self.with_dev(cmd.dev_id, |e| e.bound.detach())
     }
+
+    /// `RIOMMU_MOCK_CHECK_DEV_CACHE`, as `IOMMU_TEST_OP_DEV_CHECK_CACHE`
+    /// (`iommufd_test_dev_check_cache()`), plus the value.
+    fn check_dev_cache(&self, arg: usize) -> Result {
+        let (mut cmd, size) = read_ioctl::<uapi::CheckDevCache>(arg, CHECK_DEV_CACHE_MIN)?;
+        if cmd.reserved != 0 {
+            return Err(EOPNOTSUPP);
+        }
+        let value = self
+            .with_dev(cmd.dev_id, |e| {
+                Ok(e.dev.data().cache.get(cmd.cache_id as usize))
+            })?
+            .ok_or(EINVAL)?;
+        cmd.out_cache = value;
+        check_answer(arg, &cmd, size, value == cmd.cache)
+    }
+
+    /// `RIOMMU_MOCK_DEV_TRIGGER_VEVENT`, as `IOMMU_TEST_OP_TRIGGER_VEVENT`
+    /// (`iommufd_test_trigger_vevent()`): for the vIOMMU and virtual id the
+    /// device's last RID attach recorded.
+    fn dev_trigger_vevent(&self, arg: usize) -> Result {
+        let (cmd, _) = read_ioctl::<uapi::DevRef>(arg, DEV_REF_MIN)?;
+        self.with_dev(cmd.dev_id, |e| {
+            // Held across the report, as the C mock holds `viommu_rwsem`:
+            // no attach can change the record (or free its vIOMMU) meanwhile.
+            let rec = e.dev.data().viommu.lock();
+            let Some((token, vdev_id)) = *rec else {
+                return Err(ENOENT);
+            };
+            if vdev_id == 0 {
+                return Err(ENOENT);
+            }
+            // The C event's `virt_id` is a `__u32`; C truncates the same way.
+            let ev = uapi::ViommuEventSelftest {
+                virt_id: vdev_id as u32,
+            };
+            mock::instance()?
+                .data()
+                .viommus
+                .find(
+                    |v| domain_token(v) == token,
+                    |v| v.report_event(uapi::VEVENTQ_TYPE_SELFTEST, ev.as_bytes()),
+                )
+                .ok_or(ENOENT)?
+        })
+    }
 }
 
 /// `RIOMMU_MOCK_CHECK_MAP`, as `IOMMU_TEST_OP_MD_CHECK_MAP`.
@@ -540,9 +589,22 @@ fn check_vdev_cache(arg: usize) -> Result {
         .ok_or(ENOENT)?
         .ok_or(EINVAL)?;
     cmd.out_cache = value;
-    write_ioctl(arg, &cmd, size)?;
-    if value != cmd.cache {
-        return Err(EINVAL);
+    check_answer(arg, &cmd, size, value == cmd.cache)
+}
+
+/// The end of a cache check: writes `cmd` (with the value found) back, then
+/// fails with `EINVAL` unless the value was the one expected (`matches`), as
+/// `IOMMU_TEST_OP_DEV_CHECK_CACHE` does.
+fn check_answer<T: IntoBytes + zerocopy::Immutable>(
+    arg: usize,
+    cmd: &T,
+    size: usize,
+    matches: bool,
+) -> Result {
+    write_ioctl(arg, cmd, size)?;
+    if matches {
+        Ok(())
+    } else {
+        Err(EINVAL)
     }
-    Ok(())
 }

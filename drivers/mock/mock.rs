@@ -57,6 +57,53 @@ pub struct MockInstance {
 /// `(pasid, domain token)` pairs, see [`MockDevData::pasids`].
 pub type PasidTable = Pin<KBox<Mutex<KVec<(u32, usize)>>>>;
 
+/// A device's cache slots (the C mock's `mock_dev::cache`): set to
+/// [`uapi::DEV_CACHE_DEFAULT`] when the device is created, cleared by vIOMMU
+/// invalidations through the device's vDEVICE.  Shared (counted) by the
+/// device's data and its vDEVICE.
+pub struct DevCache {
+    slots: [AtomicU32; uapi::DEV_CACHE_NUM],
+}
+
+impl DevCache {
+    /// Slots holding [`uapi::DEV_CACHE_DEFAULT`].
+    pub fn new() -> Result<Arc<Self>> {
+        Ok(Arc::new(
+            Self {
+                slots: [const { AtomicU32::new(uapi::DEV_CACHE_DEFAULT) }; uapi::DEV_CACHE_NUM],
+            },
+            GFP_KERNEL,
+        )?)
+    }
+
+    /// The value of slot `id`.
+    pub fn get(&self, id: usize) -> Option<u32> {
+        self.slots.get(id).map(|c| c.load(Ordering::Relaxed))
+    }
+
+    /// Clears slot `id` (an invalidation), or every slot for `None`.
+    fn clear(&self, id: Option<usize>) {
+        match id {
+            Some(id) => {
+                if let Some(c) = self.slots.get(id) {
+                    c.store(0, Ordering::Relaxed);
+                }
+            }
+            None => {
+                for c in &self.slots {
+                    c.store(0, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+}
+
+/// What the C mock records in `mock_dev::viommu` and `vdev_id` when a
+/// device's RID is attached: the vIOMMU of the nested domain attached (its
+/// token, [`domain_token`] of the [`Viommu`]) and the device's virtual id on
+/// it; `None` on any other domain.  See [`MockDevData::viommu`].
+pub type ViommuRecord = Pin<KBox<Mutex<Option<(usize, u64)>>>>;
+
 /// Data of a device on the mock bus, set by the control device.
 pub struct MockDevData {
     /// `RIOMMU_MOCK_DEV_*` flags.
@@ -71,6 +118,15 @@ pub struct MockDevData {
     /// the domain's driver data ([`domain_token`]).  Read by the control
     /// device's PASID checks, instead of the core's private attach handles.
     pub pasids: PasidTable,
+    /// The device's cache slots.
+    pub cache: Arc<DevCache>,
+    /// The vIOMMU and virtual id `RIOMMU_MOCK_DEV_TRIGGER_VEVENT` reports
+    /// for, as the RID attach callbacks record them (C:
+    /// `mock_domain_nop_attach()`).  A token, not a reference: it names a
+    /// vIOMMU only while the device is attached to one of its nested
+    /// domains (which hold the vIOMMU), and every RID attach updates it;
+    /// users look the vIOMMU up in [`MockInstance::viommus`].
+    pub viommu: ViommuRecord,
 }
 
 impl MockDevData {
@@ -81,6 +137,8 @@ impl MockDevData {
             ctx_key,
             pasid_fake_error: AtomicBool::new(false),
             pasids: KBox::pin_init(new_mutex!(KVec::new()), GFP_KERNEL)?,
+            cache: DevCache::new()?,
+            viommu: KBox::pin_init(new_mutex!(None), GFP_KERNEL)?,
         })
     }
 
@@ -126,6 +184,19 @@ fn pasid_set(dev: &IommuDevice<'_, MockDriver>, pasid: u32, token: Option<usize>
         (None, None) => {}
     }
     Ok(())
+}
+
+/// Records the vIOMMU (`new`: its token and the device's virtual id on it)
+/// of the domain `dev`'s RID is being attached to, as the C mock's
+/// `mock_domain_nop_attach()`: only when the vIOMMU changes.
+fn viommu_set(dev: &IommuDevice<'_, MockDriver>, new: Option<(usize, u64)>) {
+    let Some(data) = MockDevice::<MockDriver>::data_of(dev.iommu(), dev.device()) else {
+        return;
+    };
+    let mut rec = data.viommu.lock();
+    if rec.map(|r| r.0) != new.map(|n| n.0) {
+        *rec = new;
+    }
 }
 
 /// Per-device IOMMU private data.
@@ -188,6 +259,11 @@ impl Driver for MockDriver {
                 test_reg: uapi::HW_INFO_REGVAL,
             },
         )
+    }
+
+    fn attach_blocked(dev: &IommuDevice<'_, Self>, _old: OldDomain<'_, Self>) -> Result {
+        viommu_set(dev, None);
+        Ok(())
     }
 
     fn blocked_set_dev_pasid(
@@ -362,7 +438,9 @@ impl PagingDomain for MockPaging {
         dev: &IommuDevice<'_, MockDriver>,
         _old: OldDomain<'_, MockDriver>,
     ) -> Result {
-        check_attach(self.dirty_ops, dev)
+        check_attach(self.dirty_ops, dev)?;
+        viommu_set(dev, None);
+        Ok(())
     }
 
     fn set_dev_pasid(
@@ -442,9 +520,11 @@ impl NestedDomain for MockNested {
     ) -> Result {
         // As the C mock: a nested domain of a vIOMMU needs the device to have
         // a vDEVICE on it (ENOENT otherwise).
-        if let Some(v) = this.viommu() {
-            v.vdev_id_of(dev.device())?;
-        }
+        let new = match this.viommu() {
+            Some(v) => Some((domain_token(v), v.vdev_id_of(dev.device())?)),
+            None => None,
+        };
+        viommu_set(dev, new);
         Ok(())
     }
 
@@ -486,18 +566,20 @@ impl NestedDomain for MockNested {
 /// [`Viommu::mmap_pages`].)
 pub struct MockViommu;
 
-/// A mock vDEVICE: four cache slots, like the C mock's per-device cache.
+/// A mock vDEVICE: the way to its device's cache slots.
 pub struct MockVdev {
-    cache: [AtomicU32; uapi::DEV_CACHE_NUM],
+    /// The device's slots, by a counted reference (the vDEVICE's data
+    /// cannot borrow from its device).
+    cache: Arc<DevCache>,
     /// Set by `vdevice_release`: an invalidation that still reaches the
     /// vDEVICE afterwards WARNs (the API must unpublish it first).
     released: AtomicBool,
 }
 
 impl MockVdev {
-    /// The value of cache slot `id`.
+    /// The value of the device's cache slot `id`.
     pub fn cache(&self, id: usize) -> Option<u32> {
-        self.cache.get(id).map(|c| c.load(Ordering::Relaxed))
+        self.cache.get(id)
     }
 }
 
@@ -563,11 +645,9 @@ impl ViommuImpl for MockViommu {
             let found = viommu.with_vdevice(cmd.vdev_id.into(), |vd: &Vdevice<MockVdev>| {
                 kernel::warn_on!(vd.released.load(Ordering::Relaxed));
                 if cmd.flags & uapi::INVALIDATE_FLAG_ALL != 0 {
-                    for c in &vd.cache {
-                        c.store(0, Ordering::Relaxed);
-                    }
+                    vd.cache.clear(None);
                 } else {
-                    vd.cache[cmd.cache_id as usize].store(0, Ordering::Relaxed);
+                    vd.cache.clear(Some(cmd.cache_id as usize));
                 }
             });
             if found.is_none() {
@@ -582,15 +662,14 @@ impl ViommuImpl for MockViommu {
 
     fn vdevice_init(
         _viommu: &Viommu<Self>,
-        _vdev: &VdeviceCore<'_>,
+        vdev: &VdeviceCore<'_>,
     ) -> Result<impl PinInit<MockVdev, Error>> {
+        // The vDEVICE's device sits behind the vIOMMU's IOMMU instance
+        // (`iommufd_vdevice_alloc_ioctl()` checks it), so on our mock bus.
+        let inst = instance()?;
+        let data = MockDevice::<MockDriver>::data_of(&inst, vdev.device()).ok_or(EINVAL)?;
         Ok(Ok::<_, Error>(MockVdev {
-            cache: [
-                AtomicU32::new(uapi::DEV_CACHE_DEFAULT),
-                AtomicU32::new(uapi::DEV_CACHE_DEFAULT),
-                AtomicU32::new(uapi::DEV_CACHE_DEFAULT),
-                AtomicU32::new(uapi::DEV_CACHE_DEFAULT),
-            ],
+            cache: data.cache.clone(),
             released: AtomicBool::new(false),
         }))
     }

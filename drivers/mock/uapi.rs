@@ -29,7 +29,8 @@ pub const HW_INFO_TYPE_DEFAULT: u32 = bindings::iommu_hw_info_type_IOMMU_HW_INFO
 /// `IOMMU_HW_INFO_TYPE_RIOMMU_MOCK` (the C mock's selftest type value,
 /// `IOMMU_HW_INFO_TYPE_SELFTEST`, asserted below).
 pub const HW_INFO_TYPE_RIOMMU_MOCK: u32 = test::IOMMU_HW_INFO_TYPE_RIOMMU_MOCK;
-/// `RIOMMU_MOCK_HW_INFO_REGVAL`.
+/// `RIOMMU_MOCK_HW_INFO_REGVAL` (the C mock's `IOMMU_HW_INFO_SELFTEST_REGVAL`,
+/// asserted below).
 pub const HW_INFO_REGVAL: u32 = test::RIOMMU_MOCK_HW_INFO_REGVAL;
 /// `MOCK_IOMMUPT_DEFAULT`: the default page table.
 pub const PAGETABLE_DEFAULT: u32 = test::MOCK_IOMMUPT_DEFAULT;
@@ -131,7 +132,8 @@ pub struct DevAdd {
     pub reserved: u32,
 }
 
-/// `struct riommu_mock_dev_remove` and `struct riommu_mock_dev_detach`.
+/// `struct riommu_mock_dev_remove`, `struct riommu_mock_dev_detach` and
+/// `struct riommu_mock_dev_trigger_vevent`.
 #[repr(C)]
 #[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
 #[expect(missing_docs, reason = "fields: see include/uapi/linux/riommu_mock.h")]
@@ -216,11 +218,11 @@ pub const VIOMMU_TYPE_SELFTEST: u32 = test::IOMMU_VIOMMU_TYPE_SELFTEST;
 pub const VIOMMU_INVALIDATE_DATA_SELFTEST: u32 = test::IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST;
 /// `IOMMU_VEVENTQ_TYPE_SELFTEST`.
 pub const VEVENTQ_TYPE_SELFTEST: u32 = test::IOMMU_VEVENTQ_TYPE_SELFTEST;
-/// `RIOMMU_MOCK_DEV_CACHE_DEFAULT`: initial value of a vDEVICE cache slot.
+/// `RIOMMU_MOCK_DEV_CACHE_DEFAULT`: initial value of a device's cache slot.
 pub const DEV_CACHE_DEFAULT: u32 = test::RIOMMU_MOCK_DEV_CACHE_DEFAULT;
-/// `RIOMMU_MOCK_DEV_CACHE_NUM`: number of cache slots per vDEVICE.
+/// `RIOMMU_MOCK_DEV_CACHE_NUM`: number of cache slots per device.
 pub const DEV_CACHE_NUM: usize = test::RIOMMU_MOCK_DEV_CACHE_NUM as usize;
-/// `RIOMMU_MOCK_DEV_CACHE_ID_MAX`: highest vDEVICE cache slot id.
+/// `RIOMMU_MOCK_DEV_CACHE_ID_MAX`: highest cache slot id.
 pub const DEV_CACHE_ID_MAX: u32 = test::RIOMMU_MOCK_DEV_CACHE_ID_MAX;
 
 /// `struct iommu_viommu_selftest`: optional `IOMMU_VIOMMU_ALLOC` data.
@@ -296,6 +298,24 @@ pub struct CheckVdevCache {
     pub virt_id: u64,
     pub cache: u32,
     pub out_cache: u32,
+}
+
+/// `RIOMMU_MOCK_CHECK_DEV_CACHE`
+pub const CHECK_DEV_CACHE: u32 = mock_io(test::RIOMMU_MOCK_CMD_CHECK_DEV_CACHE);
+/// `RIOMMU_MOCK_DEV_TRIGGER_VEVENT` (its argument is a [`DevRef`]).
+pub const DEV_TRIGGER_VEVENT: u32 = mock_io(test::RIOMMU_MOCK_CMD_DEV_TRIGGER_VEVENT);
+
+/// `struct riommu_mock_check_dev_cache`.
+#[repr(C)]
+#[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[expect(missing_docs, reason = "fields: see include/uapi/linux/riommu_mock.h")]
+pub struct CheckDevCache {
+    pub size: u32,
+    pub dev_id: u32,
+    pub cache_id: u32,
+    pub cache: u32,
+    pub out_cache: u32,
+    pub reserved: u32,
 }
 
 /// `RIOMMU_MOCK_PASID_FAKE_ERROR`: the PASID the mock fails on purpose on a
@@ -414,6 +434,10 @@ assert_same_layout!(TriggerVevent, test::riommu_mock_trigger_vevent;
 assert_same_layout!(CheckVdevCache, test::riommu_mock_check_vdev_cache;
     size, iommufd, viommu_id, cache_id, virt_id, cache, out_cache
 );
+assert_same_layout!(CheckDevCache, test::riommu_mock_check_dev_cache;
+    size, dev_id, cache_id, cache, out_cache, reserved: __reserved
+);
+assert_same_layout!(DevRef, test::riommu_mock_dev_trigger_vevent; size, dev_id);
 assert_same_layout!(Pasid, test::riommu_mock_pasid; size, dev_id, pasid, pt_id);
 assert_same_layout!(SvaBind, test::riommu_mock_sva_bind; size, dev_id, bond_id, out_pasid);
 assert_same_layout!(SvaAccess, test::riommu_mock_sva_access;
@@ -426,6 +450,7 @@ assert_same_layout!(SvaCheckInval, test::riommu_mock_sva_check_inval;
 // Where `riommu_mock.h` says a value is the C mock's, it is: the
 // differential suites run the same test bodies on both mocks.
 const _: () = assert!(HW_INFO_TYPE_RIOMMU_MOCK == test::IOMMU_HW_INFO_TYPE_SELFTEST);
+const _: () = assert!(HW_INFO_REGVAL == test::IOMMU_HW_INFO_SELFTEST_REGVAL);
 const _: () = assert!(DEV_NO_DIRTY == test::MOCK_FLAGS_DEVICE_NO_DIRTY);
 const _: () = assert!(DEV_PASID == test::MOCK_FLAGS_DEVICE_PASID);
 const _: () = assert!(APERTURE_START == test::MOCK_APERTURE_START as u64);

@@ -73,9 +73,14 @@ enum {
 	RIOMMU_MOCK_IOTLB_NUM = 4,
 };
 
-/* IOMMU_GET_HW_INFO type and value reported by riommu_mock */
+/*
+ * IOMMU_GET_HW_INFO type and test_reg value reported by riommu_mock: the C
+ * mock's (IOMMU_HW_INFO_TYPE_SELFTEST, IOMMU_HW_INFO_SELFTEST_REGVAL), so
+ * that the same answer comes from either mock.  The sysfs node
+ * /sys/class/iommu/riommu_mock tells the two apart.
+ */
 #define IOMMU_HW_INFO_TYPE_RIOMMU_MOCK 0xfeedbeef
-#define RIOMMU_MOCK_HW_INFO_REGVAL 0x52494f4d /* "RIOM" */
+#define RIOMMU_MOCK_HW_INFO_REGVAL 0xdeadbeef
 
 /**
  * struct riommu_mock_dev_add - RIOMMU_MOCK_DEV_ADD
@@ -253,7 +258,10 @@ struct riommu_mock_stats {
 };
 #define RIOMMU_MOCK_STATS _IO(RIOMMU_MOCK_TYPE, RIOMMU_MOCK_CMD_STATS)
 
-/* vIOMMU (IOMMU_VIOMMU_TYPE_SELFTEST): each vDEVICE carries 4 cache slots */
+/*
+ * vIOMMU (IOMMU_VIOMMU_TYPE_SELFTEST): each mock device carries 4 cache
+ * slots, which vIOMMU invalidations reach through the device's vDEVICE
+ */
 enum {
 	RIOMMU_MOCK_DEV_CACHE_ID_MAX = 3,
 	RIOMMU_MOCK_DEV_CACHE_NUM = 4,
@@ -293,9 +301,10 @@ struct riommu_mock_trigger_vevent {
  * @cache: expected value
  * @out_cache: the slot's value
  *
- * Like IOMMU_TEST_OP_DEV_CHECK_CACHE, for the vDEVICE's own cache: EINVAL
- * when the slot does not hold @cache or @cache_id is out of range, ENOENT
- * when the vIOMMU or vDEVICE does not exist.
+ * Like IOMMU_TEST_OP_DEV_CHECK_CACHE, reaching the device's cache slots
+ * through its vDEVICE: EINVAL when the slot does not hold @cache or
+ * @cache_id is out of range, ENOENT when the vIOMMU or vDEVICE does not
+ * exist.
  */
 struct riommu_mock_check_vdev_cache {
 	__u32 size;
@@ -446,8 +455,13 @@ struct riommu_mock_check_dev_cache {
  *
  * As IOMMU_TEST_OP_TRIGGER_VEVENT: reports an IOMMU_VEVENTQ_TYPE_SELFTEST
  * event (struct iommu_viommu_event_selftest { virt_id }) for the device's
- * vDEVICE on its vIOMMU.  ENOENT when the device has no vDEVICE; the errnos
- * of iommufd_viommu_report_event() otherwise.
+ * vDEVICE on its vIOMMU.  As in the C mock, "its vIOMMU" and the virt_id are
+ * those recorded when the device's RID was attached to a nested HWPT of a
+ * vIOMMU (an attach to a domain of another vIOMMU, or of none, updates
+ * them).  ENOENT when the device has no such vDEVICE (not attached to a
+ * nested HWPT of a vIOMMU, or virt_id 0) or @dev_id is unknown; the errnos
+ * of iommufd_viommu_report_event() otherwise (EOPNOTSUPP without a vEVENTQ
+ * of that type).
  */
 struct riommu_mock_dev_trigger_vevent {
 	__u32 size;

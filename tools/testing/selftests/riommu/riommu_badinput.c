@@ -211,6 +211,8 @@ union big {
 	struct riommu_mock_trigger_vevent trigger;
 	struct riommu_mock_check_vdev_cache vdev_cache;
 	struct riommu_mock_pasid pasid;
+	struct riommu_mock_check_dev_cache dev_cache;
+	struct riommu_mock_dev_trigger_vevent dev_trigger;
 };
 
 /* An ioctl whose argument struct can be built valid, then mutated */
@@ -423,6 +425,22 @@ static void b_vdev_cache(struct bctx *c, union big *b)
 	};
 }
 
+static void b_dev_cache(struct bctx *c, union big *b)
+{
+	b->dev_cache = (struct riommu_mock_check_dev_cache){
+		.size = sizeof(b->dev_cache), .dev_id = c->dev, .cache_id = 1,
+		.cache = RIOMMU_MOCK_DEV_CACHE_DEFAULT,
+	};
+}
+
+static void b_dev_trigger(struct bctx *c, union big *b)
+{
+	/* dev's RID is not on a nested HWPT: a valid call answers ENOENT */
+	b->dev_trigger = (struct riommu_mock_dev_trigger_vevent){
+		.size = sizeof(b->dev_trigger), .dev_id = c->dev,
+	};
+}
+
 static void b_pasid(struct bctx *c, union big *b)
 {
 	b->pasid = (struct riommu_mock_pasid){
@@ -469,6 +487,12 @@ CTL_OP(op_trigger, RIOMMU_MOCK_TRIGGER_VEVENT, riommu_mock_trigger_vevent,
        b_trigger, NULL);
 CTL_OP(op_vdev_cache, RIOMMU_MOCK_CHECK_VDEV_CACHE,
        riommu_mock_check_vdev_cache, NO_FIELD, NO_FIELD, b_vdev_cache, NULL);
+CTL_OP(op_dev_cache, RIOMMU_MOCK_CHECK_DEV_CACHE, riommu_mock_check_dev_cache,
+       NO_FIELD, offsetof(struct riommu_mock_check_dev_cache, __reserved),
+       b_dev_cache, NULL);
+CTL_OP(op_dev_trigger, RIOMMU_MOCK_DEV_TRIGGER_VEVENT,
+       riommu_mock_dev_trigger_vevent, NO_FIELD, NO_FIELD, b_dev_trigger,
+       NULL);
 CTL_OP(op_pasid_attach, RIOMMU_MOCK_PASID_ATTACH, riommu_mock_pasid,
        NO_FIELD, NO_FIELD, b_pasid, NULL);
 CTL_OP(op_pasid_replace, RIOMMU_MOCK_PASID_REPLACE, riommu_mock_pasid,
@@ -1098,6 +1122,86 @@ static int replace_viommu_nested_no_vdev(struct bctx *c)
 	return rc;
 }
 
+/* --- the device's cache slots and vEVENTs by device -------------------- */
+
+static int dev_cache_ok(struct bctx *c)
+{
+	return be_dev_check_cache(&c->be, c->dev, c->idev, 3,
+				  IOMMU_TEST_DEV_CACHE_DEFAULT);
+}
+
+static int dev_cache_mismatch(struct bctx *c)
+{
+	return be_dev_check_cache(&c->be, c->dev, c->idev, 3, 0);
+}
+
+static int dev_cache_id_bad(struct bctx *c)
+{
+	return be_dev_check_cache(&c->be, c->dev, c->idev,
+				  MOCK_DEV_CACHE_ID_MAX + 1,
+				  IOMMU_TEST_DEV_CACHE_DEFAULT);
+}
+
+static int dev_cache_dev_missing(struct bctx *c)
+{
+	return be_dev_check_cache(&c->be, BAD_ID, BAD_ID, 0,
+				  IOMMU_TEST_DEV_CACHE_DEFAULT);
+}
+
+/* After vinv_ents (slots 0 and 3 of dev's vDEVICE): dev's slots show it */
+static int post_dev_cache_vinv(struct bctx *c, char *why, size_t len)
+{
+	static const uint32_t want[MOCK_DEV_CACHE_NUM] = {
+		0, IOMMU_TEST_DEV_CACHE_DEFAULT, IOMMU_TEST_DEV_CACHE_DEFAULT, 0,
+	};
+	unsigned int s;
+
+	for (s = 0; s != MOCK_DEV_CACHE_NUM; s++)
+		if (be_dev_check_cache(&c->be, c->dev, c->idev, s, want[s])) {
+			snprintf(why, len, "dev cache slot %u: not 0x%x (%s)",
+				 s, want[s], ename(errno));
+			return -1;
+		}
+	/* dev2 has no vDEVICE: untouched */
+	for (s = 0; s != MOCK_DEV_CACHE_NUM; s++)
+		if (be_dev_check_cache(&c->be, c->dev2, c->idev2, s,
+				       IOMMU_TEST_DEV_CACHE_DEFAULT)) {
+			snprintf(why, len, "dev2 cache slot %u changed (%s)",
+				 s, ename(errno));
+			return -1;
+		}
+	return 0;
+}
+
+static int dev_trigger_not_nested(struct bctx *c)
+{
+	/* dev has a vDEVICE, but its RID is on a paging HWPT */
+	return be_dev_trigger_vevent(&c->be, c->dev, c->idev);
+}
+
+static int dev_trigger_no_vdevice(struct bctx *c)
+{
+	return be_dev_trigger_vevent(&c->be, c->dev2, c->idev2);
+}
+
+static int dev_trigger_dev_missing(struct bctx *c)
+{
+	return be_dev_trigger_vevent(&c->be, BAD_ID, BAD_ID);
+}
+
+static int dev_trigger_no_veventq(struct bctx *c)
+{
+	uint32_t n, pt;
+
+	if (hwpt_alloc_nested(c->fd, c->idev, c->viommu, 0, 1, &n))
+		return -2;
+	pt = n;
+	if (be_replace(&c->be, c->dev, &pt))
+		return -2;
+	/* Left attached: the context's teardown undoes it */
+	return be_dev_trigger_vevent(&c->be, c->dev, c->idev);
+}
+
 static int check_map_misaligned(struct bctx *c)
 {
 	return be_check_map(&c->be, c->parent, APERTURE_START + 512, PAGE_4K,
@@ -1643,6 +1747,15 @@ static const struct row rows[] = {
 	F(replace_pt_wrong_type, BOTH, EINVAL, replace_pt_is_device),
 	F(replace_dev_missing, BOTH, ENOENT, replace_dev_missing),
 	F(replace_viommu_nested_without_vdevice, BOTH, ENOENT, replace_viommu_nested_no_vdev),
+	F(dev_cache_ok, BOTH, 0, dev_cache_ok),
+	F(dev_cache_mismatch, BOTH, EINVAL, dev_cache_mismatch),
+	F(dev_cache_id_bad, BOTH, EINVAL, dev_cache_id_bad),
+	F(dev_cache_dev_missing, BOTH, ENOENT, dev_cache_dev_missing),
+	GP(dev_cache_after_vinv, BOTH, 0, op_vinv, M_NONE, post_dev_cache_vinv),
+	F(dev_trigger_vevent_not_nested, BOTH, ENOENT, dev_trigger_not_nested),
+	F(dev_trigger_vevent_no_vdevice, BOTH, ENOENT, dev_trigger_no_vdevice),
+	F(dev_trigger_vevent_dev_missing, BOTH, ENOENT, dev_trigger_dev_missing),
+	F(dev_trigger_vevent_no_veventq, BOTH, EOPNOTSUPP, dev_trigger_no_veventq),
 	F(check_map_misaligned, BOTH, EINVAL, check_map_misaligned),
 	F(check_map_unmapped, BOTH, EINVAL, check_map_unmapped),
 	F(check_map_wrong_type, BOTH, ENOENT, check_map_is_nested),
@@ -1712,6 +1825,9 @@ static const struct row rows[] = {
 	CTL_ROWS(op_trigger, trigger_vevent, EOPNOTSUPP, EOPNOTSUPP),
 	G(ctl_trigger_vevent_reserved, RUST, EOPNOTSUPP, op_trigger, M_RESERVED),
 	CTL_ROWS(op_vdev_cache, check_vdev_cache, 0, EFAULT),
+	CTL_ROWS(op_dev_cache, check_dev_cache, 0, EFAULT),
+	G(ctl_check_dev_cache_reserved, RUST, EOPNOTSUPP, op_dev_cache, M_RESERVED),
+	CTL_ROWS(op_dev_trigger, dev_trigger_vevent, ENOENT, ENOENT),
 	CTL_ROWS(op_pasid_attach, pasid_attach, 0, EFAULT),
 	CTL_ROWS(op_pasid_check, pasid_check, EINVAL, EINVAL),
 	CTL_ROWS(op_pasid_detach, pasid_detach, 0, 0),

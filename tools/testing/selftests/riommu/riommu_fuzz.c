@@ -29,13 +29,14 @@
  *    cannot: pt_id is never 0 here.  PASID 0 is the RID: the C mock's PASID
  *    ops would attach the RID, ours refuse (EINVAL): not used.
  *  - TRIGGER_VEVENT: the C mock reports for a device attached to a nested
- *    HWPT of the vIOMMU with a vDEVICE recorded at attach time; ours for a
- *    (vIOMMU, virt_id) with a vDEVICE.  Triggered only where both must
- *    succeed (attached, vDEVICE created before the attach and alive, a
- *    vEVENTQ of the type).
- *  - vDEVICE caches (per vDEVICE in ours, per device in the C mock) and
- *    IOMMU_GET_HW_INFO's type/value differ: caches are not compared, hw_info
- *    only by errno.
+ *    HWPT of the vIOMMU with a vDEVICE recorded at attach time;
+ *    RIOMMU_MOCK_TRIGGER_VEVENT for a (vIOMMU, virt_id) with a vDEVICE.
+ *    Triggered only where both must succeed (attached, vDEVICE created
+ *    before the attach and alive, a vEVENTQ of the type).
+ *    RIOMMU_MOCK_DEV_TRIGGER_VEVENT follows the C mock's rule: it is
+ *    compared on any device ("dev_trigger_vevent").
+ *  - Device cache slots (DEV_CHECK_CACHE) and IOMMU_GET_HW_INFO's type and
+ *    test_reg are the same in both mocks and compared.
  *  - Devices are removed only after their PASIDs are detached: removing a
  *    C mock device with a PASID attached WARNs in iommufd_device_unbind()
  *    (the idev stays busy; a 7.3 selftest bug, not ours to exercise).
@@ -731,6 +732,21 @@ static bool op_veventq(void)
 	return true;
 }
 
+/* Read vEVENTQ slot @q empty on both sides */
+static void drain(int q)
+{
+	char ev[256];
+	int b;
+
+	for (b = 0; b != 2; b++) {
+		struct pollfd p = { .fd = slots[q].fd[b], .events = POLLIN };
+
+		while (poll(&p, 1, 0) == 1 &&
+		       read(slots[q].fd[b], ev, sizeof(ev)) > 0)
+			;
+	}
+}
+
 static bool op_trigger(void)
 {
 	int d = pick(K_DEV), v, vd, q = -1, i;
@@ -758,20 +774,40 @@ static bool op_trigger(void)
 				  slots[vd].virt_id));
 	if (!same("TRIGGER_VEVENT", r))
 		return false;
-	if (chance(50)) {	/* drain the queue */
-		char ev[256];
-		int b;
-
-		for (b = 0; b != 2; b++) {
-			struct pollfd p = { .fd = slots[q].fd[b],
-					    .events = POLLIN };
-
-			while (poll(&p, 1, 0) == 1 &&
-			       read(slots[q].fd[b], ev, sizeof(ev)) > 0)
-				;
-		}
-	}
+	if (chance(50))
+		drain(q);
 	return true;
+}
+
+/* The by-device vEVENT: the same record rule in both mocks */
+static bool op_dev_trigger(void)
+{
+	int d = chance(95) ? pick(K_DEV) : -1, i;
+	struct res r[2];
+
+	logstep("dev_trigger_vevent dev %d", d);
+	BOTH(r, be_dev_trigger_vevent(&be[b], d < 0 ? BAD_ID : slots[d].handle[b],
+				      sid(d, b)));
+	if (!same("DEV_TRIGGER_VEVENT", r))
+		return false;
+	for (i = 0; i != NSLOTS; i++)	/* drain some queues */
+		if (slots[i].kind == K_VEVENTQ && chance(50))
+			drain(i);
+	return true;
+}
+
+/* A cache slot of a device, against the default or 0 (a bad slot: 4) */
+static bool op_dev_cache(void)
+{
+	int d = chance(95) ? pick(K_DEV) : -1;
+	uint32_t slot = rnd(10) ? rnd(MOCK_DEV_CACHE_NUM) : MOCK_DEV_CACHE_NUM;
+	uint32_t val = chance(50) ? IOMMU_TEST_DEV_CACHE_DEFAULT : 0;
+	struct res r[2];
+
+	logstep("dev_check_cache dev %d slot %u 0x%x", d, slot, val);
+	BOTH(r, be_dev_check_cache(&be[b], d < 0 ? BAD_ID : slots[d].handle[b],
+				   sid(d, b), slot, val));
+	return same("DEV_CHECK_CACHE", r);
 }
 
 static bool op_pasid(void)
@@ -849,11 +885,18 @@ static bool op_dirty(void)
 static bool op_hw_info(void)
 {
 	int d = chance(90) ? pick(K_DEV) : pick_other(K_DEV);
-	struct iommu_test_hw_info info;
+	struct iommu_test_hw_info info[2];
+	struct iommu_hw_info hw[2] = {};
 	struct res r[2];
+	int b;
 
 	logstep("hw_info dev %d", d);
-	BOTH(r, get_hw_info(fds[b], sid(d, b), &info, sizeof(info), NULL));
+	BOTH(r, get_hw_info(fds[b], sid(d, b), &info[b], sizeof(info[b]),
+			    &hw[b]));
+	for (b = 0; b != 2; b++)
+		if (!r[b].err)
+			r[b].aux = (long)info[b].test_reg << 32 ^
+				   hw[b].out_data_type ^ info[b].flags;
 	return same("GET_HW_INFO", r);
 }
 
@@ -877,6 +920,8 @@ static struct fop fops[] = {
 	{ "viommu_invalidate", op_viommu_invalidate, 5 },
 	{ "veventq_alloc", op_veventq, 2 },
 	{ "trigger_vevent", op_trigger, 4 },
+	{ "dev_trigger_vevent", op_dev_trigger, 4 },
+	{ "dev_check_cache", op_dev_cache, 4 },
 	{ "pasid", op_pasid, 6 },
 	{ "dirty", op_dirty, 5 },
 	{ "hw_info", op_hw_info, 2 },

@@ -1689,6 +1689,9 @@ TEST_F(nesting, hw_info)
 	ASSERT_EQ(0, data.flags);
 	ASSERT_EQ(BE->ops->hw_info_regval, data.test_reg);
 	ASSERT_NE(0, data.test_reg);
+	/* Both mocks give the C mock's answer (mock_domain_hw_info()) */
+	ASSERT_EQ(IOMMU_HW_INFO_TYPE_SELFTEST, info.out_data_type);
+	ASSERT_EQ(IOMMU_HW_INFO_SELFTEST_REGVAL, data.test_reg);
 	ASSERT_EQ(IOMMU_HW_CAP_DIRTY_TRACKING,
 		  info.out_capabilities & IOMMU_HW_CAP_DIRTY_TRACKING);
 	ASSERT_EQ(0, info.out_max_pasid_log2);
@@ -1963,6 +1966,8 @@ static const struct {
 	CTL(RIOMMU_MOCK_SVA_UNBIND, riommu_mock_sva_bind),
 	CTL(RIOMMU_MOCK_SVA_ACCESS, riommu_mock_sva_access),
 	CTL(RIOMMU_MOCK_SVA_CHECK_INVAL, riommu_mock_sva_check_inval),
+	CTL(RIOMMU_MOCK_CHECK_DEV_CACHE, riommu_mock_check_dev_cache),
+	CTL(RIOMMU_MOCK_DEV_TRIGGER_VEVENT, riommu_mock_dev_trigger_vevent),
 #undef CTL_V1
 #undef CTL
 };

@@ -15,6 +15,7 @@
 #define BE (&self->be)
 #define FD (self->fd)
 #define IS_RUST (variant->backend->kind == BACKEND_RUST_MOCK)
+#define BAD_ID 0xfffff0u
 
 /* --- PASID operations: be_pasid() of riommu_utils.h ---------------- */
 
@@ -26,32 +27,27 @@ static int pasid_check(struct backend *be, uint32_t dev, uint32_t pasid,
 
 /* --- vIOMMU side channels, per backend -------------------------------- */
 
-/* The cache slot of the device's vDEVICE holds @value (EINVAL if not). */
+/*
+ * The cache slot of the device's vDEVICE holds @value (EINVAL if not):
+ * riommu_mock's by-vDEVICE view of the device's slots.
+ */
 static int vdev_check_cache(struct backend *be, uint32_t idev_id,
 			    uint32_t viommu_id, uint64_t virt_id,
 			    uint32_t slot, uint32_t value)
 {
-	if (be->ops->kind == BACKEND_C_MOCK) {
-		struct iommu_test_cmd cmd = {
-			.size = sizeof(cmd),
-			.op = IOMMU_TEST_OP_DEV_CHECK_CACHE,
-			.id = idev_id,
-			.check_dev_cache = { .id = slot, .cache = value },
-		};
+	struct riommu_mock_check_vdev_cache cmd = {
+		.size = sizeof(cmd),
+		.iommufd = be->iommufd,
+		.viommu_id = viommu_id,
+		.cache_id = slot,
+		.virt_id = virt_id,
+		.cache = value,
+	};
 
-		return ioctl(be->iommufd, IOMMU_TEST_CMD, &cmd);
-	} else {
-		struct riommu_mock_check_vdev_cache cmd = {
-			.size = sizeof(cmd),
-			.iommufd = be->iommufd,
-			.viommu_id = viommu_id,
-			.cache_id = slot,
-			.virt_id = virt_id,
-			.cache = value,
-		};
-
-		return ioctl(be->ctlfd, RIOMMU_MOCK_CHECK_VDEV_CACHE, &cmd);
-	}
+	/* The C mock has no by-vDEVICE view: its by-device check */
+	if (be->ops->kind == BACKEND_C_MOCK)
+		return be_dev_check_cache(be, 0, idev_id, slot, value);
+	return ioctl(be->ctlfd, RIOMMU_MOCK_CHECK_VDEV_CACHE, &cmd);
 }
 
 /* --- plain iommufd helpers -------------------------------------------- */
@@ -563,6 +559,186 @@ TEST_F(viommu, invalidate)
 	ASSERT_EQ(E2BIG, errno);
 	ASSERT_EQ(0, num);
 	ASSERT_EQ(0, destroy(FD, vdev));
+}
+
+/* Every cache slot of the device (@dev/@idev) holds @value */
+#define ASSERT_DEV_CACHE_ALL(dev, idev, value)                               \
+	do {                                                                 \
+		unsigned int __i;                                            \
+		for (__i = 0; __i < MOCK_DEV_CACHE_NUM; __i++)               \
+			ASSERT_OK(be_dev_check_cache(BE, (dev), (idev), __i, \
+						     (value)));              \
+	} while (0)
+
+/*
+ * The cache slots belong to the device (C: struct mock_dev's cache[]):
+ * IOMMU_TEST_OP_DEV_CHECK_CACHE and RIOMMU_MOCK_CHECK_DEV_CACHE read them by
+ * device; vIOMMU invalidations reach them through the device's vDEVICE; they
+ * outlive the vDEVICE.
+ */
+TEST_F(viommu, dev_cache)
+{
+	struct iommu_viommu_invalidate_selftest inv = {};
+	uint32_t vdev, vdev2, dev2, idev2, hwpt2, dev3, idev3, hwpt3, num;
+
+	/* A fresh device, no vDEVICE: every slot at the default */
+	ASSERT_DEV_CACHE_ALL(self->dev, self->idev,
+			     IOMMU_TEST_DEV_CACHE_DEFAULT);
+	/* A mismatch, bad slots, an unknown device */
+	ASSERT_ERRNO(EINVAL, be_dev_check_cache(BE, self->dev, self->idev, 0,
+						0));
+	ASSERT_ERRNO(EINVAL, be_dev_check_cache(BE, self->dev, self->idev,
+						MOCK_DEV_CACHE_ID_MAX + 1,
+						IOMMU_TEST_DEV_CACHE_DEFAULT));
+	ASSERT_ERRNO(EINVAL, be_dev_check_cache(BE, self->dev, self->idev,
+						0xffffffffu,
+						IOMMU_TEST_DEV_CACHE_DEFAULT));
+	ASSERT_ERRNO(ENOENT, be_dev_check_cache(BE, BAD_ID, BAD_ID, 0,
+						IOMMU_TEST_DEV_CACHE_DEFAULT));
+
+	/* An invalidation through the vDEVICE clears the device's slot */
+	ASSERT_OK(vdevice_alloc(FD, self->viommu, self->idev, 0x21, &vdev));
+	ASSERT_DEV_CACHE_ALL(self->dev, self->idev,
+			     IOMMU_TEST_DEV_CACHE_DEFAULT);
+	inv = (struct iommu_viommu_invalidate_selftest){ .vdev_id = 0x21,
+							 .cache_id = 2 };
+	num = 1;
+	ASSERT_OK(viommu_inv_selftest(FD, self->viommu, &inv, &num));
+	ASSERT_EQ(1, num);
+	ASSERT_OK(be_dev_check_cache(BE, self->dev, self->idev, 2, 0));
+	ASSERT_ERRNO(EINVAL, be_dev_check_cache(BE, self->dev, self->idev, 2,
+						IOMMU_TEST_DEV_CACHE_DEFAULT));
+	ASSERT_OK(be_dev_check_cache(BE, self->dev, self->idev, 0,
+				     IOMMU_TEST_DEV_CACHE_DEFAULT));
+	ASSERT_OK(be_dev_check_cache(BE, self->dev, self->idev, 1,
+				     IOMMU_TEST_DEV_CACHE_DEFAULT));
+	ASSERT_OK(be_dev_check_cache(BE, self->dev, self->idev, 3,
+				     IOMMU_TEST_DEV_CACHE_DEFAULT));
+	/* riommu_mock's by-vDEVICE view sees the same slots */
+	ASSERT_OK(vdev_check_cache(BE, self->idev, self->viommu, 0x21, 2, 0));
+
+	/* FLAG_ALL on another device's vDEVICE: only that device's slots */
+	ASSERT_OK(BE->ops->dev_add(BE, self->ioas, 0, &dev2, &idev2, &hwpt2));
+	ASSERT_OK(vdevice_alloc(FD, self->viommu, idev2, 0x22, &vdev2));
+	inv = (struct iommu_viommu_invalidate_selftest){
+		.flags = IOMMU_TEST_INVALIDATE_FLAG_ALL, .vdev_id = 0x22 };
+	num = 1;
+	ASSERT_OK(viommu_inv_selftest(FD, self->viommu, &inv, &num));
+	ASSERT_DEV_CACHE_ALL(dev2, idev2, 0);
+	ASSERT_OK(be_dev_check_cache(BE, self->dev, self->idev, 1,
+				     IOMMU_TEST_DEV_CACHE_DEFAULT));
+	ASSERT_OK(be_dev_check_cache(BE, self->dev, self->idev, 2, 0));
+
+	/* The slots outlive the vDEVICE and are not reset by a new one */
+	ASSERT_OK(destroy(FD, vdev));
+	ASSERT_OK(be_dev_check_cache(BE, self->dev, self->idev, 2, 0));
+	ASSERT_OK(be_dev_check_cache(BE, self->dev, self->idev, 3,
+				     IOMMU_TEST_DEV_CACHE_DEFAULT));
+	ASSERT_OK(vdevice_alloc(FD, self->viommu, self->idev, 0x23, &vdev));
+	ASSERT_OK(be_dev_check_cache(BE, self->dev, self->idev, 2, 0));
+	ASSERT_OK(vdev_check_cache(BE, self->idev, self->viommu, 0x23, 2, 0));
+	/* The old virtual id is gone: the invalidation fails, nothing moves */
+	inv = (struct iommu_viommu_invalidate_selftest){ .vdev_id = 0x21,
+							 .cache_id = 3 };
+	num = 1;
+	ASSERT_ERRNO(EINVAL, viommu_inv_selftest(FD, self->viommu, &inv,
+						 &num));
+	ASSERT_EQ(0, num);
+	ASSERT_OK(be_dev_check_cache(BE, self->dev, self->idev, 3,
+				     IOMMU_TEST_DEV_CACHE_DEFAULT));
+
+	/* A device made later starts at the default; a removed one is gone */
+	ASSERT_OK(BE->ops->dev_add(BE, self->ioas, 0, &dev3, &idev3, &hwpt3));
+	ASSERT_DEV_CACHE_ALL(dev3, idev3, IOMMU_TEST_DEV_CACHE_DEFAULT);
+	ASSERT_OK(BE->ops->dev_remove(BE, dev3));
+	ASSERT_ERRNO(ENOENT, be_dev_check_cache(BE, dev3, idev3, 0,
+						IOMMU_TEST_DEV_CACHE_DEFAULT));
+
+	ASSERT_OK(destroy(FD, vdev2));
+	ASSERT_OK(destroy(FD, vdev));
+	ASSERT_OK(BE->ops->dev_remove(BE, dev2));
+}
+
+/* Read one selftest vEVENT from @qfd: its virt_id, or -1 */
+static long read_one_vevent(int qfd)
+{
+	uint32_t buf[16];
+	ssize_t n = read(qfd, buf, sizeof(buf));
+
+	/* header {flags, sequence} + {virt_id} */
+	if (n != 12 || buf[0] != 0)
+		return -1;
+	return buf[2];
+}
+
+/*
+ * TRIGGER_VEVENT by device, the C mock's way: the event goes to the vIOMMU
+ * of the nested HWPT the RID is attached to, with the virtual id recorded
+ * at that attach; ENOENT otherwise.
+ */
+TEST_F(viommu, dev_trigger_vevent)
+{
+	uint32_t vdev, nested, pt, qid, dev2, idev2, hwpt2, vdev2;
+	struct pollfd pfd = { .events = POLLIN };
+	int qfd;
+
+	/* Unknown device; no vDEVICE; a vDEVICE but the RID not nested */
+	ASSERT_ERRNO(ENOENT, be_dev_trigger_vevent(BE, BAD_ID, BAD_ID));
+	ASSERT_ERRNO(ENOENT, be_dev_trigger_vevent(BE, self->dev, self->idev));
+	ASSERT_OK(veventq_alloc(FD, self->viommu, IOMMU_VEVENTQ_TYPE_SELFTEST,
+				4, &qid, &qfd));
+	ASSERT_OK(vdevice_alloc(FD, self->viommu, self->idev, 0x42, &vdev));
+	ASSERT_ERRNO(ENOENT, be_dev_trigger_vevent(BE, self->dev, self->idev));
+
+	/* Attached to a nested HWPT of the vIOMMU: reported */
+	ASSERT_OK(hwpt_alloc_nested(FD, self->idev, self->viommu, 0, 0,
+				    &nested));
+	pt = nested;
+	ASSERT_OK(BE->ops->replace(BE, self->dev, &pt));
+	ASSERT_OK(be_dev_trigger_vevent(BE, self->dev, self->idev));
+	ASSERT_EQ(0x42, read_one_vevent(qfd));
+
+	/* Back on the parent (another domain, no vIOMMU): ENOENT again */
+	pt = self->parent;
+	ASSERT_OK(BE->ops->replace(BE, self->dev, &pt));
+	ASSERT_ERRNO(ENOENT, be_dev_trigger_vevent(BE, self->dev, self->idev));
+	pfd.fd = qfd;
+	ASSERT_EQ(0, poll(&pfd, 1, 0));
+
+	/* No vEVENTQ of the type: the core's EOPNOTSUPP */
+	pt = nested;
+	ASSERT_OK(BE->ops->replace(BE, self->dev, &pt));
+	close(qfd);
+	ASSERT_OK(destroy(FD, qid));
+	ASSERT_ERRNO(EOPNOTSUPP,
+		     be_dev_trigger_vevent(BE, self->dev, self->idev));
+	pt = self->parent;
+	ASSERT_OK(BE->ops->replace(BE, self->dev, &pt));
+
+	/* Virtual id 0 counts as none in the C mock (ENOENT) */
+	ASSERT_OK(BE->ops->dev_add(BE, self->ioas, 0, &dev2, &idev2, &hwpt2));
+	ASSERT_OK(vdevice_alloc(FD, self->viommu, idev2, 0, &vdev2));
+	ASSERT_OK(veventq_alloc(FD, self->viommu, IOMMU_VEVENTQ_TYPE_SELFTEST,
+				4, &qid, &qfd));
+	pt = nested;
+	ASSERT_OK(BE->ops->replace(BE, dev2, &pt));
+	ASSERT_ERRNO(ENOENT, be_dev_trigger_vevent(BE, dev2, idev2));
+	/* The other device, attached again, still reports its own id */
+	pt = nested;
+	ASSERT_OK(BE->ops->replace(BE, self->dev, &pt));
+	ASSERT_OK(be_dev_trigger_vevent(BE, self->dev, self->idev));
+	ASSERT_EQ(0x42, read_one_vevent(qfd));
+
+	pt = self->parent;
+	ASSERT_OK(BE->ops->replace(BE, dev2, &pt));
+	pt = self->parent;
+	ASSERT_OK(BE->ops->replace(BE, self->dev, &pt));
+	close(qfd);
+	ASSERT_OK(destroy(FD, qid));
+	ASSERT_OK(destroy(FD, nested));
+	ASSERT_OK(destroy(FD, vdev2));
+	ASSERT_OK(destroy(FD, vdev));
+	ASSERT_OK(BE->ops->dev_remove(BE, dev2));
 }
 
 TEST_F(viommu, vevent)

@@ -60,6 +60,12 @@ _Static_assert((long)MOCK_APERTURE_START == (long)RIOMMU_MOCK_APERTURE_START, "a
 _Static_assert((long)MOCK_APERTURE_LAST == (long)RIOMMU_MOCK_APERTURE_LAST, "aperture");
 _Static_assert((long)MOCK_NESTED_DOMAIN_IOTLB_ID_MAX == (long)RIOMMU_MOCK_IOTLB_ID_MAX, "iotlb");
 _Static_assert((long)MOCK_NESTED_DOMAIN_IOTLB_NUM == (long)RIOMMU_MOCK_IOTLB_NUM, "iotlb");
+_Static_assert((long)MOCK_DEV_CACHE_ID_MAX == (long)RIOMMU_MOCK_DEV_CACHE_ID_MAX, "dev cache");
+_Static_assert((long)MOCK_DEV_CACHE_NUM == (long)RIOMMU_MOCK_DEV_CACHE_NUM, "dev cache");
+_Static_assert((long)IOMMU_TEST_DEV_CACHE_DEFAULT == (long)RIOMMU_MOCK_DEV_CACHE_DEFAULT, "dev cache");
+/* IOMMU_GET_HW_INFO gives the same answer on both mocks */
+_Static_assert(IOMMU_HW_INFO_TYPE_SELFTEST == IOMMU_HW_INFO_TYPE_RIOMMU_MOCK, "hw_info");
+_Static_assert(IOMMU_HW_INFO_SELFTEST_REGVAL == RIOMMU_MOCK_HW_INFO_REGVAL, "hw_info");
 
 #ifndef offsetofend
 #define offsetofend(T, m) (offsetof(T, m) + sizeof(((T *)0)->m))
@@ -850,6 +856,57 @@ static inline int be_trigger_vevent(struct backend *be, uint32_t idev_id,
 
 		return ioctl(be->ctlfd, RIOMMU_MOCK_TRIGGER_VEVENT, &cmd);
 	}
+}
+
+/*
+ * The device's cache slot @slot holds @value: 0, or -1 with EINVAL on a
+ * mismatch or a bad @slot, ENOENT for an unknown device.  c_mock:
+ * IOMMU_TEST_OP_DEV_CHECK_CACHE on @idev_id; rust_mock:
+ * RIOMMU_MOCK_CHECK_DEV_CACHE on @dev_handle.
+ */
+static inline int be_dev_check_cache(struct backend *be, uint32_t dev_handle,
+				     uint32_t idev_id, uint32_t slot,
+				     uint32_t value)
+{
+	if (be->ops->kind == BACKEND_C_MOCK) {
+		struct iommu_test_cmd cmd = {
+			.size = sizeof(cmd),
+			.op = IOMMU_TEST_OP_DEV_CHECK_CACHE,
+			.id = idev_id,
+			.check_dev_cache = { .id = slot, .cache = value },
+		};
+
+		return ioctl(be->iommufd, IOMMU_TEST_CMD, &cmd);
+	} else {
+		struct riommu_mock_check_dev_cache cmd = {
+			.size = sizeof(cmd),
+			.dev_id = dev_handle,
+			.cache_id = slot,
+			.cache = value,
+		};
+
+		return ioctl(be->ctlfd, RIOMMU_MOCK_CHECK_DEV_CACHE, &cmd);
+	}
+}
+
+/*
+ * Make the backend's mock report a selftest vEVENT for the device, by
+ * device (the C mock's own way): for the vIOMMU of the nested HWPT the RID
+ * is attached to, with the virtual id recorded at that attach.  c_mock:
+ * IOMMU_TEST_OP_TRIGGER_VEVENT on @idev_id; rust_mock:
+ * RIOMMU_MOCK_DEV_TRIGGER_VEVENT on @dev_handle.
+ */
+static inline int be_dev_trigger_vevent(struct backend *be,
+					uint32_t dev_handle, uint32_t idev_id)
+{
+	struct riommu_mock_dev_trigger_vevent cmd = {
+		.size = sizeof(cmd),
+		.dev_id = dev_handle,
+	};
+
+	if (be->ops->kind == BACKEND_C_MOCK)
+		return be_trigger_vevent(be, idev_id, 0, 0);
+	return ioctl(be->ctlfd, RIOMMU_MOCK_DEV_TRIGGER_VEVENT, &cmd);
 }
 
 enum be_pasid_op {
