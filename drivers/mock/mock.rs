@@ -24,7 +24,7 @@ use crate::riommu::{
     registration::{Instance, IommuRegistration},
     sva::{MmNotifier, MmNotifierHandler, SvaDomain},
     userdata::{UserData, UserDataArray},
-    viommu::{Vdevice, VdeviceCore, Viommu, ViommuCore, ViommuImpl},
+    viommu::{HwQueue, NewHwQueue, Vdevice, VdeviceCore, Viommu, ViommuCore, ViommuImpl},
 };
 use crate::uapi;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -589,6 +589,7 @@ const VIOMMU_MMAP_ORDER: u32 = 1;
 impl ViommuImpl for MockViommu {
     type Driver = MockDriver;
     type Vdev = MockVdev;
+    type HwQueue = MockHwQueue;
 
     fn supports(_dev: &IommuDevice<'_, MockDriver>, ty: u32) -> bool {
         ty == uapi::VIOMMU_TYPE_SELFTEST
@@ -677,6 +678,52 @@ impl ViommuImpl for MockViommu {
     fn vdevice_release(_viommu: &Viommu<Self>, vdev: &Vdevice<MockVdev>) {
         vdev.released.store(true, Ordering::Relaxed);
     }
+
+    fn hw_queue_supports(_viommu: &Viommu<Self>, ty: u32) -> bool {
+        ty == uapi::HW_QUEUE_TYPE_SELFTEST
+    }
+
+    /// As `mock_hw_queue_init_phys()`: queues `0..HW_QUEUE_MAX`, each but
+    /// the first depending on the one below it.
+    fn hw_queue_init<'a>(
+        new: &mut NewHwQueue<'a, Self>,
+    ) -> Result<impl PinInit<MockHwQueue, Error> + 'a> {
+        let index = new.index();
+        if index >= uapi::HW_QUEUE_MAX {
+            return Err(EINVAL);
+        }
+        // A duplicate index (`EEXIST`) is refused by the API before this.
+        let prev = index.checked_sub(1);
+        if let Some(p) = prev {
+            if new.sibling(p).is_none() {
+                return Err(EIO);
+            }
+        }
+        // As the C mock: catch a core that converted the address wrongly.
+        let parent = new.viommu().parent();
+        if new.base_addr_pa() != parent.iova_to_phys(new.core().base_addr()) {
+            return Err(EFAULT);
+        }
+        if let Some(p) = prev {
+            // ENOENT: the queue below is being destroyed meanwhile.
+            new.depend_on(p)
+                .map_err(|e| if e == ENOENT { EIO } else { e })?;
+        }
+        Ok(Ok::<_, Error>(MockHwQueue {
+            released: AtomicBool::new(false),
+        }))
+    }
+
+    fn hw_queue_release(_viommu: &Viommu<Self>, queue: &HwQueue<MockHwQueue>) {
+        kernel::warn_on!(queue.released.swap(true, Ordering::Relaxed));
+    }
+}
+
+/// A mock hardware queue (`IOMMU_HW_QUEUE_TYPE_SELFTEST`): the API keeps its
+/// index and its dependency on the queue below it.
+pub struct MockHwQueue {
+    /// Set by `hw_queue_release`, which must run once.
+    released: AtomicBool,
 }
 
 /// How many invalidations an SVA domain remembers.

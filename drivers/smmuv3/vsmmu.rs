@@ -112,6 +112,7 @@ pub struct Vdev {
 impl ViommuImpl for Vsmmu {
     type Driver = SmmuDriver;
     type Vdev = Vdev;
+    type HwQueue = ();
 
     fn supports(dev: &IommuDevice<'_, SmmuDriver>, ty: u32) -> bool {
         let s = dev.iommu().data().hw();

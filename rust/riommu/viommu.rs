@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! vIOMMU and driver-defined vDEVICE objects (`include/linux/iommufd.h`).
+//! vIOMMU, driver-defined vDEVICE and hardware queue objects
+//! (`include/linux/iommufd.h`).
 //!
-//! iommufd allocates both objects with the size the driver asks for and
+//! iommufd allocates these objects with the size the driver asks for and
 //! keeps its core structure at offset 0; the driver's data follows it.  A
 //! driver implements [`ViommuImpl`]; the glue in [`super::driver`] builds
 //! `get_viommu_size`, `viommu_init` and the `iommufd_viommu_ops` table from
@@ -12,11 +13,15 @@
 //! vIOMMU each hold a reference on it, so both may keep a `&Viommu<T>`.
 //! A vDEVICE's `destroy` is set only once `vdevice_init` succeeded, so an
 //! abort between allocation and initialisation never runs driver code on
-//! uninitialised memory.
+//! uninitialised memory.  The same holds for a hardware queue, which holds
+//! a reference on its vIOMMU; the queues a driver makes depend on each
+//! other only through [`NewHwQueue::depend_on`], which the glue undoes when
+//! the dependent queue is destroyed.
 
 use super::{
     bindings as rb,
     device::IommuDevice,
+    domain::Domain,
     driver::{Driver, DriverStatics},
     objset::{ObjSet, Tracked},
     pages::PhysPages,
@@ -32,9 +37,9 @@ use core::{
 use kernel::{
     bindings,
     device::Device,
-    ffi,
+    ffi, new_mutex,
     prelude::*,
-    sync::{Arc, ArcBorrow},
+    sync::{Arc, ArcBorrow, Mutex},
     types::Opaque,
 };
 
@@ -49,7 +54,10 @@ use kernel::{
 /// the object is published) and read-only afterwards.  `instance` is
 /// `Arc::into_raw` of a reference to the `Instance<T::Driver>` whose
 /// `iommu_device` is the core's `iommu_dev`, from `viommu_init` until
-/// `destroy` (or `viommu_init`'s failure) drops it.
+/// `destroy` (or `viommu_init`'s failure) drops it.  `parent` is, from
+/// `viommu_init` on, the address of the driver's `Domain<Paging>` that the
+/// core passed as the nesting parent.  `hw_queues` is initialised from
+/// `viommu_init` until `destroy`.
 #[repr(C)]
 pub struct Viommu<T> {
     core: Opaque<rb::iommufd_viommu>,
@@ -60,6 +68,58 @@ pub struct Viommu<T> {
     /// (`iommufd_viommu_alloc_hwpt_nested()`), and leaves the counting to
     /// the driver (`iommufd_viommu_alloc_ioctl()`).
     instance: *const ffi::c_void,
+    /// The nesting parent domain (see [`Viommu::parent`]).
+    parent: *const ffi::c_void,
+    /// The initialised hardware queues, by index.
+    hw_queues: Mutex<QueueTable>,
+    inner: T,
+}
+
+/// The hardware queues of a vIOMMU whose `hw_queue_init` succeeded.
+///
+/// # Invariants
+///
+/// Each `queue` is an initialised `HwQueue<T::HwQueue>` of the vIOMMU that
+/// owns the table (`T` its `ViommuImpl`), at the given `index`; indexes are
+/// unique.  An entry is added by the `hw_queue_init` glue once the queue is
+/// initialised, and removed by the `hw_queue_destroy` glue, under the
+/// table's lock, before anything of the queue is dropped; iommufd frees a
+/// queue's memory only after its `destroy` returned
+/// (`iommufd_object_remove()`, `iommufd_object_abort_and_destroy()`).  So
+/// every entry points to live, initialised memory while the lock is held.
+struct QueueTable(KVec<QueueEntry>);
+
+struct QueueEntry {
+    index: u32,
+    queue: *mut rb::iommufd_hw_queue,
+}
+
+// SAFETY: the pointers name iommufd objects, which any thread may use; they
+// are dereferenced only under the table's lock (type invariant).
+unsafe impl Send for QueueTable {}
+
+impl QueueTable {
+    fn find(&self, index: u32) -> Option<*mut rb::iommufd_hw_queue> {
+        self.0.iter().find(|e| e.index == index).map(|e| e.queue)
+    }
+}
+
+/// A hardware queue of a vIOMMU (`IOMMU_HW_QUEUE_ALLOC`): the core
+/// `struct iommufd_hw_queue` at offset 0, the glue's bookkeeping, then the
+/// driver's data (`HW_QUEUE_STRUCT_SIZE()` in C).
+///
+/// # Invariants
+///
+/// Allocated by iommufd with `size_of::<HwQueue<T>>()` bytes; `index`,
+/// `dep` and `inner` are initialised from a successful `hw_queue_init_phys`
+/// until `destroy`.  `dep` is null, or a queue of the same vIOMMU on which
+/// this one holds a `users` reference (taken by [`NewHwQueue::depend_on`]),
+/// dropped by `destroy` after `inner`.
+#[repr(C)]
+pub struct HwQueue<T> {
+    core: Opaque<rb::iommufd_hw_queue>,
+    index: u32,
+    dep: *mut rb::iommufd_hw_queue,
     inner: T,
 }
 
@@ -118,6 +178,7 @@ pub struct Vdevice<T> {
 // The core structs must sit at offset 0 (the C side converts pointers).
 const _: () = assert!(offset_of!(Viommu<u64>, core) == 0);
 const _: () = assert!(offset_of!(Vdevice<u64>, core) == 0);
+const _: () = assert!(offset_of!(HwQueue<u64>, core) == 0);
 
 /// The alignment iommufd's object memory has: `_iommufd_object_alloc()`
 /// uses `kzalloc()`, which aligns to at least `ARCH_KMALLOC_MINALIGN`.
@@ -157,6 +218,14 @@ impl<T> Deref for Viommu<T> {
 }
 
 impl<T> Deref for Vdevice<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.inner
+    }
+}
+
+impl<T> Deref for HwQueue<T> {
     type Target = T;
 
     fn deref(&self) -> &T {
@@ -280,6 +349,21 @@ impl<T> Viommu<T> {
             .map(|r| (&*r.pages, r.offset))
     }
 
+    /// The nesting parent domain the vIOMMU was allocated on.
+    pub fn parent(&self) -> &Domain<<T::Driver as Driver>::Paging>
+    where
+        T: ViommuImpl,
+    {
+        // SAFETY: `viommu_init` stored the parent it was given, checked to be
+        // this driver's paging domain (`ParentDomain::from_raw`), before the
+        // driver saw the vIOMMU (type invariant).  The vIOMMU holds a `users`
+        // reference on the parent HWPT from before `viommu_init` until after
+        // `destroy` (`iommufd_viommu_alloc_ioctl()`,
+        // `iommufd_viommu_destroy()`, drivers/iommu/iommufd/viommu.c), and
+        // the HWPT frees its domain only when it is destroyed.
+        unsafe { &*self.parent.cast::<Domain<<T::Driver as Driver>::Paging>>() }
+    }
+
     /// The virtual id of `dev` on this vIOMMU (`ENOENT` if it has no vDEVICE).
     pub fn vdev_id_of(&self, dev: &Device) -> Result<u64> {
         let mut id: ffi::c_ulong = 0;
@@ -390,6 +474,138 @@ impl<T> Vdevice<T> {
     }
 }
 
+/// The core part of a hardware queue.
+///
+/// # Invariants
+///
+/// `raw` is a live `struct iommufd_hw_queue` for `'a` whose `viommu`,
+/// `type`, `length`, `base_addr` and `obj.id` iommufd set before
+/// `hw_queue_init_phys` and never change (`iommufd_hw_queue_alloc_ioctl()`).
+pub struct HwQueueCore<'a> {
+    raw: &'a Opaque<rb::iommufd_hw_queue>,
+}
+
+impl HwQueueCore<'_> {
+    /// The `IOMMU_HW_QUEUE_TYPE_*` requested (one the driver supports).
+    pub fn queue_type(&self) -> u32 {
+        // SAFETY: set before `hw_queue_init_phys`, never changed (invariant).
+        unsafe { (*self.raw.get()).type_ }
+    }
+
+    /// Where the guest queue is: an IOVA of the vIOMMU's nesting parent
+    /// (`nesting_parent_iova`), a guest physical address, which the core
+    /// pinned and checked to be backed by physically contiguous pages.
+    pub fn base_addr(&self) -> u64 {
+        // SAFETY: as above.
+        unsafe { (*self.raw.get()).base_addr }
+    }
+
+    /// The length of the guest queue in bytes (never 0).
+    pub fn length(&self) -> usize {
+        // SAFETY: as above.
+        unsafe { (*self.raw.get()).length }
+    }
+
+    /// The iommufd object id.
+    pub fn id(&self) -> u32 {
+        // SAFETY: as above.
+        unsafe { (*self.raw.get()).obj.id }
+    }
+}
+
+impl<T> HwQueue<T> {
+    /// The core part.
+    pub fn core(&self) -> HwQueueCore<'_> {
+        // INVARIANT: initialised by iommufd before the driver runs.
+        HwQueueCore { raw: &self.core }
+    }
+
+    /// The index the queue was allocated at (unique per vIOMMU).
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+}
+
+/// A hardware queue being initialised (`hw_queue_init_phys`), with the
+/// vIOMMU's table of initialised queues locked.
+///
+/// # Invariants
+///
+/// `core` is the new queue's, allocated for `HwQueue<V::HwQueue>` on
+/// `viommu`; `table` is `viommu`'s queue table, locked for `'a`; `dep` is
+/// null or a queue of `table` on which the new queue holds a `users`
+/// reference, which whoever consumes `dep` drops.
+pub struct NewHwQueue<'a, V: ViommuImpl> {
+    viommu: &'a Viommu<V>,
+    core: HwQueueCore<'a>,
+    index: u32,
+    base_addr_pa: u64,
+    table: &'a QueueTable,
+    dep: *mut rb::iommufd_hw_queue,
+}
+
+impl<'a, V: ViommuImpl> NewHwQueue<'a, V> {
+    /// The vIOMMU.
+    pub fn viommu(&self) -> &'a Viommu<V> {
+        self.viommu
+    }
+
+    /// The core part: type, guest address and length.
+    pub fn core(&self) -> &HwQueueCore<'a> {
+        &self.core
+    }
+
+    /// The index userspace asked for: the logical queue id of the vIOMMU.
+    /// The glue has already refused (`EEXIST`) an index at which the
+    /// vIOMMU has a queue; any range check is the driver's.
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+
+    /// The host physical address of the guest queue (`base_addr_pa`): its
+    /// `length` bytes are physically contiguous and pinned by iommufd until
+    /// the queue is destroyed.  A value to program into hardware that reads
+    /// the queue, or to compare; nothing in this API dereferences it.
+    pub fn base_addr_pa(&self) -> u64 {
+        self.base_addr_pa
+    }
+
+    /// The vIOMMU's initialised queue at `index`, if any.
+    pub fn sibling(&self, index: u32) -> Option<&HwQueue<V::HwQueue>> {
+        // SAFETY: entries of the locked table are initialised
+        // `HwQueue<V::HwQueue>`s that stay alive while it is locked (type
+        // invariants of `QueueTable` and `Self`), for at least `&self`.
+        self.table
+            .find(index)
+            .map(|q| unsafe { &*q.cast::<HwQueue<V::HwQueue>>() })
+    }
+
+    /// Makes the new queue depend on the vIOMMU's queue at `index`
+    /// (`iommufd_hw_queue_depend()`): that queue cannot be destroyed
+    /// (`IOMMU_DESTROY` gives `EBUSY`) until the new one is.  The glue drops
+    /// the dependency when the new queue is destroyed, after its driver
+    /// data, or at once if its initialisation fails.  `ENOENT` if there is
+    /// no queue at `index` (or it is being destroyed), `EBUSY` if the new
+    /// queue already has its one dependency.
+    pub fn depend_on(&mut self, index: u32) -> Result {
+        if !self.dep.is_null() {
+            return Err(EBUSY);
+        }
+        let depended = self.table.find(index).ok_or(ENOENT)?;
+        let dependent = self.core.raw.get();
+        // SAFETY: both are live queues of this vIOMMU: the new one for 'a,
+        // the other while the table is locked (invariants).  The shim takes
+        // the `users` reference only if the queue's destruction has not
+        // begun, see `riommu_shim_object_depend()`.
+        kernel::error::to_result(unsafe {
+            rb::riommu_shim_object_depend(&raw mut (*dependent).obj, &raw mut (*depended).obj)
+        })?;
+        // INVARIANT: the new queue holds a reference on `depended`.
+        self.dep = depended;
+        Ok(())
+    }
+}
+
 /// A driver's vIOMMU type.
 pub trait ViommuImpl: Send + Sync + Sized + 'static {
     /// The driver.
@@ -434,6 +650,31 @@ pub trait ViommuImpl: Send + Sync + Sized + 'static {
 
     /// Called before a vDEVICE's driver data is dropped.
     fn vdevice_release(_viommu: &Viommu<Self>, _vdev: &Vdevice<Self::Vdev>) {}
+
+    /// The driver-defined part of each hardware queue (`()` for a driver
+    /// that offers none).
+    type HwQueue: Send + Sync + Sized + 'static;
+
+    /// `get_hw_queue_size`: whether the vIOMMU offers hardware queues of
+    /// `IOMMU_HW_QUEUE_TYPE` `ty` (the core answers `EOPNOTSUPP` otherwise).
+    fn hw_queue_supports(_viommu: &Viommu<Self>, _ty: u32) -> bool {
+        false
+    }
+
+    /// `hw_queue_init_phys`: returns the initialiser of the queue's driver
+    /// data.  Called with the vIOMMU's queue table locked (queue
+    /// allocations and destructions of one vIOMMU are serialised), only
+    /// for a supported type and an index at which the vIOMMU has no queue.
+    /// If it fails, the dependency it took (if any) is dropped.
+    fn hw_queue_init<'a>(
+        _new: &mut NewHwQueue<'a, Self>,
+    ) -> Result<impl PinInit<Self::HwQueue, Error> + 'a> {
+        Err::<Result<Self::HwQueue>, _>(EOPNOTSUPP)
+    }
+
+    /// Called, with the queue table locked, before a queue's driver data is
+    /// dropped (the queue is no longer in the table).
+    fn hw_queue_release(_viommu: &Viommu<Self>, _queue: &HwQueue<Self::HwQueue>) {}
 }
 
 /// A placeholder vIOMMU type for drivers that offer none.
@@ -445,6 +686,7 @@ pub enum NoViommu<D> {
 impl<D: DriverStatics<Viommu = NoViommu<D>>> ViommuImpl for NoViommu<D> {
     type Driver = D;
     type Vdev = ();
+    type HwQueue = ();
 
     fn supports(_dev: &IommuDevice<'_, D>, _ty: u32) -> bool {
         false
@@ -543,16 +785,29 @@ pub(in crate::riommu) mod glue {
         let inst: Arc<Instance<D>> =
             unsafe { ArcBorrow::from_raw((*v).iommu_dev.cast::<Instance<D>>()) }.into();
         // SAFETY: the memory after the core part is ours, zeroed, and never
-        // moves (iommufd object memory); nothing reads `set`, `mmap` or
-        // `instance` before this.
+        // moves (iommufd object memory); nothing reads `set`, `mmap`,
+        // `instance`, `parent` or `hw_queues` before this.  The mutex is
+        // initialised in place (pinned: the memory never moves).
         unsafe {
             (&raw mut (*vp).set).write(AtomicPtr::new(ptr::null_mut()));
             (&raw mut (*vp).mmap).write(UnsafeCell::new(None));
             (&raw mut (*vp).instance).write(Arc::into_raw(inst).cast());
+            (&raw mut (*vp).parent).write(ptr::null());
+            let table = new_mutex!(QueueTable(KVec::new()));
+            match <_ as PinInit<_, core::convert::Infallible>>::__init(
+                table,
+                &raw mut (*vp).hw_queues,
+            ) {
+                Ok(()) => {}
+                Err(e) => match e {},
+            }
         }
         let r = (|| -> Result {
             // SAFETY: the parent is live for the call (the core holds it).
             let parent = unsafe { ParentDomain::<D>::from_raw(parent) }?;
+            // SAFETY: ours, see above; the core holds the parent HWPT for
+            // the vIOMMU's life (see `Viommu::parent`).
+            unsafe { (&raw mut (*vp).parent).write(ptr::from_ref(parent.domain()).cast()) };
             // SAFETY: the core part is initialised by iommufd; `mmap` was
             // initialised above and only this `ViommuCore` touches it until
             // `init` returns.
@@ -592,10 +847,12 @@ pub(in crate::riommu) mod glue {
             Ok(()) => 0,
             Err(e) => {
                 // SAFETY: initialised above; the failed vIOMMU is freed by
-                // the core without `destroy` (no ops), so its region and its
-                // instance reference go now.
+                // the core without `destroy` (no ops), so its region, its
+                // (empty: no queue without ops) queue table and its instance
+                // reference go now.
                 unsafe {
                     core::ptr::drop_in_place(&raw mut (*vp).mmap);
+                    core::ptr::drop_in_place(&raw mut (*vp).hw_queues);
                     drop(Arc::from_raw((*vp).instance.cast::<Instance<D>>()));
                 }
                 e.to_errno()
@@ -616,11 +873,15 @@ pub(in crate::riommu) mod glue {
         unsafe { ObjSet::remove_freed(ptr::from_ref(vi)) };
         let owner = D::statics().owner();
         let vp = v.cast::<Viommu<D::Viommu>>();
+        // Every queue holds a `users` reference on its vIOMMU until after
+        // its `destroy` (`iommufd_hw_queue_destroy()`), so none is left.
+        kernel::warn_on!(!vi.hw_queues.lock().0.is_empty());
         // SAFETY: dropped once, the driver's data before the region its
         // data may describe; iommufd frees the memory afterwards.
         unsafe {
             core::ptr::drop_in_place(&raw mut (*vp).inner);
             core::ptr::drop_in_place(&raw mut (*vp).mmap);
+            core::ptr::drop_in_place(&raw mut (*vp).hw_queues);
         }
         // SAFETY: the instance reference `viommu_init` stored (type
         // invariant); iommufd reads nothing through `iommu_dev` after
@@ -740,6 +1001,138 @@ pub(in crate::riommu) mod glue {
         // SAFETY: dropped once; iommufd frees the memory.
         unsafe { core::ptr::drop_in_place(&raw mut (*vd.cast::<Vdevice<V<D>>>()).inner) };
         // SAFETY: drops the reference taken in `vdevice_init`.
+        unsafe { bindings::module_put(owner) };
+    }
+    /// # Safety
+    ///
+    /// Called by iommufd (`get_hw_queue_size`) on an initialised vIOMMU.
+    pub(in crate::riommu) unsafe extern "C" fn get_hw_queue_size<D: DriverStatics>(
+        v: *mut rb::iommufd_viommu,
+        ty: bindings::iommu_hw_queue_type,
+    ) -> usize {
+        type Q<D> = <<D as Driver>::Viommu as ViommuImpl>::HwQueue;
+        const {
+            assert!(
+                fits_kmalloc::<HwQueue<Q<D>>>(),
+                "riommu: the hardware queue type needs more alignment than kmalloc gives"
+            )
+        };
+        // SAFETY: initialised vIOMMU (it has our ops:
+        // `iommufd_hw_queue_alloc_ioctl()` calls `viommu->ops`).
+        let vi = unsafe { viommu::<D>(v) };
+        if D::Viommu::hw_queue_supports(vi, ty) {
+            size_of::<HwQueue<Q<D>>>()
+        } else {
+            0
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by iommufd (`hw_queue_init_phys`) with a zeroed queue of the
+    /// size `get_hw_queue_size` gave, whose core part is initialised and
+    /// whose vIOMMU is ours.
+    pub(in crate::riommu) unsafe extern "C" fn hw_queue_init_phys<D: DriverStatics>(
+        hq: *mut rb::iommufd_hw_queue,
+        index: u32,
+        base_addr_pa: bindings::phys_addr_t,
+    ) -> ffi::c_int {
+        type Q<D> = <<D as Driver>::Viommu as ViommuImpl>::HwQueue;
+        let qp = hq.cast::<HwQueue<Q<D>>>();
+        // SAFETY: `iommufd_hw_queue_alloc_ioctl()` sets `viommu` (holding a
+        // `users` reference on it until after `destroy`), `type`, `length`
+        // and `base_addr` before calling us, and the vIOMMU is initialised
+        // (it has our ops).
+        let (vi, core) = unsafe {
+            (
+                viommu::<D>((*hq).viommu),
+                HwQueueCore {
+                    raw: &*hq.cast::<Opaque<rb::iommufd_hw_queue>>(),
+                },
+            )
+        };
+        let mut table = vi.hw_queues.lock();
+        if table.find(index).is_some() {
+            return EEXIST.to_errno();
+        }
+        if let Err(e) = table.0.reserve(1, GFP_KERNEL) {
+            return Error::from(e).to_errno();
+        }
+        // INVARIANT: the table is `vi`'s, locked; no dependency yet.
+        let mut new = NewHwQueue {
+            viommu: vi,
+            core,
+            index,
+            base_addr_pa,
+            table: &table,
+            dep: ptr::null_mut(),
+        };
+        let r = match D::Viommu::hw_queue_init(&mut new) {
+            // SAFETY: the driver part is ours, zeroed and never moves.
+            Ok(init) => unsafe { <_ as PinInit<_, Error>>::__init(init, &raw mut (*qp).inner) },
+            Err(e) => Err(e),
+        };
+        let dep = new.dep;
+        if let Err(e) = r {
+            if !dep.is_null() {
+                // SAFETY: the reference `depend_on` took; `dep` is live (the
+                // reference keeps it from being destroyed).
+                unsafe { rb::_iommufd_object_undepend(&raw mut (*hq).obj, &raw mut (*dep).obj) };
+            }
+            return e.to_errno();
+        }
+        // SAFETY: ours (see above); read only by `destroy` and lookups,
+        // which need the table entry added below.
+        unsafe {
+            (&raw mut (*qp).index).write(index);
+            (&raw mut (*qp).dep).write(dep);
+        }
+        // INVARIANT: initialised; removed by `hw_queue_destroy` before any
+        // of it is dropped.  Capacity was reserved above.
+        if table
+            .0
+            .push_within_capacity(QueueEntry { index, queue: hq })
+            .is_err()
+        {
+            // Not reached: one entry was reserved and the lock is held.
+            kernel::warn_on!(true);
+        }
+        // SAFETY: only now is there something to destroy; iommufd calls
+        // `destroy` also when it aborts the new queue afterwards
+        // (`iommufd_object_abort_and_destroy()` after a failed response).
+        unsafe {
+            (*hq).destroy = Some(hw_queue_destroy::<D>);
+            bindings::__module_get(D::statics().owner());
+        }
+        drop(table);
+        0
+    }
+
+    /// # Safety
+    ///
+    /// Called by iommufd once for a queue whose `hw_queue_init_phys`
+    /// succeeded.
+    unsafe extern "C" fn hw_queue_destroy<D: DriverStatics>(hq: *mut rb::iommufd_hw_queue) {
+        type Q<D> = <<D as Driver>::Viommu as ViommuImpl>::HwQueue;
+        // SAFETY: initialised (destroy is set only then); the vIOMMU is
+        // live (the queue holds a `users` reference on it until after
+        // `destroy`, `iommufd_hw_queue_destroy()`).
+        let (vi, this) = unsafe { (viommu::<D>((*hq).viommu), &*hq.cast::<HwQueue<Q<D>>>()) };
+        let mut table = vi.hw_queues.lock();
+        // No lookup can reach the queue once it has left the table.
+        table.0.retain(|e| !ptr::eq(e.queue, hq));
+        D::Viommu::hw_queue_release(vi, this);
+        let dep = this.dep;
+        let owner = D::statics().owner();
+        // SAFETY: dropped once; iommufd frees the memory.
+        unsafe { core::ptr::drop_in_place(&raw mut (*hq.cast::<HwQueue<Q<D>>>()).inner) };
+        if !dep.is_null() {
+            // SAFETY: the reference `depend_on` took (type invariant), which
+            // kept `dep` alive; dropped once, after the driver data.
+            unsafe { rb::_iommufd_object_undepend(&raw mut (*hq).obj, &raw mut (*dep).obj) };
+        }
+        drop(table);
+        // SAFETY: drops the reference taken in `hw_queue_init_phys`.
         unsafe { bindings::module_put(owner) };
     }
 }

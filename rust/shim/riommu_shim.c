@@ -137,6 +137,27 @@ unsigned int riommu_shim_object_users(struct iommufd_object *obj)
 	return refcount_read(&obj->users);
 }
 
+/*
+ * _iommufd_object_depend() (drivers/iommu/iommufd/driver.c), but taking the
+ * users reference only if it is not zero: iommufd_object_remove() drops an
+ * object's users to 0 (refcount_dec_if_one(), under the objects' xa_lock)
+ * before it calls the object's destroy op, so a driver that finds a sibling
+ * queue in its own table may find one whose destruction has begun; an
+ * unconditional refcount_inc() there would resurrect an object that is
+ * about to be freed.  refcount_inc_not_zero() is an inline.  The reference
+ * is dropped with _iommufd_object_undepend().
+ */
+int riommu_shim_object_depend(struct iommufd_object *obj_dependent,
+			      struct iommufd_object *obj_depended)
+{
+	if (obj_dependent == obj_depended ||
+	    obj_dependent->type != obj_depended->type)
+		return -EINVAL;
+	if (!refcount_inc_not_zero(&obj_depended->users))
+		return -ENOENT;
+	return 0;
+}
+
 /* Waits for the RCU callbacks above: they run module text. */
 void riommu_shim_rcu_barrier(void)
 {

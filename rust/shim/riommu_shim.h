@@ -29,6 +29,8 @@ size_t riommu_shim_gather_release(struct iommu_iotlb_gather *gather);
 void riommu_shim_rcu_barrier(void);
 struct iommufd_object;
 unsigned int riommu_shim_object_users(struct iommufd_object *obj);
+int riommu_shim_object_depend(struct iommufd_object *obj_dependent,
+			      struct iommufd_object *obj_depended);
 struct iommufd_viommu;
 struct iommufd_vdevice;
 void riommu_shim_viommu_lock(struct iommufd_viommu *viommu);

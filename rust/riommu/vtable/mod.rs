@@ -223,6 +223,8 @@ impl Statics {
         vops.cache_invalidate = Some(viommu::glue::cache_invalidate::<D>);
         vops.vdevice_size = size_of::<viommu::Vdevice<<D::Viommu as ViommuImpl>::Vdev>>();
         vops.vdevice_init = Some(viommu::glue::vdevice_init::<D>);
+        vops.get_hw_queue_size = Some(viommu::glue::get_hw_queue_size::<D>);
+        vops.hw_queue_init_phys = Some(viommu::glue::hw_queue_init_phys::<D>);
 
         let mut sva: bindings::iommu_domain_ops = pin_init::zeroed();
         sva.set_dev_pasid = Some(domain_ops::sva_set_dev_pasid::<D>);

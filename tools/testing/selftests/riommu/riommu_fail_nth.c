@@ -552,6 +552,28 @@ static int path_vdevice_alloc(struct ctx *c)
 	return 0;
 }
 
+/* Hardware queues 0 and 1 (1 depends on 0), destroyed, 0 made again */
+static int path_hw_queue(struct ctx *c)
+{
+	const uint32_t ty = IOMMU_HW_QUEUE_TYPE_SELFTEST;
+	uint32_t q0, q1;
+
+	STEP(viommu_setup(c));
+	NTH_ENABLE();
+	STEP(hw_queue_alloc(c->fd, c->viommu, ty, 0, APERTURE_START, PAGE_4K,
+			    &q0));
+	TRACK(q0);
+	STEP(hw_queue_alloc(c->fd, c->viommu, ty, 1,
+			    APERTURE_START + PAGE_4K / 2, PAGE_4K / 2, &q1));
+	TRACK(q1);
+	STEP(destroy(c, q1));
+	STEP(destroy(c, q0));
+	STEP(hw_queue_alloc(c->fd, c->viommu, ty, 0, APERTURE_START, PAGE_4K,
+			    &q0));
+	TRACK(q0);
+	return 0;
+}
+
 /* Nested HWPT allocated on the vIOMMU, attached and detached */
 static int path_viommu_nested(struct ctx *c)
 {
@@ -1130,6 +1152,7 @@ SWEEP(fail_nth, vdevice_alloc)
 SWEEP(fail_nth, viommu_nested)
 SWEEP(fail_nth, viommu_invalidate)
 SWEEP(fail_nth, veventq)
+SWEEP(fail_nth, hw_queue)
 SWEEP(fail_nth, pasid)
 SWEEP(fail_nth, device)
 

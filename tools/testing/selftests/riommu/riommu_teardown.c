@@ -1131,6 +1131,113 @@ TEST_F_TIMEOUT(race, device_remove_vs_invalidate, 60)
 }
 
 /*
+ * Hardware queues: IOMMU_DESTROY of queue 0 against IOMMU_HW_QUEUE_ALLOC of
+ * queue 1, which depends on it.  iommufd drops queue 0's users to 0 before
+ * it calls its destroy, which takes the vIOMMU's queue table lock; an
+ * allocation of queue 1 that finds queue 0 in the table meanwhile must not
+ * take a reference on it (it gets EIO, as without queue 0), or queue 1 would
+ * later drop a reference on freed memory.  Queue 0's destroy may meet queue
+ * 1 (EBUSY): it tries again.
+ */
+struct hwq_race {
+	int fd;
+	uint32_t viommu;
+	uint64_t iova;
+	atomic_int stop;
+	unsigned long q0_cycles, q0_busy, q1_made, q1_eio;
+	int bad_errno;
+	const char *bad_op;
+};
+
+static void *hwq_race_q1(void *arg)
+{
+	struct hwq_race *r = arg;
+	uint32_t q1;
+
+	while (!atomic_load(&r->stop)) {
+		if (hw_queue_alloc(r->fd, r->viommu,
+				   IOMMU_HW_QUEUE_TYPE_SELFTEST, 1, r->iova,
+				   PAGE_4K, &q1)) {
+			if (errno != EIO) {
+				r->bad_errno = errno;
+				r->bad_op = "IOMMU_HW_QUEUE_ALLOC(1)";
+				break;
+			}
+			r->q1_eio++;
+			continue;
+		}
+		r->q1_made++;
+		if (iommufd_destroy(r->fd, q1)) {
+			r->bad_errno = errno, r->bad_op = "IOMMU_DESTROY(1)";
+			break;
+		}
+	}
+	atomic_store(&r->stop, 1);
+	return NULL;
+}
+
+TEST_F_TIMEOUT(race, hw_queue_destroy_vs_depend, 60)
+{
+	struct hwq_race r = {
+		.fd = self->fd,
+		.viommu = self->viommu,
+		.iova = APERTURE_START,
+	};
+	uint64_t t0 = now_ns();
+	unsigned long warn_iter = 0;
+	uint8_t *buf = alloc_buf(PAGE_4K);
+	uint32_t q0;
+	pthread_t th;
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_OK(ioas_map_fixed(self->fd, self->ioas, buf, PAGE_4K, r.iova));
+	ASSERT_EQ(0, pthread_create(&th, NULL, hwq_race_q1, &r));
+	while (r.q0_cycles < RACE_MAX_ITERS && now_ns() - t0 < RACE_MAX_NS &&
+	       !atomic_load(&r.stop)) {
+		if (!(r.q0_cycles % 16) && !(self->taint0 & TAINT_WARN_BIT) &&
+		    (td_taint() & TAINT_WARN_BIT)) {
+			warn_iter = r.q0_cycles;
+			break;
+		}
+		if (hw_queue_alloc(self->fd, self->viommu,
+				   IOMMU_HW_QUEUE_TYPE_SELFTEST, 0, r.iova,
+				   PAGE_4K, &q0)) {
+			r.bad_errno = errno, r.bad_op = "IOMMU_HW_QUEUE_ALLOC(0)";
+			break;
+		}
+		while (iommufd_destroy(self->fd, q0)) {
+			if (errno != EBUSY) {
+				r.bad_errno = errno, r.bad_op = "IOMMU_DESTROY(0)";
+				break;
+			}
+			r.q0_busy++;
+			sched_yield();
+		}
+		if (r.bad_op)
+			break;
+		r.q0_cycles++;
+	}
+	atomic_store(&r.stop, 1);
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	ksft_print_msg("%s: %lu queue 0 cycles (%lu busy), queue 1 made %lu times, %lu EIO, in %llu ms\n",
+		       _metadata->name, r.q0_cycles, r.q0_busy, r.q1_made,
+		       r.q1_eio,
+		       (unsigned long long)((now_ns() - t0) / 1000000));
+	EXPECT_EQ(0, warn_iter);
+	if (r.bad_op)
+		TH_LOG("%s: %s", r.bad_op, ename(r.bad_errno));
+	ASSERT_EQ(NULL, r.bad_op);
+	ASSERT_LT(0, r.q0_cycles);
+	ASSERT_OK(iommufd_destroy(self->fd, self->viommu));
+	close(self->ctl);
+	self->ctl = -1;
+	close(self->fd);
+	self->fd = -1;
+	munmap(buf, PAGE_4K);
+	ASSERT_COUNTS(&self->base, "hw_queue_destroy_vs_depend");
+}
+
+/*
  * SVA_UNBIND against DEV_REMOVE of the bond's device, started together,
  * again and again.  DEV_REMOVE unbinds the bonds it finds; an SVA_UNBIND
  * that took the bond first must have finished with it (the PASID detached)

@@ -796,6 +796,27 @@ static inline int vdevice_alloc(int fd, uint32_t viommu_id, uint32_t idev_id,
 	return 0;
 }
 
+/* IOMMU_HW_QUEUE_ALLOC of the guest queue at @iova (an IOVA of the parent) */
+static inline int hw_queue_alloc(int fd, uint32_t viommu_id, uint32_t type,
+				 uint32_t index, uint64_t iova, uint64_t length,
+				 uint32_t *out)
+{
+	struct iommu_hw_queue_alloc cmd = {
+		.size = sizeof(cmd),
+		.viommu_id = viommu_id,
+		.type = type,
+		.index = index,
+		.nesting_parent_iova = iova,
+		.length = length,
+	};
+
+	if (ioctl(fd, IOMMU_HW_QUEUE_ALLOC, &cmd))
+		return -1;
+	if (out)
+		*out = cmd.out_hw_queue_id;
+	return 0;
+}
+
 /* IOMMU_VEVENTQ_ALLOC; *out_fd is the event queue file (close it) */
 static inline int veventq_alloc(int fd, uint32_t viommu_id, uint32_t type,
 				uint32_t depth, uint32_t *out_id, int *out_fd)
