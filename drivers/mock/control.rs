@@ -451,15 +451,17 @@ fn check_map(arg: usize) -> Result {
         return Err(EOPNOTSUPP);
     }
     let ctx = IommufdCtx::from_fd(cmd.iommufd)?;
-    let page = PAGE_SIZE as u64;
-    if cmd.iova % page != 0 || cmd.length % page != 0 || cmd.uptr % page != 0 {
-        return Err(EINVAL);
-    }
-    cmd.uptr.checked_add(cmd.length).ok_or(EINVAL)?;
     mock::instance()?
         .data()
         .paging
         .with(ctx.key(), cmd.hwpt_id, |d| -> Result {
+            // The domain's smallest page, as the C mock (2 KiB, or PAGE_SIZE
+            // for the huge variant).
+            let page = d.min_page_size();
+            if cmd.iova % page != 0 || cmd.length % page != 0 || cmd.uptr % page != 0 {
+                return Err(EINVAL);
+            }
+            cmd.uptr.checked_add(cmd.length).ok_or(EINVAL)?;
             let mut off = 0;
             while off < cmd.length {
                 let want = user_addr_to_phys((cmd.uptr + off) as usize)?;

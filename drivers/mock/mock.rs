@@ -3,7 +3,7 @@
 //! The mock IOMMU: `iommu_ops`, paging and nested domains.
 //!
 //! Behaviour and errnos follow the C mock of `drivers/iommu/iommufd/selftest.c`
-//! in Linux 7.3; where they differ on purpose (page sizes) it is said below.
+//! in Linux 7.3, page geometry included (`riommu_core/src/mockpt.rs`).
 
 #![forbid(unsafe_code)]
 
@@ -336,18 +336,19 @@ fn alloc_paging(
         }
         pagetable_type = data.read::<uapi::HwptSelftest>()?.pagetable_type;
     }
-    let full = PageTable::<MockFormat>::pgsize_bitmap();
+    // As `mock_domain_alloc_pgtable()`: every page size of the table (2 KiB
+    // to 64 GiB) and the mock aperture, or for the huge variant 1 MiB
+    // leaves (one level-1 entry, `MOCK_HUGE_PAGE_SIZE`) and PAGE_SIZE,
+    // which iommufd needs, over the whole table.
     let config = match pagetable_type {
         uapi::PAGETABLE_DEFAULT => PagingConfig {
-            pgsize_bitmap: full,
+            pgsize_bitmap: PageTable::<MockFormat>::pgsize_bitmap(),
             aperture_start: uapi::APERTURE_START,
             aperture_end: uapi::APERTURE_LAST,
             force_aperture: true,
         },
         uapi::PAGETABLE_HUGE => PagingConfig {
-            // Userspace maps only huge pages; the core insists on PAGE_SIZE.
-            pgsize_bitmap: (full & !(PageTable::<MockFormat>::level_size(1) - 1))
-                | kernel::page::PAGE_SIZE as u64,
+            pgsize_bitmap: PageTable::<MockFormat>::level_size(1) | kernel::page::PAGE_SIZE as u64,
             aperture_start: 0,
             aperture_end: (1u64 << PageTable::<MockFormat>::va_bits()) - 1,
             force_aperture: true,
@@ -361,6 +362,7 @@ fn alloc_paging(
             table <- LockedPageTable::new(),
             dirty_tracking: AtomicBool::new(false),
             dirty_ops: dirty,
+            min_page: 1 << config.pgsize_bitmap.trailing_zeros(),
         }? Error),
     )?;
     let inst = instance()?;
@@ -403,6 +405,8 @@ pub struct MockPaging {
     table: LockedPageTable<MockFormat>,
     dirty_tracking: AtomicBool,
     dirty_ops: bool,
+    /// The smallest page size of the domain.
+    min_page: u64,
 }
 
 impl MockPaging {
@@ -411,9 +415,16 @@ impl MockPaging {
         self.dirty_tracking.load(Ordering::Relaxed)
     }
 
-    /// Marks the leaf mapping `iova` dirty, as a device write would.
+    /// Marks the entry mapping `iova` dirty, as a device write would (the
+    /// whole leaf then reads dirty).
     pub fn mark_dirty(&self, iova: u64) -> bool {
         self.table.set_dirty(iova)
+    }
+
+    /// The smallest page size, what `IOMMU_TEST_OP_MD_CHECK_MAP` steps by
+    /// (`1 << __ffs(domain->pgsize_bitmap)`).
+    pub fn min_page_size(&self) -> u64 {
+        self.min_page
     }
 
     /// Number of page-table pages of this domain.

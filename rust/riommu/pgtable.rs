@@ -5,7 +5,7 @@
 //!
 //! [`LockedPageTable`] serialises map, unmap and the dirty operations with a
 //! mutex, but [`LockedPageTable::iova_to_phys`] walks without it: iommufd calls
-//! it once per 4 KiB page when it unmaps (to unpin the pages), so a lock
+//! it once per page when it unmaps (to unpin the pages), so a lock
 //! there would cost more than the walk.  That is sound because a table page
 //! that a map or an unmap unlinks is not freed there: it goes to the call's
 //! [`IotlbGather`], which releases it after the flush and through RCU (see
@@ -310,15 +310,18 @@ impl<F: TrustedFormat> LockedPageTable<F> {
     pub fn iova_to_phys(&self, iova: u64) -> u64 {
         // Tables unlinked meanwhile are released only after a grace period.
         let _rcu = kernel::sync::rcu::read_lock();
-        PageTable::<F>::lookup_at(&KernelTableMem, self.root, iova).map_or(0, |leaf| leaf.phys)
+        PageTable::<F>::iova_to_phys_at(&KernelTableMem, self.root, iova)
     }
 
-    /// Marks the leaf mapping `iova` dirty; false if unmapped.
+    /// Marks the entry mapping `iova` dirty (its leaf reads dirty); false
+    /// if unmapped.
     pub fn set_dirty(&self, iova: u64) -> bool {
         self.table.lock().set_dirty(&mut KernelTableMem, iova)
     }
 
-    /// `read_and_clear_dirty` into the core's bitmap.
+    /// `read_and_clear_dirty` into the core's bitmap: each dirty leaf that
+    /// meets the range is recorded whole (`PageTable::read_and_clear_dirty`,
+    /// as generic_pt's `record_dirty()`).
     pub fn read_and_clear_dirty(
         &self,
         iova: u64,

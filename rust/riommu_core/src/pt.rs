@@ -3,9 +3,14 @@
 //! A generic radix I/O page table over abstract table memory.
 //!
 //! Tables are 4 KiB and hold 512 64-bit entries; each level resolves 9 bits of
-//! the IOVA above the 12-bit page offset. Level 0 holds 4 KiB leaves, level 1
-//! 2 MiB, level 2 1 GiB and so on; the top level is `F::LEVELS - 1`. The PTE
-//! encoding is a [`Format`], the memory that holds the tables a [`TableMem`].
+//! the IOVA above the format's granule ([`Format::GRANULE_SHIFT`], 12 bits
+//! unless the format says otherwise). With a 4 KiB granule level 0 holds
+//! 4 KiB leaves, level 1 2 MiB, level 2 1 GiB and so on; the top level is
+//! `F::LEVELS - 1`. A format may also have contiguous leaves
+//! ([`Format::CONTIG_MAX_LG2`]): a leaf of `2^n` consecutive entries of one
+//! table, as AMD's IOMMU (and Linux generic_pt's `amdv1` format) has them.
+//! The PTE encoding is a [`Format`], the memory that holds the tables a
+//! [`TableMem`].
 //!
 //! [`PageTable`] does no locking: the kernel side serializes the `&mut self`
 //! operations of one table (and any reader against them).
@@ -22,7 +27,8 @@ use super::errno::Errno;
 pub const ENTRIES_PER_TABLE: usize = 512;
 /// Size of a table in bytes.
 pub const TABLE_SIZE: u64 = 4096;
-/// log2 of the base (level 0) page size.
+/// log2 of the default granule, the size a level-0 entry maps
+/// ([`Format::GRANULE_SHIFT`]).
 pub const PAGE_SHIFT: u32 = 12;
 /// IOVA bits resolved by one level.
 pub const BITS_PER_LEVEL: u32 = 9;
@@ -32,8 +38,9 @@ pub const MAX_LEVELS: usize = 5;
 /// Mask of the table index bits once shifted down.
 const INDEX_MASK: u64 = (1 << BITS_PER_LEVEL) - 1;
 
-/// log2 of the size that one entry of a table at `level` maps.
-pub const fn level_shift(level: usize) -> u32 {
+/// log2 of the size that one entry of a table at `level` maps, for a
+/// granule of `1 << granule_shift` bytes.
+pub const fn granule_level_shift(granule_shift: u32, level: usize) -> u32 {
     // `level` is at most `MAX_LEVELS` wherever this is used with a valid
     // format; clamp so that a bogus value cannot overflow.
     let level = if level > MAX_LEVELS {
@@ -41,24 +48,28 @@ pub const fn level_shift(level: usize) -> u32 {
     } else {
         level
     };
-    PAGE_SHIFT + BITS_PER_LEVEL * level as u32
+    granule_shift + BITS_PER_LEVEL * level as u32
 }
 
-/// Size in bytes that one entry of a table at `level` maps: `4 KiB << 9 * level`.
+/// log2 of the size that one entry of a table at `level` maps, with the
+/// default 4 KiB granule ([`PAGE_SHIFT`]).
+pub const fn level_shift(level: usize) -> u32 {
+    granule_level_shift(PAGE_SHIFT, level)
+}
+
+/// Size in bytes that one entry of a table at `level` maps with the default
+/// 4 KiB granule: `4 KiB << 9 * level` ([`PageTable::level_size`] is the
+/// format's own).
 ///
 /// `level` must be at most [`MAX_LEVELS`]; larger values are clamped.
 pub const fn level_size(level: usize) -> u64 {
     1 << level_shift(level)
 }
 
-/// Index within its table of the entry at `level` that translates `iova`.
-const fn table_index(iova: u64, level: usize) -> usize {
-    ((iova >> level_shift(level)) & INDEX_MASK) as usize
-}
-
 /// The memory that holds page tables.
 ///
-/// A table is 4 KiB of 512 `u64` entries, identified by a non-zero, 4 KiB
+/// A table is 4 KiB of 512 `u64` entries, whatever the format's granule
+/// (as generic_pt's `PT_TABLEMEM_LG2SZ`), identified by a non-zero, 4 KiB
 /// aligned address (a physical address in the kernel). The all-zero entry
 /// must be non-present in every [`Format`], as new tables come zeroed.
 pub trait TableMem {
@@ -96,14 +107,29 @@ pub trait TableMem {
 
 /// A page table entry format.
 pub trait Format {
-    /// Number of levels, 1 to [`MAX_LEVELS`]; level 0 holds 4 KiB leaves and
-    /// the top level is `LEVELS - 1`.
+    /// log2 of the granule, the size that one level-0 entry maps: 12 (4 KiB)
+    /// unless the format says otherwise, 10 to 12.  A table is 4 KiB of 512
+    /// entries whatever the granule, so one entry at `level` maps
+    /// `1 << (GRANULE_SHIFT + 9 * level)` bytes.
+    const GRANULE_SHIFT: u32 = PAGE_SHIFT;
+
+    /// Number of levels, 1 to [`MAX_LEVELS`]; level 0 holds granule-sized
+    /// leaves and the top level is `LEVELS - 1`.
     const LEVELS: usize;
 
     /// Levels that can hold leaves: bit `L` set allows leaves at level `L`
-    /// (4 KiB at 0, 2 MiB at 1, 1 GiB at 2, ...). No bit at or above
-    /// `LEVELS` may be set.
+    /// (with a 4 KiB granule: 4 KiB at 0, 2 MiB at 1, 1 GiB at 2, ...). No
+    /// bit at or above `LEVELS` may be set.
     const LEAF_LEVELS: u32;
+
+    /// log2 of the largest number of consecutive entries one leaf may span
+    /// (a contiguous leaf of `2^n` entries, `n` up to this, at every leaf
+    /// level), below [`BITS_PER_LEVEL`]; 0 (the default): every leaf is one
+    /// entry.  Every entry of a contiguous leaf holds the same value,
+    /// [`Format::make_contig_leaf`], but for the dirty bit, which is each
+    /// entry's own: the leaf is dirty if any of its entries is (AMD's
+    /// IOMMU, generic_pt's `amdv1pt_entry_is_write_dirty()`).
+    const CONTIG_MAX_LG2: u32 = 0;
 
     /// Whether a table entry may be replaced by a leaf only with the entry
     /// cleared and the walk caches flushed in between (Arm's
@@ -130,13 +156,30 @@ pub trait Format {
     /// with permissions `prot`, not dirty.
     fn make_leaf(phys: u64, level: usize, prot: Prot) -> u64;
 
-    /// The base physical address of the leaf `pte` found at `level`.
+    /// A leaf at `level` spanning `2^contig_lg2` entries (`contig_lg2` at
+    /// most [`Format::CONTIG_MAX_LG2`]) that maps `phys` (aligned to the
+    /// leaf's size) with permissions `prot`, not dirty: the value of each of
+    /// its entries.  The default, for formats without contiguous leaves, is
+    /// [`Format::make_leaf`].
+    fn make_contig_leaf(phys: u64, level: usize, contig_lg2: u32, prot: Prot) -> u64 {
+        debug_assert_eq!(contig_lg2, 0);
+        Self::make_leaf(phys, level, prot)
+    }
+
+    /// log2 of the number of entries that the leaf `pte`, found at `level`,
+    /// spans; 0 (the default) for a one-entry leaf.
+    fn leaf_contig_lg2(_pte: u64, _level: usize) -> u32 {
+        0
+    }
+
+    /// The base physical address of the leaf `pte` found at `level` (of the
+    /// whole leaf, for a contiguous one).
     fn leaf_phys(pte: u64, level: usize) -> u64;
 
-    /// Whether the leaf `pte` is dirty (written by DMA).
+    /// Whether the entry `pte` of a leaf is dirty (written by DMA).
     fn is_dirty(pte: u64) -> bool;
 
-    /// The leaf `pte` with its dirty bit set.
+    /// The leaf entry `pte` with its dirty bit set.
     fn set_dirty(pte: u64) -> u64;
 
     /// The leaf `pte` with its dirty bit cleared.
@@ -266,11 +309,12 @@ pub struct Leaf {
     pub iova: u64,
     /// Physical address that `iova` maps to.
     pub phys: u64,
-    /// Size of the leaf in bytes ([`level_size`] of `level`).
+    /// Size of the leaf in bytes ([`PageTable::level_size`] of `level`,
+    /// times its number of entries for a contiguous leaf).
     pub size: u64,
     /// Level that holds the leaf.
     pub level: usize,
-    /// Whether the leaf is dirty.
+    /// Whether the leaf is dirty (any of its entries, for a contiguous leaf).
     pub dirty: bool,
 }
 
@@ -297,6 +341,10 @@ impl<F: Format> PageTable<F> {
         const {
             assert!(F::LEVELS >= 1 && F::LEVELS <= MAX_LEVELS);
             assert!(F::LEAF_LEVELS != 0 && F::LEAF_LEVELS >> F::LEVELS == 0);
+            assert!(F::GRANULE_SHIFT >= 10 && F::GRANULE_SHIFT <= PAGE_SHIFT);
+            assert!(F::CONTIG_MAX_LG2 < BITS_PER_LEVEL);
+            // Break-before-make is done entry by entry: one-entry leaves only.
+            assert!(!F::BREAK_BEFORE_MAKE || F::CONTIG_MAX_LG2 == 0);
         }
         let root = mem.alloc_table()?;
         Ok(PageTable {
@@ -316,52 +364,91 @@ impl<F: Format> PageTable<F> {
         self.tables
     }
 
-    /// Size in bytes that one entry of a table at `level` maps (4 KiB << 9 * level).
+    /// log2 of the size that one entry of a table at `level` maps:
+    /// `F::GRANULE_SHIFT + 9 * level`.
+    pub const fn level_shift(level: usize) -> u32 {
+        granule_level_shift(F::GRANULE_SHIFT, level)
+    }
+
+    /// Size in bytes that one entry of a table at `level` maps (the granule
+    /// `<< 9 * level`).
     pub const fn level_size(level: usize) -> u64 {
-        level_size(level)
+        1 << Self::level_shift(level)
     }
 
-    /// Number of IOVA bits the table translates: `12 + 9 * LEVELS`.
+    /// Index within its table of the entry at `level` that translates `iova`.
+    const fn index(iova: u64, level: usize) -> usize {
+        ((iova >> Self::level_shift(level)) & INDEX_MASK) as usize
+    }
+
+    /// Number of IOVA bits the table translates: `F::GRANULE_SHIFT + 9 * LEVELS`.
     pub const fn va_bits() -> u32 {
-        level_shift(F::LEVELS)
+        Self::level_shift(F::LEVELS)
     }
 
-    /// The page sizes that leaves can have (bit `n` set: `1 << n` bytes).
+    /// The page sizes that leaves can have (bit `n` set: `1 << n` bytes):
+    /// the entry size of every leaf level times `2^0` to
+    /// `2^F::CONTIG_MAX_LG2`, below half the IOVA space (as generic_pt's
+    /// `get_info()`, which hides a page size as large as the table's).
     pub const fn pgsize_bitmap() -> u64 {
         let mut bitmap = 0;
         let mut level = 0;
         while level < F::LEVELS {
             if F::LEAF_LEVELS & (1 << level) != 0 {
-                bitmap |= level_size(level);
+                let mut n = 0;
+                while n <= F::CONTIG_MAX_LG2 {
+                    bitmap |= Self::level_size(level) << n;
+                    n += 1;
+                }
             }
             level += 1;
         }
-        bitmap
+        bitmap & ((1 << (Self::va_bits() - 1)) - 1)
     }
 
     /// One past the highest IOVA the table translates.
     const fn va_end() -> u64 {
-        level_size(F::LEVELS)
+        Self::level_size(F::LEVELS)
     }
 
-    /// The level whose leaves are `pgsize` bytes, if leaves may live there.
-    fn leaf_level(pgsize: u64) -> Option<usize> {
-        (0..F::LEVELS)
-            .find(|&level| F::LEAF_LEVELS & (1 << level) != 0 && level_size(level) == pgsize)
+    /// The level and log2 of the number of entries of a leaf of `pgsize`
+    /// bytes, if [`Self::pgsize_bitmap`] has that size.
+    fn leaf_geometry(pgsize: u64) -> Option<(usize, u32)> {
+        if !pgsize.is_power_of_two() || pgsize & Self::pgsize_bitmap() == 0 {
+            return None;
+        }
+        let lg2 = pgsize.trailing_zeros();
+        (0..F::LEVELS).rev().find_map(|level| {
+            let shift = Self::level_shift(level);
+            (F::LEAF_LEVELS & (1 << level) != 0 && lg2 >= shift && lg2 - shift <= F::CONTIG_MAX_LG2)
+                .then(|| (level, lg2 - shift))
+        })
     }
 
-    /// Checks the arguments of a map; returns the level of the leaves.
+    /// log2 of the number of entries of the leaf `pte` at `level` (clamped
+    /// to the format's maximum, so that a run never leaves its table).
+    fn contig_of(pte: u64, level: usize) -> u32 {
+        let n = F::leaf_contig_lg2(pte, level);
+        if n > F::CONTIG_MAX_LG2 {
+            F::CONTIG_MAX_LG2
+        } else {
+            n
+        }
+    }
+
+    /// Checks the arguments of a map; returns the level of the leaves and
+    /// log2 of their number of entries.
     fn check_map(
         iova: u64,
         paddr: u64,
         pgsize: u64,
         pgcount: u64,
         prot: Prot,
-    ) -> Result<usize, Errno> {
+    ) -> Result<(usize, u32), Errno> {
         if !prot.read && !prot.write {
             return Err(Errno::EINVAL);
         }
-        let level = Self::leaf_level(pgsize).ok_or(Errno::EINVAL)?;
+        let (level, contig) = Self::leaf_geometry(pgsize).ok_or(Errno::EINVAL)?;
         if (iova | paddr) & (pgsize - 1) != 0 || pgcount == 0 {
             return Err(Errno::EINVAL);
         }
@@ -373,11 +460,11 @@ impl<F: Format> PageTable<F> {
         // The output addresses must be representable in a leaf.
         let last_pa = paddr.checked_add(len - pgsize).ok_or(Errno::ERANGE)?;
         for pa in [paddr, last_pa] {
-            if F::leaf_phys(F::make_leaf(pa, level, prot), level) != pa {
+            if F::leaf_phys(F::make_contig_leaf(pa, level, contig, prot), level) != pa {
                 return Err(Errno::ERANGE);
             }
         }
-        Ok(level)
+        Ok((level, contig))
     }
 
     /// Maps `pgcount` pages of `pgsize` bytes from `iova` to `paddr`.
@@ -397,7 +484,9 @@ impl<F: Format> PageTable<F> {
     /// - [`Errno::EADDRINUSE`]: a page is already mapped: a leaf where a leaf
     ///   must go, a larger leaf covering it, or a table below which something
     ///   is mapped where a large leaf must go. A table with nothing mapped
-    ///   below it is replaced by the leaf and freed (as Linux generic_pt);
+    ///   below it is replaced by the leaf and freed (as Linux generic_pt).
+    ///   Every entry of a contiguous leaf is checked before any is written:
+    ///   a leaf is mapped whole or not at all;
     /// - the error of [`TableMem::alloc_table`] ([`Errno::ENOMEM`]) when an
     ///   intermediate table cannot be allocated.
     ///
@@ -411,10 +500,13 @@ impl<F: Format> PageTable<F> {
         pgcount: u64,
         prot: Prot,
     ) -> (u64, Result<(), Errno>) {
-        let level = match Self::check_map(iova, paddr, pgsize, pgcount, prot) {
-            Ok(level) => level,
+        let (level, contig) = match Self::check_map(iova, paddr, pgsize, pgcount, prot) {
+            Ok(geometry) => geometry,
             Err(e) => return (0, Err(e)),
         };
+        // Entries per leaf; a leaf is aligned to its size, which is at most
+        // half a table's span, so its entries never leave their table.
+        let step = 1usize << contig;
         // All offsets below stay within `pgsize * pgcount`, checked above.
         let mut done: u64 = 0;
         while done < pgcount {
@@ -423,34 +515,55 @@ impl<F: Format> PageTable<F> {
                 Ok(table) => table,
                 Err(e) => return (offset, Err(e)),
             };
-            let mut index = table_index(iova + offset, level);
+            let mut index = Self::index(iova + offset, level);
             while index < ENTRIES_PER_TABLE && done < pgcount {
                 let offset = done * pgsize;
-                let old = mem.read(table, index);
-                let leaf = F::make_leaf(paddr + offset, level, prot);
-                if F::is_present(old) {
-                    if level == 0 || F::is_leaf(old, level) {
+                let leaf = F::make_contig_leaf(paddr + offset, level, contig, prot);
+                // Every entry of the leaf must be free or an empty table.
+                let mut tables_below = false;
+                for i in index..index + step {
+                    let old = mem.read(table, i);
+                    if !F::is_present(old) {
+                        continue;
+                    }
+                    if level == 0
+                        || F::is_leaf(old, level)
+                        || Self::has_leaf(mem, F::table_addr(old), level - 1)
+                    {
                         return (offset, Err(Errno::EADDRINUSE));
                     }
+                    tables_below = true;
+                }
+                if !tables_below {
+                    for i in index..index + step {
+                        mem.write(table, i, leaf);
+                    }
+                    index += step;
+                    done += 1;
+                    continue;
+                }
+                for i in index..index + step {
+                    let old = mem.read(table, i);
+                    if !F::is_present(old) {
+                        mem.write(table, i, leaf);
+                        continue;
+                    }
+                    // An empty table, which the leaf replaces.
                     let lower = F::table_addr(old);
-                    if Self::has_leaf(mem, lower, level - 1) {
-                        return (offset, Err(Errno::EADDRINUSE));
-                    }
                     if F::BREAK_BEFORE_MAKE {
                         // Break, flush, make: no moment where the IOMMU
                         // may hold the old table and see the new leaf.
-                        mem.write(table, index, 0);
+                        // (One-entry leaves: `new()` asserts it.)
+                        mem.write(table, i, 0);
                         if let Err(e) = mem.break_flush(iova + offset, pgsize) {
-                            mem.write(table, index, old);
+                            mem.write(table, i, old);
                             return (offset, Err(e));
                         }
                     }
-                    mem.write(table, index, leaf);
+                    mem.write(table, i, leaf);
                     self.free_tree(mem, lower, level - 1);
-                } else {
-                    mem.write(table, index, leaf);
                 }
-                index += 1;
+                index += step;
                 done += 1;
             }
         }
@@ -468,7 +581,7 @@ impl<F: Format> PageTable<F> {
         let mut table = self.root;
         let mut cur = Self::TOP;
         while cur > level {
-            let index = table_index(iova, cur);
+            let index = Self::index(iova, cur);
             let pte = mem.read(table, index);
             table = if !F::is_present(pte) {
                 let lower = mem.alloc_table()?;
@@ -517,8 +630,9 @@ impl<F: Format> PageTable<F> {
     /// unmapped so far, at a hole (nothing mapped at the current IOVA) or at a
     /// leaf that does not start at the current IOVA or is larger than the rest
     /// of the range. A leaf that starts at the current IOVA and fits is removed
-    /// whole, whatever `pgsize` is: unmapping 512 pages of 4 KiB over a 2 MiB
-    /// leaf removes the leaf and returns 2 MiB.
+    /// whole (every entry of a contiguous leaf), whatever `pgsize` is:
+    /// unmapping 512 pages of 4 KiB over a 2 MiB leaf removes the leaf and
+    /// returns 2 MiB.
     ///
     /// Nothing is unmapped (0 returned) if `pgsize` is not in
     /// [`Self::pgsize_bitmap`], `iova` is not aligned to it, `pgcount` is 0, or
@@ -533,7 +647,7 @@ impl<F: Format> PageTable<F> {
         pgsize: u64,
         pgcount: u64,
     ) -> u64 {
-        if Self::leaf_level(pgsize).is_none() || iova & (pgsize - 1) != 0 {
+        if Self::leaf_geometry(pgsize).is_none() || iova & (pgsize - 1) != 0 {
             return 0;
         }
         let Some(len) = pgsize.checked_mul(pgcount) else {
@@ -550,7 +664,7 @@ impl<F: Format> PageTable<F> {
             let mut table = self.root;
             let mut level = Self::TOP;
             loop {
-                let pte = mem.read(table, table_index(cur, level));
+                let pte = mem.read(table, Self::index(cur, level));
                 if !F::is_present(pte) {
                     break 'walk;
                 }
@@ -561,8 +675,8 @@ impl<F: Format> PageTable<F> {
                 level -= 1;
             }
             // Remove the consecutive leaves of that table.
-            let size = level_size(level);
-            let mut index = table_index(cur, level);
+            let entry_size = Self::level_size(level);
+            let mut index = Self::index(cur, level);
             while index < ENTRIES_PER_TABLE && unmapped < len {
                 let pte = mem.read(table, index);
                 if !F::is_present(pte) {
@@ -572,13 +686,18 @@ impl<F: Format> PageTable<F> {
                     // A table: walk down from the root again.
                     continue 'walk;
                 }
+                let contig = Self::contig_of(pte, level);
+                let size = entry_size << contig;
                 if cur & (size - 1) != 0 || size > len - unmapped {
                     break 'walk;
                 }
-                mem.write(table, index, 0);
+                // `cur` is aligned to the leaf: `index` is its first entry.
+                for i in index..index + (1 << contig) {
+                    mem.write(table, i, 0);
+                }
                 unmapped += size;
                 cur += size;
-                index += 1;
+                index += 1 << contig;
             }
         }
         unmapped
@@ -606,7 +725,7 @@ impl<F: Format> PageTable<F> {
         let mut table = root;
         let mut level = Self::TOP;
         loop {
-            let index = table_index(iova, level);
+            let index = Self::index(iova, level);
             let pte = mem.read(table, index);
             if !F::is_present(pte) {
                 return None;
@@ -629,26 +748,43 @@ impl<F: Format> PageTable<F> {
     /// reader that walks while the owner maps or unmaps elsewhere (the
     /// `TableMem` then decides what a concurrent read may see).
     pub fn lookup_at<M: TableMem + ?Sized>(mem: &M, root: u64, iova: u64) -> Option<Leaf> {
-        let (_, _, level, pte) = Self::find_leaf_at(mem, root, iova)?;
-        let size = level_size(level);
+        let (table, index, level, pte) = Self::find_leaf_at(mem, root, iova)?;
+        let contig = Self::contig_of(pte, level);
+        let size = Self::level_size(level) << contig;
         let offset = iova & (size - 1);
+        let first = index & !((1 << contig) - 1);
         Some(Leaf {
             iova: iova - offset,
             phys: F::leaf_phys(pte, level) | offset,
             size,
             level,
-            dirty: F::is_dirty(pte),
+            dirty: (first..first + (1 << contig)).any(|i| F::is_dirty(mem.read(table, i))),
         })
     }
 
     /// The physical address that `iova` translates to, 0 if it is not mapped
     /// (as Linux `iova_to_phys`).
     pub fn iova_to_phys<M: TableMem + ?Sized>(&self, mem: &M, iova: u64) -> u64 {
-        self.lookup(mem, iova).map_or(0, |leaf| leaf.phys)
+        Self::iova_to_phys_at(mem, self.root, iova)
     }
 
-    /// Sets the dirty bit of the leaf that translates `iova`; `false` if
-    /// `iova` is not mapped.
+    /// [`Self::iova_to_phys`] in the page table whose root table is `root`,
+    /// as [`Self::lookup_at`] but without reading a contiguous leaf's other
+    /// entries.
+    pub fn iova_to_phys_at<M: TableMem + ?Sized>(mem: &M, root: u64, iova: u64) -> u64 {
+        match Self::find_leaf_at(mem, root, iova) {
+            Some((_, _, level, pte)) => {
+                let size = Self::level_size(level) << Self::contig_of(pte, level);
+                F::leaf_phys(pte, level) | (iova & (size - 1))
+            }
+            None => 0,
+        }
+    }
+
+    /// Sets the dirty bit of the entry that translates `iova` (of that one
+    /// entry of a contiguous leaf, as generic_pt's
+    /// `amdv1pt_entry_make_write_dirty()`; the leaf reads dirty as a
+    /// whole); `false` if `iova` is not mapped.
     pub fn set_dirty<M: TableMem + ?Sized>(&mut self, mem: &mut M, iova: u64) -> bool {
         match self.find_leaf(mem, iova) {
             Some((table, index, _, pte)) => {
@@ -662,11 +798,12 @@ impl<F: Format> PageTable<F> {
     /// Reports the dirty leaves of `[iova, iova + size)` in IOVA order.
     ///
     /// For each dirty leaf that intersects the range, calls
-    /// `record(start, len)` with the intersection of the leaf and the range,
-    /// then clears the leaf's dirty bit unless `no_clear` (Linux
-    /// `IOMMU_DIRTY_NO_CLEAR`). The whole leaf is cleared even if it is only
-    /// partly in the range. A range past the IOVA space (or that wraps) is
-    /// clipped to it.
+    /// `record(start, len)` with the whole leaf, even where it extends
+    /// outside the range (as generic_pt's `record_dirty()`: the core's
+    /// `iova_bitmap_set()` then records what it can of it), then clears the
+    /// leaf's dirty bits unless `no_clear` (Linux `IOMMU_DIRTY_NO_CLEAR`).
+    /// A contiguous leaf is dirty if any of its entries is, and is cleared
+    /// whole. A range past the IOVA space (or that wraps) is clipped to it.
     pub fn read_and_clear_dirty<M: TableMem + ?Sized, R: FnMut(u64, u64)>(
         &mut self,
         mem: &mut M,
@@ -707,31 +844,42 @@ impl<F: Format> PageTable<F> {
         no_clear: bool,
         record: &mut R,
     ) {
-        let shift = level_shift(level);
-        let size = level_size(level);
-        let first = table_index(start, level);
-        let last = table_index(end - 1, level);
-        for index in first..=last {
+        let shift = Self::level_shift(level);
+        let size = Self::level_size(level);
+        let first = Self::index(start, level);
+        let last = Self::index(end - 1, level);
+        let mut index = first;
+        while index <= last {
             let entry_start = base + ((index as u64) << shift);
             let entry_end = entry_start + size;
             let pte = mem.read(table, index);
             if !F::is_present(pte) {
+                index += 1;
                 continue;
             }
-            let from = if start > entry_start {
-                start
-            } else {
-                entry_start
-            };
-            let to = if end < entry_end { end } else { entry_end };
             if level == 0 || F::is_leaf(pte, level) {
-                if F::is_dirty(pte) {
-                    record(from, to - from);
+                let contig = Self::contig_of(pte, level);
+                let run = index & !((1 << contig) - 1);
+                let next = run + (1 << contig);
+                if (run..next).any(|i| F::is_dirty(mem.read(table, i))) {
+                    record(base + ((run as u64) << shift), size << contig);
                     if !no_clear {
-                        mem.write(table, index, F::clear_dirty(pte));
+                        for i in run..next {
+                            let pte = mem.read(table, i);
+                            if F::is_dirty(pte) {
+                                mem.write(table, i, F::clear_dirty(pte));
+                            }
+                        }
                     }
                 }
+                index = next;
             } else {
+                let from = if start > entry_start {
+                    start
+                } else {
+                    entry_start
+                };
+                let to = if end < entry_end { end } else { entry_end };
                 let lower = F::table_addr(pte);
                 Self::dirty_walk(
                     mem,
@@ -743,6 +891,7 @@ impl<F: Format> PageTable<F> {
                     no_clear,
                     record,
                 );
+                index += 1;
             }
         }
     }

@@ -192,13 +192,63 @@ pub struct FoundLeaf {
     pub prot: riommu_core::pt::Prot,
 }
 
-/// Walks a riommu_mock page table directly (not through `PageTable`),
+/// The riommu_mock entry encoding with a 4 KiB granule, one-entry leaves,
+/// `L` levels and leaves at the levels of `LEAF`, to exercise the generic
+/// walker with other geometries than the mock's own.
+pub struct MockEncoding<const L: usize, const LEAF: u32>;
+
+/// [`MockEncoding`] with 4 KiB / 2 MiB / 1 GiB pages (the mock's geometry
+/// before it took the C mock's 2 KiB one): the format of the generic
+/// walker's tests.
+pub type Mock4k =
+    MockEncoding<{ riommu_core::mockpt::LEVELS }, { riommu_core::mockpt::LEAF_LEVELS }>;
+
+impl<const L: usize, const LEAF: u32> riommu_core::pt::Format for MockEncoding<L, LEAF> {
+    const LEVELS: usize = L;
+    const LEAF_LEVELS: u32 = LEAF;
+    fn is_present(pte: u64) -> bool {
+        MockFormat::is_present(pte)
+    }
+    fn is_leaf(pte: u64, level: usize) -> bool {
+        MockFormat::is_leaf(pte, level)
+    }
+    fn make_table(table: u64) -> u64 {
+        MockFormat::make_table(table)
+    }
+    fn table_addr(pte: u64) -> u64 {
+        MockFormat::table_addr(pte)
+    }
+    fn make_leaf(phys: u64, level: usize, prot: riommu_core::pt::Prot) -> u64 {
+        MockFormat::make_leaf(phys, level, prot)
+    }
+    fn leaf_phys(pte: u64, level: usize) -> u64 {
+        pte & riommu_core::mockpt::ADDR_MASK & !(riommu_core::pt::level_size(level) - 1)
+    }
+    fn is_dirty(pte: u64) -> bool {
+        MockFormat::is_dirty(pte)
+    }
+    fn set_dirty(pte: u64) -> u64 {
+        MockFormat::set_dirty(pte)
+    }
+    fn clear_dirty(pte: u64) -> u64 {
+        MockFormat::clear_dirty(pte)
+    }
+}
+
+use riommu_core::mockpt::MockFormat;
+use riommu_core::pt::Format;
+
+/// Walks a [`Mock4k`] page table directly (not through `PageTable`),
 /// returning its leaves in IOVA order and the number of reachable tables.
 pub fn walk_leaves(mem: &VecMem, root: u64) -> (Vec<FoundLeaf>, usize) {
-    use riommu_core::mockpt::{MockFormat, LEVELS};
-    use riommu_core::pt::{level_size, Format};
+    walk_leaves_of::<Mock4k>(mem, root)
+}
 
-    fn walk(
+/// Walks a page table of format `F` (with the mock's entry encoding)
+/// directly, returning its leaves in IOVA order (a contiguous leaf once,
+/// dirty if any of its entries is) and the number of reachable tables.
+pub fn walk_leaves_of<F: Format>(mem: &VecMem, root: u64) -> (Vec<FoundLeaf>, usize) {
+    fn walk<F: Format>(
         mem: &VecMem,
         table: u64,
         level: usize,
@@ -206,37 +256,47 @@ pub fn walk_leaves(mem: &VecMem, root: u64) -> (Vec<FoundLeaf>, usize) {
         out: &mut Vec<FoundLeaf>,
         tables: &mut usize,
     ) {
+        let entry = riommu_core::pt::PageTable::<F>::level_size(level);
         *tables += 1;
-        for index in 0..ENTRIES_PER_TABLE {
+        let mut index = 0;
+        while index < ENTRIES_PER_TABLE {
             let pte = mem.read(table, index);
-            let iova = base + index as u64 * level_size(level);
-            if !MockFormat::is_present(pte) {
+            let iova = base + index as u64 * entry;
+            if !F::is_present(pte) {
                 assert_eq!(pte, 0, "non-present entries are zero");
+                index += 1;
                 continue;
             }
-            if MockFormat::is_leaf(pte, level) {
+            if F::is_leaf(pte, level) {
+                let n = 1usize << F::leaf_contig_lg2(pte, level);
+                assert_eq!(index % n, 0, "contiguous leaf not aligned");
+                let mut dirty = false;
+                for i in index..index + n {
+                    let e = mem.read(table, i);
+                    assert_eq!(
+                        F::clear_dirty(e),
+                        F::clear_dirty(pte),
+                        "entries of a contiguous leaf differ"
+                    );
+                    dirty |= F::is_dirty(e);
+                }
                 out.push(FoundLeaf {
                     iova,
-                    size: level_size(level),
-                    phys: MockFormat::leaf_phys(pte, level),
-                    dirty: MockFormat::is_dirty(pte),
+                    size: entry * n as u64,
+                    phys: F::leaf_phys(pte, level),
+                    dirty,
                     prot: MockFormat::prot(pte),
                 });
+                index += n;
             } else {
-                walk(
-                    mem,
-                    MockFormat::table_addr(pte),
-                    level - 1,
-                    iova,
-                    out,
-                    tables,
-                );
+                walk::<F>(mem, F::table_addr(pte), level - 1, iova, out, tables);
+                index += 1;
             }
         }
     }
 
     let mut out = Vec::new();
     let mut tables = 0;
-    walk(mem, root, LEVELS - 1, 0, &mut out, &mut tables);
+    walk::<F>(mem, root, F::LEVELS - 1, 0, &mut out, &mut tables);
     (out, tables)
 }

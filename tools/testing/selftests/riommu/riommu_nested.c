@@ -18,8 +18,9 @@
  * FIXTURE(riommu_ctl) tests the /dev/riommu-mock control interface itself
  * (struct sizes, reserved fields, handles), which has no C counterpart.
  *
- * IOVAs and lengths are multiples of 4K (the C mock's base page is 2K, the
- * Rust mock's 4K) so both backends agree.
+ * Both mocks have the same page geometry (a 2K base page, every power of
+ * two up to 64G as a page size, 1M leaves for the huge page table type):
+ * the "geometry" tests below check it, the others mostly use 4K multiples.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -1667,6 +1668,139 @@ TEST_F(nesting, dirty_bitmap_huge)
 					bitmap, 0));
 	for (i = 0; i != ARRAY_LEN(bitmap); i++)
 		ASSERT_EQ(0, bitmap[i]);
+	munmap(buf, SZ_2M);
+}
+
+/* ====================================================================== */
+/* Page geometry: 2K base pages, contiguous leaves, 1M huge leaves        */
+
+#define PAGE_2K 0x800UL
+
+static int ioas_iova_alignment(int fd, uint32_t ioas_id, uint64_t *align)
+{
+	struct iommu_ioas_iova_ranges cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = ioas_id,
+	};
+	int rc;
+
+	rc = ioctl(fd, IOMMU_IOAS_IOVA_RANGES, &cmd);
+	/* No room for the ranges: EMSGSIZE, with the alignment filled in */
+	if (rc && errno != EMSGSIZE)
+		return rc;
+	*align = cmd.out_iova_alignment;
+	return 0;
+}
+
+/* The attached default domain's smallest page is 2K */
+TEST_F(nesting, geometry_iova_alignment_2k)
+{
+	uint64_t align = 0;
+	uint8_t *buf;
+
+	ASSERT_OK(ioas_iova_alignment(FD, self->ioas_id, &align));
+	ASSERT_EQ(PAGE_2K, align);
+
+	buf = alloc_buf(2 * PAGE_4K);
+	ASSERT_NE(NULL, buf);
+	/* 2K of a page, at a 2K-but-not-4K-aligned IOVA */
+	ASSERT_OK(ioas_map_fixed(FD, self->ioas_id, buf + PAGE_2K, PAGE_2K,
+				 APERTURE_START + 3 * PAGE_2K));
+	ASSERT_OK(be_check_map(BE, self->hwpt_id, APERTURE_START + 3 * PAGE_2K,
+			       PAGE_2K, buf + PAGE_2K));
+	ASSERT_ERRNO(EINVAL, be_check_map(BE, self->hwpt_id,
+					  APERTURE_START + 2 * PAGE_2K,
+					  PAGE_2K, buf));
+	/* check_map steps by 2K: a 1K offset is misaligned */
+	ASSERT_ERRNO(EINVAL, be_check_map(BE, self->hwpt_id,
+					  APERTURE_START + 3 * PAGE_2K + 1024,
+					  1024, buf + PAGE_2K + 1024));
+	/* 1K is below the alignment */
+	ASSERT_ERRNO(EINVAL, ioas_map_fixed(FD, self->ioas_id, buf, 1024,
+					    APERTURE_START + SZ_1M));
+	ASSERT_OK(ioas_unmap(FD, self->ioas_id, APERTURE_START + 3 * PAGE_2K,
+			     PAGE_2K));
+}
+
+/* A 4K mapping is one leaf of two 2K entries: dirty as a whole */
+TEST_F(nesting, geometry_dirty_4k_leaf_2k_bits)
+{
+	uint64_t bitmap, nr = 0;
+	uint32_t hwpt;
+	uint8_t *buf;
+
+	DIRTY_SETUP(&hwpt, &buf);
+	ASSERT_OK(hwpt_set_dirty_tracking(FD, hwpt,
+					  IOMMU_HWPT_DIRTY_TRACKING_ENABLE));
+	/* The second 2K of page 1, the first 2K of page 4 */
+	bitmap = (1ull << 3) | (1ull << 8);
+	ASSERT_OK(be_set_dirty(BE, hwpt, DIRTY_IOVA, 32 * PAGE_4K, PAGE_2K,
+			       &bitmap, &nr));
+	ASSERT_EQ(2, nr);
+	bitmap = 0;
+	ASSERT_OK(hwpt_get_dirty_bitmap(FD, hwpt, DIRTY_IOVA, 32 * PAGE_4K,
+					PAGE_2K, &bitmap, 0));
+	ASSERT_EQ((3ull << 2) | (3ull << 8), bitmap);
+	bitmap = 0;
+	ASSERT_OK(hwpt_get_dirty_bitmap(FD, hwpt, DIRTY_IOVA, 32 * PAGE_4K,
+					PAGE_2K, &bitmap, 0));
+	ASSERT_EQ(0, bitmap);
+}
+
+/* The huge page table type: 1M leaves, PAGE_SIZE alignment, no aperture */
+TEST_F(nesting, geometry_huge_1m_leaves)
+{
+	struct iommu_hwpt_selftest data = { .pagetable_type = 1 };
+	const uint64_t iova = APERTURE_START + 8 * SZ_2M;
+	uint64_t bitmap[SZ_2M / PAGE_4K / 64], nr = 0, setbm, align = 0;
+	uint32_t hwpt, cur, ioas2;
+	unsigned int i;
+	uint8_t *buf;
+
+	buf = mmap(NULL, SZ_2M, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE,
+		   -1, 0);
+	if (buf == MAP_FAILED)
+		SKIP(return, "no 2M hugetlb pages (mmap MAP_HUGETLB: %s; "
+		     "set /proc/sys/vm/nr_hugepages)", ename(errno));
+	/* A fresh IOAS, so that only the huge domain sets its alignment */
+	ASSERT_OK(ioas_alloc(FD, &ioas2));
+	ASSERT_OK(hwpt_alloc_raw(FD, self->idev_id, ioas2,
+				 IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
+				 IOMMU_HWPT_DATA_SELFTEST, &data, sizeof(data),
+				 &hwpt));
+	cur = hwpt;
+	ASSERT_OK(be_replace(BE, self->dev, &cur));
+	ASSERT_OK(ioas_iova_alignment(FD, ioas2, &align));
+	ASSERT_EQ(PAGE_4K, align);
+	/* Below the default aperture: fine here */
+	ASSERT_OK(ioas_map_fixed(FD, ioas2, buf, PAGE_4K, PAGE_4K));
+	ASSERT_OK(be_check_map(BE, hwpt, PAGE_4K, PAGE_4K, buf));
+	/* check_map steps by PAGE_SIZE here: 2K offsets are misaligned */
+	ASSERT_ERRNO(EINVAL, be_check_map(BE, hwpt, PAGE_4K + PAGE_2K,
+					  PAGE_2K, buf + PAGE_2K));
+	ASSERT_OK(ioas_unmap(FD, ioas2, PAGE_4K, PAGE_4K));
+
+	ASSERT_OK(ioas_map_fixed(FD, ioas2, buf, SZ_2M, iova));
+	ASSERT_OK(be_check_map(BE, hwpt, iova, SZ_2M, buf));
+	ASSERT_OK(hwpt_set_dirty_tracking(FD, hwpt,
+					  IOMMU_HWPT_DIRTY_TRACKING_ENABLE));
+	/* One 2K in the second 1M leaf: that leaf, not the first, is dirty */
+	setbm = 1ull << 5;
+	ASSERT_OK(be_set_dirty(BE, hwpt, iova + SZ_1M + 64 * PAGE_2K,
+			       64 * PAGE_2K, PAGE_2K, &setbm, &nr));
+	ASSERT_EQ(1, nr);
+	memset(bitmap, 0, sizeof(bitmap));
+	ASSERT_OK(hwpt_get_dirty_bitmap(FD, hwpt, iova, SZ_2M, PAGE_4K,
+					bitmap, 0));
+	for (i = 0; i != ARRAY_LEN(bitmap); i++)
+		ASSERT_EQ(i < ARRAY_LEN(bitmap) / 2 ? 0 : ~0ull, bitmap[i]);
+	ASSERT_OK(ioas_unmap(FD, ioas2, iova, SZ_2M));
+	/* (The fixture's automatic domain went with the first replace.) */
+	cur = self->ioas_id;
+	ASSERT_OK(be_replace(BE, self->dev, &cur));
+	DESTROY(hwpt);
+	DESTROY(ioas2);
 	munmap(buf, SZ_2M);
 }
 

@@ -3,11 +3,11 @@
  * riommu_pgfree: page-table pages that a map unlinks are released only
  * after the IOTLB sync that follows it (issue #15, the gather's free list).
  *
- * On riommu_mock's huge-page domain (MOCK_IOMMUPT_HUGE: 4 KiB, 2 MiB and
- * 1 GiB leaves) a 4 KiB map at a 2 MiB-aligned IOVA makes the walker
- * allocate a leaf table; after the unmap the table is empty, and a 2 MiB
- * map of a transparent huge page at the same IOVA replaces it by a 2 MiB
- * leaf.  The API hands the unlinked table to the map's gather, the glue
+ * On riommu_mock's huge-page domain (MOCK_IOMMUPT_HUGE: PAGE_SIZE and
+ * 1 MiB leaves, as the C mock's) a 4 KiB map at a 2 MiB-aligned IOVA makes
+ * the walker allocate a leaf table; after the unmap the table is empty,
+ * and a 2 MiB map of a transparent huge page at the same IOVA replaces it
+ * by the first of two 1 MiB leaves.  The API hands the unlinked table to the map's gather, the glue
  * runs the domain's iotlb_sync and only then releases it (through RCU):
  * RIOMMU_MOCK_STATS counts it in out_tables_released, and out_table_bytes
  * drops by the page.  (Before the gather, the table stayed allocated until
@@ -92,7 +92,7 @@ FIXTURE_TEARDOWN(pgfree)
 	close(self->fd);
 }
 
-/* The table a 2 MiB leaf replaces is released after the map's sync. */
+/* The table a 1 MiB leaf replaces is released after the map's sync. */
 TEST_F(pgfree, table_released_after_sync)
 {
 	const uint64_t iova = 16 * SZ_2M;
@@ -101,7 +101,10 @@ TEST_F(pgfree, table_released_after_sync)
 	if (!is_thp(self->buf))
 		SKIP(return, "no transparent huge page for the 2 MiB map");
 
-	/* A 4 KiB leaf: a leaf table under the 2 MiB slot. */
+	/*
+	 * A 4 KiB leaf (two 2 KiB entries): a leaf table under the first
+	 * 1 MiB entry of the 2 MiB range.
+	 */
 	ASSERT_EQ(0, ioas_map_fixed(self->fd, self->ioas, self->buf, PAGE_4K, iova));
 	ASSERT_EQ(0, mock_stats(self->ctl, &before));
 	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas, iova, PAGE_4K));
@@ -110,7 +113,7 @@ TEST_F(pgfree, table_released_after_sync)
 	ASSERT_EQ(before.out_tables_released, mid.out_tables_released);
 	ASSERT_EQ(before.out_table_bytes, mid.out_table_bytes);
 
-	/* The 2 MiB leaf replaces the empty table. */
+	/* The first 1 MiB leaf of the 2 MiB map replaces the empty table. */
 	ASSERT_EQ(0, ioas_map_fixed(self->fd, self->ioas, self->buf, SZ_2M, iova));
 	ASSERT_EQ(0, mock_stats(self->ctl, &after));
 	EXPECT_EQ(mid.out_tables_released + 1, after.out_tables_released);
@@ -172,7 +175,7 @@ TEST_F(pgfree, release_races_walks)
 
 	if (!is_thp(self->buf))
 		SKIP(return, "no transparent huge page for the 2 MiB map");
-	/* The tables above the 2 MiB slot, which unmaps keep. */
+	/* The tables above the 2 MiB range, which unmaps keep. */
 	ASSERT_EQ(0, ioas_map_fixed(self->fd, self->ioas, self->buf, SZ_2M, iova));
 	ASSERT_EQ(0, ioas_unmap(self->fd, self->ioas, iova, SZ_2M));
 	ASSERT_EQ(0, mock_stats(self->ctl, &before));
@@ -192,7 +195,7 @@ TEST_F(pgfree, release_races_walks)
 	ASSERT_EQ(0, mock_stats(self->ctl, &after));
 	ASSERT_LT(0, maps);
 	ASSERT_LT(0, w.rounds);
-	/* Every 2 MiB map replaced a table and released it after its sync. */
+	/* Every 2 MiB map's first leaf replaced a table, released after its sync. */
 	EXPECT_LE(before.out_tables_released + maps, after.out_tables_released);
 	EXPECT_EQ(before.out_table_bytes, after.out_table_bytes);
 	TH_LOG("%lu table-freeing maps, %lu racing walks, %llu tables released",
