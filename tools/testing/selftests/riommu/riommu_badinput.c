@@ -210,6 +210,7 @@ union big {
 	struct riommu_mock_stats stats;
 	struct riommu_mock_trigger_vevent trigger;
 	struct riommu_mock_check_vdev_cache vdev_cache;
+	struct riommu_mock_trigger_iopf trigger_iopf;
 	struct riommu_mock_pasid pasid;
 };
 
@@ -423,6 +424,16 @@ static void b_vdev_cache(struct bctx *c, union big *b)
 	};
 }
 
+static void b_trigger_iopf(struct bctx *c, union big *b)
+{
+	/* No fault queue listens: the call succeeds all the same */
+	b->trigger_iopf = (struct riommu_mock_trigger_iopf){
+		.size = sizeof(b->trigger_iopf), .dev_id = c->pdev,
+		.pasid = PASID, .grpid = 2, .perm = IOMMU_PGFAULT_PERM_READ,
+		.addr = APERTURE_START,
+	};
+}
+
 static void b_pasid(struct bctx *c, union big *b)
 {
 	b->pasid = (struct riommu_mock_pasid){
@@ -469,6 +480,9 @@ CTL_OP(op_trigger, RIOMMU_MOCK_TRIGGER_VEVENT, riommu_mock_trigger_vevent,
        b_trigger, NULL);
 CTL_OP(op_vdev_cache, RIOMMU_MOCK_CHECK_VDEV_CACHE,
        riommu_mock_check_vdev_cache, NO_FIELD, NO_FIELD, b_vdev_cache, NULL);
+CTL_OP(op_trigger_iopf, RIOMMU_MOCK_TRIGGER_IOPF, riommu_mock_trigger_iopf,
+       NO_FIELD, offsetof(struct riommu_mock_trigger_iopf, __reserved),
+       b_trigger_iopf, NULL);
 CTL_OP(op_pasid_attach, RIOMMU_MOCK_PASID_ATTACH, riommu_mock_pasid,
        NO_FIELD, NO_FIELD, b_pasid, NULL);
 CTL_OP(op_pasid_replace, RIOMMU_MOCK_PASID_REPLACE, riommu_mock_pasid,
@@ -1461,6 +1475,13 @@ static int ctl_trigger_viommu_missing(struct bctx *c)
 	return ioctl(c->be.ctlfd, RIOMMU_MOCK_TRIGGER_VEVENT, &b);
 }
 
+/* TRIGGER_IOPF of a device that does not exist: ENOENT on both mocks */
+static int trigger_iopf_dev_missing(struct bctx *c)
+{
+	return be_trigger_iopf(&c->be, BAD_ID, BAD_ID, 0, 2,
+			       IOMMU_PGFAULT_PERM_READ, APERTURE_START);
+}
+
 static int ctl_vdev_cache_id_bad(struct bctx *c)
 {
 	union big b;
@@ -1712,6 +1733,9 @@ static const struct row rows[] = {
 	CTL_ROWS(op_trigger, trigger_vevent, EOPNOTSUPP, EOPNOTSUPP),
 	G(ctl_trigger_vevent_reserved, RUST, EOPNOTSUPP, op_trigger, M_RESERVED),
 	CTL_ROWS(op_vdev_cache, check_vdev_cache, 0, EFAULT),
+	CTL_ROWS(op_trigger_iopf, trigger_iopf, 0, 0),
+	G(ctl_trigger_iopf_reserved, RUST, EOPNOTSUPP, op_trigger_iopf, M_RESERVED),
+	F(trigger_iopf_dev_missing, BOTH, ENOENT, trigger_iopf_dev_missing),
 	CTL_ROWS(op_pasid_attach, pasid_attach, 0, EFAULT),
 	CTL_ROWS(op_pasid_check, pasid_check, EINVAL, EINVAL),
 	CTL_ROWS(op_pasid_detach, pasid_detach, 0, 0),
