@@ -4,7 +4,7 @@
 //! IOPF enabled on a device while a fault-capable domain is attached to it,
 //! page requests reported to the core, and the driver's `page_response`.
 //!
-//! A driver opts in by implementing [`Driver::page_response`](super::driver::Driver::page_response)
+//! A driver opts in by implementing [`Driver::page_response`]
 //! (`iommu_ops.page_response`).  Its instances then own an [`IopfQueue`],
 //! and the attach glue adds a device to it while a domain with an
 //! `iopf_handler` (an iommufd HWPT allocated with a fault queue, an SVA
@@ -16,6 +16,8 @@
 //! A fault is reported with [`report`], on a [`RegisteredDevice`] whose
 //! [`AttachLock`] it holds, so that it never races an attach, replace or
 //! detach of the device (the C mock's `iopf_rwsem`).
+//!
+//! [`Driver::page_response`]: super::driver::Driver::page_response
 
 use super::{device::IommuDevice, driver::DriverStatics, iommufd::RegisteredDevice};
 use core::{
@@ -345,7 +347,7 @@ impl PageResponse {
 /// to the core (`iommu_report_device_fault()`): it goes to the handler of
 /// the fault-capable domain attached to its PASID (or RID), e.g. an
 /// iommufd fault queue, which answers it later through
-/// [`Driver::page_response`](super::driver::Driver::page_response); with no such domain the core answers it at
+/// [`Driver::page_response`]; with no such domain the core answers it at
 /// once (`IOMMU_PAGE_RESP_INVALID`, through `page_response` too) and this
 /// returns `EINVAL`.  `EINVAL` also for a device that is not `D`'s,
 /// `EOPNOTSUPP` if `D` has no `page_response`.  May sleep.
@@ -353,6 +355,8 @@ impl PageResponse {
 /// It holds `keep`'s [`AttachLock`], so no attach, replace or detach of the
 /// device made through this API runs meanwhile (the C mock's
 /// `iommufd_test_trigger_iopf()` holds `iopf_rwsem` likewise).
+///
+/// [`Driver::page_response`]: super::driver::Driver::page_response
 pub fn report<D: DriverStatics, K: RegisteredDevice>(keep: &K, req: &PageRequest) -> Result {
     if !D::HAS_PAGE_RESPONSE {
         return Err(EOPNOTSUPP);
