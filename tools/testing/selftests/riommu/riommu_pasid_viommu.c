@@ -576,6 +576,51 @@ FIXTURE_TEARDOWN(viommu)
 	close(self->fd);
 }
 
+/*
+ * A fault-capable nested HWPT on the vIOMMU (upstream's
+ * viommu_alloc_nested_iopf): the fault id is checked, the RID attaches
+ * once the device has a vDEVICE, and a page request reaches the queue.
+ */
+TEST_F(viommu, nested_iopf)
+{
+	struct iommu_hwpt_selftest data = { .iotlb = IOMMU_TEST_IOTLB_DEFAULT };
+	struct iommu_hwpt_pgfault f;
+	uint32_t fault_id, nested, vdev, pt;
+	int ffd;
+
+	ASSERT_EQ(0, fault_alloc(FD, &fault_id, &ffd));
+	ASSERT_EQ(-1, fault_hwpt_alloc(FD, self->idev, self->viommu, 0,
+				       UINT32_MAX, &data, sizeof(data),
+				       &nested));
+	EXPECT_EQ(ENOENT, errno);
+	ASSERT_EQ(-1, fault_hwpt_alloc(FD, self->idev, self->viommu, 1u << 31,
+				       fault_id, &data, sizeof(data), &nested));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	ASSERT_EQ(0, fault_hwpt_alloc(FD, self->idev, self->viommu, 0,
+				      fault_id, &data, sizeof(data), &nested));
+	/* A vDEVICE first */
+	pt = nested;
+	ASSERT_EQ(-1, BE->ops->replace(BE, self->dev, &pt));
+	EXPECT_EQ(ENOENT, errno);
+	ASSERT_EQ(0, vdevice_alloc(FD, self->viommu, self->idev, 0x99, &vdev));
+	pt = nested;
+	ASSERT_EQ(0, BE->ops->replace(BE, self->dev, &pt));
+	ASSERT_EQ(-1, destroy(FD, nested));
+	EXPECT_EQ(EBUSY, errno);
+	ASSERT_EQ(0, be_trigger_iopf(BE, self->dev, self->idev, 0, IOPF_GRPID,
+				     IOPF_PERM, IOPF_ADDR));
+	ASSERT_EQ(PGF_SIZE, read(ffd, &f, sizeof(f)));
+	EXPECT_EQ(IOMMU_PGFAULT_FLAGS_LAST_PAGE, f.flags);
+	EXPECT_EQ(self->idev, f.dev_id);
+	EXPECT_EQ(IOPF_ADDR, f.addr);
+	ASSERT_EQ(RSP_SIZE, respond(ffd, f.cookie, IOMMUFD_PAGE_RESP_SUCCESS));
+	pt = self->ioas;
+	ASSERT_EQ(0, BE->ops->replace(BE, self->dev, &pt));
+	ASSERT_EQ(0, destroy(FD, nested));
+	close(ffd);
+	ASSERT_EQ(0, destroy(FD, fault_id));
+}
+
 TEST_F(viommu, alloc_loopback_data)
 {
 	struct iommu_viommu_selftest data = { .in_data = 0xfacecafe };
