@@ -12,7 +12,8 @@
 use crate::mock::{self, domain_token, MockDevData, MockDriver, MockSva, MockVdev};
 use crate::riommu::{
     domain::PagingDomain,
-    iommufd::{BoundDevice, IommufdCtx},
+    iommufd::{BoundDevice, IommufdCtx, NO_PASID},
+    iopf::{self, PageRequest},
     iotlb::tables_released,
     mockbus::MockDevice,
     pgtable::TABLE_PAGES,
@@ -109,6 +110,7 @@ impl MiscDevice for Control {
             uapi::STATS => stats(arg),
             uapi::TRIGGER_VEVENT => trigger_vevent(arg),
             uapi::CHECK_VDEV_CACHE => check_vdev_cache(arg),
+            uapi::TRIGGER_IOPF => me.trigger_iopf(arg),
             uapi::PASID_ATTACH | uapi::PASID_REPLACE | uapi::PASID_DETACH | uapi::PASID_CHECK => {
                 me.pasid(cmd, arg)
             }
@@ -140,6 +142,7 @@ const SVA_CHECK_INVAL_MIN: usize = size_of::<uapi::SvaCheckInval>();
 const TRIGGER_VEVENT_MIN: usize = size_of::<uapi::TriggerVevent>();
 const CHECK_VDEV_CACHE_MIN: usize = size_of::<uapi::CheckVdevCache>();
 const CHECK_DEV_CACHE_MIN: usize = size_of::<uapi::CheckDevCache>();
+const TRIGGER_IOPF_MIN: usize = size_of::<uapi::TriggerIopf>();
 
 impl Control {
     fn dev_add(&self, arg: usize) -> Result {
@@ -390,6 +393,29 @@ impl Control {
         } else {
             Err(ENOENT)
         }
+    }
+
+    /// `RIOMMU_MOCK_TRIGGER_IOPF`, as `IOMMU_TEST_OP_TRIGGER_IOPF`: a
+    /// last-page page request reported for the device; 0 even if no
+    /// fault-capable domain takes it (the core then answers it itself).
+    fn trigger_iopf(&self, arg: usize) -> Result {
+        let (cmd, _) = read_ioctl::<uapi::TriggerIopf>(arg, TRIGGER_IOPF_MIN)?;
+        if cmd.reserved != 0 {
+            return Err(EOPNOTSUPP);
+        }
+        // The device is held (not the `devs` lock) while the fault is
+        // reported: the report takes the device's attach lock.
+        let dev = self.with_dev(cmd.dev_id, |e| Ok(e.dev.clone()))?;
+        let req = PageRequest {
+            pasid: (cmd.pasid != NO_PASID).then_some(cmd.pasid),
+            grpid: cmd.grpid,
+            perm: cmd.perm,
+            addr: cmd.addr,
+            last_page: true,
+        };
+        // As the C op, whatever the core did with it.
+        let _ = iopf::report::<MockDriver, _>(&dev, &req);
+        Ok(())
     }
 
     fn dev_detach(&self, arg: usize) -> Result {

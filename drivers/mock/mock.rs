@@ -15,6 +15,7 @@ use crate::riommu::{
     },
     driver::{Driver, DriverStatics},
     flags::AllocFlags,
+    iopf::{PageRequest, PageResponse},
     iotlb::IotlbGather,
     mockbus::{MockBusDriver, MockDevice},
     objset::ObjSet,
@@ -291,6 +292,12 @@ impl Driver for MockDriver {
         b.insert_into(&instance()?.data().sva, dev.data().ctx_key)?;
         Ok(b)
     }
+
+    /// As the C mock's `mock_domain_page_response()`: nothing to tell a
+    /// device that does not exist.  (Implementing it enables IOPF: a device
+    /// joins the instance's fault queue while a fault-capable domain is
+    /// attached, as `mock_dev_enable_iopf()`.)
+    fn page_response(_dev: &IommuDevice<'_, Self>, _req: &PageRequest, _resp: &PageResponse) {}
 
     fn capable(dev: &IommuDevice<'_, Self>, cap: Cap) -> bool {
         match cap {

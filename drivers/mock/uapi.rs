@@ -322,6 +322,23 @@ pub struct CheckDevCache {
     pub reserved: u32,
 }
 
+/// `RIOMMU_MOCK_TRIGGER_IOPF`
+pub const TRIGGER_IOPF: u32 = mock_io(test::RIOMMU_MOCK_CMD_TRIGGER_IOPF);
+
+/// `struct riommu_mock_trigger_iopf`.
+#[repr(C)]
+#[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[expect(missing_docs, reason = "fields: see include/uapi/linux/riommu_mock.h")]
+pub struct TriggerIopf {
+    pub size: u32,
+    pub dev_id: u32,
+    pub pasid: u32,
+    pub grpid: u32,
+    pub perm: u32,
+    pub reserved: u32,
+    pub addr: u64,
+}
+
 /// `RIOMMU_MOCK_PASID_FAKE_ERROR`: the PASID the mock fails on purpose on a
 /// second attach.
 pub const PASID_FAKE_ERROR: u32 = test::RIOMMU_MOCK_PASID_FAKE_ERROR;
@@ -442,6 +459,9 @@ assert_same_layout!(CheckDevCache, test::riommu_mock_check_dev_cache;
     size, dev_id, cache_id, cache, out_cache, reserved: __reserved
 );
 assert_same_layout!(DevRef, test::riommu_mock_dev_trigger_vevent; size, dev_id);
+assert_same_layout!(TriggerIopf, test::riommu_mock_trigger_iopf;
+    size, dev_id, pasid, grpid, perm, reserved: __reserved, addr
+);
 assert_same_layout!(Pasid, test::riommu_mock_pasid; size, dev_id, pasid, pt_id);
 assert_same_layout!(SvaBind, test::riommu_mock_sva_bind; size, dev_id, bond_id, out_pasid);
 assert_same_layout!(SvaAccess, test::riommu_mock_sva_access;

@@ -8,6 +8,7 @@
 use crate::riommu::bindings as rb;
 use crate::riommu::{
     driver::{Driver, DriverStatics},
+    iopf::IopfDev,
     registration::Instance,
 };
 use core::{marker::PhantomData, ptr};
@@ -173,6 +174,8 @@ pub(in crate::riommu) struct DevPriv<D: DriverStatics> {
     /// The instance whose `iommu_device` the core recorded for the device
     /// (`dev->iommu->iommu_dev`): the device keeps it alive.
     pub(in crate::riommu) inst: Arc<Instance<D>>,
+    /// Its I/O page fault state (on its instance's queue or not).
+    pub(in crate::riommu) iopf: IopfDev,
 }
 
 /// What [`Driver::probe_device`] returns for a device the driver handles.
@@ -260,6 +263,11 @@ impl<'a, D: DriverStatics> IommuDevice<'a, D> {
     /// reference to it until it is released).
     pub fn iommu(&self) -> &'a Instance<D> {
         &self.private().inst
+    }
+
+    /// The device's I/O page fault state.
+    pub(in crate::riommu) fn iopf(&self) -> &'a IopfDev {
+        &self.private().iopf
     }
 
     /// The IOMMU instance the device sits behind, as a counted reference

@@ -172,6 +172,26 @@ pub trait Driver: Send + Sync + Sized + 'static {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
+    /// `page_response`: the answer `resp` to the page request group whose
+    /// last request was `req`, to be passed to the device (a PRI page
+    /// response).  The core calls it when the group's handler answered
+    /// (an iommufd fault queue: userspace's response), when no handler
+    /// took the request, and for the pending groups of a device leaving
+    /// its fault queue.  Implementing it enables I/O page faults: each
+    /// instance owns an [`IopfQueue`](super::iopf::IopfQueue), a device is
+    /// on it while a fault-capable domain is attached, and faults are
+    /// reported with [`super::iopf::report`].  Called under the core's
+    /// per-device fault mutex; may sleep.
+    fn page_response(
+        _dev: &IommuDevice<'_, Self>,
+        _req: &super::iopf::PageRequest,
+        _resp: &super::iopf::PageResponse,
+    ) where
+        Self: DriverStatics,
+    {
+        build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
+    }
+
     /// Blocks `pasid` of `dev` (the core's PASID detach); `old` is the domain
     /// it leaves.
     fn blocked_set_dev_pasid(

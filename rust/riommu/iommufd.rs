@@ -3,7 +3,7 @@
 //! The driver-facing iommufd calls a device owner makes: look up a context
 //! from a file descriptor and bind, attach, replace and detach a device.
 
-use super::bindings as rb;
+use super::{bindings as rb, iopf::AttachLock};
 use core::ptr::NonNull;
 use kernel::{bindings, device::Device, prelude::*};
 
@@ -66,9 +66,20 @@ impl Drop for IommufdCtx {
 /// While a value of the type lives, [`RegisteredDevice::device`] returns
 /// the same device, and that device stays registered on its bus:
 /// `device_del()` has not run for it.
+///
+/// [`RegisteredDevice::attach_lock`] returns the same lock for every value
+/// naming the same device, and while a value lives nothing changes the
+/// device's domain attachments (RID or PASID) but the core's probe and
+/// release of the device and the [`BoundDevice`]s and
+/// [`super::sva::SvaBond`]s made on such values, which hold that lock
+/// around each change (so [`super::iopf::report`] may rely on it).
 pub unsafe trait RegisteredDevice: Send + Sync + 'static {
     /// The device kept registered.
     fn device(&self) -> &Device;
+
+    /// The lock of the device's attachment changes (see the trait's
+    /// safety section).
+    fn attach_lock(&self) -> &AttachLock;
 }
 
 /// A device bound to an iommufd context (`iommufd_device_bind`); unbound on
@@ -108,10 +119,13 @@ impl<K: RegisteredDevice> BoundDevice<K> {
         let raw_dev = core::ptr::from_ref(keep.device())
             .cast::<bindings::device>()
             .cast_mut();
+        // Binding claims DMA ownership, which attaches the blocking domain.
+        let guard = keep.attach_lock().lock();
         // SAFETY: `ctx` is a live context and `raw_dev` a registered device
         // (`keep`) whose IOMMU driver has probed it; `id` is a valid
         // out-parameter.
         let p = unsafe { rb::iommufd_device_bind(ctx.ptr.as_ptr(), raw_dev, &mut id) };
+        drop(guard);
         let p = kernel::error::from_err_ptr(p)?;
         // INVARIANT: bound just now; `keep` keeps the device registered.
         NonNull::new(p)
@@ -146,6 +160,7 @@ impl<K: RegisteredDevice> BoundDevice<K> {
         if self.attached {
             return Err(EBUSY);
         }
+        let _guard = self.keep.attach_lock().lock();
         // SAFETY: live binding (type invariant); valid out-parameter.
         kernel::error::to_result(unsafe {
             rb::iommufd_device_attach(self.idev.as_ptr(), NO_PASID, pt_id)
@@ -159,6 +174,7 @@ impl<K: RegisteredDevice> BoundDevice<K> {
         if !self.attached {
             return Err(EINVAL);
         }
+        let _guard = self.keep.attach_lock().lock();
         // SAFETY: live, attached binding; valid out-parameter.
         kernel::error::to_result(unsafe {
             rb::iommufd_device_replace(self.idev.as_ptr(), NO_PASID, pt_id)
@@ -171,6 +187,7 @@ impl<K: RegisteredDevice> BoundDevice<K> {
             return Err(EINVAL);
         }
         self.pasids.reserve(1, GFP_KERNEL)?;
+        let _guard = self.keep.attach_lock().lock();
         // SAFETY: live binding (type invariant); valid out-parameter.
         kernel::error::to_result(unsafe {
             rb::iommufd_device_attach(self.idev.as_ptr(), pasid, pt_id)
@@ -185,6 +202,7 @@ impl<K: RegisteredDevice> BoundDevice<K> {
         if pasid == NO_PASID {
             return Err(EINVAL);
         }
+        let _guard = self.keep.attach_lock().lock();
         // SAFETY: live binding; valid out-parameter.
         kernel::error::to_result(unsafe {
             rb::iommufd_device_replace(self.idev.as_ptr(), pasid, pt_id)
@@ -197,8 +215,10 @@ impl<K: RegisteredDevice> BoundDevice<K> {
         if pasid == NO_PASID {
             return Err(EINVAL);
         }
+        let guard = self.keep.attach_lock().lock();
         // SAFETY: live binding; detaching an unattached PASID is a no-op.
         unsafe { rb::iommufd_device_detach(self.idev.as_ptr(), pasid) };
+        drop(guard);
         if let Some(i) = self.pasids.iter().position(|&p| p == pasid) {
             let _ = self.pasids.remove(i);
         }
@@ -210,6 +230,7 @@ impl<K: RegisteredDevice> BoundDevice<K> {
         if !self.attached {
             return Err(ENOENT);
         }
+        let _guard = self.keep.attach_lock().lock();
         // SAFETY: live, attached binding.
         unsafe { rb::iommufd_device_detach(self.idev.as_ptr(), NO_PASID) };
         self.attached = false;
@@ -219,6 +240,7 @@ impl<K: RegisteredDevice> BoundDevice<K> {
 
 impl<K: RegisteredDevice> Drop for BoundDevice<K> {
     fn drop(&mut self) {
+        let _guard = self.keep.attach_lock().lock();
         for &pasid in self.pasids.iter() {
             // SAFETY: live binding; `pasid` was attached by us.
             unsafe { rb::iommufd_device_detach(self.idev.as_ptr(), pasid) };

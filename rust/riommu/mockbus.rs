@@ -3,7 +3,9 @@
 //! Software devices on the bus of a mock IOMMU instance
 //! ([`super::registration::IommuRegistration::new_mock_bus`]).
 
-use super::{driver::DriverStatics, iommufd::RegisteredDevice, registration::Instance};
+use super::{
+    driver::DriverStatics, iommufd::RegisteredDevice, iopf::AttachLock, registration::Instance,
+};
 use core::{
     ptr::NonNull,
     sync::atomic::{AtomicU32, Ordering},
@@ -35,6 +37,8 @@ struct Registered<D: MockBusDriver> {
     /// Counts the device on its instance's bus, which stays registered
     /// while it does; dropped after the device is unregistered.
     _count: BusDevCount<D>,
+    /// The device's [`RegisteredDevice::attach_lock`].
+    attach_lock: AttachLock,
 }
 
 /// One device counted on an instance's mock bus (`Instance::bus_dev_get`),
@@ -85,9 +89,24 @@ impl<D: MockBusDriver> Clone for MockDevice<D> {
 // SAFETY: while a `MockDevice` lives, its `Registered` lives, and the device
 // is only unregistered when that drops (`device_unregister()` in
 // `Registered::drop`, the only place that removes a mock-bus device).
+//
+// Every clone names the same `Registered`, so the same `attach_lock`.  No
+// one else changes the device's attachments: no device driver binds on a
+// mock bus (nothing registers one for it), so neither a kernel driver
+// (`iommu_attach_device()`, `iommu_sva_bind_device()`) nor VFIO attaches
+// domains to the device; iommufd changes them only through the
+// `iommufd_device` that `BoundDevice` owns; SVA bonds are made by
+// `sva::bind`.  And the device is alone in its IOMMU group (the core's
+// `generic_device_group()` gives each device a new group, and
+// `pci_device_group()` refuses a device that is not PCI), so no attach
+// through another device changes its domains either.
 unsafe impl<D: MockBusDriver> RegisteredDevice for MockDevice<D> {
     fn device(&self) -> &Device {
         MockDevice::device(self)
+    }
+
+    fn attach_lock(&self) -> &AttachLock {
+        &self.reg.attach_lock
     }
 }
 
@@ -121,6 +140,7 @@ impl<D: MockBusDriver> MockDevice<D> {
         // `ENODEV` if the instance's registration is going; otherwise the
         // registration waits for the device to leave the bus.
         let count = BusDevCount::new(inst)?;
+        let attach_lock = AttachLock::new()?;
         let b = KBox::new(
             BusDev {
                 dev: Opaque::zeroed(),
@@ -161,7 +181,14 @@ impl<D: MockBusDriver> MockDevice<D> {
         let ptr = unsafe { NonNull::new_unchecked(p) };
         // INVARIANT: added; we keep the initial reference.  If the `Arc`
         // cannot be allocated, dropping `Registered` unregisters it again.
-        let reg = Arc::new(Registered { ptr, _count: count }, GFP_KERNEL)?;
+        let reg = Arc::new(
+            Registered {
+                ptr,
+                _count: count,
+                attach_lock,
+            },
+            GFP_KERNEL,
+        )?;
         Ok(Self { reg })
     }
 

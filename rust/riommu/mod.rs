@@ -24,6 +24,7 @@ pub mod driver;
 pub mod flags;
 pub mod hw;
 pub mod iommufd;
+pub mod iopf;
 pub mod iotlb;
 #[cfg(riommu_test)]
 pub mod mockbus;

@@ -5,7 +5,7 @@
 //! with the iommu core and unregisters it on drop.
 
 use crate::riommu::{bindings as rb, domain::DomainBox};
-use crate::riommu::{device::IommuDevice, driver::DriverStatics};
+use crate::riommu::{device::IommuDevice, driver::DriverStatics, iopf::IopfQueue};
 use core::{
     marker::{PhantomData, PhantomPinned},
     ptr,
@@ -130,6 +130,9 @@ pub struct Instance<D: DriverStatics> {
     bus_devs: Mutex<usize>,
     #[pin]
     bus_devs_gone: CondVar,
+    /// The fault queue of a driver with `page_response` ([`super::iopf`]).
+    /// Devices are on it only while they hold the instance.
+    iopf: Option<IopfQueue>,
     #[pin]
     _pin: PhantomPinned,
 }
@@ -142,9 +145,15 @@ unsafe impl<D: DriverStatics> Sync for Instance<D> {}
 
 impl<D: DriverStatics> Instance<D> {
     fn new(
+        name: &CStr,
         data: impl PinInit<D::Data, Error>,
         fwnode: *mut bindings::fwnode_handle,
     ) -> Result<Arc<Self>> {
+        let iopf = if D::HAS_PAGE_RESPONSE {
+            Some(IopfQueue::new(name)?)
+        } else {
+            None
+        };
         Arc::pin_init(
             try_pin_init!(Self {
                 // INVARIANT: all-zero, a valid initial state of every field.
@@ -154,6 +163,7 @@ impl<D: DriverStatics> Instance<D> {
                 registered: AtomicBool::new(false),
                 bus_devs <- new_mutex!(0),
                 bus_devs_gone <- new_condvar!(),
+                iopf,
                 _pin: PhantomPinned,
             }? Error),
             GFP_KERNEL,
@@ -163,6 +173,11 @@ impl<D: DriverStatics> Instance<D> {
     /// The driver's instance data.
     pub fn data(&self) -> &D::Data {
         &self.data
+    }
+
+    /// The instance's fault queue (a driver with `page_response` only).
+    pub(in crate::riommu) fn iopf_queue(&self) -> Option<&IopfQueue> {
+        self.iopf.as_ref()
     }
 
     /// Whether `dev` sits behind this instance.
@@ -253,7 +268,7 @@ impl<D: DriverStatics> IommuRegistration<D> {
         data: impl PinInit<D::Data, Error>,
     ) -> Result<Self> {
         let claim = Claim::<D>::new()?;
-        let inst = Instance::<D>::new(data, ptr::null_mut())?;
+        let inst = Instance::<D>::new(bus_name, data, ptr::null_mut())?;
         let s = D::statics();
         let raw = inst.raw.get();
         // SAFETY: `raw` is zeroed, pinned memory of the instance, which
@@ -342,7 +357,7 @@ impl<D: DriverStatics> IommuRegistration<D> {
             // records as the instance's fwnode (`dev_fwnode(hwdev)`).
             unsafe { bindings::__dev_fwnode(hw) }
         };
-        let inst = Instance::<D>::new(data, fwnode)?;
+        let inst = Instance::<D>::new(name, data, fwnode)?;
         let s = D::statics();
         let raw = inst.raw.get();
         // SAFETY: `raw` is zeroed, pinned memory of the instance, which

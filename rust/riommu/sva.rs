@@ -259,6 +259,7 @@ pub fn bind<K: RegisteredDevice>(keep: K) -> Result<SvaBond<K>> {
         .cast_mut();
     let current = kernel::current!();
     let mm = current.mm().ok_or(EINVAL)?;
+    let guard = keep.attach_lock().lock();
     // SAFETY: a registered device (`keep`), so `iommu_sva_bind_device()`
     // finds its group; `mm` is the caller's live mm.
     let h = unsafe { bindings::iommu_sva_bind_device(raw, mm.as_raw()) };
@@ -271,6 +272,7 @@ pub fn bind<K: RegisteredDevice>(keep: K) -> Result<SvaBond<K>> {
         unsafe { bindings::iommu_sva_unbind_device(h) };
         return Err(EBUSY);
     }
+    drop(guard);
     // INVARIANT: bound for `keep.device()`.
     Ok(SvaBond { handle, keep })
 }
@@ -290,6 +292,7 @@ impl<K: RegisteredDevice> SvaBond<K> {
 
 impl<K: RegisteredDevice> Drop for SvaBond<K> {
     fn drop(&mut self) {
+        let _guard = self.keep.attach_lock().lock();
         // SAFETY: live bond, unbound once, while its device is still
         // registered (`keep` drops after this).
         unsafe { bindings::iommu_sva_unbind_device(self.handle.as_ptr()) };

@@ -10,7 +10,11 @@ use crate::riommu::{
     sva::SvaDomain,
     userdata::UserDataArray,
 };
-use crate::riommu::{device::IommuDevice, driver::DriverStatics};
+use crate::riommu::{
+    device::IommuDevice,
+    driver::DriverStatics,
+    iopf::{self, fault_capable},
+};
 use kernel::{bindings, error::from_result, ffi, prelude::*};
 
 /// A paging domain of `D` from a C pointer.
@@ -48,6 +52,61 @@ pub(in crate::riommu) unsafe extern "C" fn enforce_cache_coherency<D: DriverStat
         .is_ok()
 }
 
+/// The common part of every `attach_dev`: the device checked to be `D`'s,
+/// the old domain classified, and IOPF enabled for the new domain before
+/// `f` attaches it and disabled for the one left after
+/// ([`iopf::attach_rid`]).
+///
+/// # Safety
+///
+/// The arguments of an `attach_dev` call: `domain` a live domain, `dev` a
+/// live device, `old` NULL or a live domain, all for the call.
+unsafe fn attach_glue<D: DriverStatics>(
+    domain: *mut bindings::iommu_domain,
+    dev: *mut bindings::device,
+    old: *mut bindings::iommu_domain,
+    f: impl FnOnce(&IommuDevice<'_, D>, OldDomain<'_, D>) -> Result,
+) -> ffi::c_int {
+    // SAFETY: per the safety requirements.
+    let (dev, old, capable) = unsafe {
+        (
+            IommuDevice::<D>::from_raw_checked(dev),
+            OldDomain::from_raw(old),
+            fault_capable(domain),
+        )
+    };
+    from_result(|| {
+        let dev = dev?;
+        iopf::attach_rid(&dev, capable, || f(&dev, old)).map(|()| 0)
+    })
+}
+
+/// As [`attach_glue`] for `set_dev_pasid` ([`iopf::attach_pasid`]).
+///
+/// # Safety
+///
+/// The arguments of a `set_dev_pasid` call, as for [`attach_glue`].
+unsafe fn set_pasid_glue<D: DriverStatics>(
+    domain: *mut bindings::iommu_domain,
+    dev: *mut bindings::device,
+    old: *mut bindings::iommu_domain,
+    f: impl FnOnce(&IommuDevice<'_, D>, OldDomain<'_, D>) -> Result,
+) -> ffi::c_int {
+    // SAFETY: per the safety requirements.
+    let (dev, old_d, capable, old_capable) = unsafe {
+        (
+            IommuDevice::<D>::from_raw_checked(dev),
+            OldDomain::from_raw(old),
+            fault_capable(domain),
+            fault_capable(old),
+        )
+    };
+    from_result(|| {
+        let dev = dev?;
+        iopf::attach_pasid(&dev, capable, old_capable, || f(&dev, old_d)).map(|()| 0)
+    })
+}
+
 /// # Safety
 ///
 /// Called by the iommu core, with the arguments its `iommu_ops` contract
@@ -58,15 +117,14 @@ pub(in crate::riommu) unsafe extern "C" fn sva_set_dev_pasid<D: DriverStatics>(
     pasid: bindings::ioasid_t,
     old: *mut bindings::iommu_domain,
 ) -> ffi::c_int {
-    // SAFETY: our SVA table; device checked below; `old` NULL or live.
-    let (d, dev, old) = unsafe {
-        (
-            Domain::<D::Sva>::from_raw(domain),
-            IommuDevice::<D>::from_raw_checked(dev),
-            OldDomain::from_raw(old),
-        )
-    };
-    from_result(|| SvaDomain::set_dev_pasid(d, &dev?, pasid, old).map(|()| 0))
+    // SAFETY: our SVA table.
+    let d = unsafe { Domain::<D::Sva>::from_raw(domain) };
+    // SAFETY: the core's arguments.
+    unsafe {
+        set_pasid_glue::<D>(domain, dev, old, |dev, old| {
+            SvaDomain::set_dev_pasid(d, dev, pasid, old)
+        })
+    }
 }
 
 /// # Safety
@@ -91,18 +149,12 @@ pub(in crate::riommu) unsafe extern "C" fn free<D: DriverStatics, T: Send + Sync
 /// Called by the iommu core, with the arguments its `iommu_ops` contract
 /// guarantees for this callback.
 pub(in crate::riommu) unsafe extern "C" fn blocked_attach<D: DriverStatics>(
-    _domain: *mut bindings::iommu_domain,
+    domain: *mut bindings::iommu_domain,
     dev: *mut bindings::device,
     old: *mut bindings::iommu_domain,
 ) -> ffi::c_int {
-    // SAFETY: a probed device; `old` is NULL or live (core).
-    let (dev, old) = unsafe {
-        (
-            IommuDevice::<D>::from_raw_checked(dev),
-            OldDomain::from_raw(old),
-        )
-    };
-    from_result(|| D::attach_blocked(&dev?, old).map(|()| 0))
+    // SAFETY: the core's arguments.
+    unsafe { attach_glue::<D>(domain, dev, old, |dev, old| D::attach_blocked(dev, old)) }
 }
 
 /// # Safety
@@ -110,18 +162,12 @@ pub(in crate::riommu) unsafe extern "C" fn blocked_attach<D: DriverStatics>(
 /// Called by the iommu core, with the arguments its `iommu_ops` contract
 /// guarantees for this callback.
 pub(in crate::riommu) unsafe extern "C" fn identity_attach<D: DriverStatics>(
-    _domain: *mut bindings::iommu_domain,
+    domain: *mut bindings::iommu_domain,
     dev: *mut bindings::device,
     old: *mut bindings::iommu_domain,
 ) -> ffi::c_int {
-    // SAFETY: a device (checked below); `old` is NULL or live (core).
-    let (dev, old) = unsafe {
-        (
-            IommuDevice::<D>::from_raw_checked(dev),
-            OldDomain::from_raw(old),
-        )
-    };
-    from_result(|| D::attach_identity(&dev?, old).map(|()| 0))
+    // SAFETY: the core's arguments.
+    unsafe { attach_glue::<D>(domain, dev, old, |dev, old| D::attach_identity(dev, old)) }
 }
 
 /// # Safety
@@ -129,19 +175,17 @@ pub(in crate::riommu) unsafe extern "C" fn identity_attach<D: DriverStatics>(
 /// Called by the iommu core, with the arguments its `iommu_ops` contract
 /// guarantees for this callback.
 pub(in crate::riommu) unsafe extern "C" fn blocked_set_dev_pasid<D: DriverStatics>(
-    _domain: *mut bindings::iommu_domain,
+    domain: *mut bindings::iommu_domain,
     dev: *mut bindings::device,
     pasid: bindings::ioasid_t,
     old: *mut bindings::iommu_domain,
 ) -> ffi::c_int {
-    // SAFETY: a probed device; `old` is NULL or live (core).
-    let (dev, old) = unsafe {
-        (
-            IommuDevice::<D>::from_raw_checked(dev),
-            OldDomain::from_raw(old),
-        )
-    };
-    from_result(|| D::blocked_set_dev_pasid(&dev?, pasid, old).map(|()| 0))
+    // SAFETY: the core's arguments.
+    unsafe {
+        set_pasid_glue::<D>(domain, dev, old, |dev, old| {
+            D::blocked_set_dev_pasid(dev, pasid, old)
+        })
+    }
 }
 
 /// # Safety
@@ -153,15 +197,10 @@ pub(in crate::riommu) unsafe extern "C" fn paging_attach<D: DriverStatics>(
     dev: *mut bindings::device,
     old: *mut bindings::iommu_domain,
 ) -> ffi::c_int {
-    // SAFETY: our paging table; probed device; `old` NULL or live.
-    let (d, dev, old) = unsafe {
-        (
-            paging::<D>(domain),
-            IommuDevice::<D>::from_raw_checked(dev),
-            OldDomain::from_raw(old),
-        )
-    };
-    from_result(|| d.attach_dev(&dev?, old).map(|()| 0))
+    // SAFETY: our paging table (the core calls a domain's own ops).
+    let d = unsafe { paging::<D>(domain) };
+    // SAFETY: the core's arguments.
+    unsafe { attach_glue::<D>(domain, dev, old, |dev, old| d.attach_dev(dev, old)) }
 }
 
 /// # Safety
@@ -174,15 +213,14 @@ pub(in crate::riommu) unsafe extern "C" fn paging_set_dev_pasid<D: DriverStatics
     pasid: bindings::ioasid_t,
     old: *mut bindings::iommu_domain,
 ) -> ffi::c_int {
-    // SAFETY: as for `paging_attach`.
-    let (d, dev, old) = unsafe {
-        (
-            paging::<D>(domain),
-            IommuDevice::<D>::from_raw_checked(dev),
-            OldDomain::from_raw(old),
-        )
-    };
-    from_result(|| d.set_dev_pasid(&dev?, pasid, old).map(|()| 0))
+    // SAFETY: our paging table (the core calls a domain's own ops).
+    let d = unsafe { paging::<D>(domain) };
+    // SAFETY: the core's arguments.
+    unsafe {
+        set_pasid_glue::<D>(domain, dev, old, |dev, old| {
+            d.set_dev_pasid(dev, pasid, old)
+        })
+    }
 }
 
 /// # Safety
@@ -194,15 +232,14 @@ pub(in crate::riommu) unsafe extern "C" fn nested_attach<D: DriverStatics>(
     dev: *mut bindings::device,
     old: *mut bindings::iommu_domain,
 ) -> ffi::c_int {
-    // SAFETY: our nested table; probed device; `old` NULL or live.
-    let (d, dev, old) = unsafe {
-        (
-            nested::<D>(domain),
-            IommuDevice::<D>::from_raw_checked(dev),
-            OldDomain::from_raw(old),
-        )
-    };
-    from_result(|| NestedDomain::attach_dev(d, &dev?, old).map(|()| 0))
+    // SAFETY: our nested table (the core calls a domain's own ops).
+    let d = unsafe { nested::<D>(domain) };
+    // SAFETY: the core's arguments.
+    unsafe {
+        attach_glue::<D>(domain, dev, old, |dev, old| {
+            NestedDomain::attach_dev(d, dev, old)
+        })
+    }
 }
 
 /// # Safety
@@ -215,15 +252,14 @@ pub(in crate::riommu) unsafe extern "C" fn nested_set_dev_pasid<D: DriverStatics
     pasid: bindings::ioasid_t,
     old: *mut bindings::iommu_domain,
 ) -> ffi::c_int {
-    // SAFETY: as for `nested_attach`.
-    let (d, dev, old) = unsafe {
-        (
-            nested::<D>(domain),
-            IommuDevice::<D>::from_raw_checked(dev),
-            OldDomain::from_raw(old),
-        )
-    };
-    from_result(|| NestedDomain::set_dev_pasid(d, &dev?, pasid, old).map(|()| 0))
+    // SAFETY: our nested table (the core calls a domain's own ops).
+    let d = unsafe { nested::<D>(domain) };
+    // SAFETY: the core's arguments.
+    unsafe {
+        set_pasid_glue::<D>(domain, dev, old, |dev, old| {
+            NestedDomain::set_dev_pasid(d, dev, pasid, old)
+        })
+    }
 }
 
 /// # Safety

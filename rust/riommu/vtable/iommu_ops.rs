@@ -11,6 +11,7 @@ use crate::riommu::{
 use crate::riommu::{
     device::{Cap, DevPriv, IommuDevice, ProbingDevice, ResvRegions},
     driver::DriverStatics,
+    iopf::IopfDev,
     registration::publish,
 };
 use core::marker::PhantomData;
@@ -208,6 +209,7 @@ pub(in crate::riommu) unsafe extern "C" fn probe_device<D: DriverStatics>(
             DevPriv {
                 data: p.data,
                 inst: p.iommu,
+                iopf: IopfDev::new(),
             },
             GFP_KERNEL,
         )?;
@@ -233,6 +235,7 @@ pub(in crate::riommu) unsafe extern "C" fn release_device<D: DriverStatics>(
 ) {
     // SAFETY: a device we probed, being released.
     let idev = unsafe { IommuDevice::<D>::from_raw(dev) };
+    crate::riommu::iopf::release(&idev);
     D::release_device(&idev);
     // SAFETY: the box set by `probe_device`; `release_device` is the last
     // callback on the device, and after it the core

@@ -158,6 +158,9 @@ impl Statics {
         ops.get_viommu_size = Some(viommu::glue::get_viommu_size::<D>);
         ops.viommu_init = Some(viommu::glue::viommu_init::<D>);
         ops.release_device = Some(iommu_ops::release_device::<D>);
+        if D::HAS_PAGE_RESPONSE {
+            ops.page_response = Some(crate::riommu::iopf::page_response::<D>);
+        }
         ops.device_group = match D::DEVICE_GROUP {
             DeviceGroup::Generic => Some(bindings::generic_device_group),
             DeviceGroup::Pci => Some(bindings::pci_device_group),

@@ -6,21 +6,30 @@
 
 #![forbid(unsafe_code)]
 
-use crate::riommu::iommufd::{BoundDevice, IommufdCtx, RegisteredDevice};
+use crate::riommu::{
+    iommufd::{BoundDevice, IommufdCtx, RegisteredDevice},
+    iopf::AttachLock,
+};
 use kernel::{device::Device, prelude::*, sync::aref::ARef};
 
 minimal_driver! { driver: Mine, paging: MyDomain }
 
-/// A counted reference to the device, which does not stop `device_del()`.
-pub struct JustARef(ARef<Device>);
+/// A counted reference to the device, which does not stop `device_del()`,
+/// with an attach lock of its own (not the one of the device's other
+/// holders).
+pub struct JustARef(ARef<Device>, AttachLock);
 
 impl RegisteredDevice for JustARef {
     fn device(&self) -> &Device {
         &self.0
     }
+
+    fn attach_lock(&self) -> &AttachLock {
+        &self.1
+    }
 }
 
 /// Binds `dev` to `ctx` for as long as the binding lives.
 pub fn bind(ctx: &IommufdCtx, dev: &Device) -> Result<BoundDevice<JustARef>> {
-    BoundDevice::bind(ctx, JustARef(dev.into()))
+    BoundDevice::bind(ctx, JustARef(dev.into(), AttachLock::new()?))
 }

@@ -210,6 +210,7 @@ union big {
 	struct riommu_mock_stats stats;
 	struct riommu_mock_trigger_vevent trigger;
 	struct riommu_mock_check_vdev_cache vdev_cache;
+	struct riommu_mock_trigger_iopf trigger_iopf;
 	struct riommu_mock_pasid pasid;
 	struct riommu_mock_check_dev_cache dev_cache;
 	struct riommu_mock_dev_trigger_vevent dev_trigger;
@@ -441,6 +442,16 @@ static void b_dev_trigger(struct bctx *c, union big *b)
 	};
 }
 
+static void b_trigger_iopf(struct bctx *c, union big *b)
+{
+	/* No fault queue listens: the call succeeds all the same */
+	b->trigger_iopf = (struct riommu_mock_trigger_iopf){
+		.size = sizeof(b->trigger_iopf), .dev_id = c->pdev,
+		.pasid = PASID, .grpid = 2, .perm = IOMMU_PGFAULT_PERM_READ,
+		.addr = APERTURE_START,
+	};
+}
+
 static void b_pasid(struct bctx *c, union big *b)
 {
 	b->pasid = (struct riommu_mock_pasid){
@@ -493,6 +504,9 @@ CTL_OP(op_dev_cache, RIOMMU_MOCK_CHECK_DEV_CACHE, riommu_mock_check_dev_cache,
 CTL_OP(op_dev_trigger, RIOMMU_MOCK_DEV_TRIGGER_VEVENT,
        riommu_mock_dev_trigger_vevent, NO_FIELD, NO_FIELD, b_dev_trigger,
        NULL);
+CTL_OP(op_trigger_iopf, RIOMMU_MOCK_TRIGGER_IOPF, riommu_mock_trigger_iopf,
+       NO_FIELD, offsetof(struct riommu_mock_trigger_iopf, __reserved),
+       b_trigger_iopf, NULL);
 CTL_OP(op_pasid_attach, RIOMMU_MOCK_PASID_ATTACH, riommu_mock_pasid,
        NO_FIELD, NO_FIELD, b_pasid, NULL);
 CTL_OP(op_pasid_replace, RIOMMU_MOCK_PASID_REPLACE, riommu_mock_pasid,
@@ -1565,6 +1579,13 @@ static int ctl_trigger_viommu_missing(struct bctx *c)
 	return ioctl(c->be.ctlfd, RIOMMU_MOCK_TRIGGER_VEVENT, &b);
 }
 
+/* TRIGGER_IOPF of a device that does not exist: ENOENT on both mocks */
+static int trigger_iopf_dev_missing(struct bctx *c)
+{
+	return be_trigger_iopf(&c->be, BAD_ID, BAD_ID, 0, 2,
+			       IOMMU_PGFAULT_PERM_READ, APERTURE_START);
+}
+
 static int ctl_vdev_cache_id_bad(struct bctx *c)
 {
 	union big b;
@@ -1828,6 +1849,9 @@ static const struct row rows[] = {
 	CTL_ROWS(op_dev_cache, check_dev_cache, 0, EFAULT),
 	G(ctl_check_dev_cache_reserved, RUST, EOPNOTSUPP, op_dev_cache, M_RESERVED),
 	CTL_ROWS(op_dev_trigger, dev_trigger_vevent, ENOENT, ENOENT),
+	CTL_ROWS(op_trigger_iopf, trigger_iopf, 0, 0),
+	G(ctl_trigger_iopf_reserved, RUST, EOPNOTSUPP, op_trigger_iopf, M_RESERVED),
+	F(trigger_iopf_dev_missing, BOTH, ENOENT, trigger_iopf_dev_missing),
 	CTL_ROWS(op_pasid_attach, pasid_attach, 0, EFAULT),
 	CTL_ROWS(op_pasid_check, pasid_check, EINVAL, EINVAL),
 	CTL_ROWS(op_pasid_detach, pasid_detach, 0, 0),

@@ -674,6 +674,73 @@ static int path_pasid(struct ctx *c)
 	return 0;
 }
 
+/* The fault record of a page request from @ffd; ENODATA if none queued */
+static int read_fault(int ffd, struct iommu_hwpt_pgfault *f)
+{
+	ssize_t n = read(ffd, f, sizeof(*f));
+
+	if (n == sizeof(*f))
+		return 0;
+	if (n >= 0)
+		errno = ENODATA;
+	return -1;
+}
+
+static int answer_fault(int ffd, const struct iommu_hwpt_pgfault *f)
+{
+	struct iommu_hwpt_page_response r = {
+		.cookie = f->cookie, .code = IOMMUFD_PAGE_RESP_SUCCESS,
+	};
+
+	return write(ffd, &r, sizeof(r)) == sizeof(r) ? 0 : -1;
+}
+
+/*
+ * I/O page faults: a fault queue, a fault-capable HWPT on the RID and on a
+ * PASID (each attach adds the device to the mock's IOPF queue), a page
+ * request on each read and answered (a failed group allocation makes the
+ * core answer it itself: ENODATA), one left pending for the teardown.
+ */
+static int path_iopf(struct ctx *c)
+{
+	struct iommu_fault_alloc fa = { .size = sizeof(fa) };
+	struct iommu_hwpt_alloc ha = {
+		.size = sizeof(ha),
+		.flags = IOMMU_HWPT_FAULT_ID_VALID | IOMMU_HWPT_ALLOC_PASID,
+	};
+	struct iommu_hwpt_pgfault f;
+	uint32_t pt;
+
+	STEP(dev_setup(c, DEVF_PASID));
+	NTH_ENABLE();
+	STEP(ioctl(c->fd, IOMMU_FAULT_QUEUE_ALLOC, &fa));
+	track_fd(c, fa.out_fault_fd);
+	TRACK(fa.out_fault_id);
+	ha.dev_id = c->idev;
+	ha.pt_id = c->ioas;
+	ha.fault_id = fa.out_fault_id;
+	STEP(ioctl(c->fd, IOMMU_HWPT_ALLOC, &ha));
+	TRACK(ha.out_hwpt_id);
+	pt = ha.out_hwpt_id;
+	STEP(be_replace(&c->be, c->dev, &pt));
+	STEP(be_trigger_iopf(&c->be, c->dev, c->idev, 0, 1,
+			     IOMMU_PGFAULT_PERM_READ, APERTURE_START));
+	STEP(read_fault(fa.out_fault_fd, &f));
+	STEP(answer_fault(fa.out_fault_fd, &f));
+	pt = ha.out_hwpt_id;
+	STEP(be_pasid(&c->be, BE_PASID_ATTACH, c->dev, PASID, &pt));
+	STEP(be_trigger_iopf(&c->be, c->dev, c->idev, PASID, 2,
+			     IOMMU_PGFAULT_PERM_WRITE, APERTURE_START));
+	STEP(read_fault(fa.out_fault_fd, &f));
+	STEP(answer_fault(fa.out_fault_fd, &f));
+	STEP(be_trigger_iopf(&c->be, c->dev, c->idev, PASID, 3,
+			     IOMMU_PGFAULT_PERM_WRITE, APERTURE_START));
+	STEP(be_pasid(&c->be, BE_PASID_DETACH, c->dev, PASID, NULL));
+	STEP(be_trigger_iopf(&c->be, c->dev, c->idev, 0, 4,
+			     IOMMU_PGFAULT_PERM_READ, APERTURE_START));
+	return 0;
+}
+
 /* The device's own life: DEV_ADD, replace, remove, add again */
 static int path_device(struct ctx *c)
 {
@@ -1154,6 +1221,7 @@ SWEEP(fail_nth, viommu_invalidate)
 SWEEP(fail_nth, veventq)
 SWEEP(fail_nth, hw_queue)
 SWEEP(fail_nth, pasid)
+SWEEP(fail_nth, iopf)
 SWEEP(fail_nth, device)
 
 #define STEPWISE(name, kind)                                                 \

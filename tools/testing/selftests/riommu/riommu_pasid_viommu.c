@@ -324,6 +324,210 @@ TEST_F(pasid, remove_with_pasids)
 	ASSERT_EQ(0, destroy(FD, self->b));
 }
 
+/* --- I/O page faults ----------------------------------------------------- */
+
+#define IOPF_GRPID	0x2
+#define IOPF_PERM	(IOMMU_PGFAULT_PERM_READ | IOMMU_PGFAULT_PERM_WRITE)
+#define IOPF_ADDR	0xdeadbeafull
+#define PGF_SIZE	((ssize_t)sizeof(struct iommu_hwpt_pgfault))
+#define RSP_SIZE	((ssize_t)sizeof(struct iommu_hwpt_page_response))
+
+static int fault_alloc(int fd, uint32_t *id, int *ffd)
+{
+	struct iommu_fault_alloc cmd = { .size = sizeof(cmd) };
+
+	if (ioctl(fd, IOMMU_FAULT_QUEUE_ALLOC, &cmd))
+		return -1;
+	*id = cmd.out_fault_id;
+	*ffd = cmd.out_fault_fd;
+	return 0;
+}
+
+/* A fault-capable HWPT (IOMMU_HWPT_FAULT_ID_VALID) on fault queue @fault */
+static int fault_hwpt_alloc(int fd, uint32_t dev, uint32_t pt, uint32_t flags,
+			    uint32_t fault, void *data, uint32_t len,
+			    uint32_t *out)
+{
+	struct iommu_hwpt_alloc cmd = {
+		.size = sizeof(cmd),
+		.flags = flags | IOMMU_HWPT_FAULT_ID_VALID,
+		.dev_id = dev,
+		.pt_id = pt,
+		.data_type = data ? IOMMU_HWPT_DATA_SELFTEST : 0,
+		.data_len = len,
+		.data_uptr = (uintptr_t)data,
+		.fault_id = fault,
+	};
+
+	if (ioctl(fd, IOMMU_HWPT_ALLOC, &cmd))
+		return -1;
+	*out = cmd.out_hwpt_id;
+	return 0;
+}
+
+static ssize_t respond(int ffd, uint32_t cookie, uint32_t code)
+{
+	struct iommu_hwpt_page_response r = { .cookie = cookie, .code = code };
+
+	return write(ffd, &r, sizeof(r));
+}
+
+/*
+ * Trigger a page request on @pasid (0: the RID) of the fixture's device and
+ * read its record from @ffd, checking every field.
+ */
+static void __trigger_read(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(pasid) *self, int ffd, uint32_t pasid,
+			   struct iommu_hwpt_pgfault *f)
+{
+	memset(f, 0xa5, sizeof(*f));
+	ASSERT_EQ(0, be_trigger_iopf(BE, self->dev, self->idev, pasid,
+				     IOPF_GRPID, IOPF_PERM, IOPF_ADDR));
+	ASSERT_EQ(PGF_SIZE, read(ffd, f, sizeof(*f)));
+	EXPECT_EQ(IOMMU_PGFAULT_FLAGS_LAST_PAGE |
+			  (pasid ? IOMMU_PGFAULT_FLAGS_PASID_VALID : 0),
+		  f->flags);
+	EXPECT_EQ(self->idev, f->dev_id);
+	EXPECT_EQ(pasid, f->pasid);
+	EXPECT_EQ(IOPF_GRPID, f->grpid);
+	EXPECT_EQ(IOPF_PERM, f->perm);
+	EXPECT_EQ(IOPF_ADDR, f->addr);
+	EXPECT_EQ(0, f->length);
+}
+
+#define trigger_read(ffd, pasid, f) \
+	__trigger_read(_metadata, self, ffd, pasid, f)
+
+/*
+ * A page request on the RID and on a PASID of a fault-capable HWPT reaches
+ * its fault queue with the fields given; page responses and the core's
+ * errnos for bad ones; requests nothing listens to; requests pending when
+ * their HWPT is detached (iommufd answers them itself).
+ */
+TEST_F(pasid, iopf)
+{
+	struct iommu_hwpt_page_response two[2];
+	struct iommu_hwpt_pgfault f, g;
+	uint32_t fault_id, fhwpt, pt;
+	int ffd;
+
+	ASSERT_EQ(0, fault_alloc(FD, &fault_id, &ffd));
+	ASSERT_EQ(0, fault_hwpt_alloc(FD, self->idev, self->ioas,
+				      IOMMU_HWPT_ALLOC_PASID, fault_id, NULL, 0,
+				      &fhwpt));
+
+	/* Nothing fault capable attached: accepted, nothing queued */
+	ASSERT_EQ(0, be_trigger_iopf(BE, self->dev, self->idev, 0, IOPF_GRPID,
+				     IOPF_PERM, IOPF_ADDR));
+	ASSERT_EQ(0, read(ffd, &f, sizeof(f)));
+
+	/* The RID */
+	pt = fhwpt;
+	ASSERT_EQ(0, BE->ops->replace(BE, self->dev, &pt));
+	trigger_read(ffd, 0, &f);
+	/* Nothing more queued */
+	ASSERT_EQ(0, read(ffd, &g, sizeof(g)));
+
+	/* Bad responses, all refused by iommufd */
+	ASSERT_EQ(-1, write(ffd, &two[0], RSP_SIZE - 1));
+	EXPECT_EQ(ESPIPE, errno);
+	ASSERT_EQ(-1, respond(ffd, f.cookie, 2));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(-1, respond(ffd, f.cookie + 1, IOMMUFD_PAGE_RESP_SUCCESS));
+	EXPECT_EQ(EINVAL, errno);
+	/* A good one, then a bad one: the good one counts */
+	two[0] = (struct iommu_hwpt_page_response){ .cookie = f.cookie };
+	two[1] = (struct iommu_hwpt_page_response){ .cookie = f.cookie };
+	ASSERT_EQ(RSP_SIZE, write(ffd, two, sizeof(two)));
+	/* Answered already */
+	ASSERT_EQ(-1, respond(ffd, f.cookie, IOMMUFD_PAGE_RESP_SUCCESS));
+	EXPECT_EQ(EINVAL, errno);
+
+	/* A read too small for the record */
+	ASSERT_EQ(0, be_trigger_iopf(BE, self->dev, self->idev, 0, IOPF_GRPID,
+				     IOPF_PERM, IOPF_ADDR));
+	ASSERT_EQ(-1, read(ffd, &f, PGF_SIZE - 8));
+	EXPECT_EQ(ESPIPE, errno);
+	ASSERT_EQ(PGF_SIZE, read(ffd, &f, sizeof(f)));
+	ASSERT_EQ(RSP_SIZE, respond(ffd, f.cookie, IOMMUFD_PAGE_RESP_INVALID));
+
+	/* A PASID, with the RID on the same HWPT */
+	pt = fhwpt;
+	ASSERT_EQ(0, be_pasid(BE, BE_PASID_ATTACH, self->dev, 100, &pt));
+	trigger_read(ffd, 100, &f);
+	ASSERT_EQ(RSP_SIZE, respond(ffd, f.cookie, IOMMUFD_PAGE_RESP_SUCCESS));
+	/* A PASID nothing is attached to: answered by the core, not queued */
+	ASSERT_EQ(0, be_trigger_iopf(BE, self->dev, self->idev, 101,
+				     IOPF_GRPID, IOPF_PERM, IOPF_ADDR));
+	ASSERT_EQ(0, read(ffd, &g, sizeof(g)));
+
+	/* Read but unanswered when its PASID is detached: answered for us */
+	trigger_read(ffd, 100, &f);
+	ASSERT_EQ(0, be_pasid(BE, BE_PASID_DETACH, self->dev, 100, NULL));
+	ASSERT_EQ(-1, respond(ffd, f.cookie, IOMMUFD_PAGE_RESP_SUCCESS));
+	EXPECT_EQ(EINVAL, errno);
+	/* The PASID again, on a HWPT without a fault queue: not queued */
+	pt = self->b;
+	ASSERT_EQ(0, be_pasid(BE, BE_PASID_ATTACH, self->dev, 100, &pt));
+	ASSERT_EQ(0, be_trigger_iopf(BE, self->dev, self->idev, 100,
+				     IOPF_GRPID, IOPF_PERM, IOPF_ADDR));
+	ASSERT_EQ(0, read(ffd, &g, sizeof(g)));
+	/* and replaced by the fault-capable one */
+	pt = fhwpt;
+	ASSERT_EQ(0, be_pasid(BE, BE_PASID_REPLACE, self->dev, 100, &pt));
+	trigger_read(ffd, 100, &f);
+	ASSERT_EQ(RSP_SIZE, respond(ffd, f.cookie, IOMMUFD_PAGE_RESP_SUCCESS));
+	ASSERT_EQ(0, be_pasid(BE, BE_PASID_DETACH, self->dev, 100, NULL));
+
+	/* Queued, unread, when the RID is replaced: dropped from the queue */
+	ASSERT_EQ(0, be_trigger_iopf(BE, self->dev, self->idev, 0, IOPF_GRPID,
+				     IOPF_PERM, IOPF_ADDR));
+	pt = self->a;
+	ASSERT_EQ(0, BE->ops->replace(BE, self->dev, &pt));
+	ASSERT_EQ(0, read(ffd, &g, sizeof(g)));
+	ASSERT_EQ(0, be_trigger_iopf(BE, self->dev, self->idev, 0, IOPF_GRPID,
+				     IOPF_PERM, IOPF_ADDR));
+	ASSERT_EQ(0, read(ffd, &g, sizeof(g)));
+
+	/* Left pending on the RID for the teardown to answer */
+	pt = fhwpt;
+	ASSERT_EQ(0, BE->ops->replace(BE, self->dev, &pt));
+	trigger_read(ffd, 0, &f);
+	ASSERT_EQ(0, be_trigger_iopf(BE, self->dev, self->idev, 0, IOPF_GRPID,
+				     IOPF_PERM, IOPF_ADDR));
+	close(ffd);
+}
+
+/* A fault-capable nested HWPT on the RID */
+TEST_F(pasid, iopf_nested)
+{
+	struct iommu_hwpt_selftest data = { .iotlb = 0x33 };
+	uint32_t fault_id, parent, nested, pt;
+	struct iommu_hwpt_pgfault f;
+	int ffd;
+
+	ASSERT_EQ(0, fault_alloc(FD, &fault_id, &ffd));
+	ASSERT_EQ(0, hwpt_alloc(FD, self->idev, self->ioas,
+				IOMMU_HWPT_ALLOC_NEST_PARENT, 0, NULL, 0,
+				&parent));
+	/* A NEST_PARENT cannot take a fault queue */
+	ASSERT_EQ(-1, fault_hwpt_alloc(FD, self->idev, self->ioas,
+				       IOMMU_HWPT_ALLOC_NEST_PARENT, fault_id,
+				       NULL, 0, &pt));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	ASSERT_EQ(0, fault_hwpt_alloc(FD, self->idev, parent, 0, fault_id,
+				      &data, sizeof(data), &nested));
+	pt = nested;
+	ASSERT_EQ(0, BE->ops->replace(BE, self->dev, &pt));
+	trigger_read(ffd, 0, &f);
+	ASSERT_EQ(RSP_SIZE, respond(ffd, f.cookie, IOMMUFD_PAGE_RESP_SUCCESS));
+	pt = self->a;
+	ASSERT_EQ(0, BE->ops->replace(BE, self->dev, &pt));
+	ASSERT_EQ(0, destroy(FD, nested));
+	ASSERT_EQ(0, destroy(FD, parent));
+	close(ffd);
+}
+
 /* --- vIOMMU ------------------------------------------------------------- */
 
 FIXTURE(viommu) {
@@ -366,6 +570,51 @@ FIXTURE_TEARDOWN(viommu)
 {
 	backend_close(&self->be);
 	close(self->fd);
+}
+
+/*
+ * A fault-capable nested HWPT on the vIOMMU (upstream's
+ * viommu_alloc_nested_iopf): the fault id is checked, the RID attaches
+ * once the device has a vDEVICE, and a page request reaches the queue.
+ */
+TEST_F(viommu, nested_iopf)
+{
+	struct iommu_hwpt_selftest data = { .iotlb = IOMMU_TEST_IOTLB_DEFAULT };
+	struct iommu_hwpt_pgfault f;
+	uint32_t fault_id, nested, vdev, pt;
+	int ffd;
+
+	ASSERT_EQ(0, fault_alloc(FD, &fault_id, &ffd));
+	ASSERT_EQ(-1, fault_hwpt_alloc(FD, self->idev, self->viommu, 0,
+				       UINT32_MAX, &data, sizeof(data),
+				       &nested));
+	EXPECT_EQ(ENOENT, errno);
+	ASSERT_EQ(-1, fault_hwpt_alloc(FD, self->idev, self->viommu, 1u << 31,
+				       fault_id, &data, sizeof(data), &nested));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	ASSERT_EQ(0, fault_hwpt_alloc(FD, self->idev, self->viommu, 0,
+				      fault_id, &data, sizeof(data), &nested));
+	/* A vDEVICE first */
+	pt = nested;
+	ASSERT_EQ(-1, BE->ops->replace(BE, self->dev, &pt));
+	EXPECT_EQ(ENOENT, errno);
+	ASSERT_EQ(0, vdevice_alloc(FD, self->viommu, self->idev, 0x99, &vdev));
+	pt = nested;
+	ASSERT_EQ(0, BE->ops->replace(BE, self->dev, &pt));
+	ASSERT_EQ(-1, destroy(FD, nested));
+	EXPECT_EQ(EBUSY, errno);
+	ASSERT_EQ(0, be_trigger_iopf(BE, self->dev, self->idev, 0, IOPF_GRPID,
+				     IOPF_PERM, IOPF_ADDR));
+	ASSERT_EQ(PGF_SIZE, read(ffd, &f, sizeof(f)));
+	EXPECT_EQ(IOMMU_PGFAULT_FLAGS_LAST_PAGE, f.flags);
+	EXPECT_EQ(self->idev, f.dev_id);
+	EXPECT_EQ(IOPF_ADDR, f.addr);
+	ASSERT_EQ(RSP_SIZE, respond(ffd, f.cookie, IOMMUFD_PAGE_RESP_SUCCESS));
+	pt = self->ioas;
+	ASSERT_EQ(0, BE->ops->replace(BE, self->dev, &pt));
+	ASSERT_EQ(0, destroy(FD, nested));
+	close(ffd);
+	ASSERT_EQ(0, destroy(FD, fault_id));
 }
 
 TEST_F(viommu, alloc_loopback_data)

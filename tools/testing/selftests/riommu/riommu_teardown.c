@@ -1391,4 +1391,212 @@ TEST_F_TIMEOUT(race, sva_unbind_vs_remove, 60)
 	ASSERT_COUNTS(&self->base, "sva_unbind_vs_remove");
 }
 
+/*
+ * Page requests against attachment changes (issue #18): one thread reports
+ * page requests (RIOMMU_MOCK_TRIGGER_IOPF) on the RID, a PASID and an SVA
+ * bond's PASID of a device, another reads the fault queue and answers,
+ * while the main thread replaces the RID between a fault-capable HWPT and
+ * one without a fault queue, attaches and detaches the PASID to the
+ * fault-capable one, and binds and unbinds the SVA bond.  The core finds a
+ * request's attach handle and calls its domain's handler without a
+ * reference on either, and iommufd frees a handle right after its detach:
+ * riommu's AttachLock keeps the two apart (the C mock's iopf_rwsem).  The
+ * SVA domain's handler runs on the IOPF queue's workqueue, which riommu
+ * flushes before the domain leaves.  Under KASAN a use after free shows.
+ */
+struct iopf_race {
+	int fd, ctl, ffd;
+	uint32_t dev;
+	atomic_uint sva_pasid;	/* the bond's PASID while bound, else 0 */
+	atomic_int stop;
+	unsigned long triggers, faults, answers;
+	int bad_errno;
+	const char *bad_op;
+};
+
+static char iopf_page[4096] __attribute__((aligned(4096)));
+
+static void *iopf_race_trigger(void *arg)
+{
+	struct iopf_race *r = arg;
+	struct riommu_mock_trigger_iopf cmd = {
+		.size = sizeof(cmd),
+		.perm = IOMMU_PGFAULT_PERM_READ | IOMMU_PGFAULT_PERM_WRITE,
+	};
+	unsigned int i = 0;
+
+	while (!atomic_load(&r->stop)) {
+		cmd.dev_id = r->dev;
+		cmd.grpid = i;
+		switch (i++ % 3) {
+		case 0:
+			cmd.pasid = 0;
+			cmd.addr = APERTURE_START;
+			break;
+		case 1:
+			cmd.pasid = TD_PASID;
+			cmd.addr = APERTURE_START;
+			break;
+		default:
+			cmd.pasid = atomic_load(&r->sva_pasid);
+			cmd.addr = (uintptr_t)iopf_page;
+			break;
+		}
+		if (ioctl(r->ctl, RIOMMU_MOCK_TRIGGER_IOPF, &cmd)) {
+			r->bad_errno = errno, r->bad_op = "TRIGGER_IOPF";
+			break;
+		}
+		r->triggers++;
+	}
+	atomic_store(&r->stop, 1);
+	return NULL;
+}
+
+static void *iopf_race_answer(void *arg)
+{
+	struct iopf_race *r = arg;
+	struct iommu_hwpt_pgfault f[8];
+	struct iommu_hwpt_page_response rsp;
+	ssize_t n;
+	int i;
+
+	while (!atomic_load(&r->stop)) {
+		n = read(r->ffd, f, sizeof(f));
+		if (n < 0) {
+			r->bad_errno = errno, r->bad_op = "read(fault fd)";
+			break;
+		}
+		for (i = 0; i < n / (ssize_t)sizeof(f[0]); i++) {
+			r->faults++;
+			rsp = (struct iommu_hwpt_page_response){
+				.cookie = f[i].cookie,
+				.code = IOMMUFD_PAGE_RESP_SUCCESS,
+			};
+			/* EINVAL: iommufd answered it at a detach already */
+			if (write(r->ffd, &rsp, sizeof(rsp)) == sizeof(rsp))
+				r->answers++;
+			else if (errno != EINVAL) {
+				r->bad_errno = errno,
+				r->bad_op = "write(fault fd)";
+				atomic_store(&r->stop, 1);
+				return NULL;
+			}
+		}
+		if (!n)
+			sched_yield();
+	}
+	atomic_store(&r->stop, 1);
+	return NULL;
+}
+
+static int td_pasid_detach(int ctl, uint32_t dev, uint32_t pasid)
+{
+	struct riommu_mock_pasid cmd = {
+		.size = sizeof(cmd), .dev_id = dev, .pasid = pasid,
+	};
+
+	return ioctl(ctl, RIOMMU_MOCK_PASID_DETACH, &cmd);
+}
+
+TEST_F_TIMEOUT(race, iopf_vs_attach, 60)
+{
+	struct iommu_fault_alloc fa = { .size = sizeof(fa) };
+	struct iommu_hwpt_alloc ha = {
+		.size = sizeof(ha),
+		.flags = IOMMU_HWPT_FAULT_ID_VALID | IOMMU_HWPT_ALLOC_PASID,
+	};
+	struct iopf_race r = { .fd = self->fd, .ctl = self->ctl };
+	uint32_t idev, plain, fhwpt, bond, pasid;
+	unsigned long iters = 0, warn_iter = 0;
+	uint64_t t0 = now_ns();
+	const char *op = NULL;
+	pthread_t th[2];
+
+	memset(iopf_page, 1, sizeof(iopf_page));
+	ASSERT_OK(ioctl(self->fd, IOMMU_FAULT_QUEUE_ALLOC, &fa));
+	r.ffd = fa.out_fault_fd;
+	ASSERT_OK(td_dev_add(self->ctl, self->fd, RIOMMU_MOCK_DEV_PASID, 0,
+			     &r.dev, &idev));
+	ASSERT_OK(hwpt_alloc_paging(self->fd, idev, self->ioas,
+				    IOMMU_HWPT_ALLOC_PASID, &plain));
+	ha.dev_id = idev;
+	ha.pt_id = self->ioas;
+	ha.fault_id = fa.out_fault_id;
+	ASSERT_OK(ioctl(self->fd, IOMMU_HWPT_ALLOC, &ha));
+	fhwpt = ha.out_hwpt_id;
+	ASSERT_OK(td_dev_attach(self->ctl, RIOMMU_MOCK_DEV_ATTACH, r.dev,
+				plain));
+	ASSERT_EQ(0, pthread_create(&th[0], NULL, iopf_race_trigger, &r));
+	ASSERT_EQ(0, pthread_create(&th[1], NULL, iopf_race_answer, &r));
+	while (iters < RACE_DEV_MAX_ITERS && now_ns() - t0 < RACE_DEV_MAX_NS &&
+	       !atomic_load(&r.stop)) {
+		if (!(iters % 16) && !(self->taint0 & TAINT_WARN_BIT) &&
+		    (td_taint() & TAINT_WARN_BIT)) {
+			warn_iter = iters;
+			break;
+		}
+		if (td_dev_attach(self->ctl, RIOMMU_MOCK_DEV_REPLACE, r.dev,
+				  iters & 1 ? plain : fhwpt)) {
+			op = "DEV_REPLACE";
+			break;
+		}
+		if (td_pasid_attach(self->ctl, r.dev, TD_PASID, fhwpt)) {
+			op = "PASID_ATTACH";
+			break;
+		}
+		if (td_bind(self->ctl, r.dev, &bond, &pasid)) {
+			op = "SVA_BIND";
+			break;
+		}
+		atomic_store(&r.sva_pasid, pasid);
+		sched_yield();
+		atomic_store(&r.sva_pasid, 0);
+		if (td_unbind(self->ctl, bond)) {
+			op = "SVA_UNBIND";
+			break;
+		}
+		if (td_pasid_detach(self->ctl, r.dev, TD_PASID)) {
+			op = "PASID_DETACH";
+			break;
+		}
+		iters++;
+	}
+	if (op)
+		TH_LOG("%s: %s", op, ename(errno));
+	atomic_store(&r.stop, 1);
+	ASSERT_EQ(0, pthread_join(th[0], NULL));
+	ASSERT_EQ(0, pthread_join(th[1], NULL));
+	ksft_print_msg("%s: %lu attach cycles, %lu page requests, %lu queued, %lu answered in %llu ms\n",
+		       _metadata->name, iters, r.triggers, r.faults, r.answers,
+		       (unsigned long long)((now_ns() - t0) / 1000000));
+	if (warn_iter)
+		TH_LOG("kernel WARN (taint) seen at iteration %lu: see the kernel log",
+		       warn_iter);
+	EXPECT_EQ(0, warn_iter);
+	ASSERT_EQ(NULL, op);
+	if (r.bad_op)
+		TH_LOG("%s: %s", r.bad_op, ename(r.bad_errno));
+	ASSERT_EQ(NULL, r.bad_op);
+	ASSERT_LT(0, iters);
+	ASSERT_LT(0, r.faults);
+	/* The device goes with a request still pending on the RID */
+	ASSERT_OK(td_dev_attach(self->ctl, RIOMMU_MOCK_DEV_REPLACE, r.dev,
+				fhwpt));
+	{
+		struct riommu_mock_trigger_iopf cmd = {
+			.size = sizeof(cmd), .dev_id = r.dev,
+		};
+
+		ASSERT_OK(ioctl(self->ctl, RIOMMU_MOCK_TRIGGER_IOPF, &cmd));
+	}
+	ASSERT_OK(td_dev_remove(self->ctl, r.dev));
+	close(r.ffd);
+	ASSERT_OK(iommufd_destroy(self->fd, self->viommu));
+	close(self->ctl);
+	self->ctl = -1;
+	close(self->fd);
+	self->fd = -1;
+	ASSERT_COUNTS(&self->base, "iopf_vs_attach");
+}
+
 TEST_HARNESS_MAIN

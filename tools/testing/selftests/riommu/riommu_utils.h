@@ -930,6 +930,44 @@ static inline int be_dev_trigger_vevent(struct backend *be,
 	return ioctl(be->ctlfd, RIOMMU_MOCK_DEV_TRIGGER_VEVENT, &cmd);
 }
 
+/*
+ * Make the backend's mock report a last-page page request of the device
+ * (iommu_report_device_fault()).  c_mock: IOMMU_TEST_OP_TRIGGER_IOPF on
+ * @idev_id; rust_mock: RIOMMU_MOCK_TRIGGER_IOPF on @dev_handle.  @pasid 0:
+ * the RID.  Both succeed whether or not a fault queue takes the request.
+ */
+static inline int be_trigger_iopf(struct backend *be, uint32_t dev_handle,
+				  uint32_t idev_id, uint32_t pasid,
+				  uint32_t grpid, uint32_t perm, uint64_t addr)
+{
+	if (be->ops->kind == BACKEND_C_MOCK) {
+		struct iommu_test_cmd cmd = {
+			.size = sizeof(cmd),
+			.op = IOMMU_TEST_OP_TRIGGER_IOPF,
+			.trigger_iopf = {
+				.dev_id = idev_id,
+				.pasid = pasid,
+				.grpid = grpid,
+				.perm = perm,
+				.addr = addr,
+			},
+		};
+
+		return ioctl(be->iommufd, IOMMU_TEST_CMD, &cmd);
+	} else {
+		struct riommu_mock_trigger_iopf cmd = {
+			.size = sizeof(cmd),
+			.dev_id = dev_handle,
+			.pasid = pasid,
+			.grpid = grpid,
+			.perm = perm,
+			.addr = addr,
+		};
+
+		return ioctl(be->ctlfd, RIOMMU_MOCK_TRIGGER_IOPF, &cmd);
+	}
+}
+
 enum be_pasid_op {
 	BE_PASID_ATTACH,
 	BE_PASID_REPLACE,
