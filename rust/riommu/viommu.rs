@@ -194,7 +194,9 @@ const fn fits_kmalloc<X>() -> bool {
 // the driver part is `T`; the mmap region is written only during
 // `viommu_init`, before the object is published, and read-only afterwards
 // (type invariant), and its raw pointers name iommufd objects that any
-// thread may use.
+// thread may use.  `parent` is likewise written only in `viommu_init` and
+// names a `Domain<_>` of a `PagingDomain`, which is `Send + Sync`; the queue
+// table is a `Mutex` of a `Send` table.
 unsafe impl<T: Send> Send for Viommu<T> {}
 // SAFETY: as above.
 unsafe impl<T: Sync> Sync for Viommu<T> {}
@@ -595,8 +597,17 @@ impl<'a, V: ViommuImpl> NewHwQueue<'a, V> {
         let dependent = self.core.raw.get();
         // SAFETY: both are live queues of this vIOMMU: the new one for 'a,
         // the other while the table is locked (invariants).  The shim takes
-        // the `users` reference only if the queue's destruction has not
-        // begun, see `riommu_shim_object_depend()`.
+        // the `users` reference only if `iommufd_object_remove()` has not
+        // dropped the queue's users to 0, see `riommu_shim_object_depend()`.
+        // A queue whose `IOMMU_HW_QUEUE_ALLOC` has not returned yet may be
+        // aborted after this (`iommufd_object_abort_and_destroy()` when
+        // `iommufd_ucmd_respond()` fails): its `destroy` runs with our
+        // reference held, and `iommufd_object_abort()` frees it only if
+        // `refcount_dec_and_test()` succeeds, i.e. once our reference is
+        // gone; while we hold it, it WARNs and leaks the memory, so `dep`
+        // stays valid memory (our `undepend` then WARNs: decrement hit 0).
+        // No use-after-free, but see the known gap in
+        // Documentation/rust-iommu-api.rst.
         kernel::error::to_result(unsafe {
             rb::riommu_shim_object_depend(&raw mut (*dependent).obj, &raw mut (*depended).obj)
         })?;
@@ -1132,7 +1143,11 @@ pub(in crate::riommu) mod glue {
             unsafe { rb::_iommufd_object_undepend(&raw mut (*hq).obj, &raw mut (*dep).obj) };
         }
         drop(table);
-        // SAFETY: drops the reference taken in `hw_queue_init_phys`.
+        // SAFETY: drops the reference taken in `hw_queue_init_phys`.  The
+        // module text we return through stays: the vIOMMU holds its own
+        // module reference until its `destroy`, which cannot run before
+        // `iommufd_hw_queue_destroy()` drops the queue's `users` reference
+        // on it after we return.
         unsafe { bindings::module_put(owner) };
     }
 }

@@ -146,6 +146,15 @@ unsigned int riommu_shim_object_users(struct iommufd_object *obj)
  * unconditional refcount_inc() there would resurrect an object that is
  * about to be freed.  refcount_inc_not_zero() is an inline.  The reference
  * is dropped with _iommufd_object_undepend().
+ *
+ * This does not cover a depended queue that is not finalized yet: the
+ * driver sees it from hw_queue_init_phys() on, with users at 1, and if
+ * iommufd_ucmd_respond() then fails, iommufd_object_abort_and_destroy()
+ * destroys it regardless of users, and iommufd_object_abort() WARNs and
+ * leaks it if another queue took a reference meanwhile and still holds it
+ * (main.c).
+ * Only the core can tell a finalized object (xa_load(&ictx->objects, id) ==
+ * obj, as iommufd_try_inc_users() checks), and that is private.
  */
 int riommu_shim_object_depend(struct iommufd_object *obj_dependent,
 			      struct iommufd_object *obj_depended)

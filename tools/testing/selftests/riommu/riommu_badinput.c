@@ -76,36 +76,6 @@ static void *fault_ptr(void)
 	return p;
 }
 
-/* A copy of @len bytes of @src on a read-only page (kernel writes fail) */
-static void *ro_copy(const void *src, size_t len)
-{
-	void *p = mmap(NULL, PAGE_4K, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		return NULL;
-	memcpy(p, src, len);
-	if (mprotect(p, PAGE_4K, PROT_READ)) {
-		munmap(p, PAGE_4K);
-		return NULL;
-	}
-	return p;
-}
-
-static int ioctl_ro(int fd, unsigned long cmd, const void *arg, size_t len)
-{
-	void *p = ro_copy(arg, len);
-	int rc, e;
-
-	if (!p)
-		return -1;
-	rc = ioctl(fd, cmd, p);
-	e = errno;
-	munmap(p, PAGE_4K);
-	errno = e;
-	return rc;
-}
-
 /* ---------------------------------------------------------------------- */
 /* Context                                                                 */
 

@@ -808,6 +808,68 @@ TEST_F(viommu, hw_queue)
 	munmap(buf, 2 * PAGE_4K);
 }
 
+/*
+ * IOMMU_HW_QUEUE_ALLOC whose answer cannot be written back (the command in a
+ * read-only page): the driver's hw_queue_init_phys has succeeded, then
+ * iommufd_ucmd_respond() fails with EFAULT and iommufd_fops_ioctl() aborts
+ * the queue with iommufd_object_abort_and_destroy(), which calls the
+ * queue's destroy before freeing it.  Nothing of the queue may be left: its
+ * index is free again, the queue it depended on can be destroyed, its
+ * pages are unpinned and the vIOMMU's users drop back.
+ */
+static int hw_queue_alloc_ro(int fd, uint32_t viommu_id, uint32_t index,
+			     uint64_t iova)
+{
+	struct iommu_hw_queue_alloc cmd = {
+		.size = sizeof(cmd),
+		.viommu_id = viommu_id,
+		.type = IOMMU_HW_QUEUE_TYPE_SELFTEST,
+		.index = index,
+		.nesting_parent_iova = iova,
+		.length = PAGE_4K,
+	};
+
+	return ioctl_ro(fd, IOMMU_HW_QUEUE_ALLOC, &cmd, sizeof(cmd));
+}
+
+TEST_F(viommu, hw_queue_respond_fault)
+{
+	const uint32_t ty = IOMMU_HW_QUEUE_TYPE_SELFTEST;
+	uint64_t iova = APERTURE_START;
+	uint8_t *buf = alloc_buf(PAGE_4K);
+	uint32_t q0, q1;
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_OK(ioas_map_fixed(FD, self->ioas, buf, PAGE_4K, iova));
+	/* Queue 0 aborted after its init: index 0 free, nothing pinned */
+	ASSERT_ERRNO(EFAULT, hw_queue_alloc_ro(FD, self->viommu, 0, iova));
+	ASSERT_OK(ioas_unmap(FD, self->ioas, iova, PAGE_4K));
+	ASSERT_OK(ioas_map_fixed(FD, self->ioas, buf, PAGE_4K, iova));
+	ASSERT_OK(hw_queue_alloc(FD, self->viommu, ty, 0, iova, PAGE_4K, &q0));
+	/* Queue 1 aborted after it took its dependency on queue 0 */
+	ASSERT_ERRNO(EFAULT, hw_queue_alloc_ro(FD, self->viommu, 1, iova));
+	ASSERT_OK(destroy(FD, q0));
+	ASSERT_OK(ioas_unmap(FD, self->ioas, iova, PAGE_4K));
+	/*
+	 * 7.3's C mock clears slot 0 for any queue (mock_hw_queue->index
+	 * stays 0), so its aborted queue 1 leaves slot 1 taken; riommu_mock
+	 * frees index 1 again.
+	 */
+	if (IS_RUST) {
+		ASSERT_OK(ioas_map_fixed(FD, self->ioas, buf, PAGE_4K, iova));
+		ASSERT_OK(hw_queue_alloc(FD, self->viommu, ty, 0, iova,
+					 PAGE_4K, &q0));
+		ASSERT_OK(hw_queue_alloc(FD, self->viommu, ty, 1, iova,
+					 PAGE_4K, &q1));
+		ASSERT_OK(destroy(FD, q1));
+		ASSERT_OK(destroy(FD, q0));
+		ASSERT_OK(ioas_unmap(FD, self->ioas, iova, PAGE_4K));
+	}
+	/* No queue is left holding the vIOMMU */
+	ASSERT_OK(destroy(FD, self->viommu));
+	munmap(buf, PAGE_4K);
+}
+
 TEST_F(viommu, invalidate)
 {
 	struct iommu_viommu_invalidate_selftest inv[3];

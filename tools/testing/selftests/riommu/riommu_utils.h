@@ -623,6 +623,36 @@ static inline int get_hw_info(int fd, uint32_t idev_id, void *data,
 /* ---------------------------------------------------------------------- */
 /* Memory                                                                 */
 
+/* A copy of @len bytes of @src on a read-only page (kernel writes fail) */
+static inline void *ro_copy(const void *src, size_t len)
+{
+	void *p = mmap(NULL, PAGE_4K, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	memcpy(p, src, len);
+	if (mprotect(p, PAGE_4K, PROT_READ)) {
+		munmap(p, PAGE_4K);
+		return NULL;
+	}
+	return p;
+}
+
+static inline int ioctl_ro(int fd, unsigned long cmd, const void *arg, size_t len)
+{
+	void *p = ro_copy(arg, len);
+	int rc, e;
+
+	if (!p)
+		return -1;
+	rc = ioctl(fd, cmd, p);
+	e = errno;
+	munmap(p, PAGE_4K);
+	errno = e;
+	return rc;
+}
+
 /* @len bytes of anonymous memory, populated, or NULL */
 static inline void *alloc_buf(size_t len)
 {
