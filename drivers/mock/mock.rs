@@ -239,6 +239,10 @@ impl Driver for MockDriver {
     type Viommu = MockViommu;
     type Sva = MockSva;
 
+    // As the C mock (`mock_ops.user_pasid_table`): page requests for a PASID
+    // without its own domain go to the RID's nested domain.
+    const USER_PASID_TABLE: bool = true;
+
     fn probe_device(dev: &ProbingDevice<'_>) -> Result<Probe<Self>> {
         let inst = MockDevice::<MockDriver>::instance_of(dev).ok_or(ENODEV)?;
         let data = MockDevice::<MockDriver>::data_of(&inst, dev).ok_or(ENODEV)?;

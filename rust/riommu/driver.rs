@@ -71,6 +71,13 @@ pub trait Driver: Send + Sync + Sized + 'static {
     /// The default domain of every device.
     const DEFAULT_DOMAIN: DefaultDomain = DefaultDomain::Blocked;
 
+    /// The guest manages the PASID table (`iommu_ops.user_pasid_table`): a
+    /// nested domain on the RID translates every PASID, so a page request
+    /// for a PASID without a domain of its own goes to the RID's nested
+    /// domain (7.3 `find_fault_handler()`, drivers/iommu/io-pgfault.c).
+    /// The C selftest mock sets it.
+    const USER_PASID_TABLE: bool = false;
+
     /// Decides whether the driver handles `dev`.  `ENODEV` means "not mine".
     fn probe_device(dev: &ProbingDevice<'_>) -> Result<Probe<Self>>
     where

@@ -161,6 +161,12 @@ impl Statics {
         if D::HAS_PAGE_RESPONSE {
             ops.page_response = Some(crate::riommu::iopf::page_response::<D>);
         }
+        // `u8 user_pasid_table:1` is the struct's only bitfield: bit 0 of
+        // its one-byte unit (bindgen's `set_user_pasid_table()` sets bit 0,
+        // but is not `const`).  A change of that layout changes the unit's
+        // type and fails to build here.
+        ops._bitfield_1 =
+            bindings::__BindgenBitfieldUnit::<[u8; 1]>::new([D::USER_PASID_TABLE as u8]);
         ops.device_group = match D::DEVICE_GROUP {
             DeviceGroup::Generic => Some(bindings::generic_device_group),
             DeviceGroup::Pci => Some(bindings::pci_device_group),
