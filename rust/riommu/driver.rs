@@ -193,7 +193,9 @@ pub trait Driver: Send + Sync + Sized + 'static {
     }
 
     /// Blocks `pasid` of `dev` (the core's PASID detach); `old` is the domain
-    /// it leaves.
+    /// it leaves.  The 7.3 core ignores a failure (`WARN_ON()` in
+    /// `iommu_remove_dev_pasid()`) and frees `old` if it was its last use,
+    /// so the device must not use `old` on `pasid` afterwards either way.
     fn blocked_set_dev_pasid(
         _dev: &IommuDevice<'_, Self>,
         _pasid: u32,

@@ -214,6 +214,25 @@ pub(in crate::riommu) fn attach_pasid<D: DriverStatics>(
     attach(dev, capable, || f().map(|()| old_capable))
 }
 
+/// Runs the driver's `f` blocking a PASID (the blocked domain's
+/// `set_dev_pasid`), and drops the hold of the domain it leaves
+/// (`old_capable`) whatever `f` returns: the core ignores the result
+/// (`WARN_ON()` in `iommu_remove_dev_pasid()`, drivers/iommu/iommu.c, its
+/// only caller with a fault-capable old domain), erases the PASID's attach
+/// handle and lets its owner free it and the domain (`kfree(handle)` and
+/// `iommu_domain_free()` in `iommu_sva_unbind_device()`).  So the queue
+/// must be flushed here even then: a queued SVA fault
+/// (`iommu_sva_handle_iopf()`) reads `group->attach_handle->domain`.
+pub(in crate::riommu) fn block_pasid<D: DriverStatics>(
+    dev: &IommuDevice<'_, D>,
+    old_capable: bool,
+    f: impl FnOnce() -> Result,
+) -> Result {
+    let r = f();
+    put(dev, old_capable);
+    r
+}
+
 /// At `release_device`: a device still on the queue (a core that released
 /// it with a fault-capable domain attached) is taken off.
 pub(in crate::riommu) fn release<D: DriverStatics>(dev: &IommuDevice<'_, D>) {
