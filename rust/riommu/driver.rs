@@ -187,8 +187,13 @@ pub trait Driver: Send + Sync + Sized + 'static {
     /// its fault queue.  Implementing it enables I/O page faults: each
     /// instance owns an [`IopfQueue`](super::iopf::IopfQueue), a device is
     /// on it while a fault-capable domain is attached, and faults are
-    /// reported with [`super::iopf::report`].  Called under the core's
-    /// per-device fault mutex; may sleep.
+    /// reported with [`super::iopf::report`].  May sleep.  Called under
+    /// the core's per-device fault mutex (`iopf_group_response()`,
+    /// `iopf_queue_remove_device()`, which also runs inside an attach or
+    /// detach of the device), or, for a request no handler takes, from
+    /// within [`super::iopf::report`] itself, with the device's attach
+    /// lock held: it must not report faults or change the device's
+    /// attachments (that would deadlock).
     fn page_response(
         _dev: &IommuDevice<'_, Self>,
         _req: &super::iopf::PageRequest,
@@ -200,7 +205,9 @@ pub trait Driver: Send + Sync + Sized + 'static {
     }
 
     /// Blocks `pasid` of `dev` (the core's PASID detach); `old` is the domain
-    /// it leaves.
+    /// it leaves.  The 7.3 core ignores a failure (`WARN_ON()` in
+    /// `iommu_remove_dev_pasid()`) and frees `old` if it was its last use,
+    /// so the device must not use `old` on `pasid` afterwards either way.
     fn blocked_set_dev_pasid(
         _dev: &IommuDevice<'_, Self>,
         _pasid: u32,

@@ -70,9 +70,12 @@ impl Drop for IommufdCtx {
 /// [`RegisteredDevice::attach_lock`] returns the same lock for every value
 /// naming the same device, and while a value lives nothing changes the
 /// device's domain attachments (RID or PASID) but the core's probe and
-/// release of the device and the [`BoundDevice`]s and
-/// [`super::sva::SvaBond`]s made on such values, which hold that lock
-/// around each change (so [`super::iopf::report`] may rely on it).
+/// release of the device, the core's changes of its RID's default domain
+/// while no one owns its DMA (sysfs `iommu_group/type`,
+/// `iommu_group_store_type()`: never a fault-capable domain, never an
+/// attach handle), and the [`BoundDevice`]s and [`super::sva::SvaBond`]s
+/// made on such values, which hold that lock around each change (so
+/// [`super::iopf::report`] may rely on it).
 pub unsafe trait RegisteredDevice: Send + Sync + 'static {
     /// The device kept registered.
     fn device(&self) -> &Device;

@@ -63,11 +63,15 @@ impl Drop for IopfQueue {
     fn drop(&mut self) {
         // SAFETY: our queue (type invariant).  It is dropped with its
         // instance, after the last device that held the instance was
-        // released, and a device is taken off the queue when its last
-        // fault-capable domain leaves it (the core detaches every domain
-        // before `release_device`), so `iopf_queue_free()`'s contract, no
-        // device added or removed and no fault queued anymore, holds; any
-        // device still on it would be removed by `iopf_queue_free()`.
+        // released (`DevPriv::inst`, dropped by the `release_device` glue).
+        // A device is taken off the queue when its last fault-capable
+        // domain leaves it, and at the latest by `release` in its
+        // `release_device` (the 7.3 core does not detach domains before it
+        // for a driver without `release_domain`, `iommu_deinit_device()`),
+        // so no device is on the queue: `iopf_queue_free()` would call
+        // `iopf_queue_remove_device()`, which reads `dev->iommu`, for any
+        // left.  With no device, no fault is queued and none can be added,
+        // as `iopf_queue_free()` requires (drivers/iommu/io-pgfault.c).
         unsafe { bindings::iopf_queue_free(self.as_raw()) };
     }
 }
@@ -212,6 +216,25 @@ pub(in crate::riommu) fn attach_pasid<D: DriverStatics>(
     f: impl FnOnce() -> Result,
 ) -> Result {
     attach(dev, capable, || f().map(|()| old_capable))
+}
+
+/// Runs the driver's `f` blocking a PASID (the blocked domain's
+/// `set_dev_pasid`), and drops the hold of the domain it leaves
+/// (`old_capable`) whatever `f` returns: the core ignores the result
+/// (`WARN_ON()` in `iommu_remove_dev_pasid()`, drivers/iommu/iommu.c, its
+/// only caller with a fault-capable old domain), erases the PASID's attach
+/// handle and lets its owner free it and the domain (`kfree(handle)` and
+/// `iommu_domain_free()` in `iommu_sva_unbind_device()`).  So the queue
+/// must be flushed here even then: a queued SVA fault
+/// (`iommu_sva_handle_iopf()`) reads `group->attach_handle->domain`.
+pub(in crate::riommu) fn block_pasid<D: DriverStatics>(
+    dev: &IommuDevice<'_, D>,
+    old_capable: bool,
+    f: impl FnOnce() -> Result,
+) -> Result {
+    let r = f();
+    put(dev, old_capable);
+    r
 }
 
 /// At `release_device`: a device still on the queue (a core that released
@@ -374,12 +397,20 @@ pub fn report<D: DriverStatics, K: RegisteredDevice>(keep: &K, req: &PageRequest
     // local the core reads during the call only (it copies `evt->fault`
     // into its groups, io-pgfault.c `iopf_group_alloc()` and
     // `report_partial_fault()`).  The attach handle and domain it finds
-    // stay attached for the call: every change of the device's attachments
-    // is made by a `BoundDevice` or `SvaBond` holding the lock we hold
+    // (`find_fault_handler()`, without a reference: drivers/iommu/iommu.c
+    // `iommu_attach_handle_get()` requires its callers to "synchronize
+    // ... with domain attachment and detachment") stay attached for the
+    // call: every change of the device's attachments is made by a
+    // `BoundDevice` or `SvaBond` holding the lock we hold
     // (`RegisteredDevice`'s contract).  For the same reason a fault-capable
     // domain found attached went through the attach glue, which put the
     // device on its instance's queue, so `iopf_get_dev_fault_param()` finds
-    // the device's `fault_param` (no `WARN_ON`).
+    // the device's `fault_param` (no `WARN_ON`).  The exception is not
+    // about memory: a device with `max_pasids` 0 gets a PASID's attach
+    // handle recorded without a `set_dev_pasid` call
+    // (`__iommu_set_group_pasid()` skips it, iommufd does not refuse the
+    // attach); a fault on that PASID then hits the `WARN_ON` and is
+    // answered at once.  Mock-bus devices always have PASIDs.
     kernel::error::to_result(unsafe { bindings::iommu_report_device_fault(dev.as_raw(), &mut evt) })
 }
 
@@ -399,13 +430,19 @@ pub(in crate::riommu) unsafe extern "C" fn page_response<D: DriverStatics>(
     // (io-pgfault.c: `iopf_group_response()`, `iopf_error_response()`,
     // `iopf_queue_remove_device()`).  It is not released meanwhile: the
     // error response runs inside `iommu_report_device_fault()` (our
-    // `report`, which keeps the device registered); a group's response runs
-    // while its domain is attached, because iommufd answers a detached
-    // domain's pending groups itself before it frees the attach handle
-    // (`iommufd_auto_response_faults()`, drivers/iommu/iommufd/device.c),
-    // the SVA handler's work is flushed before its domain leaves (`put`),
-    // and `iopf_queue_remove_device()` answers what is left before the
-    // device leaves the queue, which `release` does at the latest.  `evt`
+    // `report`, which keeps the device registered).  A group's response
+    // runs while its attach handle is alive, which is while the
+    // `BoundDevice` or `SvaBond` that attached it keeps the device
+    // registered: iommufd answers a handle's pending groups itself right
+    // after the detach or replace, before it frees the handle
+    // (`iommufd_auto_response_faults()` in `iommufd_hwpt_detach_device()`
+    // and `iommufd_hwpt_replace_device()`, drivers/iommu/iommufd/device.c;
+    // the device may have left the queue by then: the group keeps
+    // `fault_param`), the SVA handler's queued work is flushed before
+    // its domain leaves (`put`, also when the driver fails to block the
+    // PASID: `block_pasid`), and `iopf_queue_remove_device()` answers
+    // what is still pending on the queue before the device leaves it,
+    // which `release` does at the latest.  `evt`
     // and `msg` are valid for the call.
     let (dev, evt, msg) = unsafe { (IommuDevice::<D>::from_raw_checked(dev), &*evt, &*msg) };
     let Ok(dev) = dev else {

@@ -91,7 +91,8 @@ impl<D: MockBusDriver> Clone for MockDevice<D> {
 // `Registered::drop`, the only place that removes a mock-bus device).
 //
 // Every clone names the same `Registered`, so the same `attach_lock`.  No
-// one else changes the device's attachments: no device driver binds on a
+// one else changes the device's attachments (but root's default-domain
+// type changes, which the contract allows): no device driver binds on a
 // mock bus (nothing registers one for it), so neither a kernel driver
 // (`iommu_attach_device()`, `iommu_sva_bind_device()`) nor VFIO attaches
 // domains to the device; iommufd changes them only through the

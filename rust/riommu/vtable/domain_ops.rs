@@ -175,17 +175,27 @@ pub(in crate::riommu) unsafe extern "C" fn identity_attach<D: DriverStatics>(
 /// Called by the iommu core, with the arguments its `iommu_ops` contract
 /// guarantees for this callback.
 pub(in crate::riommu) unsafe extern "C" fn blocked_set_dev_pasid<D: DriverStatics>(
-    domain: *mut bindings::iommu_domain,
+    _domain: *mut bindings::iommu_domain,
     dev: *mut bindings::device,
     pasid: bindings::ioasid_t,
     old: *mut bindings::iommu_domain,
 ) -> ffi::c_int {
-    // SAFETY: the core's arguments.
-    unsafe {
-        set_pasid_glue::<D>(domain, dev, old, |dev, old| {
-            D::blocked_set_dev_pasid(dev, pasid, old)
+    // SAFETY: the core's arguments: `dev` live (checked to be ours), `old`
+    // the live domain the PASID leaves (`iommu_remove_dev_pasid()`).
+    let (dev, old_d, old_capable) = unsafe {
+        (
+            IommuDevice::<D>::from_raw_checked(dev),
+            OldDomain::from_raw(old),
+            fault_capable(old),
+        )
+    };
+    from_result(|| {
+        let dev = dev?;
+        iopf::block_pasid(&dev, old_capable, || {
+            D::blocked_set_dev_pasid(&dev, pasid, old_d)
         })
-    }
+        .map(|()| 0)
+    })
 }
 
 /// # Safety
