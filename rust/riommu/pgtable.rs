@@ -329,11 +329,45 @@ impl<F: TrustedFormat> LockedPageTable<F> {
         no_clear: bool,
         dirty: &mut DirtyBitmap<'_>,
     ) {
-        self.table
-            .lock()
-            .read_and_clear_dirty(&mut KernelTableMem, iova, size, no_clear, |i, l| {
-                dirty.record(i, l)
-            })
+        // Record with the table's lock dropped.  Recording can pin the next
+        // pages of the user's bitmap (`iova_bitmap_set()` ->
+        // `iova_bitmap_advance_to()` -> `pin_user_pages_fast()`, which may
+        // take `mmap_lock`), and iommufd maps into the domain with the
+        // source mm's `mmap_lock` held (`pfn_reader_user_pin()` keeps it
+        // across `batch_to_domain()`, drivers/iommu/iommufd/pages.c): the
+        // lock order would be circular (lockdep saw it in the upstream
+        // `iommufd` selftest on riommu_mock).  So the range is walked in
+        // windows of `CHUNK - 1` granules, which at most `CHUNK` leaves can
+        // meet, collected under the lock and recorded after it.
+        const CHUNK: usize = 64;
+        let window: u64 = ((CHUNK - 1) as u64) << F::GRANULE_SHIFT;
+        let end = iova.saturating_add(size);
+        let mut cur = iova;
+        while cur < end {
+            let len = core::cmp::min(window, end - cur);
+            let mut found = [(0u64, 0u64); CHUNK];
+            let mut n = 0;
+            self.table.lock().read_and_clear_dirty(
+                &mut KernelTableMem,
+                cur,
+                len,
+                no_clear,
+                |i, l| match found.get_mut(n) {
+                    Some(slot) => {
+                        *slot = (i, l);
+                        n += 1;
+                    }
+                    // Cannot happen (see above); a lost bit would be a bug.
+                    None => {
+                        kernel::warn_on!(true);
+                    }
+                },
+            );
+            for &(i, l) in &found[..n] {
+                dirty.record(i, l);
+            }
+            cur += len;
+        }
     }
 
     /// Number of table pages.
