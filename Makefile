@@ -42,13 +42,14 @@ clippy:
 	+$(KMAKE) CLIPPY=1 KRUSTFLAGS=-Dwarnings modules
 
 fmt:
-	rustfmt --edition 2021 --config-path $(TOP)/.rustfmt.toml $(shell find $(TOP)/drivers $(TOP)/rust -name '*.rs' -not -path '*/target/*' -not -path '*/gen/*')
+	rustfmt --edition 2021 --config-path $(TOP)/.rustfmt.toml $(shell find $(TOP)/drivers $(TOP)/rust $(TOP)/tools/vmm-client/src -name '*.rs' -not -path '*/target/*' -not -path '*/gen/*')
 
 fmt-check:
-	rustfmt --check --edition 2021 --config-path $(TOP)/.rustfmt.toml $(shell find $(TOP)/drivers $(TOP)/rust -name '*.rs' -not -path '*/target/*' -not -path '*/gen/*')
+	rustfmt --check --edition 2021 --config-path $(TOP)/.rustfmt.toml $(shell find $(TOP)/drivers $(TOP)/rust $(TOP)/tools/vmm-client/src -name '*.rs' -not -path '*/target/*' -not -path '*/gen/*')
 
 host-test:
 	cd $(TOP)/rust/riommu_core && cargo test
+	cd $(TOP)/tools/vmm-client && cargo test --locked
 
 setup:
 	$(TOP)/tools/setup.sh

@@ -16,9 +16,13 @@
 #      (modcycle-riommu_smmuv3.sh; tools/testing/selftests/riommu/
 #      riommu_modcycle.sh);
 #   2. Linux's arm_smmu_v3.ko bound to the SMMU instead: the SMMUv3
-#      program, reported as riommu_smmuv3_nested.c-driver (the C driver
-#      refuses the vIOMMU in QEMU, which the program checks and reports as
-#      skips).
+#      program, reported as riommu_smmuv3_nested.c-driver, and the VMM
+#      client, as vmm-client.c-driver (the C driver refuses the vIOMMU in
+#      QEMU, which both check and report as skips).
+#
+# In the first boot the VMM client (tools/vmm-client, a static Rust binary
+# built with the rust-vmm/Cloud Hypervisor crates of its Cargo.lock) runs
+# after riommu_smmuv3_nested: a vSMMU for edu, driven as a VMM drives it.
 #
 # The kernel's own iommufd selftests are not run on arm64 (they link
 # libcap, which Debian only has for the host architecture here).
@@ -127,6 +131,23 @@ if step "build riommu selftests (arm64)" "$out/selftests-riommu.log" \
 	done
 fi
 
+# The VMM client (tools/vmm-client): Cloud Hypervisor's iommufd crates and
+# rust-vmm's vfio-ioctls, locked by its Cargo.lock, built as a static
+# aarch64 binary (its .cargo/config.toml, read from its directory); the
+# target directory is cached.  Then the crate's uAPI struct sizes against
+# this kernel's headers.
+vmmc=() vmmc_c=()
+vt=$RIOMMU_CACHE/vmm-client/target
+if step "build vmm-client (arm64)" "$out/vmm-client.log" env -C "$top/tools/vmm-client" \
+	CARGO_TARGET_DIR="$vt" cargo build --release --locked --target aarch64-unknown-linux-gnu; then
+	mkdir -p "$out/vmm-client"
+	cp "$vt/aarch64-unknown-linux-gnu/release/vmm-client" "$out/vmm-client/vmm-client"
+	cp "$vt/aarch64-unknown-linux-gnu/release/vmm-client" "$out/vmm-client/vmm-client.c-driver"
+	vmmc=("$out/vmm-client/vmm-client") vmmc_c=("$out/vmm-client/vmm-client.c-driver")
+	step "vmm-client uAPI sizes" "$out/vmm-client-uapi.log" \
+		"$top/tools/vmm-client/uapi-sizes.py" "$kdir/usr/include" || true
+fi
+
 # ---- QEMU ------------------------------------------------------------------
 vm() { # vm NAME "MODULE..." PROG... (VM_APPEND: more kernel command line)
 	local name=$1 t rc=0 m args=()
@@ -159,9 +180,9 @@ rc=0
 # checks the refusal without it.
 VM_APPEND=riommu_smmuv3.allow_unsafe_viommu=1 \
 	vm riommu "${mods[*]}" ${ours[@]+"${ours[@]}"} "$st/riommu_smmuv3_nested" \
-	"$st/riommu_smmuv3_reload.sh" ${cycles[@]+"${cycles[@]}"} || rc=1
+	${vmmc[@]+"${vmmc[@]}"} "$st/riommu_smmuv3_reload.sh" ${cycles[@]+"${cycles[@]}"} || rc=1
 if [ -f "$c_ko" ]; then
-	vm cdriver "$c_ko" "$st/riommu_smmuv3_nested.c-driver" || rc=1
+	vm cdriver "$c_ko" "$st/riommu_smmuv3_nested.c-driver" ${vmmc_c[@]+"${vmmc_c[@]}"} || rc=1
 else
 	record "arm64 C driver run" 1 "no $c_ko (ARM_SMMU_V3=m in kernel/arm64.config)"
 	rc=1

@@ -172,6 +172,12 @@ if [ -f "$top/rust/riommu_core/Cargo.toml" ]; then
 	(cd "$top/rust/riommu_core" && cargo test) >"$out/cargo-test.log" 2>&1 || rc=$?
 	tap cargo "$out/cargo-test.log" --name "cargo test (riommu_core)" --rc $rc --results "$results"
 fi
+# tools/vmm-client's guest encodings, on the host; its target directory is
+# cached (the arm64 stage builds it for the guest).
+rc=0
+(cd "$top/tools/vmm-client" && CARGO_TARGET_DIR=$RIOMMU_CACHE/vmm-client/target \
+	cargo test --locked) >"$out/cargo-test-vmm-client.log" 2>&1 || rc=$?
+tap cargo "$out/cargo-test-vmm-client.log" --name "cargo test (vmm-client)" --rc $rc --results "$results"
 
 # >>> LINT HOOK (the lead fills this in) >>>
 # Lint checks, each recorded as one pass/fail result.  As the Makefile
@@ -180,6 +186,9 @@ lint() {
 	if has_target clippy; then
 		step "clippy" "$out/clippy.log" make -C "$top" clippy KDIR="$KDIR"
 	fi
+	step "clippy (vmm-client)" "$out/clippy-vmm-client.log" env -C "$top/tools/vmm-client" \
+		CARGO_TARGET_DIR="$RIOMMU_CACHE/vmm-client/target" \
+		cargo clippy --locked --all-targets -- -D warnings
 	if has_target fmt-check; then
 		step "rustfmt" "$out/fmt-check.log" make -C "$top" fmt-check KDIR="$KDIR"
 	fi

@@ -120,6 +120,11 @@ install_rust() {
 		log "rustup component add rust-src"
 		rustup component add rust-src >/dev/null
 	fi
+	# tools/vmm-client runs in the arm64 guest: a static aarch64 binary.
+	if ! rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then
+		log "rustup target add aarch64-unknown-linux-gnu"
+		rustup target add aarch64-unknown-linux-gnu >/dev/null
+	fi
 	if ! bindgen_ok; then
 		log "cargo install bindgen-cli 0.72.1"
 		LIBCLANG_PATH=$LIBCLANG_PATH cargo install -q bindgen-cli --locked --version 0.72.1
