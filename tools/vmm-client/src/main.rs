@@ -244,7 +244,6 @@ struct Vmm {
     vfio: Arc<VfioIommufd>,
     device: Option<Arc<VfioDevice>>,
     dev_id: u32,
-    ram: GuestRam,
     /// Which pages are mapped in the IOAS.
     mapped: [bool; NR_PAGES],
     /// SMMU_IDR0..5, as IOMMU_GET_HW_INFO reports them.
@@ -252,6 +251,9 @@ struct Vmm {
     viommu: Option<Arc<IommufdVIommu>>,
     vdev: Option<IommufdVDevice>,
     veventq: Option<IommufdVEventQ>,
+    /// Guest RAM: the last field, so that it is unmapped from this process
+    /// only after every object that maps it is gone, however `Vmm` drops.
+    ram: GuestRam,
 }
 
 impl Vmm {
