@@ -13,8 +13,13 @@
 //!   nesting parent of the vSMMU (`vsmmu.rs`).
 //! - Page tables are zeroed pages in the kernel's linear map, addressed
 //!   physically; the SMMU is coherent (`IDR0.COHACC`, checked at probe), so
-//!   no cache maintenance is needed.  Unmapping invalidates the domain's
-//!   ASID (`TLBI_NH_ASID`) or VMID (`TLBI_S12_VMALL`) before returning.
+//!   no cache maintenance is needed.  Unmapping invalidates what it
+//!   unmapped before returning, by address as Linux's driver does
+//!   ([`iotlb_sync`](SmmuPaging::iotlb_sync)): range TLBIs
+//!   (`TLBI_NH_VA` / `TLBI_S2_IPA` with `TG`/`NUM`/`SCALE`) when the SMMU has
+//!   `IDR3.RIL`, per-page ones otherwise, leaf-only when no table was
+//!   unlinked; the whole ASID (`TLBI_NH_ASID`) or VMID (`TLBI_S12_VMALL`)
+//!   when that is cheaper or a range cannot be planned.
 //!
 //! The identity and blocked domains are STEs of their own, in `iommu.rs`.
 
@@ -35,6 +40,7 @@ use crate::{
             cmdq::Command,
             lpae::{Stage1Lpae, Stage2Lpae},
             ste::{Eats, S1Cfg, S2Cfg, Shcfg, Ste, StreamOpts},
+            tlbi,
         },
         registration::Instance,
         userdata::UserData,
@@ -121,6 +127,7 @@ pub fn alloc_paging(
     let paging = SmmuPaging {
         table,
         id,
+        nest_parent,
         smmu: inst,
     };
     DomainBox::new_paging(
@@ -147,6 +154,9 @@ pub struct SmmuPaging {
     table: Table,
     /// The ASID (stage 1) or VMID (stage 2).
     id: u16,
+    /// A nesting parent: TLB entries of the VMID also combine its stage 2
+    /// with guests' stage 1.
+    nest_parent: bool,
     /// The SMMU whose ASID or VMID `id` is, and whose TLBs cache the table.
     smmu: Arc<Instance<SmmuDriver>>,
 }
@@ -183,6 +193,48 @@ impl SmmuPaging {
 
     fn flush(&self) {
         let _ = self.smmu.data().hw().issue(&[self.tlbi()]);
+    }
+
+    /// Invalidates `[iova, iova + size)` by address (all levels unless
+    /// `leaf`), and waits for it, as `arm_smmu_domain_inv_range()` does;
+    /// the whole ASID or VMID when no range can be planned
+    /// ([`tlbi::plan`]) or the commands cannot be built.
+    fn flush_range(&self, iova: u64, size: u64, leaf: bool) {
+        let smmu = self.smmu.data().hw();
+        let Some(plan) = tlbi::plan(iova, size, leaf, smmu.feat.idr3.ril() != 0) else {
+            return self.flush();
+        };
+        let mut cmds = KVec::new();
+        for range in plan {
+            let cmd = match self.table {
+                Table::S1(_) => Command::TlbiNhVa {
+                    vmid: 0,
+                    asid: self.id,
+                    range,
+                },
+                Table::S2(_) => Command::TlbiS2Ipa {
+                    vmid: self.id,
+                    range,
+                },
+            };
+            if cmds.push(cmd, GFP_ATOMIC).is_err() {
+                return self.flush();
+            }
+        }
+        if smmu.issue(&cmds).is_err() {
+            return self.flush();
+        }
+        if self.nest_parent {
+            // A TLBI by IPA leaves the entries that combine a guest's stage
+            // 1 with this stage 2: drop the VMID's stage 1 entries too, after
+            // the stage 2 invalidation has completed (its own CMD_SYNC), so
+            // that no walk combines them again from stale stage 2 entries
+            // (`arm_smmu_invs_end_batch()`: "The batch for S2 TLBI must be
+            // done before nested S1 ASIDs").
+            if smmu.issue(&[Command::TlbiNhAll { vmid: self.id }]).is_err() {
+                self.flush();
+            }
+        }
     }
 
     /// The SMMU the domain belongs to.
@@ -278,12 +330,22 @@ impl PagingDomain for SmmuPaging {
         }
     }
 
-    /// Invalidates the domain's ASID or VMID (leaves and walk caches) and
-    /// waits for it (CMD_SYNC): what the gather's unmaps removed, and the
-    /// tables they or a map unlinked, which the glue releases after this.
+    /// Invalidates what the gather's unmaps removed and waits for it
+    /// (CMD_SYNC): by address over the gather's range, leaf entries only
+    /// when no table was unlinked; with the walk caches (`Leaf` 0) when
+    /// tables were, which the glue releases after this returns (an unmap
+    /// unlinks only tables wholly inside the range it unmapped).  Tables a
+    /// map unlinked, with no range: the whole ASID or VMID.
     fn iotlb_sync(&self, gather: &IotlbGather<'_>) {
-        if gather.range().is_some() || gather.frees_tables() {
-            self.flush();
+        match gather.range() {
+            // `range()` is inclusive; `last - start + 1` overflows only for
+            // the whole 64-bit space.
+            Some((start, last)) => match (last - start).checked_add(1) {
+                Some(size) => self.flush_range(start, size, !gather.frees_tables()),
+                None => self.flush(),
+            },
+            None if gather.frees_tables() => self.flush(),
+            None => {}
         }
     }
 

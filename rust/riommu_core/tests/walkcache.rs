@@ -29,9 +29,11 @@
 //!   PASID-IOTLB invalidation, page-selective with IH=0 when CAP.PSI allows
 //!   and the AM fits CAP.MAMV, else domain/PASID-selective; maps with
 //!   CAP.CM=1 invalidate their range, with CM=0 nothing) and
-//!   `drivers/smmuv3/paging.rs` (`TLBI_NH_ASID` / `TLBI_S12_VMALL` +
-//!   `CMD_SYNC` from `iotlb_sync` when the gather has a range or tables;
-//!   nothing on map).
+//!   `drivers/smmuv3/paging.rs` (from `iotlb_sync`: the TLBIs by address of
+//!   `riommu_core::smmuv3::tlbi::plan` over the gather's range, range or
+//!   per-page as `IDR3.RIL` says, `Leaf` 1 unless the gather unlinked
+//!   tables, or `TLBI_NH_ASID` / `TLBI_S12_VMALL` when no range is planned
+//!   or the gather has tables but no range; + `CMD_SYNC`; nothing on map).
 //!
 //! Checked: a walk never reads a released table; after every operation
 //! (map with its glue sync, unmap with its `iotlb_sync`) every cached leaf,
@@ -50,8 +52,11 @@
 //!   range whenever the map unlinked tables, and that is a page-selective
 //!   invalidation with IH=0 (or a domain/PASID-selective one), which drops
 //!   the paging-structure caches for the range before the release.
-//! - SMMUv3 (stage 1 and 2): no released table is ever walked (the glue's
-//!   map sync is a `TLBI_NH_ASID` / `TLBI_S12_VMALL` + `CMD_SYNC`), and a
+//! - SMMUv3 (stage 1 and 2, with and without `IDR3.RIL`): no released
+//!   table is ever walked (the glue's map sync is a TLBI by address with
+//!   `Leaf` 0 over the mapped range, or `TLBI_NH_ASID` / `TLBI_S12_VMALL`,
+//!   then a `CMD_SYNC`; since 2026-12-03 unmaps invalidate by address with
+//!   `Leaf` 1, as `PageTable::unmap_pages` unlinks no table), and a
 //!   block that replaces a table follows break-before-make: the LPAE
 //!   formats set `Format::BREAK_BEFORE_MAKE`, so `PageTable::map_pages`
 //!   clears the table entry, calls `TableMem::break_flush` (the driver's
@@ -79,6 +84,7 @@ use riommu_core::pt::{
     level_shift, level_size, Format, PageTable, Prot, TableMem, ENTRIES_PER_TABLE, TABLE_SIZE,
 };
 use riommu_core::smmuv3::lpae::{Stage1Lpae, Stage2Lpae, PTE_NG};
+use riommu_core::smmuv3::tlbi;
 use riommu_core::vtd::pte::{VtdFs4, VtdSs4};
 use riommu_core::vtd::qi::page_selective_am_within;
 
@@ -131,8 +137,8 @@ impl Model for Stage2Lpae {
 enum Driver {
     /// riommu_vtd: `CAP.CM`, `CAP.PSI` and `CAP.MAMV` of the unit.
     Vtd { cm: bool, psi: bool, mamv: u32 },
-    /// riommu_smmuv3.
-    Smmu,
+    /// riommu_smmuv3, on an SMMU with or without `IDR3.RIL`.
+    Smmu { ril: bool },
 }
 
 /// The driver's policy as it is, fixed, or deliberately broken.
@@ -205,6 +211,8 @@ struct Stats {
     all_flushes: u64,
     /// Breaks of the fixed SMMU policy.
     bbm_breaks: u64,
+    /// SMMU TLBIs by address (range or per page).
+    tlbis: u64,
     maps: u64,
     unmaps: u64,
 }
@@ -470,12 +478,28 @@ impl<F: Model> Hw<F> {
                 None if frees => self.vtd_flush(None, false),
                 None => {}
             },
-            // SmmuPaging::iotlb_sync.
-            Driver::Smmu => {
-                if range.is_some() || frees {
-                    self.inv_all();
+            // SmmuPaging::iotlb_sync and flush_range: a TLBI by address
+            // with Leaf 1 drops the leaves of its range, with Leaf 0 every
+            // cached entry that translates an address in it.
+            Driver::Smmu { ril } => match range {
+                Some((start, last)) => {
+                    // Unmaps unlink no table (`PageTable::unmap_pages`);
+                    // a map that replaced tables by a leaf syncs with its
+                    // range and `frees`, after its break-before-make flush.
+                    let leaf = !frees;
+                    match tlbi::plan(start, last - start + 1, leaf, ril) {
+                        Some(plan) => {
+                            for r in plan {
+                                self.stats.tlbis += 1;
+                                self.inv_range(r.addr, r.addr + tlbi::covered(&r), !r.leaf);
+                            }
+                        }
+                        None => self.inv_all(),
+                    }
                 }
-            }
+                None if frees => self.inv_all(),
+                None => {}
+            },
         }
     }
 
@@ -483,7 +507,7 @@ impl<F: Model> Hw<F> {
     fn leaf_only_sync(&mut self, start: u64, end: u64) {
         match self.policy.driver {
             Driver::Vtd { .. } => self.vtd_flush(Some((start, end)), true),
-            Driver::Smmu => self.inv_range(start, end, false),
+            Driver::Smmu { .. } => self.inv_range(start, end, false),
         }
     }
 
@@ -862,7 +886,7 @@ fn vtd(cm: bool) -> Policy {
 
 fn smmu(variant: Variant) -> Policy {
     Policy {
-        driver: Driver::Smmu,
+        driver: Driver::Smmu { ril: true },
         variant,
     }
 }
@@ -1035,8 +1059,10 @@ fn unmap_without_sync_is_stale<F: Model>(driver: Driver) {
 fn counterfactual_unmap_without_sync_is_stale() {
     unmap_without_sync_is_stale::<VtdFs4>(VTD_CURRENT[0]);
     unmap_without_sync_is_stale::<VtdSs4>(VTD_CURRENT[1]);
-    unmap_without_sync_is_stale::<Stage1Lpae>(Driver::Smmu);
-    unmap_without_sync_is_stale::<Stage2Lpae>(Driver::Smmu);
+    for ril in [true, false] {
+        unmap_without_sync_is_stale::<Stage1Lpae>(Driver::Smmu { ril });
+        unmap_without_sync_is_stale::<Stage2Lpae>(Driver::Smmu { ril });
+    }
 }
 
 // ---- random sequences -----------------------------------------------------
@@ -1161,14 +1187,21 @@ fn random_smmu<F: Model>(seed: u64) {
         sim.report()
     );
     sim.destroy();
-    let sim = random_run::<F>(smmu(Variant::Current), seed, RANDOM_OPS);
-    assert_eq!(sim.total(), 0, "{}", sim.report());
-    let s = sim.hw.stats;
-    assert!(
-        s.released > 0 && s.bbm_breaks > 0 && s.walk_hits > 0,
-        "{s:?}"
-    );
-    sim.destroy();
+    for ril in [true, false] {
+        let policy = Policy {
+            driver: Driver::Smmu { ril },
+            variant: Variant::Current,
+        };
+        let sim = random_run::<F>(policy, seed, RANDOM_OPS);
+        assert_eq!(sim.total(), 0, "{}", sim.report());
+        let s = sim.hw.stats;
+        eprintln!("{}", sim.report());
+        assert!(
+            s.released > 0 && s.bbm_breaks > 0 && s.walk_hits > 0 && s.tlbis > 0,
+            "{s:?}"
+        );
+        sim.destroy();
+    }
 }
 
 #[test]

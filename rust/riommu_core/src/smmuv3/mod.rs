@@ -11,6 +11,8 @@
 //! - [`ste`]: the 512-bit stream table entry;
 //! - [`cd`]: the 512-bit context descriptor and CD tables;
 //! - [`cmdq`]: the 128-bit commands, encoded and decoded;
+//! - [`tlbi`]: the TLB invalidations by address (range or per page) that
+//!   cover an unmapped range;
 //! - [`event`]: the 256-bit event records;
 //! - [`lpae`]: the AArch64 4 KiB-granule stage 1 and stage 2 descriptors as
 //!   [`super::pt::Format`]s, and the CD/STE translation controls they need;
@@ -45,4 +47,5 @@ pub mod hitless;
 pub mod lpae;
 pub mod regs;
 pub mod ste;
+pub mod tlbi;
 pub mod uapi;
