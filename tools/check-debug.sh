@@ -14,7 +14,7 @@
 # --reduced      skip the upstream `iommufd` program on the C mock (by far
 #                the longest under KASAN+lockdep); run it on riommu_mock,
 #                iommufd_fail_nth on both mocks, every riommu
-#                program and the VT-d boots (~34 min; .ci/run runs it after
+#                program and the VT-d boots (34-46 min; .ci/run runs it after
 #                make check when it fits in the CI budget)
 # --slub-debug   also boot with slub_debug=FLAGS (default FZPU: consistency
 #                checks, red zones, poisoning, owner tracking); mostly
