@@ -204,7 +204,11 @@ impl SmmuPaging {
         let Some(plan) = tlbi::plan(iova, size, leaf, smmu.feat.idr3.ril() != 0) else {
             return self.flush();
         };
-        let mut cmds = KVec::new();
+        // Encoded here and issued as they are (`Smmu::issue_raw`): one
+        // allocation for the unmap, as `Smmu::issue` makes for its batch.
+        let Ok(mut words) = KVec::with_capacity(plan.clone().count(), GFP_ATOMIC) else {
+            return self.flush();
+        };
         for range in plan {
             let cmd = match self.table {
                 Table::S1(_) => Command::TlbiNhVa {
@@ -217,11 +221,12 @@ impl SmmuPaging {
                     range,
                 },
             };
-            if cmds.push(cmd, GFP_ATOMIC).is_err() {
-                return self.flush();
+            match cmd.encode() {
+                Ok(w) if words.push(w, GFP_ATOMIC).is_ok() => {}
+                _ => return self.flush(),
             }
         }
-        if smmu.issue(&cmds).is_err() {
+        if smmu.issue_raw(&words).is_err() {
             return self.flush();
         }
         if self.nest_parent {

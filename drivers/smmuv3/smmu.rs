@@ -591,7 +591,8 @@ impl Smmu {
     }
 
     /// Issues already encoded commands (user commands converted by the
-    /// vSMMU) and a `CMD_SYNC`, in batches of [`CMDQ_BATCH`].
+    /// vSMMU, a domain's TLBIs by address) and a `CMD_SYNC`, in batches of
+    /// [`CMDQ_BATCH`].
     pub fn issue_raw(&self, cmds: &[[u64; CMD_QWORDS]]) -> Result {
         let mut ret = Ok(());
         for chunk in cmds.chunks(CMDQ_BATCH) {
