@@ -208,7 +208,11 @@ struct Events {
     last: String,
 }
 
-fn read_events() -> Option<Events> {
+fn read_events() -> Result<Events, String> {
+    parse_events().ok_or_else(|| "no riommu_smmuv3 debugfs events file".into())
+}
+
+fn parse_events() -> Option<Events> {
     let dir = fs::read_dir(DEBUGFS)
         .ok()?
         .flatten()
@@ -353,13 +357,6 @@ impl Vmm {
             return Err("edu DMA timed out".into());
         }
         Ok(self.changed(&before))
-    }
-
-    fn viommu_ready(&self) -> Result<(), Outcome> {
-        if self.viommu.is_none() {
-            return Err(Skip("needs the vIOMMU (see step 3)".into()));
-        }
-        Ok(())
     }
 }
 
@@ -520,9 +517,6 @@ fn vsmmu(vmm: &mut Vmm) -> Outcome {
 
 /// Step 4: the vDEVICE for the virtual StreamID, and a vEVENTQ.
 fn vdevice(vmm: &mut Vmm) -> Outcome {
-    if let Err(o) = vmm.viommu_ready() {
-        return o;
-    }
     let viommu = vmm.viommu.clone().expect("viommu");
     let dev: Arc<dyn iommufd_ioctls::AttachHwpt> = vmm.device.clone().expect("device");
     vmm.vdev = Some(tri!(
@@ -538,9 +532,6 @@ fn vdevice(vmm: &mut Vmm) -> Outcome {
 /// Step 5: the guest's CD and stage 1 tables, and a nested HWPT from the
 /// guest's STE, attached.
 fn nested_attach(vmm: &mut Vmm) -> Outcome {
-    if let Err(o) = vmm.viommu_ready() {
-        return o;
-    }
     vmm.build_s1([Pg::L0, Pg::L1, Pg::L2, Pg::L3], Pg::A);
     vmm.write_cd(ASID, Pg::L0);
     let s = ste::s1_translate(ipa(Pg::Cd));
@@ -563,9 +554,6 @@ fn nested_attach(vmm: &mut Vmm) -> Outcome {
 
 /// Step 6: DMA to guest virtual addresses.
 fn s1_dma(vmm: &mut Vmm) -> Outcome {
-    if let Err(o) = vmm.viommu_ready() {
-        return o;
-    }
     vmm.ram.fill(Pg::Src as usize, 0x33, DMA_LEN);
     let before = vmm.prepare();
     check!(vmm.copy(VA_SRC, VA_DST), "edu DMA timed out");
@@ -584,9 +572,6 @@ fn s1_dma(vmm: &mut Vmm) -> Outcome {
 /// Step 7: a PTE change and its TLBI_NH_VA through the vIOMMU; a guest's
 /// CFGI_STE is refused.
 fn tlbi(vmm: &mut Vmm) -> Outcome {
-    if let Err(o) = vmm.viommu_ready() {
-        return o;
-    }
     vmm.s1_set(Pg::L3, VA_DST, Some(Pg::B));
     tri!(vmm.tlbi_va(ASID, VA_DST), "TLBI_NH_VA");
     let ch = tri!(vmm.write_changes(VA_DST), "DMA");
@@ -606,9 +591,6 @@ fn tlbi(vmm: &mut Vmm) -> Outcome {
 
 /// Step 8: a new CD (new ASID, new stage 1 root) and its CFGI_CD.
 fn cfgi_cd(vmm: &mut Vmm) -> Outcome {
-    if let Err(o) = vmm.viommu_ready() {
-        return o;
-    }
     vmm.build_s1([Pg::N0, Pg::N1, Pg::N2, Pg::N3], Pg::C);
     vmm.write_cd(ASID2, Pg::N0);
     let done = tri!(vmm.invalidate(cmd::cfgi_cd(VSID, 0)), "CFGI_CD");
@@ -628,12 +610,7 @@ fn cfgi_cd(vmm: &mut Vmm) -> Outcome {
 /// Step 9: the guest unmaps (stage 1): the DMA faults, riommu_smmuv3
 /// counts it, and the vEVENT reaches the VMM.
 fn guest_unmap(vmm: &mut Vmm) -> Outcome {
-    if let Err(o) = vmm.viommu_ready() {
-        return o;
-    }
-    let Some(ev0) = read_events() else {
-        return Fail("no riommu_smmuv3 debugfs events file".into());
-    };
+    let ev0 = tri!(read_events(), "riommu_smmuv3 events");
     vmm.s1_set(Pg::N3, VA_DST, None);
     tri!(vmm.tlbi_va(ASID2, VA_DST), "TLBI_NH_VA");
     let ch = tri!(vmm.write_changes(VA_DST), "DMA");
@@ -653,9 +630,7 @@ fn guest_unmap(vmm: &mut Vmm) -> Outcome {
         "the vEVENTQ fd did not become readable in 2 s (poll {n})"
     );
     let mut events = tri!(q.read_events(), "IommufdVEventQ::read_events");
-    let Some(ev1) = read_events() else {
-        return Fail("no riommu_smmuv3 debugfs events file".into());
-    };
+    let ev1 = tri!(read_events(), "riommu_smmuv3 events");
     // The debugfs read drained the rest of the SMMU's event queue: collect
     // what that forwarded too.
     loop {
@@ -722,9 +697,6 @@ fn guest_unmap(vmm: &mut Vmm) -> Outcome {
 /// Step 10: the VMM unmaps guest RAM (stage 2): the DMA faults in stage 2,
 /// which is the host's and no vEVENT.
 fn host_unmap(vmm: &mut Vmm) -> Outcome {
-    if let Err(o) = vmm.viommu_ready() {
-        return o;
-    }
     vmm.s1_set(Pg::N3, VA_DST, Some(Pg::C));
     tri!(vmm.tlbi_va(ASID2, VA_DST), "TLBI_NH_VA");
     let ch = tri!(vmm.write_changes(VA_DST), "DMA");
@@ -732,9 +704,7 @@ fn host_unmap(vmm: &mut Vmm) -> Outcome {
         ch == [Pg::C],
         "with the PTE back the DMA changed {ch:?}, not only C"
     );
-    let Some(ev0) = read_events() else {
-        return Fail("no riommu_smmuv3 debugfs events file".into());
-    };
+    let ev0 = tri!(read_events(), "riommu_smmuv3 events");
     tri!(
         vmm.vfio.vfio_dma_unmap(ipa(Pg::C), PAGE as usize),
         "vfio_dma_unmap of page C"
@@ -742,9 +712,7 @@ fn host_unmap(vmm: &mut Vmm) -> Outcome {
     vmm.mapped[Pg::C as usize] = false;
     let ch = tri!(vmm.write_changes(VA_DST), "DMA");
     check!(ch.is_empty(), "the DMA to the unmapped IPA changed {ch:?}");
-    let Some(ev1) = read_events() else {
-        return Fail("no riommu_smmuv3 debugfs events file".into());
-    };
+    let ev1 = tri!(read_events(), "riommu_smmuv3 events");
     check!(
         ev1.faults > ev0.faults,
         "riommu_smmuv3 counted no fault ({ev1:?})"
@@ -773,20 +741,28 @@ fn host_unmap(vmm: &mut Vmm) -> Outcome {
     ))
 }
 
+/// Where steps 11-13 put the device.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Switch {
+    /// The vSMMU's abort HWPT.
+    Abort,
+    /// The vSMMU's bypass HWPT.
+    Bypass,
+    /// A new nested HWPT from the guest's STE.
+    Nested,
+}
+
 /// Steps 11-13: abort, bypass, and the guest's stage 1 again.
-fn switch(vmm: &mut Vmm, to: &str) -> Outcome {
-    if let Err(o) = vmm.viommu_ready() {
-        return o;
-    }
+fn switch(vmm: &mut Vmm, to: Switch) -> Outcome {
     vmm.ram.fill(Pg::Src as usize, 0x44, DMA_LEN);
-    if to == "nested" {
+    if to == Switch::Nested {
         vmm.s1_set(Pg::N3, VA_DST, Some(Pg::B));
     }
     let vdev = vmm.vdev.as_mut().expect("vdev");
     match to {
-        "abort" => tri!(vdev.uninstall_s1_hwpt(true), "uninstall_s1_hwpt(abort)"),
-        "bypass" => tri!(vdev.uninstall_s1_hwpt(false), "uninstall_s1_hwpt(bypass)"),
-        _ => {
+        Switch::Abort => tri!(vdev.uninstall_s1_hwpt(true), "uninstall_s1_hwpt(abort)"),
+        Switch::Bypass => tri!(vdev.uninstall_s1_hwpt(false), "uninstall_s1_hwpt(bypass)"),
+        Switch::Nested => {
             let s = ste::s1_translate(ipa(Pg::Cd));
             tri!(
                 vdev.install_s1_hwpt(&IommufdHwptData::Smmuv3(iommu_hwpt_arm_smmuv3 { ste: s })),
@@ -798,7 +774,7 @@ fn switch(vmm: &mut Vmm, to: &str) -> Outcome {
     }
     let before = vmm.prepare();
     match to {
-        "abort" => {
+        Switch::Abort => {
             // Both a guest VA and an IPA: nothing may get through.
             check!(vmm.copy(ipa(Pg::Src), ipa(Pg::A)), "edu DMA timed out");
             check!(vmm.write_to(VA_DST), "edu DMA timed out");
@@ -806,7 +782,7 @@ fn switch(vmm: &mut Vmm, to: &str) -> Outcome {
             check!(ch.is_empty(), "with the abort STE the DMA changed {ch:?}");
             Pass("IommufdVIommu abort HWPT: DMA to an IPA and to a VA lands nowhere".into())
         }
-        "bypass" => {
+        Switch::Bypass => {
             check!(vmm.copy(ipa(Pg::Src), ipa(Pg::A)), "edu DMA timed out");
             let ch = vmm.changed(&before);
             check!(
@@ -820,7 +796,7 @@ fn switch(vmm: &mut Vmm, to: &str) -> Outcome {
                 ipa(Pg::A)
             ))
         }
-        _ => {
+        Switch::Nested => {
             check!(vmm.copy(VA_SRC, VA_DST), "edu DMA timed out");
             let ch = vmm.changed(&before);
             check!(
@@ -931,24 +907,28 @@ fn main() {
         skipped: 0,
     };
     let mut vmm = open(&mut tap);
-    type Step = (&'static str, fn(&mut Vmm) -> Outcome);
+    // (name, whether it needs the vIOMMU of step 3, the step)
+    type Step = (&'static str, bool, fn(&mut Vmm) -> Outcome);
     let steps: [Step; 12] = [
-        ("guest_ram_dma", ram),
-        ("vsmmu", vsmmu),
-        ("vdevice", vdevice),
-        ("nested_attach", nested_attach),
-        ("stage1_dma", s1_dma),
-        ("tlbi_nh_va", tlbi),
-        ("cfgi_cd", cfgi_cd),
-        ("guest_unmap_vevent", guest_unmap),
-        ("host_unmap_stage2_fault", host_unmap),
-        ("switch_abort", |v| switch(v, "abort")),
-        ("switch_bypass", |v| switch(v, "bypass")),
-        ("switch_nested", |v| switch(v, "nested")),
+        ("guest_ram_dma", false, ram),
+        ("vsmmu", false, vsmmu),
+        ("vdevice", true, vdevice),
+        ("nested_attach", true, nested_attach),
+        ("stage1_dma", true, s1_dma),
+        ("tlbi_nh_va", true, tlbi),
+        ("cfgi_cd", true, cfgi_cd),
+        ("guest_unmap_vevent", true, guest_unmap),
+        ("host_unmap_stage2_fault", true, host_unmap),
+        ("switch_abort", true, |v| switch(v, Switch::Abort)),
+        ("switch_bypass", true, |v| switch(v, Switch::Bypass)),
+        ("switch_nested", true, |v| switch(v, Switch::Nested)),
     ];
     let mut broken = vmm.is_none();
-    for (name, f) in steps {
+    for (name, needs_viommu, f) in steps {
         let o = match vmm.as_mut() {
+            Some(v) if !broken && needs_viommu && v.viommu.is_none() => {
+                Skip("needs the vIOMMU (see step 3)".into())
+            }
             Some(v) if !broken => f(v),
             _ => Fail("not run: an earlier step failed".into()),
         };
