@@ -326,4 +326,61 @@ static inline int parse_opts(int argc, char **argv, const char *name, set_opt_fn
 	return 0;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Hardware work counted by QEMU: marked windows                            */
+
+/*
+ * QEMU's trace events count the commands, descriptors and register
+ * accesses a driver asks of the emulated IOMMU (tools/bench/qtrace.py).
+ * The guest cannot write into QEMU's trace, but it can cause a trace event
+ * that no driver causes: a read of the edu device's PCI configuration
+ * space, through sysfs, at the CardBus CIS pointer (PCI_CARDBUS_CIS, 0x28,
+ * unused by an endpoint) marks a window's start, and a read at the
+ * subsystem vendor ID (0x2c) its end.  QEMU traces both as pci_cfg_read
+ * of device "edu" at offset 0x28 or 0x2c; the kernel reads neither after
+ * edu's probe.
+ *
+ * A program prints "QCOUNT KEY ITERS" (flushed) before the start marker
+ * and runs the measure's op ITERS times in the window; qtrace.py pairs the
+ * program's QCOUNT lines with the trace's windows, in order, and divides
+ * each window's events by ITERS.
+ */
+#define QMARK_BEGIN 0x28	/* PCI_CARDBUS_CIS */
+#define QMARK_END 0x2c		/* PCI_SUBSYSTEM_VENDOR_ID */
+
+static int qmark_fd = -1;
+
+/* Opens edu's configuration space (@bdf as in sysfs) for the markers. */
+static inline int __attribute__((unused)) qmark_open(const char *bdf)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
+	qmark_fd = open(path, O_RDONLY | O_CLOEXEC);
+	return qmark_fd < 0 ? -errno : 0;
+}
+
+/* One marker: a 4-byte configuration read at @off (QMARK_BEGIN or _END). */
+static inline int qmark(unsigned int off)
+{
+	uint32_t v;
+
+	if (qmark_fd < 0)
+		return -EBADF;
+	return pread(qmark_fd, &v, sizeof(v), off) == sizeof(v) ? 0 : -EIO;
+}
+
+/* Starts the window of measure @key, which will run its op @iters times. */
+static inline int __attribute__((unused)) qcount_begin(const char *key, long iters)
+{
+	printf("QCOUNT %s %ld\n", key, iters);
+	fflush(stdout);
+	return qmark(QMARK_BEGIN);
+}
+
+static inline int __attribute__((unused)) qcount_end(void)
+{
+	return qmark(QMARK_END);
+}
+
 #endif /* RIOMMU_BENCH_UTIL_H */
