@@ -319,11 +319,14 @@ impl Driver for MockDriver {
     ) -> Result<NewDomain<'a, Self>> {
         match (parent, dev) {
             (None, Some(dev)) => alloc_paging(dev, flags, data).map(NewDomain::Paging),
+            // The device's instance is borrowed for the call; a vIOMMU
+            // names none, so that path looks the instance up.
             (Some(p @ Parent::Domain(_)), Some(dev)) => {
-                alloc_nested(&p, dev.data().ctx_key, flags, data).map(NewDomain::Nested)
+                alloc_nested(&p, dev.iommu(), dev.data().ctx_key, flags, data)
+                    .map(NewDomain::Nested)
             }
             (Some(p @ Parent::Viommu(v)), None) => {
-                alloc_nested(&p, v.ctx_key(), flags, data).map(NewDomain::Nested)
+                alloc_nested(&p, &*instance()?, v.ctx_key(), flags, data).map(NewDomain::Nested)
             }
             _ => Err(EOPNOTSUPP),
         }
@@ -376,13 +379,13 @@ fn alloc_paging(
             min_page: 1 << config.pgsize_bitmap.trailing_zeros(),
         }? Error),
     )?;
-    let inst = instance()?;
-    b.insert_into(&inst.data().paging, priv_.ctx_key)?;
+    b.insert_into(&dev.iommu().data().paging, priv_.ctx_key)?;
     Ok(b)
 }
 
 fn alloc_nested<'a>(
     parent: &Parent<'a, MockDriver>,
+    inst: &Instance<MockDriver>,
     ctx_key: usize,
     flags: AllocFlags,
     data: UserData<'_>,
@@ -405,7 +408,7 @@ fn alloc_nested<'a>(
         ],
     }? Error),
     )?;
-    b.insert_into(&instance()?.data().nested, ctx_key)?;
+    b.insert_into(&inst.data().nested, ctx_key)?;
     Ok(b)
 }
 

@@ -13,6 +13,7 @@ use super::{
     device::IommuDevice,
     driver::{Driver, DriverStatics},
     iotlb::IotlbGather,
+    kmem::KmemBox,
     objset::{ObjSet, Tracked},
     userdata::UserDataArray,
     viommu::Viommu,
@@ -407,7 +408,7 @@ impl<'a, T: NestedDomain> NestedBox<'a, T> {
 ///
 /// # Invariants
 ///
-/// `ptr` is the only owner of a `KBox`-allocated, pinned, initialised
+/// `ptr` is the only owner of a `KmemBox`-allocated, pinned, initialised
 /// `Domain<T>`.
 pub struct DomainBox<T: Send + Sync + 'static> {
     ptr: NonNull<Domain<T>>,
@@ -429,7 +430,7 @@ impl<T: Send + Sync + 'static> DomainBox<T> {
         init: impl PinInit<T, Error>,
         setup: impl FnOnce(&mut bindings::iommu_domain),
     ) -> Result<Self> {
-        let b: Pin<KBox<Domain<T>>> = KBox::try_pin_init(
+        let b: Pin<KmemBox<Domain<T>>> = KmemBox::try_pin_init(
             try_pin_init!(Domain {
                 raw: Opaque::new(pin_init::zeroed()),
                 set: AtomicPtr::new(ptr::null_mut()),
@@ -440,12 +441,12 @@ impl<T: Send + Sync + 'static> DomainBox<T> {
         )?;
         // SAFETY: the domain is never moved out of its box; we only keep the
         // raw pointer and rebuild the box when freeing it.
-        let ptr = KBox::into_raw(unsafe { Pin::into_inner_unchecked(b) });
+        let ptr = KmemBox::into_raw(unsafe { Pin::into_inner_unchecked(b) });
         // SAFETY: `ptr` is valid and exclusively ours; `raw` is plain C data.
         setup(unsafe { &mut *(*ptr).raw.get() });
-        // INVARIANT: allocated by `KBox`, pinned from here on, initialised.
+        // INVARIANT: allocated by `KmemBox`, pinned from here on, initialised.
         Ok(Self {
-            // SAFETY: `KBox::into_raw` never returns NULL.
+            // SAFETY: `Box::into_raw` never returns NULL.
             ptr: unsafe { NonNull::new_unchecked(ptr) },
         })
     }
@@ -475,7 +476,7 @@ impl<T: Send + Sync + 'static> DomainBox<T> {
         unsafe { ObjSet::remove_freed(ptr) };
         // SAFETY: per the safety requirements, this is the box we leaked, now
         // unreachable from the set.
-        drop(unsafe { KBox::from_raw(ptr) });
+        drop(unsafe { KmemBox::from_raw(ptr) });
     }
 }
 

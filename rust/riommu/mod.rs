@@ -26,6 +26,7 @@ pub mod hw;
 pub mod iommufd;
 pub mod iopf;
 pub mod iotlb;
+mod kmem;
 #[cfg(riommu_test)]
 pub mod mockbus;
 pub mod objset;

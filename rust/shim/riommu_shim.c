@@ -9,6 +9,7 @@
 #include <linux/property.h>
 #include <linux/highmem.h>
 #include <linux/sched/mm.h>
+#include <linux/slab.h>
 #include <linux/module.h>
 #include <linux/pci.h>
 #include <linux/workqueue.h>
@@ -38,6 +39,18 @@ void riommu_shim_dirty_record(struct iommu_dirty_bitmap *dirty,
 			      unsigned long iova, unsigned long length)
 {
 	iommu_dirty_bitmap_record(dirty, iova, length);
+}
+
+/*
+ * kmalloc() of a run-time size, for the API's fixed-size objects
+ * (rust/riommu/kmem.rs): kmalloc() is a static inline (with the
+ * allocation-profiling and kmalloc-token hooks the configuration asks for),
+ * and Rust's Kmalloc reaches kmalloc only through krealloc_node_align(),
+ * which first looks for an old object.
+ */
+void *riommu_shim_kmalloc(size_t size, gfp_t flags)
+{
+	return kmalloc(size, flags);
 }
 
 /*

@@ -44,6 +44,7 @@ struct mm_struct;
 int riommu_shim_mm_access(struct mm_struct *mm, unsigned long addr, void *buf,
 			  size_t len, bool write);
 u64 riommu_shim_alloc_pages_phys(unsigned int order);
+void *riommu_shim_kmalloc(size_t size, gfp_t flags);
 void riommu_shim_free_pages_phys(u64 phys, unsigned int order);
 
 /* Hardware IOMMU drivers (rust/riommu/hw.rs). */
