@@ -1050,7 +1050,7 @@ impl Unit {
             sid: rid,
             fm: 0,
         })?)?;
-        let update = plan(&cur, words, cc, cc)?;
+        let update = plan(&cur, words, cc, Some(cc))?;
         self.apply(table, at, &update, &[], &[])
     }
 
@@ -1180,13 +1180,26 @@ impl Unit {
         } else {
             (&[], &alias_cc)
         };
+        // Only under caching mode may the unit cache the entry while it is
+        // not present: then it is invalidated before and after P is set;
+        // without, 7.3 `pasid_flush_caches()` only flushes the write
+        // buffer (a no-op without CAP.RWBF).
+        let caching_mode = self.cap.cm() != 0;
+        let setup = if caching_mode {
+            Some(pasid_entry_changed(owner, None, state, drain)?)
+        } else {
+            None
+        };
         let update = plan(
             &cur,
             &entry.0,
             pasid_entry_changed(owner, old, None, drain)?,
-            pasid_entry_changed(owner, None, state, drain)?,
+            setup,
         )?;
-        let r = self.apply(&dev.table, at, &update, td_extra, su_extra);
+        let mut r = self.apply(&dev.table, at, &update, td_extra, su_extra);
+        if r.is_ok() && !caching_mode && state.is_some() {
+            r = self.flush_write_buffer();
+        }
         // What the unit may cache: the new entry once it is present in
         // memory; the old one until its teardown completed (the check
         // above finishes that when P was cleared).

@@ -43,7 +43,11 @@
 //! complete, the other words are written, and then (a step Linux leaves to
 //! its `dma_wmb()`) a wait separates those writes from the store that sets
 //! P, so that no fetch can pair the new word 0 with a word read before the
-//! new words were written.
+//! new words were written.  Only under caching mode do the setup
+//! invalidations and a last wait follow that store (7.3
+//! `pasid_flush_caches()` and `context_present_cache_flush()`: without
+//! CAP.CM they only flush the write buffer, a unit with CAP.RWBF's, which
+//! is the driver's).
 
 use super::super::errno::Errno;
 use super::inval::Plan;
@@ -129,22 +133,26 @@ const fn present(w0: u64) -> bool {
 /// for a PASID entry) from `old` to `new`.
 ///
 /// `teardown` must invalidate every cache that may hold `old` or a
-/// translation made through it (used only when `old` is present); `setup`
-/// must invalidate the cache that may hold the not-present entry under
-/// caching mode (used only when `new` is present). Both may be empty where
-/// the entry cannot be cached; the wait is still needed.
+/// translation made through it (used only when `old` is present); it may
+/// be empty where the entry cannot be cached, the wait is still needed.
+/// `setup` is `Some` under caching mode: the invalidations of the cache
+/// that may hold the not-present entry, issued before and after the store
+/// that sets P (used only when `new` is present).  `None` (no caching mode:
+/// a not-present entry is never cached) keeps only the wait before that
+/// store, with no invalidation.
 ///
 /// [`Errno::EINVAL`] if `N` is 0 or larger than 8.
 pub fn plan<const N: usize>(
     old: &[u64; N],
     new: &[u64; N],
     teardown: Plan,
-    setup: Plan,
+    setup: Option<Plan>,
 ) -> Result<EntryUpdate, Errno> {
     if N == 0 || N > 8 {
         return Err(Errno::EINVAL);
     }
-    let mut u = EntryUpdate::new(teardown, setup);
+    let caching_mode = setup.is_some();
+    let mut u = EntryUpdate::new(teardown, setup.unwrap_or_else(Plan::new));
     if old == new {
         return Ok(u);
     }
@@ -173,7 +181,9 @@ pub fn plan<const N: usize>(
             u.push(Step::Sync(Sync::Setup))?;
         }
         u.push(write(0, new[0]))?;
-        u.push(Step::Sync(Sync::Setup))?;
+        if caching_mode {
+            u.push(Step::Sync(Sync::Setup))?;
+        }
     } else if cur[0] != new[0] {
         u.push(write(0, new[0]))?;
     }
@@ -228,8 +238,8 @@ pub enum Violation {
     /// The old entry (P=1) could be observed or cached and no teardown
     /// invalidation followed.
     OldNotFlushed,
-    /// The new entry is present but no setup invalidation followed the
-    /// store that set P.
+    /// Under caching mode, the new entry is present but no setup
+    /// invalidation followed the store that set P.
     NewNotFlushed,
     /// After the steps, memory does not hold the new entry.
     WrongResult,
@@ -240,10 +250,13 @@ pub enum Violation {
 /// Checks `steps` against the model of the module documentation: replays
 /// them on `old` and enumerates, for every interval between two waits,
 /// every word-by-word combination of the values the entry held in it.
+/// `caching_mode`: the unit may cache a not-present entry (CAP.CM), so a
+/// setup sync must follow the store that sets P.
 pub fn check<const N: usize>(
     old: &[u64; N],
     new: &[u64; N],
     steps: &[Step],
+    caching_mode: bool,
 ) -> Result<(), Violation> {
     let mut cur = *old;
     // Values each word held since the last wait.
@@ -304,7 +317,7 @@ pub fn check<const N: usize>(
     if old_live && old != new {
         return Err(Violation::OldNotFlushed);
     }
-    if new_unflushed && old != new {
+    if caching_mode && new_unflushed && old != new {
         return Err(Violation::NewNotFlushed);
     }
     Ok(())
@@ -420,44 +433,78 @@ mod tests {
     fn plan_pasid(
         old: &([u64; 8], Option<PasidState>),
         new: &([u64; 8], Option<PasidState>),
+        caching_mode: bool,
     ) -> EntryUpdate {
         let d = Drain::default();
         let td = pasid_entry_changed(OWNER, old.1, None, d).unwrap();
         let su = pasid_entry_changed(OWNER, None, new.1, d).unwrap();
-        plan(&old.0, &new.0, td, su).unwrap()
+        plan(&old.0, &new.0, td, caching_mode.then_some(su)).unwrap()
     }
 
-    /// Every pair of PASID entries: the plan passes the model, and its
-    /// invalidations are those of the entries' states.
+    /// Every pair of PASID entries, with and without caching mode: the
+    /// plan passes the model, and its invalidations are those of the
+    /// entries' states.
     #[test]
     fn pasid_entry_plans_pass_the_model() {
         let es = entries();
         let mut checked = 0;
-        for old in &es {
-            for new in &es {
-                let u = plan_pasid(old, new);
-                assert_eq!(
-                    check(&old.0, &new.0, u.steps()),
-                    Ok(()),
-                    "{old:x?} -> {new:x?}"
-                );
-                // A present old entry is torn down first: P cleared, and
-                // nothing else written before the teardown wait.
-                if old.1.is_some() && old.0 != new.0 {
-                    assert_eq!(u.steps()[0], write(0, old.0[0] & !PRESENT));
-                    assert_eq!(u.steps()[1], Step::Sync(Sync::Teardown));
-                    assert!(!u.plan(Sync::Teardown).is_empty());
+        for cm in [true, false] {
+            for old in &es {
+                for new in &es {
+                    pasid_entry_plan_checks(old, new, cm);
+                    checked += 1;
                 }
-                // A present new entry ends with its P store and a setup.
-                if new.1.is_some() && old.0 != new.0 {
-                    let s = u.steps();
-                    assert_eq!(s[s.len() - 2], write(0, new.0[0]));
-                    assert_eq!(s[s.len() - 1], Step::Sync(Sync::Setup));
-                }
-                checked += 1;
             }
         }
-        assert_eq!(checked, 64);
+        assert_eq!(checked, 128);
+    }
+
+    fn pasid_entry_plan_checks(
+        old: &([u64; 8], Option<PasidState>),
+        new: &([u64; 8], Option<PasidState>),
+        cm: bool,
+    ) {
+        let u = plan_pasid(old, new, cm);
+        assert_eq!(
+            check(&old.0, &new.0, u.steps(), cm),
+            Ok(()),
+            "{old:x?} -> {new:x?}"
+        );
+        // A present old entry is torn down first: P cleared, and
+        // nothing else written before the teardown wait.
+        if old.1.is_some() && old.0 != new.0 {
+            assert_eq!(u.steps()[0], write(0, old.0[0] & !PRESENT));
+            assert_eq!(u.steps()[1], Step::Sync(Sync::Teardown));
+            assert!(!u.plan(Sync::Teardown).is_empty());
+        }
+        // A present new entry ends with its P store, and under
+        // caching mode a setup; without, the model would want that
+        // setup under caching mode (the plan depends on CAP.CM).
+        if new.1.is_some() && old.0 != new.0 {
+            let s = u.steps();
+            if cm {
+                assert_eq!(s[s.len() - 2], write(0, new.0[0]));
+                assert_eq!(s[s.len() - 1], Step::Sync(Sync::Setup));
+            } else {
+                assert_eq!(s[s.len() - 1], write(0, new.0[0]));
+                assert_eq!(
+                    check(&old.0, &new.0, s, true),
+                    Err(Violation::NewNotFlushed)
+                );
+            }
+        }
+        // Without caching mode no setup sync invalidates anything,
+        // and at most one wait (before the P store) is not the
+        // teardown's.
+        if !cm {
+            assert!(u.plan(Sync::Setup).is_empty());
+            let setups = u
+                .steps()
+                .iter()
+                .filter(|s| **s == Step::Sync(Sync::Setup))
+                .count();
+            assert!(setups <= 1, "{old:x?} -> {new:x?}");
+        }
     }
 
     /// What the driver did before: rewrite a present entry in place, words
@@ -476,7 +523,7 @@ mod tests {
         steps.push(Step::Sync(Sync::Teardown));
         steps.push(Step::Sync(Sync::Setup));
         assert!(matches!(
-            check(&old.0, &new.0, &steps),
+            check(&old.0, &new.0, &steps, true),
             Err(Violation::Torn { .. })
         ));
     }
@@ -490,7 +537,7 @@ mod tests {
         let mut steps: Vec<Step> = (0..8).map(|i| write(i, 0)).collect();
         steps.push(Step::Sync(Sync::Teardown));
         assert!(matches!(
-            check(&old.0, &[0; 8], &steps),
+            check(&old.0, &[0; 8], &steps, true),
             Err(Violation::Torn { .. })
         ));
     }
@@ -510,7 +557,12 @@ mod tests {
         steps.push(write(0, new.0[0]));
         steps.push(Step::Sync(Sync::Setup));
         assert!(matches!(
-            check(&old.0, &new.0, &steps),
+            check(&old.0, &new.0, &steps, true),
+            Err(Violation::Torn { .. })
+        ));
+        // Without caching mode too: that wait is not an invalidation's.
+        assert!(matches!(
+            check(&old.0, &new.0, &steps, false),
             Err(Violation::Torn { .. })
         ));
     }
@@ -530,7 +582,10 @@ mod tests {
                 steps.push(write(i, 0));
             }
         }
-        assert_eq!(check(&old.0, &new.0, &steps), Err(Violation::OldNotFlushed));
+        assert_eq!(
+            check(&old.0, &new.0, &steps, true),
+            Err(Violation::OldNotFlushed)
+        );
         // Set up without a setup invalidation after P.
         let (old, new) = (&es[0], &es[3]);
         let mut steps = Vec::new();
@@ -541,10 +596,13 @@ mod tests {
         }
         steps.push(Step::Sync(Sync::Setup));
         steps.push(write(0, new.0[0]));
-        assert_eq!(check(&old.0, &new.0, &steps), Err(Violation::NewNotFlushed));
+        assert_eq!(
+            check(&old.0, &new.0, &steps, true),
+            Err(Violation::NewNotFlushed)
+        );
         // Wrong result.
         assert_eq!(
-            check(&old.0, &new.0, &[Step::Sync(Sync::Setup)]),
+            check(&old.0, &new.0, &[Step::Sync(Sync::Setup)], true),
             Err(Violation::WrongResult)
         );
     }
@@ -562,8 +620,14 @@ mod tests {
         ];
         for old in &vals {
             for new in &vals {
-                let u = plan(old, new, Plan::new(), Plan::new()).unwrap();
-                assert_eq!(check(old, new, u.steps()), Ok(()), "{old:x?} -> {new:x?}");
+                for cm in [true, false] {
+                    let u = plan(old, new, Plan::new(), cm.then(Plan::new)).unwrap();
+                    assert_eq!(
+                        check(old, new, u.steps(), cm),
+                        Ok(()),
+                        "{old:x?} -> {new:x?}"
+                    );
+                }
             }
         }
     }
@@ -582,8 +646,14 @@ mod tests {
         }
         for old in &all {
             for new in &all {
-                let u = plan(old, new, Plan::new(), Plan::new()).unwrap();
-                assert_eq!(check(old, new, u.steps()), Ok(()), "{old:x?} -> {new:x?}");
+                for cm in [true, false] {
+                    let u = plan(old, new, Plan::new(), cm.then(Plan::new)).unwrap();
+                    assert_eq!(
+                        check(old, new, u.steps(), cm),
+                        Ok(()),
+                        "{old:x?} -> {new:x?}"
+                    );
+                }
             }
         }
     }
@@ -599,10 +669,10 @@ mod tests {
         let td = pasid_entry_changed(OWNER, old.1, None, Drain::default()).unwrap();
         let u = plan_in_place(&old.0, &new.0, td).unwrap();
         assert_eq!(u.steps(), &[write(1, new.0[1]), Step::Sync(Sync::Teardown)]);
-        assert_eq!(check(&old.0, &new.0, u.steps()), Ok(()));
+        assert_eq!(check(&old.0, &new.0, u.steps(), true), Ok(()));
         // Without the invalidations the old entry stays cached.
         assert_eq!(
-            check(&old.0, &new.0, &u.steps()[..1]),
+            check(&old.0, &new.0, &u.steps()[..1], true),
             Err(Violation::OldNotFlushed)
         );
         // Two words, word 0, or a not-present entry: refused.
@@ -616,11 +686,11 @@ mod tests {
     #[test]
     fn bad_sizes() {
         assert_eq!(
-            plan(&[0u64; 9], &[1u64; 9], Plan::new(), Plan::new()),
+            plan(&[0u64; 9], &[1u64; 9], Plan::new(), Some(Plan::new())),
             Err(Errno::EINVAL)
         );
         assert_eq!(
-            check(&[0u64; 2], &[0u64; 2], &[write(5, 1)]),
+            check(&[0u64; 2], &[0u64; 2], &[write(5, 1)], true),
             Err(Violation::BadWord)
         );
     }
