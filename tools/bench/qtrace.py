@@ -18,6 +18,13 @@ Counters (the IOMMU is detected from the trace's events):
     desc:<TYPE>  one per queued-invalidation descriptor QEMU processed,
                  by vtd_inv_desc's type ("iotlb", "p-iotlb", "context-cache",
                  "pasid-cache", "wait", "device", "device-piotlb", "iec")
+    desc:untraced  descriptors QEMU consumed (the tail register's advance,
+                 IQT_REG, over the queue set in IQA_REG) without a
+                 vtd_inv_desc line: QEMU 10.0 processes pasid-cache
+                 descriptors (type 7) as no-ops and traces nothing for them
+                 (its binary has no "pasid-cache" trace string; later
+                 QEMUs trace them).  Only when IQA_REG's write is in the
+                 trace (it is at the driver's set-up) and the count is > 0.
     waits        invalidation-wait descriptors (= desc:wait)
     mmio_r, mmio_w  vtd_reg_read / vtd_reg_write: register accesses
   SMMUv3 (hw/arm/trace-events):
@@ -65,6 +72,19 @@ SMMU_OPCODE_RE = re.compile(r"<--- (?:SMMU_)?(\S+)")
 QCOUNT_RE = re.compile(r"^QCOUNT (\S+) (-?\d+)\s*$")
 
 VTD_WAIT = "wait"
+# VT-d registers (VT-d spec, 11.4.9 "Invalidation Queue Interface"):
+# IQT_REG, the queue's tail (its byte offset in the queue), and IQA_REG:
+# the queue's base, DW (bit 11: 256-bit descriptors) and QS (bits 2:0:
+# 2^QS 4 KiB pages).
+VTD_IQT_REG = 0x88
+VTD_IQA_REG = 0x90
+VTD_IQA_DW = 1 << 11
+VTD_IQA_QS_MASK = 0x7
+VTD_IQT_MASK = 0x7FFF0  # IQT_REG's QT field, bits 18:4
+VTD_PAGE = 4096
+VTD_DESC_128 = 16  # bytes of a descriptor, DW=0
+VTD_DESC_256 = 32  # DW=1
+VTD_REG_WRITE_RE = re.compile(r"addr 0x([0-9a-fA-F]+) size 0x[0-9a-fA-F]+ value 0x([0-9a-fA-F]+)")
 SMMU_SYNC = "CMD_SYNC"
 
 VTD_EVENTS = ("vtd_inv_desc", "vtd_reg_read", "vtd_reg_write")
@@ -115,6 +135,35 @@ def _base(kind):
     return {"syncs": 0, "mmio_r": 0, "mmio_w": 0}
 
 
+class _Queue:
+    """The VT-d invalidation queue as the trace's register writes set it:
+    how many descriptors each tail write hands QEMU."""
+
+    def __init__(self):
+        self.size = None  # bytes, None: IQA_REG not seen
+        self.desc = VTD_DESC_128
+        self.tail = 0
+
+    def write(self, args):
+        """A vtd_reg_write; returns the descriptors it queued (0 if none or
+        the queue is unknown)."""
+        m = VTD_REG_WRITE_RE.search(args)
+        if not m:
+            return 0
+        addr, val = int(m.group(1), 16), int(m.group(2), 16)
+        if addr == VTD_IQA_REG:
+            self.size = VTD_PAGE << (val & VTD_IQA_QS_MASK)
+            self.desc = VTD_DESC_256 if val & VTD_IQA_DW else VTD_DESC_128
+            self.tail = 0  # the driver resets the tail with the queue
+            return 0
+        if addr != VTD_IQT_REG or self.size is None:
+            return 0
+        tail = val & VTD_IQT_MASK
+        n = ((tail - self.tail) % self.size) // self.desc
+        self.tail = tail
+        return n
+
+
 def _count(kind, c, ev, args, trace_path):
     """Adds the event to the window's counters @c."""
     if kind == "vtd":
@@ -152,7 +201,12 @@ def raw_windows(trace_path, kind=None):
     if kind not in ("vtd", "smmuv3"):
         raise ValueError(f"kind {kind!r}: 'vtd' or 'smmuv3'")
     wins, cur = [], None
+    queue = _Queue()
     for ev, args in _events(trace_path):
+        if kind == "vtd" and ev == "vtd_reg_write":
+            n = queue.write(args)
+            if cur is not None and queue.size is not None:
+                cur["_queued"] = cur.get("_queued", 0) + n
         if ev == "pci_cfg_read":
             m = PCI_CFG_READ_RE.match(args)
             if not m or m.group(1) != MARK_DEVICE:
@@ -167,6 +221,10 @@ def raw_windows(trace_path, kind=None):
                 if cur is None:
                     raise ValueError(f"{trace_path}: an end marker after window {len(wins)} "
                                      "without a start")
+                queued = cur.pop("_queued", None)
+                traced = sum(v for k, v in cur.items() if k.startswith("desc:"))
+                if queued is not None and queued > traced:
+                    cur["desc:untraced"] = queued - traced
                 wins.append(cur)
                 cur = None
         elif cur is not None:

@@ -105,6 +105,29 @@ class VtdTest(Base):
             qtrace.windows(*self.files(["QCOUNT a 1"], [EDU_BEGIN, EDU_END]))
 
 
+    def test_untraced(self):
+        # IQA: 1 page (QS=0), DW=1: 128 descriptors of 32 bytes.  In the
+        # window the tail moves by 3 descriptors (wrapping), 2 traced.
+        iqa = "vtd_reg_write addr 0x90 size 0x8 value 0x1234800"
+        tail = "vtd_reg_write addr 0x88 size 0x8 value 0x{:x}"
+        trace = [iqa, tail.format(0xfc0), EDU_BEGIN, tail.format(0x20),
+                 vtd_desc("p-iotlb"), vtd_desc("wait"), EDU_END]
+        w = qtrace.windows(*self.files(["QCOUNT r 1"], trace))
+        self.assertEqual(w["r"]["desc:untraced"], 1)
+        self.assertEqual(w["r"]["mmio_w"], 1)
+        # All traced: no desc:untraced
+        trace = [iqa, tail.format(0xfe0), EDU_BEGIN, tail.format(0x0),
+                 vtd_desc("wait"), EDU_END]
+        w = qtrace.windows(*self.files(["QCOUNT r 1"], trace))
+        self.assertNotIn("desc:untraced", w["r"])
+        # 128-bit descriptors (DW=0), 4-byte tail writes
+        trace = ["vtd_reg_write addr 0x90 size 0x8 value 0x1234000",
+                 "vtd_reg_write addr 0x88 size 0x4 value 0x10", EDU_BEGIN,
+                 "vtd_reg_write addr 0x88 size 0x4 value 0x40", vtd_desc("wait"), EDU_END]
+        w = qtrace.windows(*self.files(["QCOUNT r 1"], trace))
+        self.assertEqual(w["r"]["desc:untraced"], 2)
+
+
 class SmmuTest(Base):
     def test_per_op(self):
         prog = ["QCOUNT unmap 2"]
