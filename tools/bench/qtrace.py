@@ -38,8 +38,10 @@ Raises ValueError when the windows and the QCOUNT lines do not pair up (a
 marker missing, a window not closed, a window opened twice), when a key
 comes twice, or when the trace has no event of either IOMMU.
 
-  python3 tools/bench/qtrace.py PROG_OUT TRACE
-prints a table: one row per measure, one column per counter.
+  python3 tools/bench/qtrace.py [--need-work KEY,...] PROG_OUT TRACE
+prints a table: one row per measure, one column per counter; exits 1 if
+the windows do not pair up, or (--need-work) unless each KEY has a
+window with at least one descriptor (VT-d) or command (SMMUv3) per op.
 Tests: python3 -m unittest discover -s tools/bench -p 'test_*.py'
 """
 
@@ -268,17 +270,32 @@ def table(per_key):
                      for r in rows)
 
 
+def work(counts):
+    """Descriptors (VT-d) or commands (SMMUv3) per op in a window's counters."""
+    return sum(v for k, v in counts.items() if k.startswith(("desc:", "cmd:")))
+
+
 def main(argv):
-    if len(argv) != 3:
+    need = []
+    args = argv[1:]
+    if len(args) == 4 and args[0] == "--need-work":
+        need = [k for k in args[1].split(",") if k]
+        args = args[2:]
+    if len(args) != 2:
         print(__doc__.strip(), file=sys.stderr)
         return 2
     try:
-        per_key = windows(argv[1], argv[2])
+        per_key = windows(args[0], args[1])
     except (ValueError, OSError) as e:
         print(f"qtrace.py: {e}", file=sys.stderr)
         return 1
     print(table(per_key))
-    return 0
+    bad = [k for k in need if k not in per_key or work(per_key[k]) <= 0]
+    for k in bad:
+        print(f"qtrace.py: {k}: " + ("no window" if k not in per_key
+                                     else "no descriptor or command in its window"),
+              file=sys.stderr)
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":

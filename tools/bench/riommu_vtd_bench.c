@@ -51,7 +51,9 @@
  *                                for each measure (--only), one warm-up
  *                                op, then a marked window
  *                                (qcount_begin/qcount_end, bench_util.h)
- *                                around N ops; nothing is timed
+ *                                around N ops; nothing is timed.  With
+ *                                --smoke: the smoke run, then the count
+ *                                windows as one more TAP test
  *
  * Options may also come from the kernel command line, as
  * riommu_vtd_bench=rounds:7,only:vtd_map_1m+vtd_replace ('+' for ',').
@@ -668,11 +670,11 @@ int main(int argc, char **argv)
 		opt.rounds = opt.rounds < 1 ? 1 : MAX_ROUNDS - 1;
 
 	uname(&u);
-	if (count_iters) {
+	if (count_iters && !opt.smoke) {
 		printf("# riommu_vtd_bench: kernel %s, %ld CPU(s), count mode: %ld ops per window\n",
 		       u.release, sysconf(_SC_NPROCESSORS_ONLN), count_iters);
 	} else if (opt.smoke) {
-		printf("1..%zu\n", ARRAY_LEN(measures) + 2);
+		printf("1..%zu\n", ARRAY_LEN(measures) + 2 + !!count_iters);
 		printf("# riommu_vtd_bench: kernel %s, %ld CPU(s), smoke: every op once\n",
 		       u.release, sysconf(_SC_NPROCESSORS_ONLN));
 	} else {
@@ -686,6 +688,15 @@ int main(int argc, char **argv)
 	ok = !setup();
 	if (opt.smoke) {
 		smoke(ok);
+		if (count_iters) {
+			int before = failures;
+
+			if (ok)
+				count_mode();
+			printf("%s %zu count windows of %ld ops%s\n",
+			       ok && failures == before ? "ok" : "not ok", ARRAY_LEN(measures) + 3,
+			       count_iters, ok ? "" : " # SKIP no setup");
+		}
 		goto out;
 	}
 	if (!ok)

@@ -160,6 +160,13 @@ class CliTest(Base):
         p, t = self.files(["QCOUNT a 1"], [VTD_READ, EDU_BEGIN])
         self.assertEqual(qtrace.main(["qtrace.py", p, t]), 1)
 
+    def test_need_work(self):
+        p, t = self.files(["QCOUNT a 2", "QCOUNT b 1"],
+                          [EDU_BEGIN, vtd_desc("wait"), EDU_END, EDU_BEGIN, VTD_READ, EDU_END])
+        self.assertEqual(qtrace.main(["qtrace.py", "--need-work", "a", p, t]), 0)
+        self.assertEqual(qtrace.main(["qtrace.py", "--need-work", "a,b", p, t]), 1)
+        self.assertEqual(qtrace.main(["qtrace.py", "--need-work", "c", p, t]), 1)
+
 
 if __name__ == "__main__":
     unittest.main()
