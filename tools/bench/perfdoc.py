@@ -254,6 +254,8 @@ def count_label(c):
     for k, lab in COUNT_FIXED:
         if c == k:
             return lab
+    if c == "desc:untraced":
+        return "untraced descriptors"
     if c.startswith("desc:"):
         return f"{c[5:]} descriptors"
     return c
@@ -381,7 +383,12 @@ Separate boots of each driver (``riommu_vtd_bench --count``, {iters}),
 under QEMU's trace of the unit: queued-invalidation descriptors by type
 (``vtd_inv_desc``), invalidation waits (wait descriptors) and register
 reads and writes (``vtd_reg_read``, ``vtd_reg_write``), per operation;
-counters zero for both drivers are left out.
+counters zero for both drivers are left out.  *Untraced descriptors* are
+those QEMU consumed (the advance of the queue's tail register) without a
+``vtd_inv_desc`` line: QEMU 10.0 processes pasid-cache invalidations as
+no-ops and traces nothing for them (``tools/bench/qtrace.py``).  The
+counts are exact, so a driver's runs must agree; the list below the table
+says whether they did.
 
 """ + "\n".join(table) + "\n\n" + "".join(f"* {x}\n" for x in count_agree(riommu, intel)) + "\n"
 
@@ -630,6 +637,18 @@ Method
   marked *unattached*; an attached and an unattached figure get no ratio.
   riommu_vtd's parameters for its boot (such as an opt-in to nesting)
   come from ``BENCH_VTD_RIOMMU_ARGS`` and are listed under *Last run*.
+* **Hardware work, counted by QEMU.**  After the timed boots, each driver
+  gets ``BENCH_VTD_COUNT_RUNS`` (2) more boots per unit in which
+  ``riommu_vtd_bench --count N`` (``BENCH_VTD_COUNT``, 16) runs each
+  measure once to warm up and then N times inside a marked window: a
+  one-byte read of ``edu``'s PCI configuration space at 0x29 before, at
+  0x2d after (``tools/bench/bench_util.h``).  QEMU traces those reads
+  (``pci_cfg_read``) with the unit's events (``-trace`` of
+  ``vtd_inv_desc*``, ``vtd_reg_read``, ``vtd_reg_write``);
+  ``tools/bench/qtrace.py`` pairs the program's windows with the trace's
+  and divides each window's events by N.  Nothing is timed there, and the
+  host's load cannot change a count; what the driver does on a timer (not
+  per operation) can, by landing in a window or not.
 
 Analysis
 ========
