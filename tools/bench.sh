@@ -50,6 +50,14 @@
 #                     driver's rounds are pooled over its boots
 #   BENCH_VTD_ONLY    comma-separated measure keys of the VT-d part
 #                     (riommu_vtd_bench --list)
+#   BENCH_VTD_COUNT   ops per counted window in the VT-d count boots (16;
+#                     0: no count boots).  Per unit, after the timed
+#                     boots, each driver gets BENCH_VTD_COUNT_RUNS (2)
+#                     boots of riommu_vtd_bench --count under QEMU's trace
+#                     of its queued-invalidation descriptors, register
+#                     accesses and edu's PCI config reads (the window
+#                     markers); tools/bench/qtrace.py counts the hardware
+#                     work per op, and the runs of a driver must agree
 #   BENCH_VTD_MODULE  load this riommu_vtd.ko instead of building one
 #   BENCH_VTD_RIOMMU_ARGS  module parameters for riommu_vtd.ko in its boot,
 #                     "NAME=VALUE ..." (e.g. an opt-in to nesting); they go
@@ -69,7 +77,8 @@
 # results.txt (its RESULT lines), profile.txt, vm/ (tools/vm.sh's logs);
 # vtd-riommu-N.out and vtd-intel-N.out (riommu_vtd_bench's output in pair
 # N), vtd-table.txt, vtd-riommu-N/ and vtd-intel-N/ (tools/vm.sh's logs,
-# its output in vtd-*-N.log).
+# its output in vtd-*-N.log); the count boots' vtd-count-DRIVER-STAGE-R.out
+# (riommu_vtd_bench --count's output) and .trace (QEMU's trace).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
@@ -87,6 +96,17 @@ export RIOMMU_SMP=${RIOMMU_SMP:-1}
 vtd=${BENCH_VTD:-1}
 case "$vtd" in 0 | 1 | only) ;; *) die "BENCH_VTD=$vtd: use 1 (both parts), 0 (no VT-d) or only" ;; esac
 pairs=${BENCH_VTD_PAIRS:-3}
+count_iters=${BENCH_VTD_COUNT:-16}
+[[ $count_iters =~ ^[0-9]+$ ]] || die "BENCH_VTD_COUNT=$count_iters: a number of ops (0: no count boots)"
+count_runs=${BENCH_VTD_COUNT_RUNS:-2}
+[[ $count_runs =~ ^[1-9][0-9]*$ ]] || die "BENCH_VTD_COUNT_RUNS=$count_runs: at least 1"
+# QEMU's trace events for the counts (hw/i386/trace-events,
+# hw/pci/trace-events): every queued-invalidation descriptor QEMU processes
+# (vtd_inv_desc and its details), register reads and writes, and the PCI
+# config reads that mark the windows.  One -trace option per pattern: in
+# one option, a repeated enable= keeps only the last (QemuOpts); patterns
+# may be globs.
+vtd_trace_events="-trace enable=vtd_inv_desc* -trace enable=vtd_reg_read -trace enable=vtd_reg_write -trace enable=pci_cfg_read"
 [[ $pairs =~ ^[1-9][0-9]*$ ]] || die "BENCH_VTD_PAIRS=$pairs: a number of boot pairs, at least 1"
 do_mock=1 do_vtd=1
 [ "$vtd" = 0 ] && do_vtd=0
@@ -182,7 +202,7 @@ boot() {
 		die "$prog produced no output (QEMU logs: $out/$name)"
 	fi
 	grep -q '^# ERROR' "$plog" && { grep '^# ERROR' "$plog" >&2; rc=1; }
-	if [ $rc != 0 ] || ! grep -q '^RESULT \|^NA ' "$plog"; then
+	if [ $rc != 0 ] || ! grep -q '^RESULT \|^NA \|^COUNTED ' "$plog"; then
 		tail -n 20 "$plog" >&2
 		die "$prog failed (output: $plog, QEMU logs: $out/$name)"
 	fi
@@ -217,7 +237,7 @@ fi
 # ---- riommu_vtd against intel-iommu ------------------------------------------
 # Pairs of boots, alternated (riommu intel, intel riommu, riommu intel ...)
 # so that a drift of the host's load favours neither driver.
-vtd_riommu_logs=() vtd_intel_logs=()
+vtd_riommu_logs=() vtd_intel_logs=() countargs=()
 if [ $do_vtd = 1 ]; then
 	opts="rounds:$rounds,subs:$subs,batch-ms:$batch_ms"
 	[ -n "${BENCH_VTD_ONLY:-}" ] && opts+=",only:${BENCH_VTD_ONLY//,/+}"
@@ -230,29 +250,47 @@ if [ $do_vtd = 1 ]; then
 	export BENCH_VTD_APPEND_RIOMMU="intel_iommu=off kmemleak=off$vtd_params"
 	export BENCH_VTD_APPEND_INTEL="intel_iommu=on,sm_on kmemleak=off${BENCH_VTD_INTEL_APPEND:+ $BENCH_VTD_INTEL_APPEND}"
 	vtd_load_before=$(loadavg)
-	vtd_boot() { # vtd_boot riommu|intel N STAGE
-		local name=vtd-$1-$3-$2 q=vtd_qemu_$3 nest=''
+	# vtd_boot riommu|intel N STAGE [count]: pair N's boot of a driver; with
+	# "count", count run N instead: riommu_vtd_bench --count under
+	# QEMU's trace, into vtd-count-DRIVER-STAGE-N.{out,trace}.
+	vtd_boot() {
+		local name=vtd-$1-$3-$2 q=vtd_qemu_$3 nest='' bopts=$opts trace=''
 		local vtd_qemu=${!q}
 		[ "$3" = second ] && nest=' riommu_vtd.force_nesting=1'
-		log "bench: VT-d pair $2/$pairs, $1, $3-stage unit (${RIOMMU_ACCEL:-tcg}, $RIOMMU_SMP vCPU): $opts"
+		if [ "${4:-}" = count ]; then
+			name=vtd-count-$1-$3-$2
+			bopts="count:$count_iters${BENCH_VTD_ONLY:+,only:${BENCH_VTD_ONLY//,/+}}"
+			trace="$vtd_trace_events -trace file=$out/$name.trace"
+			log "bench: VT-d count run $2/$count_runs, $1, $3-stage unit: $bopts"
+		else
+			log "bench: VT-d pair $2/$pairs, $1, $3-stage unit (${RIOMMU_ACCEL:-tcg}, $RIOMMU_SMP vCPU): $opts"
+		fi
 		if [ "$1" = riommu ]; then
-			RIOMMU_QEMU_ARGS="${RIOMMU_QEMU_ARGS:-} $vtd_qemu" \
+			RIOMMU_QEMU_ARGS="${RIOMMU_QEMU_ARGS:-} $vtd_qemu $trace" \
 				boot "$name" riommu_vtd_bench --module "$vtd_module" \
-				--append "$BENCH_VTD_APPEND_RIOMMU$nest riommu_vtd_bench=$opts"
+				--append "$BENCH_VTD_APPEND_RIOMMU$nest riommu_vtd_bench=$bopts"
 			# A misspelt parameter would only give a warning, and n/a.
 			if grep -q 'riommu_vtd: unknown parameter' "$out/$name/console.log"; then
 				grep 'riommu_vtd: unknown parameter' "$out/$name/console.log" >&2
 				die "riommu_vtd.ko refused BENCH_VTD_RIOMMU_ARGS=${BENCH_VTD_RIOMMU_ARGS:-}"
 			fi
-			vtd_riommu_logs+=("$out/$name.out")
+			[ -n "$trace" ] || vtd_riommu_logs+=("$out/$name.out")
 		else
-			RIOMMU_QEMU_ARGS="${RIOMMU_QEMU_ARGS:-} $vtd_qemu" \
+			RIOMMU_QEMU_ARGS="${RIOMMU_QEMU_ARGS:-} $vtd_qemu $trace" \
 				boot "$name" riommu_vtd_bench \
-				--append "$BENCH_VTD_APPEND_INTEL riommu_vtd_bench=$opts"
-			vtd_intel_logs+=("$out/$name.out")
+				--append "$BENCH_VTD_APPEND_INTEL riommu_vtd_bench=$bopts"
+			[ -n "$trace" ] || vtd_intel_logs+=("$out/$name.out")
 		fi
 		cp "$plog" "$out/$name.out"
+		if [ -n "$trace" ]; then
+			grep -q '^COUNTED ' "$plog" || die "$name: riommu_vtd_bench --count did not finish ($plog)"
+			# Pairs the windows now, so that a broken trace fails here.
+			python3 "$here/bench/qtrace.py" "$out/$name.out" "$out/$name.trace" \
+				>"$out/$name.counts" || die "$name: qtrace.py could not pair the windows"
+			if [ "$1" = riommu ]; then vtd_count_riommu+=("$out/$name"); else vtd_count_intel+=("$out/$name"); fi
+		fi
 	}
+	vtd_count_riommu=() vtd_count_intel=()
 	for st in $vtd_stages; do
 		for ((p = 1; p <= pairs; p++)); do
 			if ((p % 2)); then
@@ -263,11 +301,21 @@ if [ $do_vtd = 1 ]; then
 				vtd_boot riommu $p "$st"
 			fi
 		done
+		if [ "$count_iters" != 0 ]; then
+			for ((p = 1; p <= count_runs; p++)); do
+				vtd_boot riommu $p "$st" count
+				vtd_boot intel $p "$st" count
+			done
+		fi
 	done
 	BENCH_VTD_LOAD="$vtd_load_before before the boots, $(loadavg) after"
 	export BENCH_VTD_LOAD
+	countargs=()
+	if [ ${#vtd_count_riommu[@]} != 0 ]; then
+		countargs=(--count-riommu "${vtd_count_riommu[@]}" --count-intel "${vtd_count_intel[@]}")
+	fi
 	python3 "$here/bench/perfdoc.py" vtd-table --riommu "${vtd_riommu_logs[@]}" \
-		--intel "${vtd_intel_logs[@]}" >"$out/vtd-table.txt"
+		--intel "${vtd_intel_logs[@]}" "${countargs[@]}" >"$out/vtd-table.txt"
 	echo
 	cat "$out/vtd-table.txt"
 	echo
@@ -281,7 +329,7 @@ if [ $do_mock = 1 ] && [ -z "${BENCH_ONLY:-}" ] && [ -z "${BENCH_MODULE:-}" ]; t
 	docargs+=(--mock "$out/results.txt")
 fi
 if [ $do_vtd = 1 ] && [ -z "${BENCH_VTD_ONLY:-}" ] && [ -z "${BENCH_VTD_MODULE:-}" ]; then
-	docargs+=(--vtd-riommu "${vtd_riommu_logs[@]}" --vtd-intel "${vtd_intel_logs[@]}")
+	docargs+=(--vtd-riommu "${vtd_riommu_logs[@]}" --vtd-intel "${vtd_intel_logs[@]}" "${countargs[@]}")
 fi
 if [ "${BENCH_DOC:-1}" = 0 ] || [ ${#docargs[@]} = 0 ]; then
 	log "bench: Documentation/performance.rst left alone (BENCH_DOC=0, BENCH_ONLY, BENCH_MODULE," \

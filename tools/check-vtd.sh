@@ -38,7 +38,11 @@
 # asks for, so a boot where it is missing fails rather than skips.  Each
 # boot also runs the smoke run of `make bench`'s VT-d benchmark
 # (tools/bench/riommu_vtd_bench --smoke: each measure once, edu DMA
-# checked before and after; a second or two).
+# checked before and after; a second or two).  In the first-stage boots
+# it also runs its count windows (riommu_vtd_bench=count:2) under QEMU's
+# trace of the unit (tools/bench/qtrace.py, as make bench's count boots):
+# a row per boot passes only if every window pairs with the program's
+# QCOUNT line and both map measures queued descriptors.
 #
 #   tools/check-vtd.sh [--results FILE] [--out DIR] [--no-build]
 #
@@ -120,6 +124,10 @@ vtd_qemu_second_bridge="-device intel-iommu,$vtd_common -device pcie-root-port,i
 
 # A boot takes 20-40 s under TCG; a hung guest fails after this long.
 boot_timeout=${RIOMMU_VTD_BOOT_TIMEOUT:-900}
+# The smoke run's count windows: ops per window, and QEMU's trace events
+# (as tools/bench.sh's count boots; one -trace option per pattern).
+smoke_count=2
+smoke_trace_events="-trace enable=vtd_inv_desc* -trace enable=vtd_reg_read -trace enable=vtd_reg_write -trace enable=pci_cfg_read"
 # insmod/rmmod cycles of riommu_vtd in the fifth boot (~0.3 s each on this
 # 2-core machine in Dec 2026: 1000 took 322 s and hit the 300 s program
 # timeout, where an earlier machine made them in 95-120 s).
@@ -198,6 +206,10 @@ else
 		else
 			append="intel_iommu=on,sm_on $append"
 		fi
+		if [ "$stage" = first ] && [ -f "$smoke" ]; then
+			append+=" riommu_vtd_bench=count:$smoke_count"
+			qemu+=" $smoke_trace_events -trace file=$out/$tag/qemu-trace.log"
+		fi
 		cp "$prog" "$out/bin/vtd_dma-$tag"
 		cp "$prog" "$out/bin/vtd_dma-$tag-replugged"
 		cp "$replug" "$out/bin/vtd_replug-$tag.sh"
@@ -220,6 +232,24 @@ else
 		RIOMMU_ACCEL=$accel vmrun "$tag" "$qemu" "$append" "${args[@]}" "${progs[@]}"
 		if [ "$drv-$stage" = riommu-second ]; then
 			nested_flush_check "$out/$tag"
+		fi
+		if [ "$stage" = first ] && [ -f "$smoke" ]; then
+			count_check "$out/$tag" "$tag"
+		fi
+	}
+	# count_check DIR TAG: the smoke run's count windows pair up with the
+	# trace's, and the map measures queued descriptors.
+	count_check() {
+		local dir=$1 plog=$1/progs/vtd_bench_smoke-$2.log name="vtd: bench count windows in QEMU's trace, $2" why
+		if [ ! -s "$plog" ] || [ ! -s "$dir/qemu-trace.log" ]; then
+			record "$name" 1 "no program output ($plog) or no trace ($dir/qemu-trace.log)"
+			rc=1
+		elif why=$(python3 "$here/bench/qtrace.py" --need-work vtd_map_1m,vtd_map_4k_x256 \
+			"$plog" "$dir/qemu-trace.log" 2>&1 >"$dir/counts.txt"); then
+			record "$name" 0 "$(grep -c '^QCOUNT ' "$plog") windows paired; counts in $dir/counts.txt"
+		else
+			record "$name" 1 "${why//$'\n'/; }"
+			rc=1
 		fi
 	}
 	# nested_flush_check DIR: when the nesting parent's mappings change,

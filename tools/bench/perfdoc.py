@@ -3,12 +3,19 @@
 """Tables and Documentation/performance.rst for tools/bench.sh.
 
   perfdoc.py vtd-table --riommu LOG... --intel LOG...
+                       [--count-riommu RUN... --count-intel RUN...]
       Print the VT-d table (riommu_vtd against intel-iommu) from the output
       of riommu_vtd_bench in each driver's boots (pairs of boots, in the
-      same order for both).
-  perfdoc.py doc DOC [--mock RESULTS] [--vtd-riommu LOG... --vtd-intel LOG...]
+      same order for both).  --count-*: the count boots (riommu_vtd_bench
+      --count under QEMU's trace), each RUN a path without its extension:
+      RUN.out (the program's output) and RUN.trace (QEMU's trace); prints
+      the hardware work per op (tools/bench/qtrace.py) and whether the
+      runs of a driver on a unit agree.
+  perfdoc.py doc DOC [--mock RESULTS] [--vtd-riommu LOG... --vtd-intel LOG...
+                      [--count-riommu RUN... --count-intel RUN...]]
       Rewrite DOC.  --mock: the RESULT lines of riommu_bench (the mock
-      section); --vtd-*: the outputs of riommu_vtd_bench (the VT-d section).
+      section); --vtd-*: the outputs of riommu_vtd_bench (the VT-d section),
+      --count-*: as above.
       A section not given is kept as DOC has it (between its BEGIN/END
       RESULTS markers), as is the hand-written analysis between
       ".. BEGIN ANALYSIS" and ".. END ANALYSIS".
@@ -24,6 +31,9 @@ import argparse
 import os
 import re
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import qtrace  # noqa: E402
 
 env = os.environ
 
@@ -171,7 +181,7 @@ def vtd_notes(riommu, intel):
     return notes
 
 
-def cmd_vtd_table(riommu_logs, intel_logs):
+def cmd_vtd_table(riommu_logs, intel_logs, count_riommu=(), count_intel=()):
     riommu, intel = vtd_combine(riommu_logs), vtd_combine(intel_logs)
     rows = vtd_rows(riommu, intel, doc=False)
     head = ("VT-d measure (median per op, min-max)", "intel-iommu (C)", "riommu_vtd (Rust)",
@@ -185,6 +195,132 @@ def cmd_vtd_table(riommu_logs, intel_logs):
     print(f"\n{riommu['boots']} boot(s) per driver, alternated; median and min-max over all "
           "their rounds;\nper pair: the ratio of each pair of boots.  * Rust/C above 1.0 "
           "(the goal is at most 1.1).")
+    if count_riommu:
+        print()
+        cmd_count_table(count_combine(count_riommu, "riommu_vtd"),
+                        count_combine(count_intel, "intel-iommu"), riommu["order"])
+
+
+# --------------------------------------------------------------------------
+# Hardware work counted by QEMU (count boots)
+
+# The counters of the table, in order, with their labels; desc:* (VT-d
+# descriptor types) come first, by name.
+COUNT_FIXED = [("desc", "descriptors (all types)"), ("waits", "invalidation waits"),
+               ("mmio_r", "register reads"), ("mmio_w", "register writes")]
+
+
+def count_run(prefix):
+    """One count boot: (stage, {key@stage: counters or None (n/a)}, {key@stage: why})."""
+    run = vtd_parse(prefix + ".out")
+    stage = run["info"].get("stage", "?")
+    suffix = f"@{stage}" if stage in ("first", "second") else ""
+    counts = {k + suffix: c for k, c in qtrace.windows(prefix + ".out", prefix + ".trace").items()}
+    for c in counts.values():
+        c["desc"] = sum(v for k, v in c.items() if k.startswith("desc:"))
+    na = {k: f"n/a ({r['na']})" for k, r in run["rows"].items() if "na" in r}
+    return stage, counts, na
+
+
+def count_combine(prefixes, name):
+    """A driver's count boots: ({key: counters}, {key: n/a text}, runs per
+    stage, [disagreements]).  The counts are exact, so the runs of a stage
+    must agree counter for counter; each disagreement says which."""
+    by_stage = {}
+    for p in prefixes:
+        stage, counts, na = count_run(p)
+        by_stage.setdefault(stage, []).append((p, counts, na))
+    out, nas, diffs = {}, {}, []
+    for stage, runs in by_stage.items():
+        first_p, first, first_na = runs[0]
+        out.update(first)
+        nas.update(first_na)
+        for p, counts, na in runs[1:]:
+            for k in sorted(set(first) | set(counts)):
+                a, b = first.get(k), counts.get(k)
+                if a is None or b is None:
+                    diffs.append(f"{name}, {k}: counted in only one of {first_p} and {p}")
+                    continue
+                for c in sorted(set(a) | set(b)):
+                    if a.get(c, 0) != b.get(c, 0):
+                        diffs.append(f"{name}, {k}, {c}: {qtrace.fmt_count(a.get(c, 0))} in "
+                                     f"{os.path.basename(first_p)}, "
+                                     f"{qtrace.fmt_count(b.get(c, 0))} in {os.path.basename(p)}")
+    runs = {st: len(r) for st, r in by_stage.items()}
+    return out, nas, runs, diffs
+
+
+def count_label(c):
+    for k, lab in COUNT_FIXED:
+        if c == k:
+            return lab
+    if c == "desc:untraced":
+        return "untraced descriptors"
+    if c.startswith("desc:"):
+        return f"{c[5:]} descriptors"
+    return c
+
+
+def count_rows(riommu, intel, keys, doc):
+    """Rows (key, counter label, C, Rust, Rust/C) per measure and counter
+    (counters zero for both drivers left out; a measure n/a for a driver
+    shows n/a)."""
+    r_counts, r_na = riommu[0], riommu[1]
+    c_counts, c_na = intel[0], intel[1]
+    allk = [k for k in keys if k in r_counts or k in c_counts or k in r_na or k in c_na]
+    allk += [k for k in list(r_counts) + list(c_counts) if k not in allk]
+    rows = []
+    for k in allk:
+        r, c = r_counts.get(k), c_counts.get(k)
+        if r is None or c is None:
+            rows.append((k, "(all)", c_na.get(k, "-") if c is None else "counted",
+                         r_na.get(k, "-") if r is None else "counted", "n/a"))
+            if r is None and c is None:
+                continue
+        have = set(r or {}) | set(c or {})
+        descs = sorted(x for x in have if x.startswith("desc:"))
+        for cnt in descs + [k2 for k2, _ in COUNT_FIXED]:
+            rv = (r or {}).get(cnt, 0) if r is not None else None
+            cv = (c or {}).get(cnt, 0) if c is not None else None
+            if not rv and not cv:
+                continue
+            if rv is None or cv is None:
+                ratio = "n/a"
+            elif cv == 0:
+                ratio = "**C: 0**" if doc else "C: 0 *"
+            else:
+                ratio = f"{rv / cv:.2f}"
+                if round(rv / cv, 2) > 1.0:
+                    ratio = f"**{ratio}**" if doc else ratio + " *"
+            rows.append((k, count_label(cnt), "-" if cv is None else qtrace.fmt_count(cv),
+                         "-" if rv is None else qtrace.fmt_count(rv), ratio))
+    return rows
+
+
+def count_agree(riommu, intel):
+    """Lines saying how many count runs each driver had and whether they agree."""
+    lines = []
+    for name, d in (("intel-iommu", intel), ("riommu_vtd", riommu)):
+        runs = ", ".join(f"{n} on the {st}-stage unit" for st, n in sorted(d[2].items()))
+        lines.append(f"{name}: count runs: {runs or 'none'}; "
+                     + ("identical counts run to run" if not d[3] and min(d[2].values(), default=0) > 1
+                        else "a single run: not cross-checked" if not d[3]
+                        else f"{len(d[3])} difference(s)"))
+    return lines + [f"differs: {x}" for x in riommu[3] + intel[3]]
+
+
+def cmd_count_table(riommu, intel, keys):
+    rows = count_rows(riommu, intel, keys, doc=False)
+    head = ("VT-d hardware work per op (QEMU trace)", "counter", "intel-iommu (C)",
+            "riommu_vtd (Rust)", "Rust/C")
+    w = [max(len(x[i]) for x in [head] + rows) for i in range(5)]
+    for x in [head, tuple("-" * n for n in w)] + rows:
+        print(" | ".join(f"{c:<{w[i]}}" for i, c in enumerate(x)).rstrip())
+    print()
+    for ln in count_agree(riommu, intel):
+        print(ln)
+    print("* Rust above C.  Per op: the events in a window of N ops divided by N "
+          "(after one warm-up op).")
 
 
 # --------------------------------------------------------------------------
@@ -234,7 +370,39 @@ Last run
 """ + "\n".join(table) + "\n\n"
 
 
-def vtd_section(riommu_logs, intel_logs):
+def vtd_count_section(riommu, intel, keys, iters):
+    rows = [[f"``{k}``", lab, c, r, rt] for k, lab, c, r, rt in
+            count_rows(riommu, intel, keys, doc=True)]
+    table = list_table([30, 26, 14, 14, 8], ["Measure", "Per operation", "intel-iommu (C)",
+                                             "riommu_vtd", "Rust/C"], rows)
+    return f"""\
+Hardware work per operation, counted by QEMU
+~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+
+Separate boots of each driver (``riommu_vtd_bench --count``, {iters}),
+under QEMU's trace of the unit: queued-invalidation descriptors by type
+(``vtd_inv_desc``), invalidation waits (wait descriptors) and register
+reads and writes (``vtd_reg_read``, ``vtd_reg_write``), per operation;
+counters zero for both drivers are left out.  *Untraced descriptors* are
+those QEMU consumed (the advance of the queue's tail register) without a
+``vtd_inv_desc`` line: QEMU 10.0 processes pasid-cache invalidations as
+no-ops and traces nothing for them (``tools/bench/qtrace.py``).  The
+counts are exact, so a driver's runs must agree; the list below the table
+says whether they did.
+
+""" + "\n".join(table) + "\n\n" + "".join(f"* {x}\n" for x in count_agree(riommu, intel)) + "\n"
+
+
+def count_iters_text(prefixes):
+    for p in prefixes:
+        for ln in open(p + ".out", encoding="utf-8", errors="replace"):
+            m = re.match(r"^QCOUNT \S+ (\d+)", ln)
+            if m:
+                return f"one warm-up op, then {m.group(1)} ops in the counted window"
+    return "no window"
+
+
+def vtd_section(riommu_logs, intel_logs, count_riommu=(), count_intel=()):
     riommu, intel = vtd_combine(riommu_logs), vtd_combine(intel_logs)
     rows = [[f"{label} (``{key}``)", c, r, rt, pr]
             for label, key, c, r, rt, pr in vtd_rows(riommu, intel, doc=True)]
@@ -266,6 +434,10 @@ Last run
 """ + "\n".join(table) + "\n\n"
     if notes:
         text += "n/a, unattached:\n\n" + "".join(f"* {n}\n" for n in notes) + "\n"
+    if count_riommu:
+        text += vtd_count_section(count_combine(count_riommu, "riommu_vtd"),
+                                  count_combine(count_intel, "intel-iommu"), riommu["order"],
+                                  count_iters_text(count_riommu))
     return text
 
 
@@ -465,6 +637,18 @@ Method
   marked *unattached*; an attached and an unattached figure get no ratio.
   riommu_vtd's parameters for its boot (such as an opt-in to nesting)
   come from ``BENCH_VTD_RIOMMU_ARGS`` and are listed under *Last run*.
+* **Hardware work, counted by QEMU.**  After the timed boots, each driver
+  gets ``BENCH_VTD_COUNT_RUNS`` (2) more boots per unit in which
+  ``riommu_vtd_bench --count N`` (``BENCH_VTD_COUNT``, 16) runs each
+  measure once to warm up and then N times inside a marked window: a
+  one-byte read of ``edu``'s PCI configuration space at 0x29 before, at
+  0x2d after (``tools/bench/bench_util.h``).  QEMU traces those reads
+  (``pci_cfg_read``) with the unit's events (``-trace`` of
+  ``vtd_inv_desc*``, ``vtd_reg_read``, ``vtd_reg_write``);
+  ``tools/bench/qtrace.py`` pairs the program's windows with the trace's
+  and divides each window's events by N.  Nothing is timed there, and the
+  host's load cannot change a count; what the driver does on a timer (not
+  per operation) can, by landing in a window or not.
 
 Analysis
 ========
@@ -479,18 +663,24 @@ def main(argv):
     t = sub.add_parser("vtd-table")
     t.add_argument("--riommu", nargs="+", required=True)
     t.add_argument("--intel", nargs="+", required=True)
+    t.add_argument("--count-riommu", nargs="+", default=[])
+    t.add_argument("--count-intel", nargs="+", default=[])
     d = sub.add_parser("doc")
     d.add_argument("doc")
     d.add_argument("--mock")
     d.add_argument("--vtd-riommu", nargs="+", default=[])
     d.add_argument("--vtd-intel", nargs="+", default=[])
+    d.add_argument("--count-riommu", nargs="+", default=[])
+    d.add_argument("--count-intel", nargs="+", default=[])
     a = ap.parse_args(argv[1:])
+    if bool(a.count_riommu) != bool(a.count_intel):
+        ap.error("--count-riommu and --count-intel go together")
     if a.cmd == "vtd-table":
-        cmd_vtd_table(a.riommu, a.intel)
+        cmd_vtd_table(a.riommu, a.intel, a.count_riommu, a.count_intel)
     else:
         if bool(a.vtd_riommu) != bool(a.vtd_intel):
             ap.error("--vtd-riommu and --vtd-intel go together")
-        cmd_doc(a.doc, a.mock, (a.vtd_riommu, a.vtd_intel))
+        cmd_doc(a.doc, a.mock, (a.vtd_riommu, a.vtd_intel, a.count_riommu, a.count_intel))
     return 0
 
 
