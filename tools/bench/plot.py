@@ -26,7 +26,7 @@ series and driver, error bars from min to max.  Printed (and, with --rst,
 written as a reStructuredText fragment for perfdoc.py): per series a table
 of x, the drivers' medians, Rust/C and the log-log slope from the point
 before; the least-squares slope over all points; and where a driver bends
-(see BEND).  A slope of 1 is linear growth, below 1 better than linear.
+(see BEND: the best two-line fit).  A slope of 1 is linear growth, below 1 better than linear.
 """
 
 import argparse
@@ -34,11 +34,11 @@ import math
 import os
 import sys
 
-# A driver "bends" where the log-log slope of one segment differs from the
-# previous segment's by more than this: a quarter of the exponent, well
-# above what the rounds' spread moves a slope between neighbouring points
-# (factor 4 apart), and well below the 0 -> 1 change from a fixed cost to
-# a per-byte cost.
+# A driver "bends" at x if two lines joined at x fit its points best (of
+# all x, least squares in log-log) and their slopes differ by more than
+# this: a quarter of the exponent, well below the 0 -> 1 change from a
+# fixed cost per call to a cost per byte, and above what the noise of a
+# few TCG rounds moves a fit over several points.
 BEND = 0.25
 # Growth is "linear or better" if the overall fitted slope is at most
 # 1 + LINEAR_TOL: the same margin as BEND, for the noise of TCG timing.
@@ -94,25 +94,38 @@ def slopes(pts):
     return s
 
 
-def fit(pts):
-    """Least-squares slope of log y against log x, or None."""
+def line_fit(pts):
+    """(slope, sum of squared residuals) of log y against log x, or None."""
     p = [(math.log(x), math.log(y)) for x, y, *_ in pts if x > 0 and y > 0]
     if len(p) < 2:
         return None
     mx = sum(a for a, _ in p) / len(p)
     my = sum(b for _, b in p) / len(p)
     den = sum((a - mx) ** 2 for a, _ in p)
-    return sum((a - mx) * (b - my) for a, b in p) / den if den else None
+    if not den:
+        return None
+    k = sum((a - mx) * (b - my) for a, b in p) / den
+    return k, sum((b - my - k * (a - mx)) ** 2 for a, b in p)
+
+
+def fit(pts):
+    """Least-squares slope of log y against log x, or None."""
+    f = line_fit(pts)
+    return f[0] if f else None
 
 
 def bends(pts):
-    """[(x, slope before, slope after)] where the slope changes by > BEND."""
-    s = slopes(pts)
-    out = []
-    for i in range(2, len(pts)):
-        if s[i - 1] is not None and s[i] is not None and abs(s[i] - s[i - 1]) > BEND:
-            out.append((pts[i - 1][0], s[i - 1], s[i]))
-    return out
+    """[(x, slope below, slope above)]: the best fit of two lines joined at
+    a point x (least squares in log-log, each line on at least two points),
+    if their slopes differ by more than BEND; else []."""
+    best = None
+    for k in range(1, len(pts) - 1):
+        lo, hi = line_fit(pts[:k + 1]), line_fit(pts[k:])
+        if lo and hi and (best is None or lo[1] + hi[1] < best[0]):
+            best = (lo[1] + hi[1], pts[k][0], lo[0], hi[0])
+    if best and abs(best[3] - best[2]) > BEND:
+        return [best[1:]]
+    return []
 
 
 def fmt_x(x, series):
@@ -154,13 +167,13 @@ def analyse(kind, pts):
             f = fit(p)
             verdict = ("n/a" if f is None else
                        "linear or better" if f <= 1 + LINEAR_TOL else "WORSE than linear")
-            lines.append(f"  {names[d]}: slopes " +
+            lines.append(f"  {names[d]}: segment slopes " +
                          " ".join(fmt_s(s) for s in slopes(p)[1:]) +
                          f"; overall fit {fmt_s(f)} ({verdict})")
             b = bends(p)
             lines += [f"    bends at {fmt_x(x, ser)}: slope {a:.2f} -> {c:.2f}" for x, a, c in b]
             if not b:
-                lines.append(f"    no bend (no slope change > {BEND})")
+                lines.append(f"    no bend (best two-line fit: slopes within {BEND})")
         # The RST table: x, Rust, C, Rust/C, slopes
         r = {x: (m, lo, hi) for x, m, lo, hi in pts.get(("Rust", ser), [])}
         c = {x: (m, lo, hi) for x, m, lo, hi in pts.get(("C", ser), [])}
@@ -188,12 +201,12 @@ def analyse(kind, pts):
             b = bends(pts[(d, ser)])
             bl.append(f"{names[d]} " + ("bends at " + ", ".join(
                 f"{fmt_x(x, ser)} (slope {a:.2f} → {c2:.2f})" for x, a, c2 in b)
-                if b else f"does not bend (no slope change above {BEND})"))
+                if b else f"does not bend (best two-line fit: slopes within {BEND})"))
         rst += ["; ".join(bl) + ".", ""]
     return lines, rst
 
 
-def plot(kind, pts, out, suffix=""):
+def plot(kind, pts, out, suffix="", where=""):
     """Writes the figures of @kind; returns their paths."""
     import matplotlib
     matplotlib.use("Agg")
@@ -220,10 +233,13 @@ def plot(kind, pts, out, suffix=""):
                              capsize=3, label=f"{names[d]}: {SERIES[s]}")
             eb.lines[0].set_gid(f"sweep-{d}-{s}")
         ax.set_xscale("log", base=2)
+        ticks = sorted({v[0] for d, s in have for v in pts[(d, s)]})
+        ax.set_xticks(ticks, [fmt_x(x, series[0]) for x in ticks])
+        ax.minorticks_off()
         ax.set_yscale("log")
         ax.set_xlabel(xlabel(series[0]))
         ax.set_ylabel("time per operation (ns, QEMU TCG)")
-        ax.set_title(f"{kind}: cost against size (median, min–max)")
+        ax.set_title(f"{kind}{where}: cost against size (median, min–max)")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize="small")
         fig.tight_layout()
@@ -234,19 +250,46 @@ def plot(kind, pts, out, suffix=""):
     return written
 
 
-def report(kind, pts, out, rst_path, suffix=""):
-    written = plot(kind, pts, out, suffix)
+METHOD = {
+    "mock": ("In the same boot, after the measures (``riommu_bench``, "
+             "``SWEEP`` lines): for each point a warm-up operation per backend "
+             "sizes one batch of at least 5 ms, then 5 rounds of one batch per "
+             "backend, C or Rust first in alternate rounds; median and min–max "
+             "over the rounds.  ``map_4k``: x bytes mapped with 4 KiB "
+             "``IOMMU_IOAS_MAP`` calls, then unmapped with 4 KiB "
+             "``IOMMU_IOAS_UNMAP`` calls; ``map_1``: one call each; both on the "
+             "map measures' IOAS and scattered 4 KiB pages.  ``inval``: one "
+             "``IOMMU_HWPT_INVALIDATE`` of x entries on the nested HWPT (neither "
+             "mock caps the entries; iommufd's cap is 2^19)."),
+    "vtd": ("In the first ``BENCH_SWEEP_PAIRS`` boot pairs, after the measures "
+            "(``riommu_vtd_bench``, ``SWEEP`` lines): for each point a warm-up "
+            "operation sizes one batch of at least 5 ms, then 5 batches; a "
+            "driver's point is the median of its boots' medians, with the lowest "
+            "min and highest max.  ``map_4k`` and ``map_1`` as for the mock, on the "
+            "map HWPT ``edu`` is attached to (IOVA 1 GiB).  No invalidation "
+            "sweep: the C driver has no nesting on QEMU."),
+}
+
+
+def report(kind, pts, out, rst_path, stage=None):
+    suffix = f"-{stage}" if stage else ""
+    where = f", {stage}-stage unit" if stage else ""
+    written = plot(kind, pts, out, suffix, where)
     lines, rst = analyse(kind, pts)
     print("\n".join(lines))
     for p in written:
         print(f"wrote {p}")
     if rst_path:
+        title = f"Growth (sweeps){where}"
         figs = [f".. figure:: {os.path.basename(p)}\n   :width: 100%\n\n"
-                f"   {kind}: cost per operation against size, log-log, both drivers "
-                f"(median of the rounds, bars min–max).\n" for p in written]
+                f"   Cost per operation against size{where}, log-log, both drivers "
+                f"(median, bars min–max).\n" for p in written]
         with open(rst_path, "w") as f:
-            f.write("Growth (sweeps)\n~~~~~~~~~~~~~~~\n\n" + "\n".join(figs) + "\n" +
-                    "\n".join(rst) + "\n")
+            f.write(f"{title}\n{'~' * len(title)}\n\n{METHOD[kind]}  A slope of 1 is "
+                    f"linear growth.  A driver bends at x where two lines joined at x "
+                    f"fit its points best (least squares, log-log) and their slopes "
+                    f"differ by more than {BEND}.\n\n" +
+                    "\n".join(figs) + "\n" + "\n".join(rst) + "\n")
     return written
 
 
@@ -305,7 +348,7 @@ def main(argv):
         i = pooled(parse(a.intel))
         pts = {k: v for k, v in r.items() if k[0] == "Rust"}
         pts.update({k: v for k, v in i.items() if k[0] == "C"})
-        report("vtd", pts, a.out, a.rst, f"-{a.stage}" if a.stage else "")
+        report("vtd", pts, a.out, a.rst, a.stage)
     if not pts:
         print("no SWEEP lines", file=sys.stderr)
         return 1
