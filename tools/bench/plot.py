@@ -32,7 +32,9 @@ before; the least-squares slope over all points; and where a driver bends
 import argparse
 import math
 import os
+import re
 import sys
+import textwrap
 
 # A driver "bends" at x if two lines joined at x fit its points best (of
 # all x, least squares in log-log) and their slopes differ by more than
@@ -69,6 +71,18 @@ def parse(paths):
                 x = int(w[3])
                 data.setdefault((drv, ser), {}).setdefault(x, []).append(tuple(map(float, w[4:7])))
     return data
+
+
+def settings(paths):
+    """'R rounds, batches of >= M ms' from the programs' "# sweeps:" lines."""
+    found = set()
+    for path in paths:
+        with open(path, errors="replace") as f:
+            for ln in f:
+                m = re.match(r"# sweeps: .*, (\d+) rounds?(?:\(s\))?, batches of >= ([0-9.]+) ms", ln)
+                if m:
+                    found.add(f"{m.group(1)} rounds, batches of at least {m.group(2)} ms")
+    return "; ".join(sorted(found)) or "unknown settings"
 
 
 def median(v):
@@ -252,8 +266,8 @@ def plot(kind, pts, out, suffix="", where=""):
 
 METHOD = {
     "mock": ("In the same boot, after the measures (``riommu_bench``, "
-             "``SWEEP`` lines): for each point a warm-up operation per backend "
-             "sizes one batch of at least 5 ms, then 5 rounds of one batch per "
+             "``SWEEP`` lines; {settings}): for each point a warm-up operation "
+             "per backend sizes the batch, then in each round one batch per "
              "backend, C or Rust first in alternate rounds; median and min–max "
              "over the rounds.  ``map_4k``: x bytes mapped with 4 KiB "
              "``IOMMU_IOAS_MAP`` calls, then unmapped with 4 KiB "
@@ -262,8 +276,8 @@ METHOD = {
              "``IOMMU_HWPT_INVALIDATE`` of x entries on the nested HWPT (neither "
              "mock caps the entries; iommufd's cap is 2^19)."),
     "vtd": ("In the first ``BENCH_SWEEP_PAIRS`` boot pairs, after the measures "
-            "(``riommu_vtd_bench``, ``SWEEP`` lines): for each point a warm-up "
-            "operation sizes one batch of at least 5 ms, then 5 batches; a "
+            "(``riommu_vtd_bench``, ``SWEEP`` lines; {settings}): for each point "
+            "a warm-up operation sizes the batch, then one batch per round; a "
             "driver's point is the median of its boots' medians, with the lowest "
             "min and highest max.  ``map_4k`` and ``map_1`` as for the mock, on the "
             "map HWPT ``edu`` is attached to (IOVA 1 GiB).  No invalidation "
@@ -271,7 +285,7 @@ METHOD = {
 }
 
 
-def report(kind, pts, out, rst_path, stage=None):
+def report(kind, pts, out, rst_path, logs, stage=None):
     suffix = f"-{stage}" if stage else ""
     where = f", {stage}-stage unit" if stage else ""
     written = plot(kind, pts, out, suffix, where)
@@ -285,11 +299,14 @@ def report(kind, pts, out, rst_path, stage=None):
                 f"   Cost per operation against size{where}, log-log, both drivers "
                 f"(median, bars min–max).\n" for p in written]
         with open(rst_path, "w") as f:
-            f.write(f"{title}\n{'~' * len(title)}\n\n{METHOD[kind]}  A slope of 1 is "
-                    f"linear growth.  A driver bends at x where two lines joined at x "
-                    f"fit its points best (least squares, log-log) and their slopes "
-                    f"differ by more than {BEND}.\n\n" +
-                    "\n".join(figs) + "\n" + "\n".join(rst) + "\n")
+            method = (METHOD[kind].format(settings=settings(logs)) +
+                      "  A slope of 1 is linear growth.  A driver bends at x where two "
+                      "lines joined at x fit its points best (least squares, log-log) "
+                      f"and their slopes differ by more than {BEND}.")
+            f.write(f"{title}\n{'~' * len(title)}\n\n" + textwrap.fill(method, 76) +
+                    "\n\n" + "\n".join(figs) + "\n" +
+                    "\n".join(textwrap.fill(ln, 76) if ln.startswith("*") or
+                               ln.endswith(".") else ln for ln in rst) + "\n")
     return written
 
 
@@ -342,13 +359,13 @@ def main(argv):
         return check(a.log, a.out)
     if a.cmd == "mock":
         pts = pooled(parse([a.log]))
-        report("mock", pts, a.out, a.rst)
+        report("mock", pts, a.out, a.rst, [a.log])
     else:
         r = pooled(parse(a.riommu))
         i = pooled(parse(a.intel))
         pts = {k: v for k, v in r.items() if k[0] == "Rust"}
         pts.update({k: v for k, v in i.items() if k[0] == "C"})
-        report("vtd", pts, a.out, a.rst, a.stage)
+        report("vtd", pts, a.out, a.rst, a.riommu + a.intel, a.stage)
     if not pts:
         print("no SWEEP lines", file=sys.stderr)
         return 1
