@@ -74,14 +74,16 @@ def parse(paths):
 
 
 def settings(paths):
-    """'R rounds, batches of >= M ms' from the programs' "# sweeps:" lines."""
+    """'R rounds, best of S batches of >= M ms' from the "# sweeps:" lines."""
     found = set()
     for path in paths:
         with open(path, errors="replace") as f:
             for ln in f:
-                m = re.match(r"# sweeps: .*, (\d+) rounds?(?:\(s\))?, batches of >= ([0-9.]+) ms", ln)
+                m = re.match(r"# sweeps: .*, (\d+) rounds?(?:\(s\))?, best of (\d+) batches "
+                             r"of >= ([0-9.]+) ms", ln)
                 if m:
-                    found.add(f"{m.group(1)} rounds, batches of at least {m.group(2)} ms")
+                    found.add(f"{m.group(1)} rounds, each the best of {m.group(2)} batches "
+                              f"of at least {m.group(3)} ms")
     return "; ".join(sorted(found)) or "unknown settings"
 
 
@@ -267,8 +269,9 @@ def plot(kind, pts, out, suffix="", where=""):
 METHOD = {
     "mock": ("In the same boot, after the measures (``riommu_bench``, "
              "``SWEEP`` lines; {settings}): for each point a warm-up operation "
-             "per backend sizes the batch, then in each round one batch per "
-             "backend, C or Rust first in alternate rounds; median and min–max "
+             "per backend sizes the batch, then in each round batches per "
+             "backend interleaved as for the measures (C, Rust, Rust, C, ...), "
+             "of which each backend keeps its best; median and min–max "
              "over the rounds.  ``map_4k``: x bytes mapped with 4 KiB "
              "``IOMMU_IOAS_MAP`` calls, then unmapped with 4 KiB "
              "``IOMMU_IOAS_UNMAP`` calls; ``map_1``: one call each; both on the "
@@ -277,7 +280,7 @@ METHOD = {
              "mock caps the entries; iommufd's cap is 2^19)."),
     "vtd": ("In the first ``BENCH_SWEEP_PAIRS`` boot pairs, after the measures "
             "(``riommu_vtd_bench``, ``SWEEP`` lines; {settings}): for each point "
-            "a warm-up operation sizes the batch, then one batch per round; a "
+            "a warm-up operation sizes the batch, then the rounds; a "
             "driver's point is the median of its boots' medians, with the lowest "
             "min and highest max.  ``map_4k`` and ``map_1`` as for the mock, on the "
             "map HWPT ``edu`` is attached to (IOVA 1 GiB).  No invalidation "
