@@ -21,8 +21,9 @@
 # between the lines ".. BEGIN ANALYSIS" and ".. END ANALYSIS", is kept as
 # it is, and so is the section of a part this run leaves out.  Takes about
 # two minutes under TCG (the VT-d part about 10 s per boot); the sweeps
-# (BENCH_SWEEP) add about 10 s to the mock boot and 5 to 10 s to each VT-d
-# boot that sweeps (2026-12-03, in the guest: 9.1 s; 5.0 and 4.7 s).
+# (BENCH_SWEEP) add about 16 s to the mock boot and 11 to 13 s to each
+# VT-d boot that sweeps (2026-12-03, timed in the guest, host load average
+# 5 on 2 CPUs; less on a quiet host).
 #
 #   tools/bench.sh              (or: make bench)
 #
@@ -72,7 +73,7 @@
 #                     next to Documentation/performance.rst with the
 #                     document); 0: no sweeps
 #   BENCH_SWEEP_PAIRS VT-d boot pairs (per unit) that sweep (1): the
-#                     first ones; a sweep takes 5 to 10 s per boot
+#                     first ones; a sweep takes 11 to 13 s per boot
 #   RIOMMU_ACCEL, RIOMMU_MEM, RIOMMU_QEMU_ARGS: see tools/vm.sh;
 #   RIOMMU_SMP defaults to 1 here (one vCPU thread: less host noise)
 #
