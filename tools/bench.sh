@@ -20,7 +20,10 @@
 # CPU, method and results.  The hand-written analysis of that file,
 # between the lines ".. BEGIN ANALYSIS" and ".. END ANALYSIS", is kept as
 # it is, and so is the section of a part this run leaves out.  Takes about
-# two minutes under TCG (the VT-d part about 10 s per boot).
+# two minutes under TCG (the VT-d part about 10 s per boot); the sweeps
+# (BENCH_SWEEP) add about 16 s to the mock boot and 11 to 13 s to each
+# VT-d boot that sweeps (2026-12-03, timed in the guest, host load average
+# 5 on 2 CPUs; less on a quiet host).
 #
 #   tools/bench.sh              (or: make bench)
 #
@@ -70,16 +73,27 @@
 #                     BENCH_ONLY and BENCH_MODULE for the mock part,
 #                     BENCH_VTD_ONLY and BENCH_VTD_MODULE for the VT-d
 #                     part: that part's section is kept)
+#   BENCH_SWEEP       1 (default): also sweep the sizes (how the cost grows,
+#                     issue #20): riommu_bench's map_4k, map_1 and inval
+#                     series, riommu_vtd_bench's map_4k and map_1 (the
+#                     SWEEP lines of their headers), plotted by
+#                     tools/bench/plot.py into build/bench/perf-*.svg (and
+#                     next to Documentation/performance.rst with the
+#                     document); 0: no sweeps
+#   BENCH_SWEEP_PAIRS VT-d boot pairs (per unit) that sweep (1): the
+#                     first ones; a sweep takes 11 to 13 s per boot
 #   RIOMMU_ACCEL, RIOMMU_MEM, RIOMMU_QEMU_ARGS: see tools/vm.sh;
 #   RIOMMU_SMP defaults to 1 here (one vCPU thread: less host noise)
 #
 # Files in build/bench: bench.log (riommu_bench's output), table.txt,
+# perf-*.svg and sweep-*.rst (the sweeps' plots and tables, plot.py),
 # results.txt (its RESULT lines), profile.txt, vm/ (tools/vm.sh's logs);
 # vtd-riommu-N.out and vtd-intel-N.out (riommu_vtd_bench's output in pair
 # N), vtd-table.txt, vtd-riommu-N/ and vtd-intel-N/ (tools/vm.sh's logs,
 # its output in vtd-*-N.log); the count boots' vtd-count-DRIVER-STAGE-R.out
 # (riommu_vtd_bench --count's output) and .trace (QEMU's trace).
 set -euo pipefail
+bench_t0=$(date +%s)
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -109,6 +123,19 @@ count_runs=${BENCH_VTD_COUNT_RUNS:-2}
 vtd_trace_events="-trace enable=vtd_inv_desc* -trace enable=vtd_reg_read -trace enable=vtd_reg_write -trace enable=pci_cfg_read"
 [[ $pairs =~ ^[1-9][0-9]*$ ]] || die "BENCH_VTD_PAIRS=$pairs: a number of boot pairs, at least 1"
 do_mock=1 do_vtd=1
+# ---- sweeps (settings) ---------------------------------------------------------
+sweep=${BENCH_SWEEP:-1}
+case "$sweep" in 0 | 1) ;; *) die "BENCH_SWEEP=$sweep: use 1 (sweep) or 0" ;; esac
+sweep_pairs=${BENCH_SWEEP_PAIRS:-1}
+[[ $sweep_pairs =~ ^[0-9]+$ ]] || die "BENCH_SWEEP_PAIRS=$sweep_pairs: a number of boot pairs"
+# vtd_sweep_opt N: riommu_vtd_bench's sweep option for VT-d boot pair N.
+vtd_sweep_opt() { if [ "$sweep" = 1 ] && [ "$1" -le "$sweep_pairs" ]; then echo ,sweep:1; else echo ,sweep:0; fi; }
+# plot_python: a python3 with matplotlib (tools/lib.sh).
+plot_python() {
+	matplotlib_python || die "no python3 with matplotlib (tools/setup.sh installs python3-matplotlib)"
+}
+# sweep_secs LOG...: the seconds the programs' sweeps took, summed.
+sweep_secs() { awk '/^# sweeps done in [0-9.]+ s$/ { t += $5 } END { printf "%.1f", t }' "$@"; }
 [ "$vtd" = 0 ] && do_vtd=0
 [ "$vtd" = only ] && do_mock=0
 # The VT-d hardware, as tools/check-vtd.sh: QEMU's intel-iommu in scalable
@@ -212,7 +239,7 @@ loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
 # ---- riommu_mock against the C mock ------------------------------------------
 if [ $do_mock = 1 ]; then
-	opts="rounds:$rounds,subs:$subs,batch-ms:$batch_ms"
+	opts="rounds:$rounds,subs:$subs,batch-ms:$batch_ms,sweep:$sweep"
 	[ -n "${BENCH_ONLY:-}" ] && opts+=",only:${BENCH_ONLY//,/+}"
 	[ -n "${BENCH_PROFILE:-}" ] && opts+=",profile:${BENCH_PROFILE//,/+}"
 	mock_load_before=$(loadavg)
@@ -232,6 +259,15 @@ if [ $do_mock = 1 ]; then
 	echo
 	cat "$out/table.txt"
 	echo
+fi
+
+# ---- sweeps: the mock's plots ------------------------------------------------
+sweep_docargs=()
+if [ $do_mock = 1 ] && [ "$sweep" = 1 ] && grep -q '^SWEEP ' "$out/bench.log"; then
+	log "bench: mock sweeps took $(sweep_secs "$out/bench.log") s in the guest"
+	"$(plot_python)" "$here/bench/plot.py" mock "$out/bench.log" --out "$out" \
+		--rst "$out/sweep-mock.rst" | tee "$out/sweep-mock.txt"
+	sweep_docargs+=(--mock-sweep "$out/sweep-mock.rst")
 fi
 
 # ---- riommu_vtd against intel-iommu ------------------------------------------
@@ -263,7 +299,8 @@ if [ $do_vtd = 1 ]; then
 			trace="$vtd_trace_events -trace file=$out/$name.trace"
 			log "bench: VT-d count run $2/$count_runs, $1, $3-stage unit: $bopts"
 		else
-			log "bench: VT-d pair $2/$pairs, $1, $3-stage unit (${RIOMMU_ACCEL:-tcg}, $RIOMMU_SMP vCPU): $opts"
+			bopts=$opts$(vtd_sweep_opt "$2")
+			log "bench: VT-d pair $2/$pairs, $1, $3-stage unit (${RIOMMU_ACCEL:-tcg}, $RIOMMU_SMP vCPU): $bopts"
 		fi
 		if [ "$1" = riommu ]; then
 			RIOMMU_QEMU_ARGS="${RIOMMU_QEMU_ARGS:-} $vtd_qemu $trace" \
@@ -321,6 +358,17 @@ if [ $do_vtd = 1 ]; then
 	echo
 fi
 
+# ---- sweeps: VT-d plots, one per unit ------------------------------------------
+if [ $do_vtd = 1 ] && [ "$sweep" = 1 ] && [ "$sweep_pairs" -gt 0 ]; then
+	log "bench: VT-d sweeps took $(sweep_secs "$out"/vtd-*.out) s in the guests"
+	for st in $vtd_stages; do
+		"$(plot_python)" "$here/bench/plot.py" vtd --stage "$st" \
+			--riommu "$out"/vtd-riommu-"$st"-*.out --intel "$out"/vtd-intel-"$st"-*.out \
+			--out "$out" --rst "$out/sweep-vtd-$st.rst" | tee "$out/sweep-vtd-$st.txt"
+		sweep_docargs+=(--vtd-sweep "$out/sweep-vtd-$st.rst")
+	done
+fi
+
 # ---- Documentation/performance.rst -----------------------------------------
 # A part updates its section only when it ran complete, on the modules of
 # the tree; the other section stays as it is.
@@ -334,7 +382,7 @@ fi
 if [ "${BENCH_DOC:-1}" = 0 ] || [ ${#docargs[@]} = 0 ]; then
 	log "bench: Documentation/performance.rst left alone (BENCH_DOC=0, BENCH_ONLY, BENCH_MODULE," \
 		"BENCH_VTD_ONLY or BENCH_VTD_MODULE)"
-	log "bench: done; output in $out"
+	log "bench: done in $(($(date +%s) - bench_t0)) s; output in $out"
 	exit 0
 fi
 [ "$rounds" -ge 5 ] || die "BENCH_ROUNDS=$rounds: the document needs at least 5 rounds"
@@ -347,6 +395,16 @@ BENCH_QEMU=$(qemu-system-x86_64 --version | head -n 1)
 BENCH_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
 BENCH_SMP=$RIOMMU_SMP
 BENCH_ACCEL=${RIOMMU_ACCEL:-tcg}
-python3 "$here/bench/perfdoc.py" doc "$doc" "${docargs[@]}"
+# The sweeps' figures of the parts the document takes, next to it.
+sweep_doc=()
+for ((i = 0; i < ${#sweep_docargs[@]}; i += 2)); do
+	case "${sweep_docargs[i]}" in
+	--mock-sweep) [ "${docargs[0]}" = --mock ] || continue; cp "$out"/perf-mock-*.svg "$(dirname "$doc")/" ;;
+	--vtd-sweep) [[ " ${docargs[*]} " == *" --vtd-riommu "* ]] || continue
+		cp "$out"/perf-vtd-*.svg "$(dirname "$doc")/" ;;
+	esac
+	sweep_doc+=("${sweep_docargs[i]}" "${sweep_docargs[i + 1]}")
+done
+python3 "$here/bench/perfdoc.py" doc "$doc" "${docargs[@]}" ${sweep_doc[@]+"${sweep_doc[@]}"}
 log "bench: wrote $doc"
-log "bench: done; output in $out"
+log "bench: done in $(($(date +%s) - bench_t0)) s; output in $out"

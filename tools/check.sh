@@ -228,6 +228,19 @@ for m in ${modules[@]+"${modules[@]}"}; do mods+=(--module "$m"); done
 	--prog-timeout "${RIOMMU_PROG_TIMEOUT:-300}" --skips "$here/upstream-skips.txt" \
 	${mods[@]+"${mods[@]}"} ${progs[@]+"${progs[@]}"}
 
+# The bench smoke's two-point sweep (SWEEP lines), plotted on the host by
+# tools/bench/plot.py check: passes only if each SVG is written with a line
+# for both backends (C mock, riommu_mock) of each of its series.
+# shellcheck disable=SC2317 # called through step
+bench_plot() {
+	local py
+	py=$(matplotlib_python) || { echo "no python3 with matplotlib (tools/setup.sh)"; return 1; }
+	"$py" "$here/bench/plot.py" check "$out/vm/progs/riommu_bench_smoke.log" --out "$out/bench-plot"
+}
+if [[ " ${progs[*]} " == *"/riommu_bench_smoke "* ]]; then
+	step "bench sweep plot" "$out/bench-plot.log" bench_plot
+fi
+
 # >>> VT-D HOOK (riommu_vtd) >>>
 # Five more boots with QEMU's emulated intel-iommu and edu device: the edu
 # DMA test on riommu_vtd.ko and on the kernel's C driver, on a first-stage

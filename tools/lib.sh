@@ -58,3 +58,16 @@ stage_end() {
 	fi
 	stage_name=
 }
+# matplotlib_python: prints a python3 that can import matplotlib (for
+# tools/bench/plot.py), or fails.  Debian's python3-matplotlib is for
+# /usr/bin/python3, which an earlier python3 on PATH (pyenv...) may not see.
+matplotlib_python() {
+	local py
+	for py in python3 /usr/bin/python3; do
+		if command -v "$py" >/dev/null && "$py" -c 'import matplotlib' 2>/dev/null; then
+			echo "$py"
+			return 0
+		fi
+	done
+	return 1
+}

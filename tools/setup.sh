@@ -30,7 +30,8 @@ need_root() {
 PKGS=(qemu-system-x86 qemu-system-arm libclang-19-dev clang-19 lld-19 llvm-19
 	busybox-static flex bison bc libelf-dev libssl-dev cpio libcap-dev
 	gcc-aarch64-linux-gnu make gcc python3 kmod xz-utils rsync shellcheck
-	libc6-dev-arm64-cross) # arm64: static test programs (tools/check-arm64.sh)
+	libc6-dev-arm64-cross # arm64: static test programs (tools/check-arm64.sh)
+	python3-matplotlib) # tools/bench/plot.py: make bench's cost-growth plots
 
 missing_pkgs() {
 	local p

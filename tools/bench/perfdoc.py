@@ -19,6 +19,9 @@
       A section not given is kept as DOC has it (between its BEGIN/END
       RESULTS markers), as is the hand-written analysis between
       ".. BEGIN ANALYSIS" and ".. END ANALYSIS".
+      --mock-sweep RST, --vtd-sweep RST...: the sweeps' figures and tables
+      (tools/bench/plot.py --rst), appended to the mock and the VT-d
+      section when that section is rewritten.
 
 The run's details come from the environment: BENCH_DATE, BENCH_QEMU,
 BENCH_CPU, BENCH_ACCEL, BENCH_SMP; for the mock section BENCH_KERNEL,
@@ -444,7 +447,12 @@ Last run
 NOT_RUN = "Not run yet: ``make bench`` fills this in.\n\n"
 
 
-def cmd_doc(doc, mock, vtd):
+def sweep_text(paths):
+    """The sweeps' RST fragments (plot.py --rst), one after the other."""
+    return "".join(open(p).read().rstrip("\n") + "\n\n" for p in paths or [])
+
+
+def cmd_doc(doc, mock, vtd, mock_sweep=None, vtd_sweep=None):
     old = open(doc).read() if os.path.exists(doc) else ""
     analysis = (".. BEGIN ANALYSIS\n\n(No analysis yet: write it here; ``make bench`` keeps "
                 "what is between these markers.)\n\n.. END ANALYSIS\n")
@@ -455,6 +463,10 @@ def cmd_doc(doc, mock, vtd):
             analysis += "\n"
     mock_text = mock_section(mock) if mock else (kept(old, "MOCK") or legacy_mock(old) or NOT_RUN)
     vtd_text = vtd_section(*vtd) if vtd and vtd[0] else (kept(old, "VTD") or NOT_RUN)
+    if mock:
+        mock_text += sweep_text([mock_sweep] if mock_sweep else [])
+    if vtd and vtd[0]:
+        vtd_text += sweep_text(vtd_sweep)
 
     text = f"""\
 .. SPDX-License-Identifier: GPL-2.0
@@ -672,6 +684,8 @@ def main(argv):
     d.add_argument("--vtd-intel", nargs="+", default=[])
     d.add_argument("--count-riommu", nargs="+", default=[])
     d.add_argument("--count-intel", nargs="+", default=[])
+    d.add_argument("--mock-sweep")
+    d.add_argument("--vtd-sweep", action="append", default=[])
     a = ap.parse_args(argv[1:])
     if bool(a.count_riommu) != bool(a.count_intel):
         ap.error("--count-riommu and --count-intel go together")
@@ -680,7 +694,8 @@ def main(argv):
     else:
         if bool(a.vtd_riommu) != bool(a.vtd_intel):
             ap.error("--vtd-riommu and --vtd-intel go together")
-        cmd_doc(a.doc, a.mock, (a.vtd_riommu, a.vtd_intel, a.count_riommu, a.count_intel))
+        cmd_doc(a.doc, a.mock, (a.vtd_riommu, a.vtd_intel, a.count_riommu, a.count_intel),
+                a.mock_sweep, a.vtd_sweep)
     return 0
 
 

@@ -20,8 +20,10 @@
  *
  *   riommu_bench [--rounds N] [--subs N] [--batch-ms MS] [--only KEY,...]
  *                [--profile above|all|KEY,...] [--profile-ms MS]
- *                [--verbose] [--list]
- *   riommu_bench --smoke        one round of tiny sizes, prints TAP
+ *                [--verbose] [--list] [--sweep=0|1] [--sweep-rounds N]
+ *                [--sweep-subs N] [--sweep-ms MS]
+ *   riommu_bench --smoke        one round of tiny sizes, prints TAP (and
+ *                               a two-point sweep, unless --sweep=0)
  *
  * Options may also come from the kernel command line, as
  * riommu_bench=rounds:7,batch-ms:10,profile:above ('+' for ',' inside a
@@ -37,6 +39,21 @@
  * (perf_event_open cpu-clock samples with kernel callchains, symbolised
  * from /proc/kallsyms: self and inclusive time per function, and the
  * hottest instructions) between "PROFILE begin" and "PROFILE end" lines.
+ *
+ * Sweeps (--sweep, on by default; "sweep" for --only): how the cost grows
+ * with the size, for tools/bench/plot.py.  After the measures, series
+ * map_4k (x bytes mapped and unmapped in 4 KiB calls), map_1 (x bytes in
+ * one IOAS_MAP and one IOAS_UNMAP), x = 4 KiB, 16 KiB, ... 64 MiB, and
+ * inval (one HWPT_INVALIDATE of x entries on the nested HWPT), x = 1, 4,
+ * ... 4096; see sweep_run().  Each point: a warm-up op per backend sizes
+ * one batch of >= --sweep-ms (5), then --sweep-rounds (5) rounds; a
+ * round's value per backend is its best of --sweep-subs (2) batches,
+ * interleaved as the measures' (C R R C ...).  Within the RESULTS
+ * block, one line per point and backend (values in ns per op):
+ *   SWEEP backend series x median min max
+ * backend is "C" or "Rust" (riommu_vtd_bench uses the same tags for
+ * intel-iommu and riommu_vtd).  --smoke sweeps the first two points of
+ * each series once and prints them in a RESULTS block of their own.
  *
  * Absolute times under QEMU TCG are meaningless across machines; only the
  * ratios of one boot can be compared.
@@ -1159,6 +1176,226 @@ static void profile_one(struct backend *b, struct measure *m)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Sweeps: how the cost grows with the size (issue #20, part 4)             */
+
+/*
+ * Series, each point measured on both backends (values: ns per op):
+ *   map_4k  x bytes mapped with x / 4 KiB IOAS_MAP calls of 4 KiB
+ *           (consecutive IOVAs from IOVA_BASE), then unmapped with as many
+ *           IOAS_UNMAP calls of 4 KiB; one op is all of those calls
+ *   map_1   x bytes in one IOAS_MAP call, then one IOAS_UNMAP
+ *   inval   one HWPT_INVALIDATE call with x entries on the nested HWPT
+ * The map series use the IOAS of the map measures (the device's paging
+ * domain) and a buffer of physically scattered 4 KiB pages, as the
+ * map_4k_* measures do; x grows by SWEEP_FACTOR from SWEEP_MAP_MIN to
+ * SWEEP_MAP_MAX and from SWEEP_INV_MIN to SWEEP_INV_MAX.
+ */
+#define SWEEP_FACTOR 4			/* issue #20: powers of 4 */
+#define SWEEP_MAP_MIN PAGE_4K		/* issue #20: 4 KiB ... */
+#define SWEEP_MAP_MAX (64UL << 20)	/* ... to 64 MiB */
+#define SWEEP_INV_MIN 1			/* issue #20: 1 ... */
+/*
+ * ... to 4096 entries per call.  Neither mock caps the entries of a call
+ * (the C mock's mock_domain_cache_invalidate_user() and riommu_mock's
+ * cache_invalidate_user() walk them all); iommufd does, at
+ * IOMMU_HWPT_INVALIDATE_ENTRY_NUM_MAX (1 << 19, hw_pagetable.c), far above.
+ */
+#define SWEEP_INV_MAX 4096
+#define SWEEP_MAX_POINTS 16		/* 4K << 2k up to 64M: 8 points */
+#define SWEEP_SMOKE_POINTS 2		/* --smoke: the first two of each */
+
+_Static_assert(SWEEP_MAP_MAX / PAGE_4K <= 1UL << (2 * (SWEEP_MAX_POINTS - 1)), "points");
+
+static struct {
+	bool on;		/* sweep:0|1 */
+	int rounds;		/* sweep-rounds */
+	int subs;		/* sweep-subs: batches per backend and round */
+	double batch_ms;	/* sweep-ms: minimum length of one batch */
+} swopt = {
+	.on = true,
+	.rounds = 5,		/* a growth curve, not a ratio to 1%: few rounds */
+	.subs = 2,		/* the best of 2 drops most host preemption */
+	.batch_ms = 5,		/* long enough for the clock (a few ms) */
+};
+
+enum { SW_MAP_4K, SW_MAP_1, SW_INVAL, NR_SW };
+static const char *const sweep_series[NR_SW] = { "map_4k", "map_1", "inval" };
+
+struct sweep_point {
+	uint64_t x;
+	int n[NR_BE];
+	double v[NR_BE][MAX_ROUNDS];
+};
+
+static struct sweep_point sweep_pts[NR_SW][SWEEP_MAX_POINTS];
+static int sweep_npts[NR_SW];
+static char *sweep_buf;			/* SWEEP_MAP_MAX of scattered 4K pages */
+static double sweep_secs[NR_SW];	/* wall time of each series */
+
+/* @iters times the op of series @s at @x on @b; 0 or -1 (errno) */
+static int sweep_op(struct backend *b, int s, uint64_t x, long iters)
+{
+	uint64_t off;
+
+	while (iters--) {
+		switch (s) {
+		case SW_MAP_4K:
+			for (off = 0; off < x; off += PAGE_4K)
+				if (ioas_map(b, b->mioas, sweep_buf + off, PAGE_4K,
+					     IOVA_BASE + off))
+					return -1;
+			for (off = 0; off < x; off += PAGE_4K)
+				if (ioas_unmap(b, b->mioas, IOVA_BASE + off, PAGE_4K))
+					return -1;
+			break;
+		case SW_MAP_1:
+			if (ioas_map(b, b->mioas, sweep_buf, x, IOVA_BASE) ||
+			    ioas_unmap(b, b->mioas, IOVA_BASE, x))
+				return -1;
+			break;
+		default:
+			if (invalidate(b, b->nested, x))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* ns per op of a batch of @iters, or -1 after fail() */
+static double sweep_timed(struct backend *b, int s, uint64_t x, long iters)
+{
+	double t0 = now_ns();
+
+	if (sweep_op(b, s, x, iters)) {
+		fail("%s: sweep %s at %" PRIu64 ": %s", b->name, sweep_series[s], x,
+		     strerror(errno));
+		b->ok = false;
+		return -1;
+	}
+	return (now_ns() - t0) / iters;
+}
+
+/*
+ * One point: a warm-up op per backend sizes the batch (the same for both)
+ * to swopt.batch_ms; then in each round swopt.subs batches per backend,
+ * interleaved as the measures' (C R R C ..., mirrored in the next round),
+ * of which each backend keeps its best.  --smoke: one op per backend.
+ */
+static int sweep_point(int s, struct sweep_point *p)
+{
+	double t, per_op = 0;
+	long iters = 1;
+	int b, r, i, k, rounds = opt.smoke ? 1 : swopt.rounds;
+	int subs = opt.smoke ? 1 : swopt.subs;
+
+	for (b = 0; b < NR_BE; b++) {
+		t = sweep_timed(&be[b], s, p->x, 1);
+		if (t < 0)
+			return -1;
+		per_op += t / NR_BE;
+	}
+	if (!opt.smoke)
+		iters = batch_iters(per_op, 1, swopt.batch_ms);
+	for (r = 0; r < rounds; r++) {
+		double best[NR_BE] = { -1, -1 };
+
+		for (k = 0; k < subs; k++) {
+			for (i = 0; i < NR_BE; i++) {
+				b = (r + k + i) % 2 ? BE_RUST : BE_C;
+				t = sweep_timed(&be[b], s, p->x, iters);
+				if (t < 0)
+					return -1;
+				if (best[b] < 0 || t < best[b])
+					best[b] = t;
+			}
+		}
+		for (b = 0; b < NR_BE; b++)
+			if (p->n[b] < MAX_ROUNDS)
+				p->v[b][p->n[b]++] = best[b];
+	}
+	return 0;
+}
+
+/* Every series; SWEEP lines come out with the RESULT lines (sweep_print) */
+static int sweep_run(void)
+{
+	uint64_t lo[NR_SW] = { SWEEP_MAP_MIN, SWEEP_MAP_MIN, SWEEP_INV_MIN };
+	uint64_t hi[NR_SW] = { SWEEP_MAP_MAX, SWEEP_MAP_MAX, SWEEP_INV_MAX };
+	size_t buf_pages;
+	unsigned int runs, i;
+	double t0 = now_ns();
+	int s, b;
+
+	if (opt.smoke)
+		for (s = 0; s < NR_SW; s++)
+			for (hi[s] = lo[s], i = 1; i < SWEEP_SMOKE_POINTS; i++)
+				hi[s] *= SWEEP_FACTOR;
+	buf_pages = hi[SW_MAP_1] / PAGE_4K;
+	sweep_buf = scattered_pages(buf_pages, &runs);
+	if (!sweep_buf)
+		return -1;
+	/* The entries of every call: iotlb_id cycling, as inv_entries */
+	inv_entries = realloc(inv_entries, hi[SW_INVAL] * sizeof(*inv_entries));
+	if (!inv_entries) {
+		fail("sweep: %s", strerror(errno));
+		return -1;
+	}
+	memset(inv_entries, 0, hi[SW_INVAL] * sizeof(*inv_entries));
+	for (i = 0; i < hi[SW_INVAL]; i++)
+		inv_entries[i].iotlb_id = i % MOCK_NESTED_DOMAIN_IOTLB_NUM;
+	/* The driver really maps the whole buffer: read it back */
+	for (b = 0; b < NR_BE; b++) {
+		if (ioas_map(&be[b], be[b].mioas, sweep_buf, buf_pages * PAGE_4K, IOVA_BASE) ||
+		    check_map(&be[b], be[b].mhwpt, IOVA_BASE, buf_pages * PAGE_4K, sweep_buf) ||
+		    ioas_unmap(&be[b], be[b].mioas, IOVA_BASE, buf_pages * PAGE_4K)) {
+			fail("%s: sweep: IOAS_MAP of %zu pages then CHECK_MAP: %s",
+			     be[b].name, buf_pages, strerror(errno));
+			return -1;
+		}
+	}
+	printf("# sweeps: buffer of %zu 4K pages in %u physically contiguous runs,"
+	       " %d round(s), best of %d batches of >= %.0f ms\n", buf_pages, runs,
+	       opt.smoke ? 1 : swopt.rounds, opt.smoke ? 1 : swopt.subs,
+	       opt.smoke ? 0 : swopt.batch_ms);
+	for (s = 0; s < NR_SW; s++) {
+		double ts = now_ns();
+		uint64_t x;
+
+		for (x = lo[s]; x <= hi[s] && sweep_npts[s] < SWEEP_MAX_POINTS; x *= SWEEP_FACTOR) {
+			struct sweep_point *p = &sweep_pts[s][sweep_npts[s]++];
+
+			p->x = x;
+			if (sweep_point(s, p))
+				return -1;
+		}
+		sweep_secs[s] = (now_ns() - ts) / 1e9;
+		printf("# sweep %s: %d points in %.1f s\n", sweep_series[s], sweep_npts[s],
+		       sweep_secs[s]);
+	}
+	printf("# sweeps done in %.1f s\n", (now_ns() - t0) / 1e9);
+	return 0;
+}
+
+/* SWEEP backend series x median min max (ns per op), per backend and point */
+static void sweep_print(void)
+{
+	double med, min, max;
+	int s, i, b;
+
+	for (s = 0; s < NR_SW; s++)
+		for (i = 0; i < sweep_npts[s]; i++)
+			for (b = 0; b < NR_BE; b++) {
+				const struct sweep_point *p = &sweep_pts[s][i];
+
+				if (!p->n[b])
+					continue;
+				med_min_max(p->v[b], p->n[b], &med, &min, &max);
+				printf("SWEEP %s %s %" PRIu64 " %.1f %.1f %.1f\n", be[b].name,
+				       sweep_series[s], p->x, med, min, max);
+			}
+}
+
+/* ------------------------------------------------------------------------ */
 /* Output                                                                   */
 
 static const char *fmt_cell(char *buf, size_t len, const struct row *r, int b)
@@ -1219,6 +1456,7 @@ static void print_table(void)
 		       rows[i].key, rows[i].unit == U_NS ? "ns" : "bytes", cm, cmin,
 		       cmax, rm, rmin, rmax, row_ratio(&rows[i]), rows[i].label);
 	}
+	sweep_print();
 	printf("RESULTS end\n");
 }
 
@@ -1229,11 +1467,14 @@ static void usage(void)
 {
 	printf("usage: riommu_bench [--smoke] [--rounds N] [--subs N] [--batch-ms MS]\n"
 	       "                    [--only KEY,...] [--profile above|all|KEY,...]\n"
-	       "                    [--profile-ms MS] [--verbose] [--list]\n");
+	       "                    [--profile-ms MS] [--verbose] [--list]\n"
+	       "                    [--sweep=0|1] [--sweep-rounds N] [--sweep-subs N]\n"
+	       "                    [--sweep-ms MS]\n");
 }
 
 /* Options that take no value (but with '=') */
-static const char *const flag_opts[] = { "smoke", "list", "profile", "verbose", NULL };
+static const char *const flag_opts[] = { "smoke", "list", "profile", "verbose", "sweep",
+					 NULL };
 
 static int set_opt(const char *k, const char *v)
 {
@@ -1245,6 +1486,14 @@ static int set_opt(const char *k, const char *v)
 		xopt.profile_ms = atof(v);
 	else if (!strcmp(k, "profile"))
 		xopt.profile = v ? strdup(v) : "above";
+	else if (!strcmp(k, "sweep"))
+		swopt.on = !v || atoi(v);
+	else if (!strcmp(k, "sweep-rounds") && v)
+		swopt.rounds = atoi(v) < 1 ? 1 : atoi(v) >= MAX_ROUNDS ? MAX_ROUNDS - 1 : atoi(v);
+	else if (!strcmp(k, "sweep-subs") && v)
+		swopt.subs = atoi(v) > 0 ? atoi(v) : 1;
+	else if (!strcmp(k, "sweep-ms") && v)
+		swopt.batch_ms = atof(v);
 	else
 		return -1;
 	return 0;
@@ -1309,6 +1558,7 @@ int main(int argc, char **argv)
 			printf("%-14s %s\n", measures[mi].key,
 			       mlabel(&measures[mi], l, sizeof(l)));
 		printf("%-14s %s\n", "memory", "slab/table/MemFree per domain");
+		printf("%-14s %s\n", "sweep", "SWEEP series map_4k, map_1, inval");
 		return 0;
 	}
 	if (opt.smoke)
@@ -1345,7 +1595,12 @@ int main(int argc, char **argv)
 		goto out;
 
 	if (opt.smoke) {
-		smoke();
+		/* and a SWEEP_SMOKE_POINTS-point sweep of each series */
+		if (!smoke() && swopt.on && !sweep_run()) {
+			printf("RESULTS begin\n");
+			sweep_print();
+			printf("RESULTS end\n");
+		}
 		goto out;
 	}
 
@@ -1419,6 +1674,8 @@ int main(int argc, char **argv)
 		}
 		printf("# round %d done in %.1f s\n", round + 1, (now_ns() - t0) / 1e9);
 	}
+	if (swopt.on && selected("sweep") && sweep_run())
+		goto out;
 	print_table();
 
 	if (xopt.profile) {

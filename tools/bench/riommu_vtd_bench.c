@@ -32,6 +32,16 @@
  *                   the calls are timed on the unattached HWPT and the
  *                   result says so.
  *
+ * Sweeps (--sweep, on by default; "sweep" for --only; not in --smoke):
+ * after the measures, IOAS_MAP + UNMAP of x = 4 KiB, 16 KiB, ... 64 MiB
+ * in 4 KiB calls (series map_4k) and in one call (map_1), see
+ * sweep_run(); each point: a warm-up op sizes one batch of >= --sweep-ms
+ * (5), then --sweep-rounds (5) rounds, each the best of --sweep-subs (2)
+ * batches.  Within the RESULTS block:
+ *   SWEEP backend series x median min max
+ * (ns per op; backend "Rust" for riommu_vtd, "C" for intel-iommu, as
+ * riommu_bench's SWEEP lines), for tools/bench/plot.py.
+ *
  * Before and after the measures, edu DMAs through the map HWPT (and
  * through a replace HWPT) and the data must land where the IOVAs say: the
  * domains timed are live.
@@ -446,6 +456,181 @@ err:
 }
 
 /* ------------------------------------------------------------------------ */
+/* Sweeps: how the cost grows with the size (issue #20, part 4)             */
+
+/*
+ * Series (values: ns per op), on the map IOAS and its paging HWPT, edu
+ * attached, as the vtd_map_* measures, with their own buffer of physically
+ * scattered 4 KiB pages:
+ *   map_4k  x bytes mapped with x / 4 KiB IOAS_MAP calls of 4 KiB
+ *           (consecutive IOVAs from IOVA_MAP), then unmapped with as many
+ *           IOAS_UNMAP calls of 4 KiB; one op is all of those calls
+ *   map_1   x bytes in one IOAS_MAP call, then one IOAS_UNMAP
+ * x grows by SWEEP_FACTOR from SWEEP_MAP_MIN to SWEEP_MAP_MAX.  The
+ * nested invalidation is not swept here: the C driver has no nesting on
+ * QEMU, so there would be no pair (riommu_bench sweeps the mocks').
+ */
+#define SWEEP_FACTOR 4			/* issue #20: powers of 4 */
+#define SWEEP_MAP_MIN PAGE_4K		/* issue #20: 4 KiB ... */
+#define SWEEP_MAP_MAX (64ULL << 20)	/* ... to 64 MiB */
+#define SWEEP_MAX_POINTS 16		/* 4K << 2k up to 64M: 8 points */
+
+_Static_assert(IOVA_MAP + SWEEP_MAP_MAX <= 0xfee00000ULL, "below the MSI window");
+
+static struct {
+	bool on;		/* sweep:0|1 */
+	int rounds;		/* sweep-rounds */
+	int subs;		/* sweep-subs: batches per round */
+	double batch_ms;	/* sweep-ms: minimum length of one batch */
+} swopt = {
+	.on = true,
+	.rounds = 5,		/* a growth curve, not a ratio to 1%: few rounds */
+	.subs = 2,		/* the best of 2 drops most host preemption */
+	.batch_ms = 5,		/* long enough for the clock (a few ms) */
+};
+
+enum { SW_MAP_4K, SW_MAP_1, NR_SW };
+static const char *const sweep_series[NR_SW] = { "map_4k", "map_1" };
+
+struct sweep_point {
+	uint64_t x;
+	int n;
+	double v[MAX_ROUNDS];
+};
+
+static struct sweep_point sweep_pts[NR_SW][SWEEP_MAX_POINTS];
+static int sweep_npts[NR_SW];
+static char *sweep_buf;
+
+/* @iters times the op of series @s at @x; 0 or -1 (errno) */
+static int sweep_op(int s, uint64_t x, long iters)
+{
+	uint64_t off;
+
+	while (iters--) {
+		if (s == SW_MAP_1) {
+			if (ioas_map(edu.iommufd, map_ioas, sweep_buf, IOVA_MAP, x) ||
+			    ioas_unmap(edu.iommufd, map_ioas, IOVA_MAP, x))
+				return -1;
+			continue;
+		}
+		for (off = 0; off < x; off += PAGE_4K)
+			if (ioas_map(edu.iommufd, map_ioas, sweep_buf + off, IOVA_MAP + off,
+				     PAGE_4K))
+				return -1;
+		for (off = 0; off < x; off += PAGE_4K)
+			if (ioas_unmap(edu.iommufd, map_ioas, IOVA_MAP + off, PAGE_4K))
+				return -1;
+	}
+	return 0;
+}
+
+static double sweep_timed(int s, uint64_t x, long iters)
+{
+	double t0 = now_ns();
+
+	if (sweep_op(s, x, iters)) {
+		fail("sweep %s at %" PRIu64 ": %s", sweep_series[s], x, strerror(errno));
+		return -1;
+	}
+	return (now_ns() - t0) / iters;
+}
+
+/*
+ * Every point of every series: a warm-up op sizes one batch of
+ * >= swopt.batch_ms, then swopt.rounds rounds, each the best of swopt.subs
+ * batches; SWEEP lines come out with
+ * the RESULT lines (sweep_print).
+ */
+static int sweep_run(void)
+{
+	size_t pages = SWEEP_MAP_MAX / PAGE_4K;
+	double t0 = now_ns(), t;
+	unsigned int runs;
+	uint64_t x;
+	long iters;
+	int s, r;
+
+	sweep_buf = scattered_pages(pages, &runs);
+	if (!sweep_buf)
+		return -1;
+	if (use_pt(map_hwpt)) {
+		fail("sweep: attach edu to the map HWPT: %s", strerror(errno));
+		return -1;
+	}
+	printf("# sweeps: buffer of %zu 4K pages in %u physically contiguous runs,"
+	       " %d rounds, best of %d batches of >= %.0f ms\n", pages, runs, swopt.rounds,
+	       swopt.subs, swopt.batch_ms);
+	for (s = 0; s < NR_SW; s++) {
+		double ts = now_ns();
+
+		for (x = SWEEP_MAP_MIN; x <= SWEEP_MAP_MAX && sweep_npts[s] < SWEEP_MAX_POINTS;
+		     x *= SWEEP_FACTOR) {
+			struct sweep_point *p = &sweep_pts[s][sweep_npts[s]++];
+
+			p->x = x;
+			t = sweep_timed(s, x, 1);
+			if (t < 0)
+				return -1;
+			iters = batch_iters(t, 1, swopt.batch_ms);
+			for (r = 0; r < swopt.rounds && p->n < MAX_ROUNDS; r++) {
+				double best = -1;
+				int k;
+
+				for (k = 0; k < swopt.subs; k++) {
+					t = sweep_timed(s, x, iters);
+					if (t < 0)
+						return -1;
+					if (best < 0 || t < best)
+						best = t;
+				}
+				p->v[p->n++] = best;
+			}
+		}
+		printf("# sweep %s: %d points in %.1f s\n", sweep_series[s], sweep_npts[s],
+		       (now_ns() - ts) / 1e9);
+	}
+	printf("# sweeps done in %.1f s\n", (now_ns() - t0) / 1e9);
+	return 0;
+}
+
+/*
+ * SWEEP backend series x median min max (ns per op), backend "Rust" for
+ * riommu_vtd and "C" for intel-iommu, the tags of riommu_bench's SWEEP lines.
+ */
+static void sweep_print(void)
+{
+	const char *tag = driver == RIOMMU_VTD ? "Rust" : "C";
+	double med, min, max;
+	int s, i;
+
+	for (s = 0; s < NR_SW; s++)
+		for (i = 0; i < sweep_npts[s]; i++) {
+			const struct sweep_point *p = &sweep_pts[s][i];
+
+			med_min_max(p->v, p->n, &med, &min, &max);
+			printf("SWEEP %s %s %" PRIu64 " %.1f %.1f %.1f\n", tag, sweep_series[s],
+			       p->x, med, min, max);
+		}
+}
+
+/* sweep, sweep-rounds, sweep-subs, sweep-ms; -1 if @k is none of them */
+static int sweep_opt(const char *k, const char *v)
+{
+	if (!strcmp(k, "sweep"))
+		swopt.on = !v || atoi(v);
+	else if (!strcmp(k, "sweep-rounds") && v)
+		swopt.rounds = atoi(v) < 1 ? 1 : atoi(v) >= MAX_ROUNDS ? MAX_ROUNDS - 1 : atoi(v);
+	else if (!strcmp(k, "sweep-subs") && v)
+		swopt.subs = atoi(v) > 0 ? atoi(v) : 1;
+	else if (!strcmp(k, "sweep-ms") && v)
+		swopt.batch_ms = atof(v);
+	else
+		return -1;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Output                                                                   */
 
 static void result(const struct measure *m, const char *key, const char *label, double div)
@@ -510,6 +695,7 @@ static void print_table(void)
 			result(m, m->entry_key, l, m->param);
 		}
 	}
+	sweep_print();
 	printf("RESULTS end\n");
 }
 
@@ -540,7 +726,7 @@ static void print_params(void)
 /* ------------------------------------------------------------------------ */
 /* Main                                                                     */
 
-static const char *const flag_opts[] = { "smoke", "list", NULL };
+static const char *const flag_opts[] = { "smoke", "list", "sweep", NULL };
 
 static int set_opt(const char *k, const char *v)
 {
@@ -552,7 +738,7 @@ static int set_opt(const char *k, const char *v)
 			return -1;
 		return 0;
 	}
-	return bench_opt(&opt, k, v);
+	return bench_opt(&opt, k, v) && sweep_opt(k, v);
 }
 
 /*
@@ -609,7 +795,9 @@ static int count_mode(void)
 static void usage(void)
 {
 	printf("usage: riommu_vtd_bench [--smoke] [--rounds N] [--subs N] [--batch-ms MS]\n"
-	       "                        [--only KEY,...] [--list] [--count N]\n");
+	       "                        [--only KEY,...] [--list] [--count N]\n"
+	       "                        [--sweep=0|1] [--sweep-rounds N] [--sweep-subs N]\n"
+	       "                        [--sweep-ms MS]\n");
 }
 
 /* --smoke: each measure once, as TAP (setup and the DMA checks are test 1) */
@@ -747,6 +935,8 @@ int main(int argc, char **argv)
 		}
 		printf("# round %d done in %.1f s\n", round + 1, (now_ns() - t0) / 1e9);
 	}
+	if (swopt.on && selected("sweep") && sweep_run())
+		goto out;
 	if (dma_check_map_hwpt("after the measures"))
 		goto out;
 	print_table();
