@@ -23,7 +23,8 @@ def vtd_desc(t):
     return f"vtd_inv_desc invalidate desc type {t} high 0x0 low 0x{0x20:x}"
 
 
-VTD_READ = "vtd_reg_read addr 0x34 size 0x4"
+VTD_READ = "vtd_reg_read addr 0x1c size 0x4"  # GSTS_REG
+VTD_FSTS = "vtd_reg_read addr 0x34 size 0x4"  # FSTS_REG: fsts_r
 VTD_WRITE = "vtd_reg_write addr 0x88 size 0x8 value 0x40"
 
 
@@ -49,6 +50,7 @@ class VtdTest(Base):
                  EDU_BEGIN]
         for _ in range(4):
             trace += [vtd_desc("p-iotlb"), vtd_desc("wait"), VTD_WRITE, VTD_READ, VTD_READ]
+        trace += [VTD_FSTS]  # a fault poll, apart from the other reads
         trace += [EDU_END, vtd_desc("iotlb"),  # between windows: not counted
                   "pci_cfg_read edu 00:03.0 @0x4 -> 0x0",  # another offset: no marker
                   "pci_cfg_read virtio 00:04.0 @0x29 -> 0x0",  # another device
@@ -61,7 +63,7 @@ class VtdTest(Base):
         w = qtrace.windows(*self.files(prog, trace))
         self.assertEqual(list(w), ["map", "unmap"])
         self.assertEqual(w["map"], {"desc:p-iotlb": 1, "desc:wait": 1, "waits": 1,
-                                    "mmio_r": 2, "mmio_w": 1})
+                                    "mmio_r": 2, "mmio_w": 1, "fsts_r": 0.25})
         self.assertEqual(w["unmap"], {"desc:iotlb": 0.5, "desc:wait": 1, "waits": 1,
                                       "mmio_r": 0, "mmio_w": 0})
         self.assertIn("desc:p-iotlb", qtrace.table(w))
