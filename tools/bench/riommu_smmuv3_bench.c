@@ -103,7 +103,7 @@
 /* SMMUv3 encodings (Arm IHI 0070), as riommu_smmuv3_nested.c builds them */
 #define IDR0_S1P		(1u << 1)
 #define IDR0_S2P		(1u << 0)
-#define IDR3_RIL		(1u << 14)
+#define IDR3_RIL		(1u << 10)
 #define IDR5_OAS(idr5)		((idr5) & 7)
 #define STE0_V			(1ull << 0)
 #define STE0_CFG_S1_TRANS	(5ull << 1)
