@@ -14,6 +14,16 @@
 #      the one unit in a boot): intel_iommu=off with riommu_vtd.ko, or
 #      intel_iommu=on,sm_on.  The boots come in alternated pairs
 #      (BENCH_VTD_PAIRS); Rust/C is the ratio of the drivers' medians.
+#   3. SMMUv3: riommu_smmuv3 against the kernel's arm_smmu_v3.ko, on QEMU
+#      virt's emulated SMMUv3 (arm64 guest under TCG, tools/vm.sh --arch
+#      arm64) with edu bound to vfio-pci: tools/bench/riommu_smmuv3_bench
+#      in alternated boot pairs (BENCH_SMMU_PAIRS), one driver per boot
+#      (riommu_smmuv3 with allow_unsafe_viommu=1, for its vIOMMU).  Then
+#      count boots, two per driver: QEMU traces the SMMU's commands
+#      (smmuv3_cmdq_opcode), its register accesses (smmuv3_read_mmio,
+#      smmuv3_write_mmio) and the program's window markers (pci_cfg_read,
+#      tools/bench/bench_util.h), and tools/bench/qtrace.py gives the work
+#      per op; the two boots of a driver must count the same.
 #
 # Prints the tables and regenerates Documentation/performance.rst from
 # them (tools/bench/perfdoc.py): date, guest kernel, QEMU version, host
@@ -27,8 +37,18 @@
 # Environment:
 #   KDIR, KSRC        as for tools/check.sh (default: tools/kernel.sh's)
 #   RIOMMU_OUT        where the logs go (default build/; this run: build/bench)
-#   BENCH_VTD         1 (default): both parts; 0: the mock part only;
-#                     only: the VT-d part only
+#   BENCH_VTD         1 (default): the VT-d part; 0: not; only: the VT-d
+#                     part only (and the SMMUv3 part unless BENCH_SMMU=0)
+#   BENCH_SMMU        1 (default): the SMMUv3 part; 0: not; only: the
+#                     SMMUv3 part only
+#   BENCH_SMMU_PAIRS  SMMUv3 timing boot pairs (3), alternated as VT-d's
+#   BENCH_SMMU_COUNT  ops per counted window in the count boots (4; 0: no
+#                     count boots)
+#   BENCH_SMMU_ONLY   comma-separated measure keys of the SMMUv3 part
+#                     (riommu_smmuv3_bench --list)
+#   BENCH_SMMU_MODULE load this riommu_smmuv3.ko (arm64) instead of
+#                     building one
+#   KDIR_ARM64        an arm64 build instead of tools/kernel.sh arm64's
 #   BENCH_ROUNDS      rounds (default 11; at least 5 for the document)
 #   BENCH_SUBS        batches per backend (mock) or measure (VT-d) per
 #                     round (12)
@@ -69,7 +89,10 @@
 # results.txt (its RESULT lines), profile.txt, vm/ (tools/vm.sh's logs);
 # vtd-riommu-N.out and vtd-intel-N.out (riommu_vtd_bench's output in pair
 # N), vtd-table.txt, vtd-riommu-N/ and vtd-intel-N/ (tools/vm.sh's logs,
-# its output in vtd-*-N.log).
+# its output in vtd-*-N.log); smmu-riommu-N.out and smmu-c-N.out
+# (riommu_smmuv3_bench's output), smmu-count-DRIVER-N.out and .trace (the
+# count boots: the program's output and QEMU's trace), smmu-table.txt,
+# timings.txt (how long each part took).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
@@ -88,9 +111,17 @@ vtd=${BENCH_VTD:-1}
 case "$vtd" in 0 | 1 | only) ;; *) die "BENCH_VTD=$vtd: use 1 (both parts), 0 (no VT-d) or only" ;; esac
 pairs=${BENCH_VTD_PAIRS:-3}
 [[ $pairs =~ ^[1-9][0-9]*$ ]] || die "BENCH_VTD_PAIRS=$pairs: a number of boot pairs, at least 1"
-do_mock=1 do_vtd=1
+smmu=${BENCH_SMMU:-1}
+case "$smmu" in 0 | 1 | only) ;; *) die "BENCH_SMMU=$smmu: use 1, 0 (no SMMUv3) or only" ;; esac
+smmu_pairs=${BENCH_SMMU_PAIRS:-3}
+[[ $smmu_pairs =~ ^[1-9][0-9]*$ ]] || die "BENCH_SMMU_PAIRS=$smmu_pairs: a number of boot pairs, at least 1"
+smmu_count=${BENCH_SMMU_COUNT:-4}
+[[ $smmu_count =~ ^[0-9]+$ ]] || die "BENCH_SMMU_COUNT=$smmu_count: ops per window (0: no count boots)"
+do_mock=1 do_vtd=1 do_smmu=1
 [ "$vtd" = 0 ] && do_vtd=0
 [ "$vtd" = only ] && do_mock=0
+[ "$smmu" = 0 ] && do_smmu=0
+[ "$smmu" = only ] && do_mock=0 do_vtd=0
 # The VT-d hardware, as tools/check-vtd.sh: QEMU's intel-iommu in scalable
 # mode with PASIDs, first-stage (x-flts=on) or second-stage tables
 # (BENCH_VTD_STAGES), and edu with a 64-bit DMA mask.  On the second-stage
@@ -151,9 +182,14 @@ fi
 mock_module='' vtd_module=''
 if [ $do_mock = 1 ]; then pick_module BENCH_MODULE riommu_mock.ko; mock_module=$module; fi
 if [ $do_vtd = 1 ]; then pick_module BENCH_VTD_MODULE riommu_vtd.ko; vtd_module=$module; fi
-log "bench: building riommu_bench and riommu_vtd_bench"
-make -C "$here/bench" KDIR="$KDIR" KSRC="$KSRC" OUT="$out/bin" >"$out/build.log" 2>&1 ||
-	{ cat "$out/build.log" >&2; die "building tools/bench failed"; }
+if [ $do_mock = 1 ] || [ $do_vtd = 1 ]; then
+	log "bench: building riommu_bench and riommu_vtd_bench"
+	make -C "$here/bench" KDIR="$KDIR" KSRC="$KSRC" OUT="$out/bin" >"$out/build.log" 2>&1 ||
+		{ cat "$out/build.log" >&2; die "building tools/bench failed"; }
+fi
+timing() { # timing PART T0: how long PART took, into timings.txt
+	echo "$1: $(($(date +%s) - $2)) s" >>"$out/timings.txt"
+}
 
 # ---- one boot ----------------------------------------------------------------
 # boot NAME PROG [vm.sh options...]: boots QEMU in run mode into $out/NAME
@@ -161,10 +197,12 @@ make -C "$here/bench" KDIR="$KDIR" KSRC="$KSRC" OUT="$out/bin" >"$out/build.log"
 # sets $plog to its output, and fails unless the boot and the program did.
 # kmemleak=off: the test kernel tracks every allocation for the leak check,
 # which costs every driver and is not what they cost in production.
+# BOOT_KDIR: the kernel build to boot (default $KDIR; the arm64 one with
+# --arch arm64 among the options).
 boot() {
 	local name=$1 prog=$2 rc=0
 	shift 2
-	"$here/vm.sh" --mode run --kdir "$KDIR" --out "$out/$name" \
+	"$here/vm.sh" --mode run --kdir "${BOOT_KDIR:-$KDIR}" --out "$out/$name" \
 		--prog-timeout 900 --timeout 1200 "$@" "$out/bin/$prog" \
 		</dev/null >"$out/$name.log" 2>&1 || rc=$?
 	plog=$out/$name/progs/$prog.log
@@ -182,7 +220,7 @@ boot() {
 		die "$prog produced no output (QEMU logs: $out/$name)"
 	fi
 	grep -q '^# ERROR' "$plog" && { grep '^# ERROR' "$plog" >&2; rc=1; }
-	if [ $rc != 0 ] || ! grep -q '^RESULT \|^NA ' "$plog"; then
+	if [ $rc != 0 ] || ! grep -q '^RESULT \|^NA \|^COUNT done' "$plog"; then
 		tail -n 20 "$plog" >&2
 		die "$prog failed (output: $plog, QEMU logs: $out/$name)"
 	fi
@@ -192,6 +230,7 @@ loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
 # ---- riommu_mock against the C mock ------------------------------------------
 if [ $do_mock = 1 ]; then
+	t_part=$(date +%s)
 	opts="rounds:$rounds,subs:$subs,batch-ms:$batch_ms"
 	[ -n "${BENCH_ONLY:-}" ] && opts+=",only:${BENCH_ONLY//,/+}"
 	[ -n "${BENCH_PROFILE:-}" ] && opts+=",profile:${BENCH_PROFILE//,/+}"
@@ -212,6 +251,7 @@ if [ $do_mock = 1 ]; then
 	echo
 	cat "$out/table.txt"
 	echo
+	timing "mock part" "$t_part"
 fi
 
 # ---- riommu_vtd against intel-iommu ------------------------------------------
@@ -219,6 +259,7 @@ fi
 # so that a drift of the host's load favours neither driver.
 vtd_riommu_logs=() vtd_intel_logs=()
 if [ $do_vtd = 1 ]; then
+	t_part=$(date +%s)
 	opts="rounds:$rounds,subs:$subs,batch-ms:$batch_ms"
 	[ -n "${BENCH_VTD_ONLY:-}" ] && opts+=",only:${BENCH_VTD_ONLY//,/+}"
 	BENCH_VTD_QEMU_ARGS=''
@@ -271,7 +312,112 @@ if [ $do_vtd = 1 ]; then
 	echo
 	cat "$out/vtd-table.txt"
 	echo
+	timing "VT-d part" "$t_part"
 fi
+
+# ---- riommu_smmuv3 against arm_smmu_v3.ko -------------------------------------
+# The arm64 kernel (tools/kernel.sh's, cached), the arm64 modules built in
+# a copy of the sources as tools/check-arm64.sh does (the same copy:
+# build/arm64-src, incremental), riommu_smmuv3_bench for arm64, then the
+# timing pairs and the count boots.
+smmu_riommu_logs=() smmu_c_logs=() smmu_count_riommu=() smmu_count_c=()
+if [ $do_smmu = 1 ]; then
+	t_part=$(date +%s)
+	if [ -n "${KDIR_ARM64:-}" ]; then
+		kdir64=$(cd "$KDIR_ARM64" && pwd)
+	else
+		kdir64=$("$here/kernel.sh" arm64) || die "tools/kernel.sh arm64 failed"
+	fi
+	[ -f "$kdir64/arch/arm64/boot/Image" ] || die "no $kdir64/arch/arm64/boot/Image"
+	c_ko=$kdir64/drivers/iommu/arm/arm-smmu-v3/arm_smmu_v3.ko
+	[ -f "$c_ko" ] || die "no $c_ko (ARM_SMMU_V3=m in kernel/arm64.config)"
+	if [ -n "${BENCH_SMMU_MODULE:-}" ]; then
+		smmu_module=$(readlink -f "$BENCH_SMMU_MODULE")
+		[ -f "$smmu_module" ] || die "BENCH_SMMU_MODULE=$BENCH_SMMU_MODULE: no such file"
+		log "bench: using $smmu_module (not building it)"
+	else
+		src64=$outroot/arm64-src
+		mkdir -p "$src64"
+		rsync -a --delete --exclude /build --exclude /.git --exclude target \
+			--exclude '*.o' --exclude '*.ko' --exclude '.*.cmd' --exclude '*.mod' \
+			--exclude '*.mod.c' --exclude /rust/riommu/gen --exclude modules.order \
+			--exclude Module.symvers "$top/" "$src64/"
+		log "bench: building the arm64 modules (in $src64)"
+		make -C "$src64" ARCH=arm64 KDIR="$kdir64" modules >"$out/modules-arm64.log" 2>&1 ||
+			{ tail -n 25 "$out/modules-arm64.log" >&2; die "arm64 make modules failed (log: $out/modules-arm64.log)"; }
+		smmu_module=$src64/riommu_smmuv3.ko
+		[ -f "$smmu_module" ] || die "make modules did not produce $smmu_module"
+	fi
+	make -C "$here/bench" KDIR="$kdir64" KSRC="$KSRC" OUT="$out/bin" smmu >"$out/build-arm64.log" 2>&1 ||
+		{ cat "$out/build-arm64.log" >&2; die "building riommu_smmuv3_bench failed"; }
+	timing "SMMUv3 part: arm64 kernel, modules, program" "$t_part"
+	opts="rounds:$rounds,subs:$subs,batch-ms:$batch_ms"
+	[ -n "${BENCH_SMMU_ONLY:-}" ] && opts+=",only:${BENCH_SMMU_ONLY//,/+}"
+	export BENCH_SMMU_APPEND_RIOMMU="riommu_smmuv3.allow_unsafe_viommu=1 kmemleak=off"
+	export BENCH_SMMU_APPEND_C="kmemleak=off"
+	# smmu_boot riommu|c NAME OPTS [QEMU args]: one boot of riommu_smmuv3_bench
+	smmu_boot() {
+		local drv=$1 name=$2 bopts=$3 qargs=${4:-} args
+		if [ "$drv" = riommu ]; then
+			args=(--module "$smmu_module" --append "$BENCH_SMMU_APPEND_RIOMMU riommu_smmuv3_bench=$bopts,expect:riommu_smmuv3")
+		else
+			args=(--module "$c_ko" --append "$BENCH_SMMU_APPEND_C riommu_smmuv3_bench=$bopts,expect:arm-smmu-v3")
+		fi
+		RIOMMU_QEMU_ARGS="${RIOMMU_QEMU_ARGS:-}${qargs:+ $qargs}" BOOT_KDIR=$kdir64 \
+			boot "$name" riommu_smmuv3_bench --arch arm64 "${args[@]}"
+		cp "$plog" "$out/$name.out"
+	}
+	smmu_load_before=$(loadavg)
+	t_boots=$(date +%s)
+	for ((p = 1; p <= smmu_pairs; p++)); do
+		if ((p % 2)); then order="riommu c"; else order="c riommu"; fi
+		for d in $order; do
+			log "bench: SMMUv3 pair $p/$smmu_pairs, $d (${RIOMMU_ACCEL:-tcg}, $RIOMMU_SMP vCPU): $opts"
+			smmu_boot "$d" "smmu-$d-$p" "$opts"
+			if [ "$d" = riommu ]; then
+				smmu_riommu_logs+=("$out/smmu-$d-$p.out")
+			else
+				smmu_c_logs+=("$out/smmu-$d-$p.out")
+			fi
+		done
+	done
+	BENCH_SMMU_LOAD="$smmu_load_before before the boots, $(loadavg) after"
+	export BENCH_SMMU_LOAD
+	timing "SMMUv3 part: $smmu_pairs timing pair(s)" "$t_boots"
+	# The count boots: each driver twice, the counts must agree.
+	t_boots=$(date +%s)
+	count_events=smmuv3_cmdq_opcode,smmuv3_read_mmio,smmuv3_write_mmio,pci_cfg_read
+	export BENCH_SMMU_COUNT_EVENTS=$count_events BENCH_SMMU_COUNT_OPS=$smmu_count
+	if [ "$smmu_count" != 0 ]; then
+		copts="count:$smmu_count"
+		[ -n "${BENCH_SMMU_ONLY:-}" ] && copts+=",only:${BENCH_SMMU_ONLY//,/+}"
+		for k in 1 2; do
+			for d in riommu c; do
+				name=smmu-count-$d-$k
+				log "bench: SMMUv3 count boot $k/2, $d: $copts"
+				trace=$out/$name.trace
+				smmu_boot "$d" "$name" "$copts" "-trace enable=${count_events//,/,enable=},file=$trace"
+				[ -s "$trace" ] || die "QEMU wrote no trace ($trace)"
+				if [ "$d" = riommu ]; then
+					smmu_count_riommu+=("$out/$name.out" "$trace")
+				else
+					smmu_count_c+=("$out/$name.out" "$trace")
+				fi
+			done
+		done
+	fi
+	timing "SMMUv3 part: count boots" "$t_boots"
+	countargs=()
+	[ ${#smmu_count_riommu[@]} = 0 ] ||
+		countargs=(--riommu-counts "${smmu_count_riommu[@]}" --c-counts "${smmu_count_c[@]}")
+	python3 "$here/bench/perfdoc.py" smmu-table --riommu "${smmu_riommu_logs[@]}" \
+		--c "${smmu_c_logs[@]}" ${countargs[@]+"${countargs[@]}"} >"$out/smmu-table.txt"
+	echo
+	cat "$out/smmu-table.txt"
+	echo
+	timing "SMMUv3 part (all)" "$t_part"
+fi
+[ ! -f "$out/timings.txt" ] || { log "bench: timings"; cat "$out/timings.txt" >&2; }
 
 # ---- Documentation/performance.rst -----------------------------------------
 # A part updates its section only when it ran complete, on the modules of
@@ -282,6 +428,11 @@ if [ $do_mock = 1 ] && [ -z "${BENCH_ONLY:-}" ] && [ -z "${BENCH_MODULE:-}" ]; t
 fi
 if [ $do_vtd = 1 ] && [ -z "${BENCH_VTD_ONLY:-}" ] && [ -z "${BENCH_VTD_MODULE:-}" ]; then
 	docargs+=(--vtd-riommu "${vtd_riommu_logs[@]}" --vtd-intel "${vtd_intel_logs[@]}")
+fi
+if [ $do_smmu = 1 ] && [ -z "${BENCH_SMMU_ONLY:-}" ] && [ -z "${BENCH_SMMU_MODULE:-}" ]; then
+	docargs+=(--smmu-riommu "${smmu_riommu_logs[@]}" --smmu-c "${smmu_c_logs[@]}")
+	[ ${#smmu_count_riommu[@]} = 0 ] ||
+		docargs+=(--smmu-riommu-counts "${smmu_count_riommu[@]}" --smmu-c-counts "${smmu_count_c[@]}")
 fi
 if [ "${BENCH_DOC:-1}" = 0 ] || [ ${#docargs[@]} = 0 ]; then
 	log "bench: Documentation/performance.rst left alone (BENCH_DOC=0, BENCH_ONLY, BENCH_MODULE," \
