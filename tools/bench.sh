@@ -38,12 +38,15 @@
 #   KDIR, KSRC        as for tools/check.sh (default: tools/kernel.sh's)
 #   RIOMMU_OUT        where the logs go (default build/; this run: build/bench)
 #   BENCH_VTD         1 (default): the VT-d part; 0: not; only: the VT-d
-#                     part only (and the SMMUv3 part unless BENCH_SMMU=0)
+#                     part only (and the SMMUv3 part if BENCH_SMMU=1 is
+#                     given)
 #   BENCH_SMMU        1 (default): the SMMUv3 part; 0: not; only: the
 #                     SMMUv3 part only
 #   BENCH_SMMU_PAIRS  SMMUv3 timing boot pairs (3), alternated as VT-d's
-#   BENCH_SMMU_COUNT  ops per counted window in the count boots (4; 0: no
-#                     count boots)
+#   BENCH_SMMU_COUNT  ops per counted window in the SMMUv3 count boots (16,
+#                     as BENCH_VTD_COUNT; 0: no count boots)
+#   BENCH_SMMU_COUNT_RUNS  count boots per driver (2): their counts must
+#                     agree
 #   BENCH_SMMU_ONLY   comma-separated measure keys of the SMMUv3 part
 #                     (riommu_smmuv3_bench --list)
 #   BENCH_SMMU_MODULE load this riommu_smmuv3.ko (arm64) instead of
@@ -70,6 +73,14 @@
 #                     driver's rounds are pooled over its boots
 #   BENCH_VTD_ONLY    comma-separated measure keys of the VT-d part
 #                     (riommu_vtd_bench --list)
+#   BENCH_VTD_COUNT   ops per counted window in the VT-d count boots (16;
+#                     0: no count boots).  Per unit, after the timed
+#                     boots, each driver gets BENCH_VTD_COUNT_RUNS (2)
+#                     boots of riommu_vtd_bench --count under QEMU's trace
+#                     of its queued-invalidation descriptors, register
+#                     accesses and edu's PCI config reads (the window
+#                     markers); tools/bench/qtrace.py counts the hardware
+#                     work per op, and the runs of a driver must agree
 #   BENCH_VTD_MODULE  load this riommu_vtd.ko instead of building one
 #   BENCH_VTD_RIOMMU_ARGS  module parameters for riommu_vtd.ko in its boot,
 #                     "NAME=VALUE ..." (e.g. an opt-in to nesting); they go
@@ -89,9 +100,10 @@
 # results.txt (its RESULT lines), profile.txt, vm/ (tools/vm.sh's logs);
 # vtd-riommu-N.out and vtd-intel-N.out (riommu_vtd_bench's output in pair
 # N), vtd-table.txt, vtd-riommu-N/ and vtd-intel-N/ (tools/vm.sh's logs,
-# its output in vtd-*-N.log); smmu-riommu-N.out and smmu-c-N.out
-# (riommu_smmuv3_bench's output), smmu-count-DRIVER-N.out and .trace (the
-# count boots: the program's output and QEMU's trace), smmu-table.txt,
+# its output in vtd-*-N.log); the count boots' vtd-count-DRIVER-STAGE-R.out
+# (riommu_vtd_bench --count's output) and .trace (QEMU's trace);
+# smmu-riommu-N.out and smmu-c-N.out (riommu_smmuv3_bench's output),
+# smmu-count-DRIVER-R.out and .trace (its count boots), smmu-table.txt,
 # timings.txt (how long each part took).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -110,16 +122,31 @@ export RIOMMU_SMP=${RIOMMU_SMP:-1}
 vtd=${BENCH_VTD:-1}
 case "$vtd" in 0 | 1 | only) ;; *) die "BENCH_VTD=$vtd: use 1 (both parts), 0 (no VT-d) or only" ;; esac
 pairs=${BENCH_VTD_PAIRS:-3}
+count_iters=${BENCH_VTD_COUNT:-16}
+[[ $count_iters =~ ^[0-9]+$ ]] || die "BENCH_VTD_COUNT=$count_iters: a number of ops (0: no count boots)"
+count_runs=${BENCH_VTD_COUNT_RUNS:-2}
+[[ $count_runs =~ ^[1-9][0-9]*$ ]] || die "BENCH_VTD_COUNT_RUNS=$count_runs: at least 1"
+# QEMU's trace events for the counts (hw/i386/trace-events,
+# hw/pci/trace-events): every queued-invalidation descriptor QEMU processes
+# (vtd_inv_desc and its details), register reads and writes, and the PCI
+# config reads that mark the windows.  One -trace option per pattern: in
+# one option, a repeated enable= keeps only the last (QemuOpts); patterns
+# may be globs.
+vtd_trace_events="-trace enable=vtd_inv_desc* -trace enable=vtd_reg_read -trace enable=vtd_reg_write -trace enable=pci_cfg_read"
 [[ $pairs =~ ^[1-9][0-9]*$ ]] || die "BENCH_VTD_PAIRS=$pairs: a number of boot pairs, at least 1"
 smmu=${BENCH_SMMU:-1}
 case "$smmu" in 0 | 1 | only) ;; *) die "BENCH_SMMU=$smmu: use 1, 0 (no SMMUv3) or only" ;; esac
 smmu_pairs=${BENCH_SMMU_PAIRS:-3}
 [[ $smmu_pairs =~ ^[1-9][0-9]*$ ]] || die "BENCH_SMMU_PAIRS=$smmu_pairs: a number of boot pairs, at least 1"
-smmu_count=${BENCH_SMMU_COUNT:-4}
+smmu_count=${BENCH_SMMU_COUNT:-16}
 [[ $smmu_count =~ ^[0-9]+$ ]] || die "BENCH_SMMU_COUNT=$smmu_count: ops per window (0: no count boots)"
+smmu_count_runs=${BENCH_SMMU_COUNT_RUNS:-2}
+[[ $smmu_count_runs =~ ^[1-9][0-9]*$ ]] || die "BENCH_SMMU_COUNT_RUNS=$smmu_count_runs: at least 1"
 do_mock=1 do_vtd=1 do_smmu=1
 [ "$vtd" = 0 ] && do_vtd=0
 [ "$vtd" = only ] && do_mock=0
+# BENCH_VTD=only leaves the SMMUv3 part out unless BENCH_SMMU is given.
+if [ "$vtd" = only ] && [ -z "${BENCH_SMMU:-}" ]; then do_smmu=0; fi
 [ "$smmu" = 0 ] && do_smmu=0
 [ "$smmu" = only ] && do_mock=0 do_vtd=0
 # The VT-d hardware, as tools/check-vtd.sh: QEMU's intel-iommu in scalable
@@ -220,7 +247,7 @@ boot() {
 		die "$prog produced no output (QEMU logs: $out/$name)"
 	fi
 	grep -q '^# ERROR' "$plog" && { grep '^# ERROR' "$plog" >&2; rc=1; }
-	if [ $rc != 0 ] || ! grep -q '^RESULT \|^NA \|^COUNT done' "$plog"; then
+	if [ $rc != 0 ] || ! grep -q '^RESULT \|^NA \|^COUNTED ' "$plog"; then
 		tail -n 20 "$plog" >&2
 		die "$prog failed (output: $plog, QEMU logs: $out/$name)"
 	fi
@@ -257,7 +284,7 @@ fi
 # ---- riommu_vtd against intel-iommu ------------------------------------------
 # Pairs of boots, alternated (riommu intel, intel riommu, riommu intel ...)
 # so that a drift of the host's load favours neither driver.
-vtd_riommu_logs=() vtd_intel_logs=()
+vtd_riommu_logs=() vtd_intel_logs=() countargs=()
 if [ $do_vtd = 1 ]; then
 	t_part=$(date +%s)
 	opts="rounds:$rounds,subs:$subs,batch-ms:$batch_ms"
@@ -271,29 +298,47 @@ if [ $do_vtd = 1 ]; then
 	export BENCH_VTD_APPEND_RIOMMU="intel_iommu=off kmemleak=off$vtd_params"
 	export BENCH_VTD_APPEND_INTEL="intel_iommu=on,sm_on kmemleak=off${BENCH_VTD_INTEL_APPEND:+ $BENCH_VTD_INTEL_APPEND}"
 	vtd_load_before=$(loadavg)
-	vtd_boot() { # vtd_boot riommu|intel N STAGE
-		local name=vtd-$1-$3-$2 q=vtd_qemu_$3 nest=''
+	# vtd_boot riommu|intel N STAGE [count]: pair N's boot of a driver; with
+	# "count", count run N instead: riommu_vtd_bench --count under
+	# QEMU's trace, into vtd-count-DRIVER-STAGE-N.{out,trace}.
+	vtd_boot() {
+		local name=vtd-$1-$3-$2 q=vtd_qemu_$3 nest='' bopts=$opts trace=''
 		local vtd_qemu=${!q}
 		[ "$3" = second ] && nest=' riommu_vtd.force_nesting=1'
-		log "bench: VT-d pair $2/$pairs, $1, $3-stage unit (${RIOMMU_ACCEL:-tcg}, $RIOMMU_SMP vCPU): $opts"
+		if [ "${4:-}" = count ]; then
+			name=vtd-count-$1-$3-$2
+			bopts="count:$count_iters${BENCH_VTD_ONLY:+,only:${BENCH_VTD_ONLY//,/+}}"
+			trace="$vtd_trace_events -trace file=$out/$name.trace"
+			log "bench: VT-d count run $2/$count_runs, $1, $3-stage unit: $bopts"
+		else
+			log "bench: VT-d pair $2/$pairs, $1, $3-stage unit (${RIOMMU_ACCEL:-tcg}, $RIOMMU_SMP vCPU): $opts"
+		fi
 		if [ "$1" = riommu ]; then
-			RIOMMU_QEMU_ARGS="${RIOMMU_QEMU_ARGS:-} $vtd_qemu" \
+			RIOMMU_QEMU_ARGS="${RIOMMU_QEMU_ARGS:-} $vtd_qemu $trace" \
 				boot "$name" riommu_vtd_bench --module "$vtd_module" \
-				--append "$BENCH_VTD_APPEND_RIOMMU$nest riommu_vtd_bench=$opts"
+				--append "$BENCH_VTD_APPEND_RIOMMU$nest riommu_vtd_bench=$bopts"
 			# A misspelt parameter would only give a warning, and n/a.
 			if grep -q 'riommu_vtd: unknown parameter' "$out/$name/console.log"; then
 				grep 'riommu_vtd: unknown parameter' "$out/$name/console.log" >&2
 				die "riommu_vtd.ko refused BENCH_VTD_RIOMMU_ARGS=${BENCH_VTD_RIOMMU_ARGS:-}"
 			fi
-			vtd_riommu_logs+=("$out/$name.out")
+			[ -n "$trace" ] || vtd_riommu_logs+=("$out/$name.out")
 		else
-			RIOMMU_QEMU_ARGS="${RIOMMU_QEMU_ARGS:-} $vtd_qemu" \
+			RIOMMU_QEMU_ARGS="${RIOMMU_QEMU_ARGS:-} $vtd_qemu $trace" \
 				boot "$name" riommu_vtd_bench \
-				--append "$BENCH_VTD_APPEND_INTEL riommu_vtd_bench=$opts"
-			vtd_intel_logs+=("$out/$name.out")
+				--append "$BENCH_VTD_APPEND_INTEL riommu_vtd_bench=$bopts"
+			[ -n "$trace" ] || vtd_intel_logs+=("$out/$name.out")
 		fi
 		cp "$plog" "$out/$name.out"
+		if [ -n "$trace" ]; then
+			grep -q '^COUNTED ' "$plog" || die "$name: riommu_vtd_bench --count did not finish ($plog)"
+			# Pairs the windows now, so that a broken trace fails here.
+			python3 "$here/bench/qtrace.py" "$out/$name.out" "$out/$name.trace" \
+				>"$out/$name.counts" || die "$name: qtrace.py could not pair the windows"
+			if [ "$1" = riommu ]; then vtd_count_riommu+=("$out/$name"); else vtd_count_intel+=("$out/$name"); fi
+		fi
 	}
+	vtd_count_riommu=() vtd_count_intel=()
 	for st in $vtd_stages; do
 		for ((p = 1; p <= pairs; p++)); do
 			if ((p % 2)); then
@@ -304,11 +349,21 @@ if [ $do_vtd = 1 ]; then
 				vtd_boot riommu $p "$st"
 			fi
 		done
+		if [ "$count_iters" != 0 ]; then
+			for ((p = 1; p <= count_runs; p++)); do
+				vtd_boot riommu $p "$st" count
+				vtd_boot intel $p "$st" count
+			done
+		fi
 	done
 	BENCH_VTD_LOAD="$vtd_load_before before the boots, $(loadavg) after"
 	export BENCH_VTD_LOAD
+	countargs=()
+	if [ ${#vtd_count_riommu[@]} != 0 ]; then
+		countargs=(--count-riommu "${vtd_count_riommu[@]}" --count-intel "${vtd_count_intel[@]}")
+	fi
 	python3 "$here/bench/perfdoc.py" vtd-table --riommu "${vtd_riommu_logs[@]}" \
-		--intel "${vtd_intel_logs[@]}" >"$out/vtd-table.txt"
+		--intel "${vtd_intel_logs[@]}" "${countargs[@]}" >"$out/vtd-table.txt"
 	echo
 	cat "$out/vtd-table.txt"
 	echo
@@ -384,34 +439,44 @@ if [ $do_smmu = 1 ]; then
 	BENCH_SMMU_LOAD="$smmu_load_before before the boots, $(loadavg) after"
 	export BENCH_SMMU_LOAD
 	timing "SMMUv3 part: $smmu_pairs timing pair(s)" "$t_boots"
-	# The count boots: each driver twice, the counts must agree.
+	# The count boots: each driver BENCH_SMMU_COUNT_RUNS times, the counts
+	# must agree.  QEMU's trace events (hw/arm/trace-events,
+	# hw/pci/trace-events): each command the SMMU consumes, its register
+	# reads and writes, and the PCI config reads that mark the windows; one
+	# -trace option per event (a repeated enable= in one keeps only the
+	# last).
 	t_boots=$(date +%s)
-	count_events=smmuv3_cmdq_opcode,smmuv3_read_mmio,smmuv3_write_mmio,pci_cfg_read
+	count_events="smmuv3_cmdq_opcode smmuv3_read_mmio smmuv3_write_mmio pci_cfg_read"
 	export BENCH_SMMU_COUNT_EVENTS=$count_events BENCH_SMMU_COUNT_OPS=$smmu_count
 	if [ "$smmu_count" != 0 ]; then
 		copts="count:$smmu_count"
 		[ -n "${BENCH_SMMU_ONLY:-}" ] && copts+=",only:${BENCH_SMMU_ONLY//,/+}"
-		for k in 1 2; do
+		for ((k = 1; k <= smmu_count_runs; k++)); do
 			for d in riommu c; do
 				name=smmu-count-$d-$k
-				log "bench: SMMUv3 count boot $k/2, $d: $copts"
-				trace=$out/$name.trace
-				smmu_boot "$d" "$name" "$copts" "-trace enable=${count_events//,/,enable=},file=$trace"
-				[ -s "$trace" ] || die "QEMU wrote no trace ($trace)"
+				log "bench: SMMUv3 count boot $k/$smmu_count_runs, $d: $copts"
+				trace=$out/$name.trace targs=''
+				for e in $count_events; do targs+=" -trace enable=$e"; done
+				smmu_boot "$d" "$name" "$copts" "$targs -trace file=$trace"
+				grep -q '^COUNTED ' "$out/$name.out" ||
+					die "$name: riommu_smmuv3_bench --count did not finish ($out/$name.out)"
+				# Pairs the windows now, so that a broken trace fails here.
+				python3 "$here/bench/qtrace.py" "$out/$name.out" "$trace" >"$out/$name.counts" ||
+					die "$name: qtrace.py could not pair the windows"
 				if [ "$d" = riommu ]; then
-					smmu_count_riommu+=("$out/$name.out" "$trace")
+					smmu_count_riommu+=("$out/$name")
 				else
-					smmu_count_c+=("$out/$name.out" "$trace")
+					smmu_count_c+=("$out/$name")
 				fi
 			done
 		done
 	fi
 	timing "SMMUv3 part: count boots" "$t_boots"
-	countargs=()
+	smmu_countargs=()
 	[ ${#smmu_count_riommu[@]} = 0 ] ||
-		countargs=(--riommu-counts "${smmu_count_riommu[@]}" --c-counts "${smmu_count_c[@]}")
+		smmu_countargs=(--count-riommu "${smmu_count_riommu[@]}" --count-c "${smmu_count_c[@]}")
 	python3 "$here/bench/perfdoc.py" smmu-table --riommu "${smmu_riommu_logs[@]}" \
-		--c "${smmu_c_logs[@]}" ${countargs[@]+"${countargs[@]}"} >"$out/smmu-table.txt"
+		--c "${smmu_c_logs[@]}" ${smmu_countargs[@]+"${smmu_countargs[@]}"} >"$out/smmu-table.txt"
 	echo
 	cat "$out/smmu-table.txt"
 	echo
@@ -427,12 +492,12 @@ if [ $do_mock = 1 ] && [ -z "${BENCH_ONLY:-}" ] && [ -z "${BENCH_MODULE:-}" ]; t
 	docargs+=(--mock "$out/results.txt")
 fi
 if [ $do_vtd = 1 ] && [ -z "${BENCH_VTD_ONLY:-}" ] && [ -z "${BENCH_VTD_MODULE:-}" ]; then
-	docargs+=(--vtd-riommu "${vtd_riommu_logs[@]}" --vtd-intel "${vtd_intel_logs[@]}")
+	docargs+=(--vtd-riommu "${vtd_riommu_logs[@]}" --vtd-intel "${vtd_intel_logs[@]}" "${countargs[@]}")
 fi
 if [ $do_smmu = 1 ] && [ -z "${BENCH_SMMU_ONLY:-}" ] && [ -z "${BENCH_SMMU_MODULE:-}" ]; then
 	docargs+=(--smmu-riommu "${smmu_riommu_logs[@]}" --smmu-c "${smmu_c_logs[@]}")
 	[ ${#smmu_count_riommu[@]} = 0 ] ||
-		docargs+=(--smmu-riommu-counts "${smmu_count_riommu[@]}" --smmu-c-counts "${smmu_count_c[@]}")
+		docargs+=(--smmu-count-riommu "${smmu_count_riommu[@]}" --smmu-count-c "${smmu_count_c[@]}")
 fi
 if [ "${BENCH_DOC:-1}" = 0 ] || [ ${#docargs[@]} = 0 ]; then
 	log "bench: Documentation/performance.rst left alone (BENCH_DOC=0, BENCH_ONLY, BENCH_MODULE," \
@@ -441,12 +506,13 @@ if [ "${BENCH_DOC:-1}" = 0 ] || [ ${#docargs[@]} = 0 ]; then
 	exit 0
 fi
 [ "$rounds" -ge 5 ] || die "BENCH_ROUNDS=$rounds: the document needs at least 5 rounds"
-export BENCH_KERNEL BENCH_QEMU BENCH_CPU BENCH_DATE BENCH_SMP BENCH_ACCEL BENCH_LINE BENCH_LOAD
+export BENCH_KERNEL BENCH_QEMU BENCH_QEMU_ARM64 BENCH_CPU BENCH_DATE BENCH_SMP BENCH_ACCEL BENCH_LINE BENCH_LOAD
 if [ $do_mock = 1 ]; then
 	BENCH_KERNEL=$(sed -n 's/^INFO kernel //p' "$mock_plog" | head -n 1)
 	BENCH_LINE=$(grep -m1 '^# riommu_bench:' "$mock_plog" | sed 's/^# riommu_bench: //')
 fi
 BENCH_QEMU=$(qemu-system-x86_64 --version | head -n 1)
+BENCH_QEMU_ARM64=$(qemu-system-aarch64 --version | head -n 1)
 BENCH_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
 BENCH_SMP=$RIOMMU_SMP
 BENCH_ACCEL=${RIOMMU_ACCEL:-tcg}

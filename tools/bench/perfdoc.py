@@ -3,21 +3,28 @@
 """Tables and Documentation/performance.rst for tools/bench.sh.
 
   perfdoc.py vtd-table --riommu LOG... --intel LOG...
+                       [--count-riommu RUN... --count-intel RUN...]
       Print the VT-d table (riommu_vtd against intel-iommu) from the output
       of riommu_vtd_bench in each driver's boots (pairs of boots, in the
-      same order for both).
+      same order for both).  --count-*: the count boots (riommu_vtd_bench
+      --count under QEMU's trace), each RUN a path without its extension:
+      RUN.out (the program's output) and RUN.trace (QEMU's trace); prints
+      the hardware work per op (tools/bench/qtrace.py) and whether the
+      runs of a driver on a unit agree.
   perfdoc.py smmu-table --riommu LOG... --c LOG...
-                        [--riommu-counts OUT TRACE ... --c-counts OUT TRACE ...]
+                        [--count-riommu RUN... --count-c RUN...]
       Print the SMMUv3 tables (riommu_smmuv3 against arm_smmu_v3.ko): times
       from riommu_smmuv3_bench's timing boots, and the hardware work per op
-      from its count boots (the program's output and QEMU's trace, in
-      pairs; tools/bench/qtrace.py), which must agree boot to boot.
-  perfdoc.py doc DOC [--mock RESULTS] [--vtd-riommu LOG... --vtd-intel LOG...]
+      from its count boots (RUN.out and RUN.trace, as for vtd-table),
+      which must agree boot to boot.
+  perfdoc.py doc DOC [--mock RESULTS] [--vtd-riommu LOG... --vtd-intel LOG...
+                      [--count-riommu RUN... --count-intel RUN...]]
                  [--smmu-riommu LOG... --smmu-c LOG...
-                  [--smmu-riommu-counts OUT TRACE ... --smmu-c-counts OUT TRACE ...]]
+                  [--smmu-count-riommu RUN... --smmu-count-c RUN...]]
       Rewrite DOC.  --mock: the RESULT lines of riommu_bench (the mock
-      section); --vtd-*: the outputs of riommu_vtd_bench (the VT-d section);
-      --smmu-*: riommu_smmuv3_bench's (the SMMUv3 section).
+      section); --vtd-*: the outputs of riommu_vtd_bench (the VT-d section),
+      --count-*: as above; --smmu-*: riommu_smmuv3_bench's (the SMMUv3
+      section).
       A section not given is kept as DOC has it (between its BEGIN/END
       RESULTS markers), as is the hand-written analysis between
       ".. BEGIN ANALYSIS" and ".. END ANALYSIS".
@@ -35,6 +42,9 @@ import argparse
 import os
 import re
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import qtrace  # noqa: E402
 
 env = os.environ
 
@@ -182,7 +192,7 @@ def vtd_notes(riommu, intel):
     return notes
 
 
-def cmd_vtd_table(riommu_logs, intel_logs):
+def cmd_vtd_table(riommu_logs, intel_logs, count_riommu=(), count_intel=()):
     riommu, intel = vtd_combine(riommu_logs), vtd_combine(intel_logs)
     rows = vtd_rows(riommu, intel, doc=False)
     head = ("VT-d measure (median per op, min-max)", "intel-iommu (C)", "riommu_vtd (Rust)",
@@ -196,6 +206,130 @@ def cmd_vtd_table(riommu_logs, intel_logs):
     print(f"\n{riommu['boots']} boot(s) per driver, alternated; median and min-max over all "
           "their rounds;\nper pair: the ratio of each pair of boots.  * Rust/C above 1.0 "
           "(the goal is at most 1.1).")
+    if count_riommu:
+        print()
+        cmd_count_table(count_combine(count_riommu, "riommu_vtd"),
+                        count_combine(count_intel, "intel-iommu"), riommu["order"])
+
+
+# --------------------------------------------------------------------------
+# Hardware work counted by QEMU (count boots)
+
+# The counters of the table, in order, with their labels; desc:* (VT-d
+# descriptor types) come first, by name.
+COUNT_FIXED = [("desc", "descriptors (all types)"), ("waits", "invalidation waits"),
+               ("mmio_r", "register reads"), ("mmio_w", "register writes")]
+
+
+def count_run(prefix):
+    """One count boot: (stage, {key@stage: counters or None (n/a)}, {key@stage: why})."""
+    run = vtd_parse(prefix + ".out")
+    stage = run["info"].get("stage", "?")
+    suffix = f"@{stage}" if stage in ("first", "second") else ""
+    counts = {k + suffix: c for k, c in qtrace.windows(prefix + ".out", prefix + ".trace").items()}
+    for c in counts.values():
+        c["desc"] = sum(v for k, v in c.items() if k.startswith("desc:"))
+    na = {k: f"n/a ({r['na']})" for k, r in run["rows"].items() if "na" in r}
+    return stage, counts, na
+
+
+def count_combine(prefixes, name):
+    """A driver's count boots: ({key: counters}, {key: n/a text}, runs per
+    stage, [disagreements]).  The counts are exact, so the runs of a stage
+    must agree counter for counter; each disagreement says which."""
+    by_stage = {}
+    for p in prefixes:
+        stage, counts, na = count_run(p)
+        by_stage.setdefault(stage, []).append((p, counts, na))
+    out, nas, diffs = {}, {}, []
+    for stage, runs in by_stage.items():
+        first_p, first, first_na = runs[0]
+        out.update(first)
+        nas.update(first_na)
+        for p, counts, na in runs[1:]:
+            for k in sorted(set(first) | set(counts)):
+                a, b = first.get(k), counts.get(k)
+                if a is None or b is None:
+                    diffs.append(f"{name}, {k}: counted in only one of {first_p} and {p}")
+                    continue
+                for c in sorted(set(a) | set(b)):
+                    if a.get(c, 0) != b.get(c, 0):
+                        diffs.append(f"{name}, {k}, {c}: {qtrace.fmt_count(a.get(c, 0))} in "
+                                     f"{os.path.basename(first_p)}, "
+                                     f"{qtrace.fmt_count(b.get(c, 0))} in {os.path.basename(p)}")
+    runs = {st: len(r) for st, r in by_stage.items()}
+    return out, nas, runs, diffs
+
+
+def count_label(c):
+    for k, lab in COUNT_FIXED:
+        if c == k:
+            return lab
+    if c.startswith("desc:"):
+        return f"{c[5:]} descriptors"
+    return c
+
+
+def count_rows(riommu, intel, keys, doc):
+    """Rows (key, counter label, C, Rust, Rust/C) per measure and counter
+    (counters zero for both drivers left out; a measure n/a for a driver
+    shows n/a)."""
+    r_counts, r_na = riommu[0], riommu[1]
+    c_counts, c_na = intel[0], intel[1]
+    allk = [k for k in keys if k in r_counts or k in c_counts or k in r_na or k in c_na]
+    allk += [k for k in list(r_counts) + list(c_counts) if k not in allk]
+    rows = []
+    for k in allk:
+        r, c = r_counts.get(k), c_counts.get(k)
+        if r is None or c is None:
+            rows.append((k, "(all)", c_na.get(k, "-") if c is None else "counted",
+                         r_na.get(k, "-") if r is None else "counted", "n/a"))
+            if r is None and c is None:
+                continue
+        have = set(r or {}) | set(c or {})
+        descs = sorted(x for x in have if x.startswith("desc:"))
+        for cnt in descs + [k2 for k2, _ in COUNT_FIXED]:
+            rv = (r or {}).get(cnt, 0) if r is not None else None
+            cv = (c or {}).get(cnt, 0) if c is not None else None
+            if not rv and not cv:
+                continue
+            if rv is None or cv is None:
+                ratio = "n/a"
+            elif cv == 0:
+                ratio = "**C: 0**" if doc else "C: 0 *"
+            else:
+                ratio = f"{rv / cv:.2f}"
+                if round(rv / cv, 2) > 1.0:
+                    ratio = f"**{ratio}**" if doc else ratio + " *"
+            rows.append((k, count_label(cnt), "-" if cv is None else qtrace.fmt_count(cv),
+                         "-" if rv is None else qtrace.fmt_count(rv), ratio))
+    return rows
+
+
+def count_agree(riommu, intel):
+    """Lines saying how many count runs each driver had and whether they agree."""
+    lines = []
+    for name, d in (("intel-iommu", intel), ("riommu_vtd", riommu)):
+        runs = ", ".join(f"{n} on the {st}-stage unit" for st, n in sorted(d[2].items()))
+        lines.append(f"{name}: count runs: {runs or 'none'}; "
+                     + ("identical counts run to run" if not d[3] and min(d[2].values(), default=0) > 1
+                        else "a single run: not cross-checked" if not d[3]
+                        else f"{len(d[3])} difference(s)"))
+    return lines + [f"differs: {x}" for x in riommu[3] + intel[3]]
+
+
+def cmd_count_table(riommu, intel, keys):
+    rows = count_rows(riommu, intel, keys, doc=False)
+    head = ("VT-d hardware work per op (QEMU trace)", "counter", "intel-iommu (C)",
+            "riommu_vtd (Rust)", "Rust/C")
+    w = [max(len(x[i]) for x in [head] + rows) for i in range(5)]
+    for x in [head, tuple("-" * n for n in w)] + rows:
+        print(" | ".join(f"{c:<{w[i]}}" for i, c in enumerate(x)).rstrip())
+    print()
+    for ln in count_agree(riommu, intel):
+        print(ln)
+    print("* Rust above C.  Per op: the events in a window of N ops divided by N "
+          "(after one warm-up op).")
 
 
 # --------------------------------------------------------------------------
@@ -203,9 +337,10 @@ def cmd_vtd_table(riommu_logs, intel_logs):
 
 
 def ratio_text(r, c, doc):
-    """Rust/C of two numbers: bold (or *) above 1.0; n/a when C is 0."""
+    """Rust/C of two counts: bold (or *) above 1.0; "C: 0" when only Rust
+    has some."""
     if c == 0:
-        return "= (0)" if r == 0 else "n/a (C 0)"
+        return "=" if r == 0 else ("**C: 0**" if doc else "C: 0 *")
     x = r / c
     t = f"{x:.2f}"
     if round(x, 2) > 1.0:
@@ -213,85 +348,66 @@ def ratio_text(r, c, doc):
     return t
 
 
-def smmu_counts(pairs):
-    """Count boots of one driver, [OUT, TRACE, OUT, TRACE...]: (the first
-    boot's {key: {counter: per op}}, a list of what differs between boots,
-    or None if there is nothing (no qtrace.py, or no boot)), or (None,
-    reason) when they cannot be read."""
-    if not pairs:
-        return None, "no count boots (BENCH_SMMU_COUNT=0)"
-    try:
-        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-        import qtrace  # tools/bench/qtrace.py
-    except ImportError as e:
-        return None, f"tools/bench/qtrace.py not available ({e})"
-    runs = []
-    for out, trace in zip(pairs[0::2], pairs[1::2]):
-        try:
-            runs.append((out, qtrace.windows(out, trace)))
-        except (ValueError, OSError) as e:
-            return None, f"{os.path.basename(trace)}: {e}"
-    first = runs[0][1]
-    diffs = []
-    for out, w in runs[1:]:
-        for k in sorted(set(first) | set(w)):
-            a, b = first.get(k, {}), w.get(k, {})
-            for c in sorted(set(a) | set(b)):
-                if abs(a.get(c, 0) - b.get(c, 0)) > 1e-9:
-                    diffs.append(f"{k} {c}: {a.get(c, 0):g} in "
-                                 f"{os.path.basename(runs[0][0])}, {b.get(c, 0):g} in "
-                                 f"{os.path.basename(out)}")
-    return (first, diffs), None
+# The SMMUv3 counters shown, after the commands by type (cmd:*, CMD_SYNC
+# among them): all commands, the CMD_SYNCs again, the register accesses.
+SMMU_COUNTERS = (("cmds", "commands (all types)"), ("syncs", "CMD_SYNCs (completion waits)"),
+                 ("mmio_w", "register writes"), ("mmio_r", "register reads"))
 
 
-# The counters shown, after the commands by type: the CMD_SYNCs (also
-# among the commands) and the register accesses.
-SMMU_COUNTERS = (("syncs", "CMD_SYNCs"), ("mmio_w", "register writes"),
-                 ("mmio_r", "register reads"))
-
-
-def smmu_count_rows(riommu, c, order, doc):
-    """Rows (measure key, counter, C, Rust, Rust/C), per op."""
+def smmu_count_rows(riommu, c, keys, doc):
+    """Rows (key, counter label, C, Rust, Rust/C) per measure and counter,
+    from count_combine()'s results; counters zero for both drivers left
+    out, a measure n/a for a driver shown n/a."""
+    (rw, rna), (cw, cna) = riommu[:2], c[:2]
+    for w in (rw, cw):
+        for x in w.values():
+            x["cmds"] = sum(v for k, v in x.items() if k.startswith("cmd:"))
+    allk = [k for k in keys if k in rw or k in cw or k in rna or k in cna]
+    allk += [k for k in list(rw) + list(cw) if k not in allk]
     rows = []
-    (rw, _), (cw, _) = riommu, c
-    for k in order:
-        if k not in rw and k not in cw:
-            continue
+    for k in allk:
         r, cc = rw.get(k), cw.get(k)
+        if r is None or cc is None:
+            rows.append((k, "(all)", cna.get(k, "-") if cc is None else "counted",
+                         rna.get(k, "-") if r is None else "counted", "n/a"))
+            if r is None and cc is None:
+                continue
         cmds = sorted({x for d in (r or {}, cc or {}) for x in d if x.startswith("cmd:")})
-        for counter, name in [(x, x[4:]) for x in cmds] + list(SMMU_COUNTERS):
-            rv = None if r is None else r.get(counter, 0.0)
-            cv = None if cc is None else cc.get(counter, 0.0)
-            if rv is None or cv is None:
-                rt = "n/a"
-            else:
-                rt = ratio_text(rv, cv, doc)
-            rows.append((k, name, "n/a" if cv is None else f"{cv:g}",
-                         "n/a" if rv is None else f"{rv:g}", rt))
+        for counter, label in [(x, x[4:]) for x in cmds] + list(SMMU_COUNTERS):
+            rv = None if r is None else r.get(counter, 0)
+            cv = None if cc is None else cc.get(counter, 0)
+            if not rv and not cv:
+                continue
+            rt = "n/a" if rv is None or cv is None else ratio_text(rv, cv, doc)
+            rows.append((k, label, "-" if cv is None else qtrace.fmt_count(cv),
+                         "-" if rv is None else qtrace.fmt_count(rv), rt))
     return rows
 
 
-def smmu_count_notes(riommu, c, riommu_err, c_err):
-    notes = []
-    for name, v, err in (("arm_smmu_v3", c, c_err), ("riommu_smmuv3", riommu, riommu_err)):
-        if err:
-            notes.append(f"{name}: counts n/a: {err}")
-        elif v[1]:
-            notes.append(f"{name}: counts differ between its count boots: "
-                         + "; ".join(v[1][:6]))
-    return notes
+def smmu_count_agree(riommu, c):
+    lines = []
+    for name, d in (("arm_smmu_v3", c), ("riommu_smmuv3", riommu)):
+        n = sum(d[2].values())
+        lines.append(f"{name}: {n} count boot(s); "
+                     + ("identical counts boot to boot" if not d[3] and n > 1
+                        else "a single boot: not cross-checked" if not d[3]
+                        else f"{len(d[3])} difference(s)"))
+    return lines + [f"differs: {x}" for x in riommu[3] + c[3]]
 
 
 def smmu_all(riommu_logs, c_logs, riommu_counts, c_counts, doc):
     riommu, c = vtd_combine(riommu_logs), vtd_combine(c_logs)
     rows = vtd_rows(riommu, c, doc)
-    rcnt, rerr = smmu_counts(riommu_counts)
-    ccnt, cerr = smmu_counts(c_counts)
-    crows = []
-    if rcnt and ccnt:
-        crows = smmu_count_rows(rcnt, ccnt, riommu["order"], doc)
-    notes = vtd_notes(riommu, c)
-    cnotes = smmu_count_notes(rcnt, ccnt, rerr, cerr)
+    crows, cnotes = [], []
+    if riommu_counts and c_counts:
+        rc = count_combine(riommu_counts, "riommu_smmuv3")
+        cc = count_combine(c_counts, "arm_smmu_v3")
+        crows = smmu_count_rows(rc, cc, riommu["order"], doc)
+        cnotes = smmu_count_agree(rc, cc)
+    else:
+        cnotes = ["hardware work not counted (no count boots: BENCH_SMMU_COUNT=0)"]
+    notes = [n.replace("intel-iommu:", "arm_smmu_v3:").replace("riommu_vtd:", "riommu_smmuv3:")
+             for n in vtd_notes(riommu, c)]
     return riommu, c, rows, crows, notes, cnotes
 
 
@@ -317,8 +433,8 @@ def cmd_smmu_table(riommu_logs, c_logs, riommu_counts, c_counts):
                      "Rust/C"), crows)
     for n in cnotes:
         print(n)
-    if crows and not cnotes:
-        print("Counts identical in both count boots of each driver.")
+    print("* Rust above C.  Per op: the events in a window of N ops divided by N "
+          "(after one warm-up op).")
 
 
 # --------------------------------------------------------------------------
@@ -368,7 +484,34 @@ Last run
 """ + "\n".join(table) + "\n\n"
 
 
-def vtd_section(riommu_logs, intel_logs):
+def vtd_count_section(riommu, intel, keys, iters):
+    rows = [[f"``{k}``", lab, c, r, rt] for k, lab, c, r, rt in
+            count_rows(riommu, intel, keys, doc=True)]
+    table = list_table([30, 26, 14, 14, 8], ["Measure", "Per operation", "intel-iommu (C)",
+                                             "riommu_vtd", "Rust/C"], rows)
+    return f"""\
+Hardware work per operation, counted by QEMU
+~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+
+Separate boots of each driver (``riommu_vtd_bench --count``, {iters}),
+under QEMU's trace of the unit: queued-invalidation descriptors by type
+(``vtd_inv_desc``), invalidation waits (wait descriptors) and register
+reads and writes (``vtd_reg_read``, ``vtd_reg_write``), per operation;
+counters zero for both drivers are left out.
+
+""" + "\n".join(table) + "\n\n" + "".join(f"* {x}\n" for x in count_agree(riommu, intel)) + "\n"
+
+
+def count_iters_text(prefixes):
+    for p in prefixes:
+        for ln in open(p + ".out", encoding="utf-8", errors="replace"):
+            m = re.match(r"^QCOUNT \S+ (\d+)", ln)
+            if m:
+                return f"one warm-up op, then {m.group(1)} ops in the counted window"
+    return "no window"
+
+
+def vtd_section(riommu_logs, intel_logs, count_riommu=(), count_intel=()):
     riommu, intel = vtd_combine(riommu_logs), vtd_combine(intel_logs)
     rows = [[f"{label} (``{key}``)", c, r, rt, pr]
             for label, key, c, r, rt, pr in vtd_rows(riommu, intel, doc=True)]
@@ -400,6 +543,10 @@ Last run
 """ + "\n".join(table) + "\n\n"
     if notes:
         text += "n/a, unattached:\n\n" + "".join(f"* {n}\n" for n in notes) + "\n"
+    if count_riommu:
+        text += vtd_count_section(count_combine(count_riommu, "riommu_vtd"),
+                                  count_combine(count_intel, "intel-iommu"), riommu["order"],
+                                  count_iters_text(count_riommu))
     return text
 
 
@@ -445,8 +592,6 @@ Last run
                  "two boots per driver):\n\n" + "\n".join(ctable) + "\n\n")
     for n in cnotes:
         text += f"* {n}\n"
-    if crows and not cnotes:
-        text += "The counts were identical in both count boots of each driver.\n"
     return text + "\n"
 
 
@@ -725,35 +870,43 @@ def main(argv):
     t = sub.add_parser("vtd-table")
     t.add_argument("--riommu", nargs="+", required=True)
     t.add_argument("--intel", nargs="+", required=True)
+    t.add_argument("--count-riommu", nargs="+", default=[])
+    t.add_argument("--count-intel", nargs="+", default=[])
     d = sub.add_parser("doc")
     d.add_argument("doc")
     d.add_argument("--mock")
     d.add_argument("--vtd-riommu", nargs="+", default=[])
     d.add_argument("--vtd-intel", nargs="+", default=[])
+    d.add_argument("--count-riommu", nargs="+", default=[])
+    d.add_argument("--count-intel", nargs="+", default=[])
     d.add_argument("--smmu-riommu", nargs="+", default=[])
     d.add_argument("--smmu-c", nargs="+", default=[])
-    d.add_argument("--smmu-riommu-counts", nargs="+", default=[])
-    d.add_argument("--smmu-c-counts", nargs="+", default=[])
+    d.add_argument("--smmu-count-riommu", nargs="+", default=[])
+    d.add_argument("--smmu-count-c", nargs="+", default=[])
     s = sub.add_parser("smmu-table")
     s.add_argument("--riommu", nargs="+", required=True)
     s.add_argument("--c", nargs="+", required=True)
-    s.add_argument("--riommu-counts", nargs="+", default=[])
-    s.add_argument("--c-counts", nargs="+", default=[])
+    s.add_argument("--count-riommu", nargs="+", default=[])
+    s.add_argument("--count-c", nargs="+", default=[])
     a = ap.parse_args(argv[1:])
-    for x in ("riommu_counts", "c_counts", "smmu_riommu_counts", "smmu_c_counts"):
-        if len(getattr(a, x, [])) % 2:
-            ap.error(f"--{x.replace('_', '-')}: pairs of OUT TRACE")
+    if a.cmd == "smmu-table":
+        if bool(a.count_riommu) != bool(a.count_c):
+            ap.error("--count-riommu and --count-c go together")
+        cmd_smmu_table(a.riommu, a.c, a.count_riommu, a.count_c)
+        return 0
+    if bool(a.count_riommu) != bool(a.count_intel):
+        ap.error("--count-riommu and --count-intel go together")
     if a.cmd == "vtd-table":
-        cmd_vtd_table(a.riommu, a.intel)
-    elif a.cmd == "smmu-table":
-        cmd_smmu_table(a.riommu, a.c, a.riommu_counts, a.c_counts)
+        cmd_vtd_table(a.riommu, a.intel, a.count_riommu, a.count_intel)
     else:
         if bool(a.vtd_riommu) != bool(a.vtd_intel):
             ap.error("--vtd-riommu and --vtd-intel go together")
         if bool(a.smmu_riommu) != bool(a.smmu_c):
             ap.error("--smmu-riommu and --smmu-c go together")
-        cmd_doc(a.doc, a.mock, (a.vtd_riommu, a.vtd_intel),
-                (a.smmu_riommu, a.smmu_c, a.smmu_riommu_counts, a.smmu_c_counts))
+        if bool(a.smmu_count_riommu) != bool(a.smmu_count_c):
+            ap.error("--smmu-count-riommu and --smmu-count-c go together")
+        cmd_doc(a.doc, a.mock, (a.vtd_riommu, a.vtd_intel, a.count_riommu, a.count_intel),
+                (a.smmu_riommu, a.smmu_c, a.smmu_count_riommu, a.smmu_count_c))
     return 0
 
 

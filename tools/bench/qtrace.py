@@ -4,8 +4,8 @@
 
 A bench program marks each measure's window (tools/bench/bench_util.h,
 qcount_begin/qcount_end): it prints "QCOUNT KEY ITERS" and reads edu's PCI
-configuration space at 0x28, runs the measure's op ITERS times, and reads
-it at 0x2c.  QEMU, started with
+configuration space at 0x29 (one byte), runs the measure's op ITERS
+times, and reads it at 0x2d.  QEMU, started with
   -trace enable=pci_cfg_read,enable=EVENT...,file=TRACE
 (the log backend), writes one line per event.  This module pairs the
 program's QCOUNT lines with the trace's windows, in order, counts the
@@ -39,9 +39,11 @@ Tests: python3 -m unittest discover -s tools/bench -p 'test_*.py'
 import re
 import sys
 
-# bench_util.h's markers: offsets in edu's PCI configuration space.
-QMARK_BEGIN = 0x28  # PCI_CARDBUS_CIS
-QMARK_END = 0x2C  # PCI_SUBSYSTEM_VENDOR_ID
+# bench_util.h's markers: offsets in edu's PCI configuration space of its
+# one-byte reads (unaligned, so that the kernel's dword reads of the header,
+# pci_save_state(), are no markers).
+QMARK_BEGIN = 0x29  # PCI_CARDBUS_CIS + 1
+QMARK_END = 0x2D  # PCI_SUBSYSTEM_VENDOR_ID + 1
 # QEMU's name for the device whose configuration reads mark the windows
 # (hw/misc/edu.c, TYPE_PCI_EDU_DEVICE).
 MARK_DEVICE = "edu"

@@ -46,12 +46,19 @@
  *                    [--list]
  *   riommu_vtd_bench --smoke     setup, the DMA checks and each measure
  *                                once, as TAP
+ *   riommu_vtd_bench --count N   count mode, for QEMU's trace
+ *                                (tools/bench/qtrace.py): after setup,
+ *                                for each measure (--only), one warm-up
+ *                                op, then a marked window
+ *                                (qcount_begin/qcount_end, bench_util.h)
+ *                                around N ops; nothing is timed
  *
  * Options may also come from the kernel command line, as
  * riommu_vtd_bench=rounds:7,only:vtd_map_1m+vtd_replace ('+' for ',').
  * A binary built with -DBENCH_DEFAULT_SMOKE defaults to --smoke.
  *
- * Output: INFO lines (driver, kernel, module parameters, ECAP/CAP), a human
+ * Output (count mode: "QCOUNT key N" before each window, NA lines as below
+ * for the measures that are n/a, and "COUNTED n" at the end): INFO lines (driver, kernel, module parameters, ECAP/CAP), a human
  * table, then between "RESULTS begin" and "RESULTS end":
  *   RESULT key unit median min max | label | note
  *   VALUES key v1 v2 ...      (after a RESULT: each round's value, ns)
@@ -87,6 +94,14 @@
 #define ECAP_NEST	(1ULL << 26)
 
 static struct bench_opts opt = BENCH_OPTS_DEFAULT;
+/*
+ * --count N: ops per counted window (0: no count mode).  The counts are
+ * exact, so N only needs to show a per-op figure that does not depend on
+ * it (a driver's batching would show as a fraction); 16 keeps the window
+ * short under TCG.
+ */
+#define COUNT_DEFAULT	16
+static long count_iters;
 
 /* ------------------------------------------------------------------------ */
 /* State                                                                    */
@@ -527,13 +542,72 @@ static const char *const flag_opts[] = { "smoke", "list", NULL };
 
 static int set_opt(const char *k, const char *v)
 {
+	if (!strcmp(k, "count")) {
+		char *end = NULL;
+
+		count_iters = v ? strtol(v, &end, 10) : COUNT_DEFAULT;
+		if (v && (*end || count_iters < 1))
+			return -1;
+		return 0;
+	}
 	return bench_opt(&opt, k, v);
+}
+
+/*
+ * Count mode: for each selected measure that is not n/a, edu attached as
+ * the measure needs, one op to warm up (first-touch allocations, caches),
+ * then @count_iters ops in a marked window.  Prints NA lines for the n/a
+ * measures, "COUNTED n" (windows) at the end.
+ */
+static int count_mode(void)
+{
+	int windows = 0;
+	size_t i;
+
+	if (qmark_open(edu.bdf)) {
+		fail("open edu's PCI config space (%s) for the markers: %s", edu.bdf,
+		     strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < ARRAY_LEN(measures); i++) {
+		const struct measure *m = &measures[i];
+
+		if (!selected(m->key))
+			continue;
+		if (m->nested && nest_na[0]) {
+			printf("NA %s %s | %s | %s\n", m->key, errno_name(nest_errno), m->label,
+			       nest_na);
+			continue;
+		}
+		if (prepare(m))
+			return -1;
+		if (m->op(m, 1)) {
+			fail("%s (warm-up): %s", m->label, strerror(errno));
+			return -1;
+		}
+		if (qcount_begin(m->key, count_iters)) {
+			fail("%s: start marker: %s", m->key, strerror(errno));
+			return -1;
+		}
+		if (m->op(m, count_iters)) {
+			fail("%s: %s", m->label, strerror(errno));
+			qcount_end();
+			return -1;
+		}
+		if (qcount_end()) {
+			fail("%s: end marker: %s", m->key, strerror(errno));
+			return -1;
+		}
+		windows++;
+	}
+	printf("COUNTED %d\n", windows);
+	return 0;
 }
 
 static void usage(void)
 {
 	printf("usage: riommu_vtd_bench [--smoke] [--rounds N] [--subs N] [--batch-ms MS]\n"
-	       "                        [--only KEY,...] [--list]\n");
+	       "                        [--only KEY,...] [--list] [--count N]\n");
 }
 
 /* --smoke: each measure once, as TAP (setup and the DMA checks are test 1) */
@@ -594,7 +668,10 @@ int main(int argc, char **argv)
 		opt.rounds = opt.rounds < 1 ? 1 : MAX_ROUNDS - 1;
 
 	uname(&u);
-	if (opt.smoke) {
+	if (count_iters) {
+		printf("# riommu_vtd_bench: kernel %s, %ld CPU(s), count mode: %ld ops per window\n",
+		       u.release, sysconf(_SC_NPROCESSORS_ONLN), count_iters);
+	} else if (opt.smoke) {
 		printf("1..%zu\n", ARRAY_LEN(measures) + 2);
 		printf("# riommu_vtd_bench: kernel %s, %ld CPU(s), smoke: every op once\n",
 		       u.release, sysconf(_SC_NPROCESSORS_ONLN));
@@ -613,6 +690,11 @@ int main(int argc, char **argv)
 	}
 	if (!ok)
 		goto out;
+	if (count_iters) {
+		if (!count_mode())
+			dma_check_map_hwpt("after the counted ops");
+		goto out;
+	}
 
 	/* Round 0: warm-up and batch sizing */
 	for (mi = 0; mi < ARRAY_LEN(measures); mi++) {

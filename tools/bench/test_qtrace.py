@@ -13,8 +13,10 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import qtrace  # noqa: E402
 
-EDU_BEGIN = "pci_cfg_read edu 00:03.0 @0x28 -> 0x0"
-EDU_END = "pci_cfg_read edu 00:03.0 @0x2c -> 0x11001af4"
+EDU_BEGIN = "pci_cfg_read edu 00:03.0 @0x29 -> 0x0"
+EDU_END = "pci_cfg_read edu 00:03.0 @0x2d -> 0x1a"
+# pci_save_state(): the kernel's dword reads of the header, in order.
+EDU_SAVE = [f"pci_cfg_read edu 00:03.0 @0x{o:x} -> 0x0" for o in range(0, 0x40, 4)]
 
 
 def vtd_desc(t):
@@ -49,7 +51,8 @@ class VtdTest(Base):
             trace += [vtd_desc("p-iotlb"), vtd_desc("wait"), VTD_WRITE, VTD_READ, VTD_READ]
         trace += [EDU_END, vtd_desc("iotlb"),  # between windows: not counted
                   "pci_cfg_read edu 00:03.0 @0x4 -> 0x0",  # another offset: no marker
-                  "pci_cfg_read virtio 00:04.0 @0x28 -> 0x0",  # another device
+                  "pci_cfg_read virtio 00:04.0 @0x29 -> 0x0",  # another device
+                  ] + EDU_SAVE + list(reversed(EDU_SAVE)) + [  # no markers
                   "1234@1700000000.000001:" + EDU_BEGIN,  # timestamped line
                   vtd_desc("iotlb"), vtd_desc("wait"), vtd_desc("wait"),
                   "vtd_reg_write_gcmd status 0x0 value 0x0",  # not vtd_reg_write
