@@ -66,7 +66,7 @@
  *   VALUES key v1 v2 ...      (after a RESULT: each round's value, ns)
  *   NA key ERRNO | label | why
  * In --count mode: "QCOUNT key N" before each window, NA lines for the
- * measures that cannot run, and "COUNT done".
+ * measures that cannot run, and "COUNTED n" (windows) at the end.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -855,6 +855,7 @@ static void smoke(bool setup_ok)
 /* --count N: a warm-up op, then a marked window of N ops, per measure */
 static void count(void)
 {
+	int windows = 0;
 	size_t i;
 
 	for (i = 0; i < ARRAY_LEN(measures); i++) {
@@ -878,9 +879,10 @@ static void count(void)
 			fail("%s: end marker: %s", m->key, strerror(errno));
 		if (failures)
 			return;
+		windows++;
 	}
 	if (!dma_check_after())
-		printf("COUNT done\n");
+		printf("COUNTED %d\n", windows);
 }
 
 int main(int argc, char **argv)
