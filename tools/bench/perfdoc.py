@@ -348,16 +348,18 @@ def ratio_text(r, c, doc):
     return t
 
 
-# The SMMUv3 counters shown, after the commands by type (cmd:*, CMD_SYNC
-# among them): all commands, the CMD_SYNCs again, the register accesses.
-SMMU_COUNTERS = (("cmds", "commands (all types)"), ("syncs", "CMD_SYNCs (completion waits)"),
-                 ("mmio_w", "register writes"), ("mmio_r", "register reads"))
+# The SMMUv3 counters shown, after the commands by type (cmd:*, with
+# CMD_SYNC, the completion waits, among them): all commands, the register
+# accesses.
+SMMU_COUNTERS = (("cmds", "commands (all types)"), ("mmio_w", "register writes"),
+                 ("mmio_r", "register reads"))
 
 
 def smmu_count_rows(riommu, c, keys, doc):
     """Rows (key, counter label, C, Rust, Rust/C) per measure and counter,
     from count_combine()'s results; counters zero for both drivers left
-    out, a measure n/a for a driver shown n/a."""
+    out, a measure n/a for a driver shown n/a (and the other's totals
+    shown even when zero)."""
     (rw, rna), (cw, cna) = riommu[:2], c[:2]
     for w in (rw, cw):
         for x in w.values():
@@ -376,7 +378,8 @@ def smmu_count_rows(riommu, c, keys, doc):
         for counter, label in [(x, x[4:]) for x in cmds] + list(SMMU_COUNTERS):
             rv = None if r is None else r.get(counter, 0)
             cv = None if cc is None else cc.get(counter, 0)
-            if not rv and not cv:
+            one = rv is None or cv is None
+            if not rv and not cv and not (one and counter in dict(SMMU_COUNTERS)):
                 continue
             rt = "n/a" if rv is None or cv is None else ratio_text(rv, cv, doc)
             rows.append((k, label, "-" if cv is None else qtrace.fmt_count(cv),
