@@ -448,6 +448,7 @@ if [ $do_smmu = 1 ]; then
 	t_boots=$(date +%s)
 	count_events="smmuv3_cmdq_opcode smmuv3_read_mmio smmuv3_write_mmio pci_cfg_read"
 	export BENCH_SMMU_COUNT_EVENTS=$count_events BENCH_SMMU_COUNT_OPS=$smmu_count
+	export BENCH_SMMU_COUNT_RUNS=$smmu_count_runs
 	if [ "$smmu_count" != 0 ]; then
 		copts="count:$smmu_count"
 		[ -n "${BENCH_SMMU_ONLY:-}" ] && copts+=",only:${BENCH_SMMU_ONLY//,/+}"

@@ -556,6 +556,7 @@ Last run
 def smmu_section(riommu_logs, c_logs, riommu_counts, c_counts):
     riommu, c, rows, crows, notes, cnotes = smmu_all(riommu_logs, c_logs, riommu_counts,
                                                       c_counts, doc=True)
+    rc_runs = count_combine(riommu_counts, "riommu_smmuv3")[2] if riommu_counts else {}
     table = list_table([36, 22, 22, 7, 13], ["Measure (per operation)",
                                              "arm_smmu_v3 (C): median (min–max)",
                                              "riommu_smmuv3: median (min–max)", "Rust/C",
@@ -592,7 +593,7 @@ Last run
         text += (f"Hardware work per operation, counted by QEMU (count boots: a warm-up "
                  f"operation, then a window of {env.get('BENCH_SMMU_COUNT_OPS', '?')} "
                  f"operations; trace events ``{env.get('BENCH_SMMU_COUNT_EVENTS', '?')}``; "
-                 "two boots per driver):\n\n" + "\n".join(ctable) + "\n\n")
+                 f"{sum(rc_runs.values())} boots per driver):\n\n" + "\n".join(ctable) + "\n\n")
     for n in cnotes:
         text += f"* {n}\n"
     return text + "\n"
@@ -815,7 +816,8 @@ with ``allow_unsafe_viommu=1`` (QEMU's SMMU has neither CANWBS nor
 S2FWB), so that its vIOMMU can be measured; the kernel's driver refuses a
 vIOMMU there, so the two vIOMMU measures have no ratio.
 
-Then two *count boots* per driver run the program with ``count:N``: per
+Then *count boots*, ``BENCH_SMMU_COUNT_RUNS`` per driver (2 by default),
+run the program with ``count:N``: per
 measure a warm-up operation, then a window of N operations marked by two
 reads of ``edu``'s PCI configuration space, while QEMU traces the
 commands the SMMU consumes (``smmuv3_cmdq_opcode``), its register
