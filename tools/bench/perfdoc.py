@@ -824,8 +824,10 @@ commands the SMMU consumes (``smmuv3_cmdq_opcode``), its register
 accesses (``smmuv3_read_mmio``, ``smmuv3_write_mmio``) and the markers
 (``pci_cfg_read``).  ``tools/bench/qtrace.py`` counts each window's events
 and divides by N.  Under TCG these counts are exact and do not depend on
-the host's load: on real hardware each command and each ``CMD_SYNC`` is
-what costs.  The two boots of a driver must count the same.
+the host's load (on real hardware the commands, and the waits for their
+completion, ``CMD_SYNC``, are much of what an IOMMU operation costs).  The
+boots of a driver must count the same; the text under the counts says
+whether they did.
 
 .. BEGIN SMMU RESULTS
 
@@ -846,8 +848,10 @@ Method
   ``/proc/self/pagemap`` that each page is physically contiguous and
   2 MiB-aligned (so a driver can map it with one block entry), else the
   measure is *n/a*.
-* **Replace** (``smmu_replace``): as ``vtd_replace``: the driver rewrites
-  ``edu``'s STE and invalidates for the old domain.
+* **Replace** (``smmu_replace``): as ``vtd_replace``.  Both drivers' paging
+  domains are stage 1, so the driver rewrites ``edu``'s context descriptor
+  (``CMD_CFGI_CD``; the STE, which points at the CD table, stays as it is)
+  and whatever invalidation it does for the old domain.
 * **Nested HWPT alloc + destroy** (``smmu_nested_alloc``, riommu_smmuv3
   only): ``IOMMU_HWPT_ALLOC`` of a nested HWPT from a user STE (stage-1
   translation, a CD table in the IOAS) on a vIOMMU
