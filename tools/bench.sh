@@ -30,7 +30,9 @@
 # CPU, method and results.  The hand-written analysis of that file,
 # between the lines ".. BEGIN ANALYSIS" and ".. END ANALYSIS", is kept as
 # it is, and so is the section of a part this run leaves out.  Takes about
-# two minutes under TCG (the VT-d part about 10 s per boot).
+# two minutes under TCG (the VT-d part about 10 s per boot), plus about
+# 100 s for the SMMUv3 part (its boots about 10 s each, its count boots
+# 3 s; timings.txt has each part's time).
 #
 #   tools/bench.sh              (or: make bench)
 #
