@@ -56,6 +56,8 @@
  *                                   window of N ops (qcount_begin/end); no
  *                                   timing
  * --expect riommu_smmuv3|arm-smmu-v3: fail unless that driver owns the SMMU.
+ * riommu_smmuv3 loaded with allow_unsafe_viommu=1 (on the kernel command
+ * line) must give its vIOMMU: the setup fails if it does not.
  * Options may also come from the kernel command line, as
  * riommu_smmuv3_bench=rounds:7,only:smmu_map_1m+smmu_replace ('+' for ',').
  * A binary built with -DBENCH_DEFAULT_SMOKE defaults to --smoke.
@@ -629,6 +631,19 @@ static void setup_nesting(void)
 		       VA_SRC, (char *)nest_page(PG_A), VA_DST);
 }
 
+/*
+ * Whether riommu_smmuv3 was loaded to offer its vIOMMU on this SMMU (the
+ * module parameter on the kernel command line, which the guest's init
+ * passes to insmod): then the vIOMMU measures must not be n/a.
+ */
+static bool viommu_wanted(void)
+{
+	char cmdline[4096];
+
+	return driver == DRV_RIOMMU && !read_file("/proc/cmdline", cmdline, sizeof(cmdline)) &&
+	       strstr(cmdline, "riommu_smmuv3.allow_unsafe_viommu=1");
+}
+
 static int setup(void)
 {
 	struct iommu_hw_info_arm_smmuv3 info = {};
@@ -691,6 +706,9 @@ static int setup(void)
 	if (dma_check("through a replace HWPT", 9))
 		return -1;
 	setup_nesting();
+	if (nest_na[0] && viommu_wanted())
+		fail("riommu_smmuv3 was loaded with allow_unsafe_viommu=1 but gives no vIOMMU: %s",
+		     nest_na);
 	return failures ? -1 : 0;
 err:
 	fail("%s: %s", what, strerror(errno));
@@ -820,22 +838,8 @@ static void usage(void)
 	       "                           [--list]\n");
 }
 
-/*
- * Whether riommu_smmuv3 was loaded to offer its vIOMMU on this SMMU (the
- * module parameter on the kernel command line, which the guest's init
- * passes to insmod): then the vIOMMU measures must not be n/a.
- */
-static bool viommu_wanted(void)
-{
-	char cmdline[4096];
-
-	return driver == DRV_RIOMMU && !read_file("/proc/cmdline", cmdline, sizeof(cmdline)) &&
-	       strstr(cmdline, "riommu_smmuv3.allow_unsafe_viommu=1");
-}
-
 static void smoke(bool setup_ok)
 {
-	bool want_viommu = viommu_wanted();
 	size_t i;
 	int t = 1;
 
@@ -847,9 +851,6 @@ static void smoke(bool setup_ok)
 
 		if (!setup_ok) {
 			printf("not ok %d %s # SKIP no setup\n", t++, m->key);
-		} else if (is_na(m) && m->na == nest_na && want_viommu) {
-			printf("not ok %d %s # n/a with allow_unsafe_viommu=1: %s\n", t++, m->key,
-			       m->na);
 		} else if (is_na(m)) {
 			printf("ok %d %s # SKIP n/a: %s\n", t++, m->key, m->na);
 		} else {
