@@ -14,6 +14,16 @@
 #      the one unit in a boot): intel_iommu=off with riommu_vtd.ko, or
 #      intel_iommu=on,sm_on.  The boots come in alternated pairs
 #      (BENCH_VTD_PAIRS); Rust/C is the ratio of the drivers' medians.
+#   3. SMMUv3: riommu_smmuv3 against the kernel's arm_smmu_v3.ko, on QEMU
+#      virt's emulated SMMUv3 (arm64 guest under TCG, tools/vm.sh --arch
+#      arm64) with edu bound to vfio-pci: tools/bench/riommu_smmuv3_bench
+#      in alternated boot pairs (BENCH_SMMU_PAIRS), one driver per boot
+#      (riommu_smmuv3 with allow_unsafe_viommu=1, for its vIOMMU).  Then
+#      count boots, two per driver: QEMU traces the SMMU's commands
+#      (smmuv3_cmdq_opcode), its register accesses (smmuv3_read_mmio,
+#      smmuv3_write_mmio) and the program's window markers (pci_cfg_read,
+#      tools/bench/bench_util.h), and tools/bench/qtrace.py gives the work
+#      per op; the two boots of a driver must count the same.
 #
 # Prints the tables and regenerates Documentation/performance.rst from
 # them (tools/bench/perfdoc.py): date, guest kernel, QEMU version, host
@@ -23,15 +33,30 @@
 # two minutes under TCG (the VT-d part about 10 s per boot); the sweeps
 # (BENCH_SWEEP) add about 16 s to the mock boot and 11 to 13 s to each
 # VT-d boot that sweeps (2026-12-03, timed in the guest, host load average
-# 5 on 2 CPUs; less on a quiet host).
+# 5 on 2 CPUs; less on a quiet host); the SMMUv3 part about 100 s (its
+# boots about 10 s each, its count boots 3 s; timings.txt has each part's
+# time).
 #
 #   tools/bench.sh              (or: make bench)
 #
 # Environment:
 #   KDIR, KSRC        as for tools/check.sh (default: tools/kernel.sh's)
 #   RIOMMU_OUT        where the logs go (default build/; this run: build/bench)
-#   BENCH_VTD         1 (default): both parts; 0: the mock part only;
-#                     only: the VT-d part only
+#   BENCH_VTD         1 (default): the VT-d part; 0: not; only: the VT-d
+#                     part only (and the SMMUv3 part if BENCH_SMMU=1 is
+#                     given)
+#   BENCH_SMMU        1 (default): the SMMUv3 part; 0: not; only: the
+#                     SMMUv3 part only
+#   BENCH_SMMU_PAIRS  SMMUv3 timing boot pairs (3), alternated as VT-d's
+#   BENCH_SMMU_COUNT  ops per counted window in the SMMUv3 count boots (16,
+#                     as BENCH_VTD_COUNT; 0: no count boots)
+#   BENCH_SMMU_COUNT_RUNS  count boots per driver (2): their counts must
+#                     agree
+#   BENCH_SMMU_ONLY   comma-separated measure keys of the SMMUv3 part
+#                     (riommu_smmuv3_bench --list)
+#   BENCH_SMMU_MODULE load this riommu_smmuv3.ko (arm64) instead of
+#                     building one
+#   KDIR_ARM64        an arm64 build instead of tools/kernel.sh arm64's
 #   BENCH_ROUNDS      rounds (default 11; at least 5 for the document)
 #   BENCH_SUBS        batches per backend (mock) or measure (VT-d) per
 #                     round (12)
@@ -91,7 +116,10 @@
 # vtd-riommu-N.out and vtd-intel-N.out (riommu_vtd_bench's output in pair
 # N), vtd-table.txt, vtd-riommu-N/ and vtd-intel-N/ (tools/vm.sh's logs,
 # its output in vtd-*-N.log); the count boots' vtd-count-DRIVER-STAGE-R.out
-# (riommu_vtd_bench --count's output) and .trace (QEMU's trace).
+# (riommu_vtd_bench --count's output) and .trace (QEMU's trace);
+# smmu-riommu-N.out and smmu-c-N.out (riommu_smmuv3_bench's output),
+# smmu-count-DRIVER-R.out and .trace (its count boots), smmu-table.txt,
+# timings.txt (how long each part took).
 set -euo pipefail
 bench_t0=$(date +%s)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -122,7 +150,15 @@ count_runs=${BENCH_VTD_COUNT_RUNS:-2}
 # may be globs.
 vtd_trace_events="-trace enable=vtd_inv_desc* -trace enable=vtd_reg_read -trace enable=vtd_reg_write -trace enable=pci_cfg_read"
 [[ $pairs =~ ^[1-9][0-9]*$ ]] || die "BENCH_VTD_PAIRS=$pairs: a number of boot pairs, at least 1"
-do_mock=1 do_vtd=1
+smmu=${BENCH_SMMU:-1}
+case "$smmu" in 0 | 1 | only) ;; *) die "BENCH_SMMU=$smmu: use 1, 0 (no SMMUv3) or only" ;; esac
+smmu_pairs=${BENCH_SMMU_PAIRS:-3}
+[[ $smmu_pairs =~ ^[1-9][0-9]*$ ]] || die "BENCH_SMMU_PAIRS=$smmu_pairs: a number of boot pairs, at least 1"
+smmu_count=${BENCH_SMMU_COUNT:-16}
+[[ $smmu_count =~ ^[0-9]+$ ]] || die "BENCH_SMMU_COUNT=$smmu_count: ops per window (0: no count boots)"
+smmu_count_runs=${BENCH_SMMU_COUNT_RUNS:-2}
+[[ $smmu_count_runs =~ ^[1-9][0-9]*$ ]] || die "BENCH_SMMU_COUNT_RUNS=$smmu_count_runs: at least 1"
+do_mock=1 do_vtd=1 do_smmu=1
 # ---- sweeps (settings) ---------------------------------------------------------
 sweep=${BENCH_SWEEP:-1}
 case "$sweep" in 0 | 1) ;; *) die "BENCH_SWEEP=$sweep: use 1 (sweep) or 0" ;; esac
@@ -138,6 +174,10 @@ plot_python() {
 sweep_secs() { awk '/^# sweeps done in [0-9.]+ s$/ { t += $5 } END { printf "%.1f", t }' "$@"; }
 [ "$vtd" = 0 ] && do_vtd=0
 [ "$vtd" = only ] && do_mock=0
+# BENCH_VTD=only leaves the SMMUv3 part out unless BENCH_SMMU is given.
+if [ "$vtd" = only ] && [ -z "${BENCH_SMMU:-}" ]; then do_smmu=0; fi
+[ "$smmu" = 0 ] && do_smmu=0
+[ "$smmu" = only ] && do_mock=0 do_vtd=0
 # The VT-d hardware, as tools/check-vtd.sh: QEMU's intel-iommu in scalable
 # mode with PASIDs, first-stage (x-flts=on) or second-stage tables
 # (BENCH_VTD_STAGES), and edu with a 64-bit DMA mask.  On the second-stage
@@ -198,9 +238,14 @@ fi
 mock_module='' vtd_module=''
 if [ $do_mock = 1 ]; then pick_module BENCH_MODULE riommu_mock.ko; mock_module=$module; fi
 if [ $do_vtd = 1 ]; then pick_module BENCH_VTD_MODULE riommu_vtd.ko; vtd_module=$module; fi
-log "bench: building riommu_bench and riommu_vtd_bench"
-make -C "$here/bench" KDIR="$KDIR" KSRC="$KSRC" OUT="$out/bin" >"$out/build.log" 2>&1 ||
-	{ cat "$out/build.log" >&2; die "building tools/bench failed"; }
+if [ $do_mock = 1 ] || [ $do_vtd = 1 ]; then
+	log "bench: building riommu_bench and riommu_vtd_bench"
+	make -C "$here/bench" KDIR="$KDIR" KSRC="$KSRC" OUT="$out/bin" >"$out/build.log" 2>&1 ||
+		{ cat "$out/build.log" >&2; die "building tools/bench failed"; }
+fi
+timing() { # timing PART T0: how long PART took, into timings.txt
+	echo "$1: $(($(date +%s) - $2)) s" >>"$out/timings.txt"
+}
 
 # ---- one boot ----------------------------------------------------------------
 # boot NAME PROG [vm.sh options...]: boots QEMU in run mode into $out/NAME
@@ -208,10 +253,12 @@ make -C "$here/bench" KDIR="$KDIR" KSRC="$KSRC" OUT="$out/bin" >"$out/build.log"
 # sets $plog to its output, and fails unless the boot and the program did.
 # kmemleak=off: the test kernel tracks every allocation for the leak check,
 # which costs every driver and is not what they cost in production.
+# BOOT_KDIR: the kernel build to boot (default $KDIR; the arm64 one with
+# --arch arm64 among the options).
 boot() {
 	local name=$1 prog=$2 rc=0
 	shift 2
-	"$here/vm.sh" --mode run --kdir "$KDIR" --out "$out/$name" \
+	"$here/vm.sh" --mode run --kdir "${BOOT_KDIR:-$KDIR}" --out "$out/$name" \
 		--prog-timeout 900 --timeout 1200 "$@" "$out/bin/$prog" \
 		</dev/null >"$out/$name.log" 2>&1 || rc=$?
 	plog=$out/$name/progs/$prog.log
@@ -239,6 +286,7 @@ loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
 # ---- riommu_mock against the C mock ------------------------------------------
 if [ $do_mock = 1 ]; then
+	t_part=$(date +%s)
 	opts="rounds:$rounds,subs:$subs,batch-ms:$batch_ms,sweep:$sweep"
 	[ -n "${BENCH_ONLY:-}" ] && opts+=",only:${BENCH_ONLY//,/+}"
 	[ -n "${BENCH_PROFILE:-}" ] && opts+=",profile:${BENCH_PROFILE//,/+}"
@@ -259,6 +307,7 @@ if [ $do_mock = 1 ]; then
 	echo
 	cat "$out/table.txt"
 	echo
+	timing "mock part" "$t_part"
 fi
 
 # ---- sweeps: the mock's plots ------------------------------------------------
@@ -275,6 +324,7 @@ fi
 # so that a drift of the host's load favours neither driver.
 vtd_riommu_logs=() vtd_intel_logs=() countargs=()
 if [ $do_vtd = 1 ]; then
+	t_part=$(date +%s)
 	opts="rounds:$rounds,subs:$subs,batch-ms:$batch_ms"
 	[ -n "${BENCH_VTD_ONLY:-}" ] && opts+=",only:${BENCH_VTD_ONLY//,/+}"
 	BENCH_VTD_QEMU_ARGS=''
@@ -356,6 +406,7 @@ if [ $do_vtd = 1 ]; then
 	echo
 	cat "$out/vtd-table.txt"
 	echo
+	timing "VT-d part" "$t_part"
 fi
 
 # ---- sweeps: VT-d plots, one per unit ------------------------------------------
@@ -368,6 +419,120 @@ if [ $do_vtd = 1 ] && [ "$sweep" = 1 ] && [ "$sweep_pairs" -gt 0 ]; then
 		sweep_docargs+=(--vtd-sweep "$out/sweep-vtd-$st.rst")
 	done
 fi
+# ---- riommu_smmuv3 against arm_smmu_v3.ko -------------------------------------
+# The arm64 kernel (tools/kernel.sh's, cached), the arm64 modules built in
+# a copy of the sources as tools/check-arm64.sh does (the same copy:
+# build/arm64-src, incremental), riommu_smmuv3_bench for arm64, then the
+# timing pairs and the count boots.
+smmu_riommu_logs=() smmu_c_logs=() smmu_count_riommu=() smmu_count_c=()
+if [ $do_smmu = 1 ]; then
+	t_part=$(date +%s)
+	if [ -n "${KDIR_ARM64:-}" ]; then
+		kdir64=$(cd "$KDIR_ARM64" && pwd)
+	else
+		kdir64=$("$here/kernel.sh" arm64) || die "tools/kernel.sh arm64 failed"
+	fi
+	[ -f "$kdir64/arch/arm64/boot/Image" ] || die "no $kdir64/arch/arm64/boot/Image"
+	c_ko=$kdir64/drivers/iommu/arm/arm-smmu-v3/arm_smmu_v3.ko
+	[ -f "$c_ko" ] || die "no $c_ko (ARM_SMMU_V3=m in kernel/arm64.config)"
+	if [ -n "${BENCH_SMMU_MODULE:-}" ]; then
+		smmu_module=$(readlink -f "$BENCH_SMMU_MODULE")
+		[ -f "$smmu_module" ] || die "BENCH_SMMU_MODULE=$BENCH_SMMU_MODULE: no such file"
+		log "bench: using $smmu_module (not building it)"
+	else
+		src64=$outroot/arm64-src
+		mkdir -p "$src64"
+		rsync -a --delete --exclude /build --exclude /.git --exclude target \
+			--exclude '*.o' --exclude '*.ko' --exclude '.*.cmd' --exclude '*.mod' \
+			--exclude '*.mod.c' --exclude /rust/riommu/gen --exclude modules.order \
+			--exclude Module.symvers "$top/" "$src64/"
+		log "bench: building the arm64 modules (in $src64)"
+		make -C "$src64" ARCH=arm64 KDIR="$kdir64" modules >"$out/modules-arm64.log" 2>&1 ||
+			{ tail -n 25 "$out/modules-arm64.log" >&2; die "arm64 make modules failed (log: $out/modules-arm64.log)"; }
+		smmu_module=$src64/riommu_smmuv3.ko
+		[ -f "$smmu_module" ] || die "make modules did not produce $smmu_module"
+	fi
+	make -C "$here/bench" KDIR="$kdir64" KSRC="$KSRC" OUT="$out/bin" smmu >"$out/build-arm64.log" 2>&1 ||
+		{ cat "$out/build-arm64.log" >&2; die "building riommu_smmuv3_bench failed"; }
+	timing "SMMUv3 part: arm64 kernel, modules, program" "$t_part"
+	opts="rounds:$rounds,subs:$subs,batch-ms:$batch_ms"
+	[ -n "${BENCH_SMMU_ONLY:-}" ] && opts+=",only:${BENCH_SMMU_ONLY//,/+}"
+	export BENCH_SMMU_APPEND_RIOMMU="riommu_smmuv3.allow_unsafe_viommu=1 kmemleak=off"
+	export BENCH_SMMU_APPEND_C="kmemleak=off"
+	# smmu_boot riommu|c NAME OPTS [QEMU args]: one boot of riommu_smmuv3_bench
+	smmu_boot() {
+		local drv=$1 name=$2 bopts=$3 qargs=${4:-} args
+		if [ "$drv" = riommu ]; then
+			args=(--module "$smmu_module" --append "$BENCH_SMMU_APPEND_RIOMMU riommu_smmuv3_bench=$bopts,expect:riommu_smmuv3")
+		else
+			args=(--module "$c_ko" --append "$BENCH_SMMU_APPEND_C riommu_smmuv3_bench=$bopts,expect:arm-smmu-v3")
+		fi
+		RIOMMU_QEMU_ARGS="${RIOMMU_QEMU_ARGS:-}${qargs:+ $qargs}" BOOT_KDIR=$kdir64 \
+			boot "$name" riommu_smmuv3_bench --arch arm64 "${args[@]}"
+		cp "$plog" "$out/$name.out"
+	}
+	smmu_load_before=$(loadavg)
+	t_boots=$(date +%s)
+	for ((p = 1; p <= smmu_pairs; p++)); do
+		if ((p % 2)); then order="riommu c"; else order="c riommu"; fi
+		for d in $order; do
+			log "bench: SMMUv3 pair $p/$smmu_pairs, $d (${RIOMMU_ACCEL:-tcg}, $RIOMMU_SMP vCPU): $opts"
+			smmu_boot "$d" "smmu-$d-$p" "$opts"
+			if [ "$d" = riommu ]; then
+				smmu_riommu_logs+=("$out/smmu-$d-$p.out")
+			else
+				smmu_c_logs+=("$out/smmu-$d-$p.out")
+			fi
+		done
+	done
+	BENCH_SMMU_LOAD="$smmu_load_before before the boots, $(loadavg) after"
+	export BENCH_SMMU_LOAD
+	timing "SMMUv3 part: $smmu_pairs timing pair(s)" "$t_boots"
+	# The count boots: each driver BENCH_SMMU_COUNT_RUNS times, the counts
+	# must agree.  QEMU's trace events (hw/arm/trace-events,
+	# hw/pci/trace-events): each command the SMMU consumes, its register
+	# reads and writes, and the PCI config reads that mark the windows; one
+	# -trace option per event (a repeated enable= in one keeps only the
+	# last).
+	t_boots=$(date +%s)
+	count_events="smmuv3_cmdq_opcode smmuv3_read_mmio smmuv3_write_mmio pci_cfg_read"
+	export BENCH_SMMU_COUNT_EVENTS=$count_events BENCH_SMMU_COUNT_OPS=$smmu_count
+	export BENCH_SMMU_COUNT_RUNS=$smmu_count_runs
+	if [ "$smmu_count" != 0 ]; then
+		copts="count:$smmu_count"
+		[ -n "${BENCH_SMMU_ONLY:-}" ] && copts+=",only:${BENCH_SMMU_ONLY//,/+}"
+		for ((k = 1; k <= smmu_count_runs; k++)); do
+			for d in riommu c; do
+				name=smmu-count-$d-$k
+				log "bench: SMMUv3 count boot $k/$smmu_count_runs, $d: $copts"
+				trace=$out/$name.trace targs=''
+				for e in $count_events; do targs+=" -trace enable=$e"; done
+				smmu_boot "$d" "$name" "$copts" "$targs -trace file=$trace"
+				grep -q '^COUNTED ' "$out/$name.out" ||
+					die "$name: riommu_smmuv3_bench --count did not finish ($out/$name.out)"
+				# Pairs the windows now, so that a broken trace fails here.
+				python3 "$here/bench/qtrace.py" "$out/$name.out" "$trace" >"$out/$name.counts" ||
+					die "$name: qtrace.py could not pair the windows"
+				if [ "$d" = riommu ]; then
+					smmu_count_riommu+=("$out/$name")
+				else
+					smmu_count_c+=("$out/$name")
+				fi
+			done
+		done
+	fi
+	timing "SMMUv3 part: count boots" "$t_boots"
+	smmu_countargs=()
+	[ ${#smmu_count_riommu[@]} = 0 ] ||
+		smmu_countargs=(--count-riommu "${smmu_count_riommu[@]}" --count-c "${smmu_count_c[@]}")
+	python3 "$here/bench/perfdoc.py" smmu-table --riommu "${smmu_riommu_logs[@]}" \
+		--c "${smmu_c_logs[@]}" ${smmu_countargs[@]+"${smmu_countargs[@]}"} >"$out/smmu-table.txt"
+	echo
+	cat "$out/smmu-table.txt"
+	echo
+	timing "SMMUv3 part (all)" "$t_part"
+fi
+[ ! -f "$out/timings.txt" ] || { log "bench: timings"; cat "$out/timings.txt" >&2; }
 
 # ---- Documentation/performance.rst -----------------------------------------
 # A part updates its section only when it ran complete, on the modules of
@@ -379,6 +544,11 @@ fi
 if [ $do_vtd = 1 ] && [ -z "${BENCH_VTD_ONLY:-}" ] && [ -z "${BENCH_VTD_MODULE:-}" ]; then
 	docargs+=(--vtd-riommu "${vtd_riommu_logs[@]}" --vtd-intel "${vtd_intel_logs[@]}" "${countargs[@]}")
 fi
+if [ $do_smmu = 1 ] && [ -z "${BENCH_SMMU_ONLY:-}" ] && [ -z "${BENCH_SMMU_MODULE:-}" ]; then
+	docargs+=(--smmu-riommu "${smmu_riommu_logs[@]}" --smmu-c "${smmu_c_logs[@]}")
+	[ ${#smmu_count_riommu[@]} = 0 ] ||
+		docargs+=(--smmu-count-riommu "${smmu_count_riommu[@]}" --smmu-count-c "${smmu_count_c[@]}")
+fi
 if [ "${BENCH_DOC:-1}" = 0 ] || [ ${#docargs[@]} = 0 ]; then
 	log "bench: Documentation/performance.rst left alone (BENCH_DOC=0, BENCH_ONLY, BENCH_MODULE," \
 		"BENCH_VTD_ONLY or BENCH_VTD_MODULE)"
@@ -386,12 +556,13 @@ if [ "${BENCH_DOC:-1}" = 0 ] || [ ${#docargs[@]} = 0 ]; then
 	exit 0
 fi
 [ "$rounds" -ge 5 ] || die "BENCH_ROUNDS=$rounds: the document needs at least 5 rounds"
-export BENCH_KERNEL BENCH_QEMU BENCH_CPU BENCH_DATE BENCH_SMP BENCH_ACCEL BENCH_LINE BENCH_LOAD
+export BENCH_KERNEL BENCH_QEMU BENCH_QEMU_ARM64 BENCH_CPU BENCH_DATE BENCH_SMP BENCH_ACCEL BENCH_LINE BENCH_LOAD
 if [ $do_mock = 1 ]; then
 	BENCH_KERNEL=$(sed -n 's/^INFO kernel //p' "$mock_plog" | head -n 1)
 	BENCH_LINE=$(grep -m1 '^# riommu_bench:' "$mock_plog" | sed 's/^# riommu_bench: //')
 fi
 BENCH_QEMU=$(qemu-system-x86_64 --version | head -n 1)
+BENCH_QEMU_ARM64=$(qemu-system-aarch64 --version | head -n 1)
 BENCH_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
 BENCH_SMP=$RIOMMU_SMP
 BENCH_ACCEL=${RIOMMU_ACCEL:-tcg}

@@ -14,11 +14,14 @@
 #      insmod, and the nested test again), then 1000 insmod/rmmod cycles of
 #      riommu_mock (modcycle-riommu_mock.sh.arm64) and of riommu_smmuv3
 #      (modcycle-riommu_smmuv3.sh; tools/testing/selftests/riommu/
-#      riommu_modcycle.sh);
+#      riommu_modcycle.sh); riommu_smmuv3_bench_smoke (make bench's SMMUv3
+#      program, each measure once with edu DMA checked before and after,
+#      so that it cannot rot) runs after the VMM client;
 #   2. Linux's arm_smmu_v3.ko bound to the SMMU instead: the SMMUv3
 #      program, reported as riommu_smmuv3_nested.c-driver, and the VMM
-#      client, as vmm-client.c-driver (the C driver refuses the vIOMMU in
-#      QEMU, which both check and report as skips).
+#      client, as vmm-client.c-driver, and the benchmark's smoke run, as
+#      riommu_smmuv3_bench_smoke.c-driver (the C driver refuses the vIOMMU
+#      in QEMU, which all three check and report as skips).
 #
 # In the first boot the VMM client (tools/vmm-client, a static Rust binary
 # built with the rust-vmm/Cloud Hypervisor crates of its Cargo.lock) runs
@@ -63,7 +66,8 @@ done
 out=${out:-${RIOMMU_OUT:-$top/build}/arm64}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-rm -rf "$out/vm-riommu" "$out/vm-cdriver" "$out/selftests" "$out/selftests-riommu" "$out/modcycle"
+rm -rf "$out/vm-riommu" "$out/vm-cdriver" "$out/selftests" "$out/selftests-riommu" "$out/modcycle" \
+	"$out/bench"
 results=${results_arg:-$out/results.tsv}
 [ -n "$results_arg" ] || : >"$results"
 # tap, record, step: tools/lib.sh.
@@ -117,6 +121,14 @@ if ! step "build riommu_smmuv3 selftests" "$out/selftests.log" \
 fi
 # The C driver's run gets its own program name, so its rows stay apart.
 cp "$st/riommu_smmuv3_nested" "$st/riommu_smmuv3_nested.c-driver"
+# make bench's SMMUv3 program, in its smoke build (tools/bench/Makefile).
+smoke=() smoke_c=()
+sb=$out/bench
+if step "build riommu_smmuv3_bench_smoke" "$out/bench-smoke.log" \
+	make -C "$top/tools/bench" KDIR="$kdir" KSRC="$ksrc" OUT="$sb" smmu-smoke; then
+	cp "$sb/riommu_smmuv3_bench_smoke" "$sb/riommu_smmuv3_bench_smoke.c-driver"
+	smoke=("$sb/riommu_smmuv3_bench_smoke") smoke_c=("$sb/riommu_smmuv3_bench_smoke.c-driver")
+fi
 # Our selftests, built for arm64, renamed NAME.arm64 (the x86_64 rows keep
 # the plain names).
 ours=()
@@ -180,9 +192,10 @@ rc=0
 # checks the refusal without it.
 VM_APPEND=riommu_smmuv3.allow_unsafe_viommu=1 \
 	vm riommu "${mods[*]}" ${ours[@]+"${ours[@]}"} "$st/riommu_smmuv3_nested" \
-	${vmmc[@]+"${vmmc[@]}"} "$st/riommu_smmuv3_reload.sh" ${cycles[@]+"${cycles[@]}"} || rc=1
+	${vmmc[@]+"${vmmc[@]}"} ${smoke[@]+"${smoke[@]}"} "$st/riommu_smmuv3_reload.sh" ${cycles[@]+"${cycles[@]}"} || rc=1
 if [ -f "$c_ko" ]; then
-	vm cdriver "$c_ko" "$st/riommu_smmuv3_nested.c-driver" ${vmmc_c[@]+"${vmmc_c[@]}"} || rc=1
+	vm cdriver "$c_ko" "$st/riommu_smmuv3_nested.c-driver" ${vmmc_c[@]+"${vmmc_c[@]}"} \
+		${smoke_c[@]+"${smoke_c[@]}"} || rc=1
 else
 	record "arm64 C driver run" 1 "no $c_ko (ARM_SMMU_V3=m in kernel/arm64.config)"
 	rc=1

@@ -11,11 +11,20 @@
       RUN.out (the program's output) and RUN.trace (QEMU's trace); prints
       the hardware work per op (tools/bench/qtrace.py) and whether the
       runs of a driver on a unit agree.
+  perfdoc.py smmu-table --riommu LOG... --c LOG...
+                        [--count-riommu RUN... --count-c RUN...]
+      Print the SMMUv3 tables (riommu_smmuv3 against arm_smmu_v3.ko): times
+      from riommu_smmuv3_bench's timing boots, and the hardware work per op
+      from its count boots (RUN.out and RUN.trace, as for vtd-table),
+      which must agree boot to boot.
   perfdoc.py doc DOC [--mock RESULTS] [--vtd-riommu LOG... --vtd-intel LOG...
                       [--count-riommu RUN... --count-intel RUN...]]
+                 [--smmu-riommu LOG... --smmu-c LOG...
+                  [--smmu-count-riommu RUN... --smmu-count-c RUN...]]
       Rewrite DOC.  --mock: the RESULT lines of riommu_bench (the mock
       section); --vtd-*: the outputs of riommu_vtd_bench (the VT-d section),
-      --count-*: as above.
+      --count-*: as above; --smmu-*: riommu_smmuv3_bench's (the SMMUv3
+      section).
       A section not given is kept as DOC has it (between its BEGIN/END
       RESULTS markers), as is the hand-written analysis between
       ".. BEGIN ANALYSIS" and ".. END ANALYSIS".
@@ -27,7 +36,9 @@ The run's details come from the environment: BENCH_DATE, BENCH_QEMU,
 BENCH_CPU, BENCH_ACCEL, BENCH_SMP; for the mock section BENCH_KERNEL,
 BENCH_LINE, BENCH_LOAD; for the VT-d one BENCH_VTD_LOAD,
 BENCH_VTD_QEMU_ARGS, BENCH_VTD_APPEND_RIOMMU and BENCH_VTD_APPEND_INTEL
-(the two boots' extra kernel command line).
+(the two boots' extra kernel command line); for the SMMUv3 one
+BENCH_SMMU_LOAD, BENCH_SMMU_APPEND_RIOMMU, BENCH_SMMU_APPEND_C,
+BENCH_SMMU_COUNT_OPS and BENCH_SMMU_COUNT_EVENTS.
 """
 
 import argparse
@@ -78,8 +89,8 @@ def vtd_parse(path):
         if ln.startswith("INFO "):
             _, k, *v = ln.split(" ", 2)
             info[k] = v[0] if v else ""
-        elif ln.startswith("# riommu_vtd_bench:") and not line:
-            line = ln[len("# riommu_vtd_bench: "):]
+        elif re.match(r"# riommu_\w+_bench: ", ln) and not line:
+            line = ln.split(": ", 1)[1]
         elif ln.startswith("VALUES ") and ln.split()[1] in rows:
             rows[ln.split()[1]]["values"] = [float(x) for x in ln.split()[2:]]
         elif ln.startswith("RESULT ") or ln.startswith("NA "):
@@ -335,6 +346,114 @@ def cmd_count_table(riommu, intel, keys):
 
 
 # --------------------------------------------------------------------------
+# riommu_smmuv3_bench output: times, and the work QEMU counted
+
+
+def ratio_text(r, c, doc):
+    """Rust/C of two counts: bold (or *) above 1.0; "C: 0" when only Rust
+    has some."""
+    if c == 0:
+        return "=" if r == 0 else ("**C: 0**" if doc else "C: 0 *")
+    x = r / c
+    t = f"{x:.2f}"
+    if round(x, 2) > 1.0:
+        t = f"**{t}**" if doc else t + " *"
+    return t
+
+
+# The SMMUv3 counters shown, after the commands by type (cmd:*, with
+# CMD_SYNC, the completion waits, among them): all commands, the register
+# accesses.
+SMMU_COUNTERS = (("cmds", "commands (all types)"), ("mmio_w", "register writes"),
+                 ("mmio_r", "register reads"))
+
+
+def smmu_count_rows(riommu, c, keys, doc):
+    """Rows (key, counter label, C, Rust, Rust/C) per measure and counter,
+    from count_combine()'s results; counters zero for both drivers left
+    out, a measure n/a for a driver shown n/a (and the other's totals
+    shown even when zero)."""
+    (rw, rna), (cw, cna) = riommu[:2], c[:2]
+    for w in (rw, cw):
+        for x in w.values():
+            x["cmds"] = sum(v for k, v in x.items() if k.startswith("cmd:"))
+    allk = [k for k in keys if k in rw or k in cw or k in rna or k in cna]
+    allk += [k for k in list(rw) + list(cw) if k not in allk]
+    rows = []
+    for k in allk:
+        r, cc = rw.get(k), cw.get(k)
+        if r is None or cc is None:
+            rows.append((k, "(all)", cna.get(k, "-") if cc is None else "counted",
+                         rna.get(k, "-") if r is None else "counted", "n/a"))
+            if r is None and cc is None:
+                continue
+        cmds = sorted({x for d in (r or {}, cc or {}) for x in d if x.startswith("cmd:")})
+        for counter, label in [(x, x[4:]) for x in cmds] + list(SMMU_COUNTERS):
+            rv = None if r is None else r.get(counter, 0)
+            cv = None if cc is None else cc.get(counter, 0)
+            one = rv is None or cv is None
+            if not rv and not cv and not (one and counter in dict(SMMU_COUNTERS)):
+                continue
+            rt = "n/a" if rv is None or cv is None else ratio_text(rv, cv, doc)
+            rows.append((k, label, "-" if cv is None else qtrace.fmt_count(cv),
+                         "-" if rv is None else qtrace.fmt_count(rv), rt))
+    return rows
+
+
+def smmu_count_agree(riommu, c):
+    lines = []
+    for name, d in (("arm_smmu_v3", c), ("riommu_smmuv3", riommu)):
+        n = sum(d[2].values())
+        lines.append(f"{name}: {n} count boot(s); "
+                     + ("identical counts boot to boot" if not d[3] and n > 1
+                        else "a single boot: not cross-checked" if not d[3]
+                        else f"{len(d[3])} difference(s)"))
+    return lines + [f"differs: {x}" for x in riommu[3] + c[3]]
+
+
+def smmu_all(riommu_logs, c_logs, riommu_counts, c_counts, doc):
+    riommu, c = vtd_combine(riommu_logs), vtd_combine(c_logs)
+    rows = vtd_rows(riommu, c, doc)
+    crows, cnotes = [], []
+    if riommu_counts and c_counts:
+        rc = count_combine(riommu_counts, "riommu_smmuv3")
+        cc = count_combine(c_counts, "arm_smmu_v3")
+        crows = smmu_count_rows(rc, cc, riommu["order"], doc)
+        cnotes = smmu_count_agree(rc, cc)
+    else:
+        cnotes = ["hardware work not counted (no count boots: BENCH_SMMU_COUNT=0)"]
+    notes = [n.replace("intel-iommu:", "arm_smmu_v3:").replace("riommu_vtd:", "riommu_smmuv3:")
+             for n in vtd_notes(riommu, c)]
+    return riommu, c, rows, crows, notes, cnotes
+
+
+def print_table(head, rows):
+    w = [max(len(x[i]) for x in [head] + rows) for i in range(len(head))]
+    for x in [head, tuple("-" * n for n in w)] + rows:
+        print(" | ".join(f"{c:<{w[i]}}" for i, c in enumerate(x)).rstrip())
+
+
+def cmd_smmu_table(riommu_logs, c_logs, riommu_counts, c_counts):
+    riommu, c, rows, crows, notes, cnotes = smmu_all(riommu_logs, c_logs, riommu_counts,
+                                                      c_counts, doc=False)
+    print_table(("SMMUv3 measure (median per op, min-max)", "arm_smmu_v3 (C)",
+                 "riommu_smmuv3 (Rust)", "Rust/C", "per pair"),
+                [(r[0], r[2], r[3], r[4], r[5]) for r in rows])
+    for n in notes:
+        print(f"n/a or unattached: {n}")
+    print(f"\n{riommu['boots']} boot(s) per driver, alternated; median and min-max over all "
+          "their rounds;\nper pair: the ratio of each pair of boots.  * Rust/C above 1.0.")
+    print()
+    if crows:
+        print_table(("measure", "work per op (QEMU trace)", "arm_smmu_v3", "riommu_smmuv3",
+                     "Rust/C"), crows)
+    for n in cnotes:
+        print(n)
+    print("* Rust above C.  Per op: the events in a window of N ops divided by N "
+          "(after one warm-up op).")
+
+
+# --------------------------------------------------------------------------
 # The document
 
 
@@ -456,6 +575,52 @@ Last run
     return text
 
 
+def smmu_section(riommu_logs, c_logs, riommu_counts, c_counts):
+    riommu, c, rows, crows, notes, cnotes = smmu_all(riommu_logs, c_logs, riommu_counts,
+                                                      c_counts, doc=True)
+    rc_runs = count_combine(riommu_counts, "riommu_smmuv3")[2] if riommu_counts else {}
+    table = list_table([36, 22, 22, 7, 13], ["Measure (per operation)",
+                                             "arm_smmu_v3 (C): median (min–max)",
+                                             "riommu_smmuv3: median (min–max)", "Rust/C",
+                                             "Rust/C per boot pair"],
+                       [[f"{label} (``{key}``)", cc, r, rt, pr]
+                        for label, key, cc, r, rt, pr in rows])
+    params = riommu["info"].get("params", "none")
+    text = f"""\
+Last run
+--------
+
+* Date: {env['BENCH_DATE']}
+* Guest kernel (``uname -r``): {riommu['info'].get('kernel', '?')}
+* QEMU: {env['BENCH_QEMU_ARM64']} (accelerator {env['BENCH_ACCEL']}, {env['BENCH_SMP']} vCPU),
+  ``-machine virt,iommu=smmuv3 -global arm-smmuv3.stage=nested
+  -device edu,dma_mask=0xffffffffffffffff``
+* SMMU (``IOMMU_GET_HW_INFO``): {c['info'].get('hw', '?')}
+* Boots: {riommu['boots']} per driver, alternated (riommu_smmuv3,
+  arm_smmu_v3, arm_smmu_v3, riommu_smmuv3, ...)
+* riommu_smmuv3's boots: ``{env['BENCH_SMMU_APPEND_RIOMMU']}``; its
+  parameters (sysfs): {'``' + params + '``' if params != 'none' else 'none readable'}
+* arm_smmu_v3's boots: ``{env['BENCH_SMMU_APPEND_C']}``
+* Host CPU: {env['BENCH_CPU']}; load average (1, 5, 15 min):
+  {env['BENCH_SMMU_LOAD']}
+* Program: {riommu['line']}
+
+""" + "\n".join(table) + "\n\n"
+    if notes:
+        text += "n/a, unattached:\n\n" + "".join(f"* {n}\n" for n in notes) + "\n"
+    if crows:
+        ctable = list_table([30, 22, 14, 14, 10], ["Measure", "Work per operation",
+                                                   "arm_smmu_v3", "riommu_smmuv3", "Rust/C"],
+                            [[f"``{k}``", n, cv, rv, rt] for k, n, cv, rv, rt in crows])
+        text += (f"Hardware work per operation, counted by QEMU (count boots: a warm-up "
+                 f"operation, then a window of {env.get('BENCH_SMMU_COUNT_OPS', '?')} "
+                 f"operations; trace events ``{env.get('BENCH_SMMU_COUNT_EVENTS', '?')}``; "
+                 f"{sum(rc_runs.values())} boots per driver):\n\n" + "\n".join(ctable) + "\n\n")
+    for n in cnotes:
+        text += f"* {n}\n"
+    return text + "\n"
+
+
 NOT_RUN = "Not run yet: ``make bench`` fills this in.\n\n"
 
 
@@ -464,7 +629,7 @@ def sweep_text(paths):
     return "".join(open(p).read().rstrip("\n") + "\n\n" for p in paths or [])
 
 
-def cmd_doc(doc, mock, vtd, mock_sweep=None, vtd_sweep=None):
+def cmd_doc(doc, mock, vtd, smmu=None, mock_sweep=None, vtd_sweep=None):
     old = open(doc).read() if os.path.exists(doc) else ""
     analysis = (".. BEGIN ANALYSIS\n\n(No analysis yet: write it here; ``make bench`` keeps "
                 "what is between these markers.)\n\n.. END ANALYSIS\n")
@@ -475,6 +640,7 @@ def cmd_doc(doc, mock, vtd, mock_sweep=None, vtd_sweep=None):
             analysis += "\n"
     mock_text = mock_section(mock) if mock else (kept(old, "MOCK") or legacy_mock(old) or NOT_RUN)
     vtd_text = vtd_section(*vtd) if vtd and vtd[0] else (kept(old, "VTD") or NOT_RUN)
+    smmu_text = smmu_section(*smmu) if smmu and smmu[0] else (kept(old, "SMMU") or NOT_RUN)
     if mock:
         mock_text += sweep_text([mock_sweep] if mock_sweep else [])
     if vtd and vtd[0]:
@@ -492,17 +658,22 @@ def cmd_doc(doc, mock, vtd, mock_sweep=None, vtd_sweep=None):
 Performance: the riommu drivers against C drivers
 =================================================
 
-``make bench`` compares two pairs of drivers doing the same iommufd work
+``make bench`` compares three pairs of drivers doing the same iommufd work
 in QEMU:
 
 * riommu_mock against the kernel's C selftest mock, in one boot;
 * riommu_vtd against the kernel's intel-iommu driver on QEMU's emulated
   VT-d units (a first-stage and a second-stage one), in alternated boots
   of the same QEMU configuration (one driver each: both cannot own the one
-  unit in a boot).
+  unit in a boot);
+* riommu_smmuv3 against the kernel's arm_smmu_v3 driver on QEMU virt's
+  emulated SMMUv3 (an arm64 guest), in alternated boots likewise, with the
+  commands and register accesses each driver asks of the SMMU counted by
+  QEMU.
 
 ``BENCH_VTD=0 make bench`` leaves the VT-d part out, ``BENCH_VTD=only``
-runs only it (see ``tools/bench.sh`` for the other settings).
+runs only it; ``BENCH_SMMU`` does the same for the SMMUv3 part (see
+``tools/bench.sh`` for the other settings).
 
 .. note::
 
@@ -674,6 +845,70 @@ Method
   host's load cannot change a count; what the driver does on a timer (not
   per operation) can, by landing in a window or not.
 
+riommu_smmuv3 against arm_smmu_v3 (SMMUv3)
+==========================================
+
+``make bench`` boots the arm64 test kernel on QEMU virt with its emulated
+SMMUv3 (nested stages) and ``edu`` (as ``tools/check-arm64.sh``), once
+with ``riommu_smmuv3.ko`` and once with the kernel's ``arm_smmu_v3.ko``
+(one driver per boot, as for VT-d), ``BENCH_SMMU_PAIRS`` alternated pairs
+(3 by default), and runs ``tools/bench/riommu_smmuv3_bench`` in each:
+``edu`` bound to ``vfio-pci`` and attached through iommufd, as for VT-d.
+Both drivers' paging HWPTs use stage-1 tables.  riommu_smmuv3 is loaded
+with ``allow_unsafe_viommu=1`` (QEMU's SMMU has neither CANWBS nor
+S2FWB), so that its vIOMMU can be measured; the kernel's driver refuses a
+vIOMMU there, so the two vIOMMU measures have no ratio.
+
+Then *count boots*, ``BENCH_SMMU_COUNT_RUNS`` per driver (2 by default),
+run the program with ``count:N``: per
+measure a warm-up operation, then a window of N operations marked by two
+reads of ``edu``'s PCI configuration space, while QEMU traces the
+commands the SMMU consumes (``smmuv3_cmdq_opcode``), its register
+accesses (``smmuv3_read_mmio``, ``smmuv3_write_mmio``) and the markers
+(``pci_cfg_read``).  ``tools/bench/qtrace.py`` counts each window's events
+and divides by N.  Under TCG these counts are exact and do not depend on
+the host's load (on real hardware the commands, and the waits for their
+completion, ``CMD_SYNC``, are much of what an IOMMU operation costs).  The
+boots of a driver must count the same; the text under the counts says
+whether they did.
+
+.. BEGIN SMMU RESULTS
+
+{smmu_text}.. END SMMU RESULTS
+
+Method
+------
+
+* **Timing** as for VT-d (the best of several batches per round, the
+  median and spread over the rounds of all of a driver's boots).
+* **IOAS_MAP + UNMAP, 1 MiB** (``smmu_map_1m``) and **4K x 256 in 256
+  calls** (``smmu_map_4k_x256``): as ``vtd_map_1m`` and
+  ``vtd_map_4k_x256`` (physically discontiguous 4 KiB pages, IOVA 1 GiB).
+* **IOAS_MAP + UNMAP, 2M x 8** (``smmu_map_2m_x8``): 8 ``IOMMU_IOAS_MAP``
+  calls of 2 MiB at 2 MiB-aligned IOVAs (from 2 GiB), each backed by one
+  ``MAP_HUGETLB`` page (``tools/vm.sh`` reserves 2 MiB pages in the
+  guest), then 8 ``IOMMU_IOAS_UNMAP`` calls; the program checks in
+  ``/proc/self/pagemap`` that each page is physically contiguous and
+  2 MiB-aligned (so a driver can map it with one block entry), else the
+  measure is *n/a*.
+* **Replace** (``smmu_replace``): as ``vtd_replace``.  Both drivers' paging
+  domains are stage 1, so the driver rewrites ``edu``'s context descriptor
+  (``CMD_CFGI_CD``; the STE, which points at the CD table, stays as it is)
+  and whatever invalidation it does for the old domain.
+* **Nested HWPT alloc + destroy** (``smmu_nested_alloc``, riommu_smmuv3
+  only): ``IOMMU_HWPT_ALLOC`` of a nested HWPT from a user STE (stage-1
+  translation, a CD table in the IOAS) on a vIOMMU
+  (``IOMMU_VIOMMU_TYPE_ARM_SMMUV3`` over a ``NEST_PARENT`` HWPT, with a
+  vDEVICE for ``edu``), then ``IOMMU_DESTROY``.
+* **vIOMMU invalidate** (``smmu_viommu_inval``, riommu_smmuv3 only): one
+  ``IOMMU_HWPT_INVALIDATE`` on the vIOMMU with one
+  ``IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3`` entry, a ``CMD_TLBI_NH_VA``
+  of one leaf page of the guest's ASID, with ``edu`` attached to a nested
+  HWPT of that ASID (``edu`` DMAs through both stages before and after).
+* Before and after the measures ``edu`` DMAs through the map HWPT (4 KiB
+  pages and 2 MiB pages) and a replace HWPT, and the data must land where
+  the IOVAs say.
+
 Analysis
 ========
 
@@ -698,7 +933,21 @@ def main(argv):
     d.add_argument("--count-intel", nargs="+", default=[])
     d.add_argument("--mock-sweep")
     d.add_argument("--vtd-sweep", action="append", default=[])
+    d.add_argument("--smmu-riommu", nargs="+", default=[])
+    d.add_argument("--smmu-c", nargs="+", default=[])
+    d.add_argument("--smmu-count-riommu", nargs="+", default=[])
+    d.add_argument("--smmu-count-c", nargs="+", default=[])
+    s = sub.add_parser("smmu-table")
+    s.add_argument("--riommu", nargs="+", required=True)
+    s.add_argument("--c", nargs="+", required=True)
+    s.add_argument("--count-riommu", nargs="+", default=[])
+    s.add_argument("--count-c", nargs="+", default=[])
     a = ap.parse_args(argv[1:])
+    if a.cmd == "smmu-table":
+        if bool(a.count_riommu) != bool(a.count_c):
+            ap.error("--count-riommu and --count-c go together")
+        cmd_smmu_table(a.riommu, a.c, a.count_riommu, a.count_c)
+        return 0
     if bool(a.count_riommu) != bool(a.count_intel):
         ap.error("--count-riommu and --count-intel go together")
     if a.cmd == "vtd-table":
@@ -706,7 +955,12 @@ def main(argv):
     else:
         if bool(a.vtd_riommu) != bool(a.vtd_intel):
             ap.error("--vtd-riommu and --vtd-intel go together")
+        if bool(a.smmu_riommu) != bool(a.smmu_c):
+            ap.error("--smmu-riommu and --smmu-c go together")
+        if bool(a.smmu_count_riommu) != bool(a.smmu_count_c):
+            ap.error("--smmu-count-riommu and --smmu-count-c go together")
         cmd_doc(a.doc, a.mock, (a.vtd_riommu, a.vtd_intel, a.count_riommu, a.count_intel),
+                (a.smmu_riommu, a.smmu_c, a.smmu_count_riommu, a.smmu_count_c),
                 a.mock_sweep, a.vtd_sweep)
     return 0
 
