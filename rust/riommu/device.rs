@@ -5,7 +5,6 @@
 //! and its IOMMU instance), and the values `probe_device`, `hw_info` and
 //! `get_resv_regions` give the core.
 
-use crate::riommu::bindings as rb;
 use crate::riommu::{
     driver::{Driver, DriverStatics},
     iopf::IopfDev,
@@ -251,7 +250,7 @@ impl<'a, D: DriverStatics> IommuDevice<'a, D> {
         // SAFETY: set to a `KBox<DevPriv<D>>` by the probe glue and freed
         // only by the release glue, after the last callback (type
         // invariant).
-        unsafe { &*rb::riommu_shim_dev_iommu_priv_get(self.as_raw()).cast::<DevPriv<D>>() }
+        unsafe { &*dev_iommu_priv(self.as_raw()).cast::<DevPriv<D>>() }
     }
 
     /// The driver's private data of the device.
@@ -275,4 +274,24 @@ impl<'a, D: DriverStatics> IommuDevice<'a, D> {
     pub fn instance(&self) -> Arc<Instance<D>> {
         self.private().inst.clone()
     }
+}
+
+/// `dev_iommu_priv_get()` (a static inline of include/linux/iommu.h, read
+/// here as it reads it: `dev->iommu ? dev->iommu->priv : NULL`), inline
+/// rather than through a C shim call on every callback that names a device.
+///
+/// # Safety
+///
+/// `dev` must point to a live `struct device` whose `iommu` field, if set,
+/// is not freed during the call: the iommu core frees `dev->iommu` only in
+/// `dev_iommu_free()` (drivers/iommu/iommu.c), after the driver's
+/// `release_device`, the last callback that names the device.
+pub(in crate::riommu) unsafe fn dev_iommu_priv(dev: *mut bindings::device) -> *mut ffi::c_void {
+    // SAFETY: `dev` is live (caller).
+    let iommu = unsafe { (*dev).iommu };
+    if iommu.is_null() {
+        return ptr::null_mut();
+    }
+    // SAFETY: a non-null `dev->iommu` is live for the call (caller).
+    unsafe { (*iommu).priv_ }
 }

@@ -18,12 +18,6 @@
 /* The shim and the generated bindings use iommufd's driver exports. */
 MODULE_IMPORT_NS("IOMMUFD");
 
-/* dev_iommu_priv_get() is a static inline in iommu.h. */
-void *riommu_shim_dev_iommu_priv_get(struct device *dev)
-{
-	return dev_iommu_priv_get(dev);
-}
-
 /*
  * Whether iommufd has made @domain a HWPT's: it sets the cookie (public
  * fields of struct iommu_domain) once the allocation returned, after the

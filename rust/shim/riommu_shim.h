@@ -12,7 +12,6 @@ struct device;
 struct iommu_domain;
 struct iommu_dirty_bitmap;
 
-void *riommu_shim_dev_iommu_priv_get(struct device *dev);
 bool riommu_shim_domain_published(struct iommu_domain *domain);
 void riommu_shim_dirty_record(struct iommu_dirty_bitmap *dirty,
 			      unsigned long iova, unsigned long length);

@@ -3,16 +3,15 @@
 //! The `struct iommu_ops` callbacks of a driver (see [`super`]).
 
 use crate::riommu::{
-    bindings as rb,
-    domain::{NewDomain, PagingDomain, Parent, ParentDomain},
-    flags::AllocFlags,
-    userdata::UserData,
-};
-use crate::riommu::{
-    device::{Cap, DevPriv, IommuDevice, ProbingDevice, ResvRegions},
+    device::{dev_iommu_priv, Cap, DevPriv, IommuDevice, ProbingDevice, ResvRegions},
     driver::DriverStatics,
     iopf::IopfDev,
     registration::publish,
+};
+use crate::riommu::{
+    domain::{NewDomain, PagingDomain, Parent, ParentDomain},
+    flags::AllocFlags,
+    userdata::UserData,
 };
 use core::marker::PhantomData;
 use kernel::{bindings, device::Device, error::from_result, ffi, prelude::*};
@@ -246,7 +245,7 @@ pub(in crate::riommu) unsafe extern "C" fn release_device<D: DriverStatics>(
     // called under the probe lock, which release does not hold — lockdep
     // warns otherwise.)
     unsafe {
-        let p = rb::riommu_shim_dev_iommu_priv_get(dev).cast::<DevPriv<D>>();
+        let p = dev_iommu_priv(dev).cast::<DevPriv<D>>();
         drop(KBox::from_raw(p));
     }
 }
