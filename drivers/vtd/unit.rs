@@ -1175,16 +1175,21 @@ impl Unit {
                 }
             }
         }
-        let (td_extra, su_extra): (&[Descriptor], &[Descriptor]) = if pt(old) {
-            (&alias_cc, &[])
-        } else {
-            (&[], &alias_cc)
-        };
         // Only under caching mode may the unit cache the entry while it is
         // not present: then it is invalidated before and after P is set;
         // without, 7.3 `pasid_flush_caches()` only flushes the write
-        // buffer (a no-op without CAP.RWBF).
+        // buffer (a no-op without CAP.RWBF).  Entering pass-through then
+        // needs no context-cache invalidation either: QEMU takes its fast
+        // path at the first pass-through translation, by the requester id
+        // the DMA carries.  Leaving it does (the teardown's).
         let caching_mode = self.cap.cm() != 0;
+        let (td_extra, su_extra): (&[Descriptor], &[Descriptor]) = if pt(old) {
+            (&alias_cc, &[])
+        } else if caching_mode {
+            (&[], &alias_cc)
+        } else {
+            (&[], &[])
+        };
         let setup = if caching_mode {
             Some(pasid_entry_changed(owner, None, state, drain)?)
         } else {

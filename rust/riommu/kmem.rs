@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The allocator of the API's own objects (domains, vIOMMUs): `kmalloc()`
+//! The allocator of the domains the API allocates: `kmalloc()`
 //! and `kfree()`, as the C drivers allocate theirs.
 //!
 //! [`Kmalloc`] reaches the slab allocator only through `krealloc()`, which

@@ -23,7 +23,11 @@
 //!    re-decides whether a device bypasses translation (its pass-through
 //!    "fast path", taken at the first pass-through translation) only on a
 //!    context-cache invalidation; without it a device leaving the identity
-//!    domain would keep bypassing translation.
+//!    domain would keep bypassing translation.  (Entering pass-through
+//!    needs none: QEMU takes the fast path at the first pass-through
+//!    translation.  A driver issues the invalidations of a new entry's
+//!    setup, `pasid_entry_changed(owner, None, new, ..)`, only under
+//!    caching mode: `super::update::plan`.)
 
 use super::super::errno::Errno;
 use super::nested::S1Invalidation;
