@@ -50,6 +50,7 @@ fmt-check:
 host-test:
 	cd $(TOP)/rust/riommu_core && cargo test
 	cd $(TOP)/tools/vmm-client && cargo test --locked
+	python3 -m unittest discover -s $(TOP)/tools/bench -p 'test_*.py'
 
 setup:
 	$(TOP)/tools/setup.sh

@@ -178,6 +178,10 @@ rc=0
 (cd "$top/tools/vmm-client" && CARGO_TARGET_DIR=$RIOMMU_CACHE/vmm-client/target \
 	cargo test --locked) >"$out/cargo-test-vmm-client.log" 2>&1 || rc=$?
 tap cargo "$out/cargo-test-vmm-client.log" --name "cargo test (vmm-client)" --rc $rc --results "$results"
+# make bench's trace parser (tools/bench/qtrace.py: windows, counters,
+# the VT-d queue's untraced descriptors), on synthetic traces.
+step "bench tools unittest (qtrace)" "$out/bench-unittest.log" \
+	python3 -m unittest discover -s "$top/tools/bench" -p 'test_*.py' || true
 
 # >>> LINT HOOK (the lead fills this in) >>>
 # Lint checks, each recorded as one pass/fail result.  As the Makefile
