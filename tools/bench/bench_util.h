@@ -327,6 +327,43 @@ static inline int parse_opts(int argc, char **argv, const char *name, set_opt_fn
 }
 
 /* ------------------------------------------------------------------------ */
+/* Sweeps (riommu_bench, riommu_vtd_bench): how cost grows with size        */
+
+struct sweep_opts {
+	bool on;		/* sweep:0|1 */
+	int rounds;		/* sweep-rounds */
+	int subs;		/* sweep-subs: batches per round (and backend) */
+	double batch_ms;	/* sweep-ms: minimum length of one batch */
+};
+
+#define SWEEP_OPTS_DEFAULT {						\
+	.on = true,							\
+	.rounds = 5,	/* a growth curve, not a ratio to 1%: few rounds */ \
+	.subs = 2,	/* the best of 2 drops most host preemption */	\
+	.batch_ms = 5,	/* long enough for the clock (a few ms) */	\
+}
+
+/*
+ * sweep, sweep-rounds (1 to @max_rounds - 1), sweep-subs, sweep-ms into @s;
+ * -1 if @k is none of them.
+ */
+static inline int __attribute__((unused))
+sweep_opt(struct sweep_opts *s, const char *k, const char *v, int max_rounds)
+{
+	if (!strcmp(k, "sweep"))
+		s->on = !v || atoi(v);
+	else if (!strcmp(k, "sweep-rounds") && v)
+		s->rounds = atoi(v) < 1 ? 1 : atoi(v) >= max_rounds ? max_rounds - 1 : atoi(v);
+	else if (!strcmp(k, "sweep-subs") && v)
+		s->subs = atoi(v) > 0 ? atoi(v) : 1;
+	else if (!strcmp(k, "sweep-ms") && v)
+		s->batch_ms = atof(v);
+	else
+		return -1;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Hardware work counted by QEMU: marked windows                            */
 
 /*

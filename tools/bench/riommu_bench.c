@@ -1206,17 +1206,7 @@ static void profile_one(struct backend *b, struct measure *m)
 
 _Static_assert(SWEEP_MAP_MAX / PAGE_4K <= 1UL << (2 * (SWEEP_MAX_POINTS - 1)), "points");
 
-static struct {
-	bool on;		/* sweep:0|1 */
-	int rounds;		/* sweep-rounds */
-	int subs;		/* sweep-subs: batches per backend and round */
-	double batch_ms;	/* sweep-ms: minimum length of one batch */
-} swopt = {
-	.on = true,
-	.rounds = 5,		/* a growth curve, not a ratio to 1%: few rounds */
-	.subs = 2,		/* the best of 2 drops most host preemption */
-	.batch_ms = 5,		/* long enough for the clock (a few ms) */
-};
+static struct sweep_opts swopt = SWEEP_OPTS_DEFAULT;
 
 enum { SW_MAP_4K, SW_MAP_1, SW_INVAL, NR_SW };
 static const char *const sweep_series[NR_SW] = { "map_4k", "map_1", "inval" };
@@ -1486,16 +1476,8 @@ static int set_opt(const char *k, const char *v)
 		xopt.profile_ms = atof(v);
 	else if (!strcmp(k, "profile"))
 		xopt.profile = v ? strdup(v) : "above";
-	else if (!strcmp(k, "sweep"))
-		swopt.on = !v || atoi(v);
-	else if (!strcmp(k, "sweep-rounds") && v)
-		swopt.rounds = atoi(v) < 1 ? 1 : atoi(v) >= MAX_ROUNDS ? MAX_ROUNDS - 1 : atoi(v);
-	else if (!strcmp(k, "sweep-subs") && v)
-		swopt.subs = atoi(v) > 0 ? atoi(v) : 1;
-	else if (!strcmp(k, "sweep-ms") && v)
-		swopt.batch_ms = atof(v);
 	else
-		return -1;
+		return sweep_opt(&swopt, k, v, MAX_ROUNDS);
 	return 0;
 }
 

@@ -477,17 +477,7 @@ err:
 
 _Static_assert(IOVA_MAP + SWEEP_MAP_MAX <= 0xfee00000ULL, "below the MSI window");
 
-static struct {
-	bool on;		/* sweep:0|1 */
-	int rounds;		/* sweep-rounds */
-	int subs;		/* sweep-subs: batches per round */
-	double batch_ms;	/* sweep-ms: minimum length of one batch */
-} swopt = {
-	.on = true,
-	.rounds = 5,		/* a growth curve, not a ratio to 1%: few rounds */
-	.subs = 2,		/* the best of 2 drops most host preemption */
-	.batch_ms = 5,		/* long enough for the clock (a few ms) */
-};
+static struct sweep_opts swopt = SWEEP_OPTS_DEFAULT;
 
 enum { SW_MAP_4K, SW_MAP_1, NR_SW };
 static const char *const sweep_series[NR_SW] = { "map_4k", "map_1" };
@@ -614,22 +604,6 @@ static void sweep_print(void)
 		}
 }
 
-/* sweep, sweep-rounds, sweep-subs, sweep-ms; -1 if @k is none of them */
-static int sweep_opt(const char *k, const char *v)
-{
-	if (!strcmp(k, "sweep"))
-		swopt.on = !v || atoi(v);
-	else if (!strcmp(k, "sweep-rounds") && v)
-		swopt.rounds = atoi(v) < 1 ? 1 : atoi(v) >= MAX_ROUNDS ? MAX_ROUNDS - 1 : atoi(v);
-	else if (!strcmp(k, "sweep-subs") && v)
-		swopt.subs = atoi(v) > 0 ? atoi(v) : 1;
-	else if (!strcmp(k, "sweep-ms") && v)
-		swopt.batch_ms = atof(v);
-	else
-		return -1;
-	return 0;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Output                                                                   */
 
@@ -738,7 +712,7 @@ static int set_opt(const char *k, const char *v)
 			return -1;
 		return 0;
 	}
-	return bench_opt(&opt, k, v) && sweep_opt(k, v);
+	return bench_opt(&opt, k, v) && sweep_opt(&swopt, k, v, MAX_ROUNDS);
 }
 
 /*
