@@ -442,10 +442,7 @@ if [ $do_smmu = 1 ]; then
 	else
 		src64=$outroot/arm64-src
 		mkdir -p "$src64"
-		rsync -a --delete --exclude /build --exclude /.git --exclude target \
-			--exclude '*.o' --exclude '*.ko' --exclude '.*.cmd' --exclude '*.mod' \
-			--exclude '*.mod.c' --exclude /rust/riommu/gen --exclude modules.order \
-			--exclude Module.symvers "$top/" "$src64/"
+		arm64_src_copy "$top" "$src64"
 		log "bench: building the arm64 modules (in $src64)"
 		make -C "$src64" ARCH=arm64 KDIR="$kdir64" modules >"$out/modules-arm64.log" 2>&1 ||
 			{ tail -n 25 "$out/modules-arm64.log" >&2; die "arm64 make modules failed (log: $out/modules-arm64.log)"; }

@@ -102,10 +102,7 @@ src=${RIOMMU_OUT:-$top/build}/arm64-src
 mkdir -p "$src"
 # Sources only; the copy's build products are excluded from the sync (and
 # so kept: the next build is incremental).
-rsync -a --delete --exclude /build --exclude /.git --exclude target \
-	--exclude '*.o' --exclude '*.ko' --exclude '.*.cmd' --exclude '*.mod' \
-	--exclude '*.mod.c' --exclude /rust/riommu/gen --exclude modules.order \
-	--exclude Module.symvers "$top/" "$src/"
+arm64_src_copy "$top" "$src"
 if ! step "arm64 modules" "$out/modules.log" make -C "$src" ARCH=arm64 KDIR="$kdir" modules; then
 	finish
 fi

@@ -71,3 +71,14 @@ matplotlib_python() {
 	done
 	return 1
 }
+
+# arm64_src_copy TOP DST: TOP's sources into DST for an arm64 module build
+# (tools/check-arm64.sh, make bench's SMMUv3 part), without TOP's build
+# products: the x86_64 objects and the generated bindings, which are per
+# architecture.  The copy keeps its own, so arm64 builds are incremental.
+arm64_src_copy() {
+	rsync -a --delete --exclude /build --exclude /.git --exclude target \
+		--exclude '*.o' --exclude '*.ko' --exclude '.*.cmd' --exclude '*.mod' \
+		--exclude '*.mod.c' --exclude /rust/riommu/gen --exclude modules.order \
+		--exclude Module.symvers "$1/" "$2/"
+}
