@@ -276,7 +276,7 @@ boot() {
 		die "$prog produced no output (QEMU logs: $out/$name)"
 	fi
 	grep -q '^# ERROR' "$plog" && { grep '^# ERROR' "$plog" >&2; rc=1; }
-	if [ $rc != 0 ] || ! grep -q '^RESULT \|^NA \|^COUNTED ' "$plog"; then
+	if [ $rc != 0 ] || ! grep -q '^RESULT \|^NA \|^COUNTED \|^SWEEP ' "$plog"; then
 		tail -n 20 "$plog" >&2
 		die "$prog failed (output: $plog, QEMU logs: $out/$name)"
 	fi
