@@ -11,8 +11,8 @@
 
 use crate::mock::{self, domain_token, MockDevData, MockDriver, MockSva, MockVdev};
 use crate::riommu::{
-    domain::PagingDomain,
-    iommufd::{BoundDevice, IommufdCtx, NO_PASID},
+    domain::{OldDomain, PagingDomain},
+    iommufd::{BoundDevice, HwptKind, IommufdCtx, NO_PASID},
     iopf::{self, PageRequest},
     iotlb::tables_released,
     mockbus::MockDevice,
@@ -263,19 +263,17 @@ impl Control {
                 if cmd.pt_id == 0 {
                     return if now.is_none() { Ok(()) } else { Err(EINVAL) };
                 }
-                let inst = mock::instance()?;
-                let key = e.ctx.key();
-                let want = inst
-                    .data()
-                    .paging
-                    .with(key, cmd.pt_id, |d| domain_token(&**d))
-                    .or_else(|| {
-                        inst.data()
-                            .nested
-                            .with(key, cmd.pt_id, |d| domain_token(&**d))
-                    })
-                    .ok_or(ENOENT)?;
-                if now == Some(want) {
+                // As iommufd_test_pasid_check_hwpt(): any HWPT of the
+                // context; one of another driver is attached to no mock
+                // device.
+                let want =
+                    e.ctx
+                        .with_hwpt::<MockDriver, _>(cmd.pt_id, HwptKind::Any, |d| match d {
+                            OldDomain::Paging(d) => Some(domain_token(&**d)),
+                            OldDomain::Nested(d) => Some(domain_token(&**d)),
+                            _ => None,
+                        })?;
+                if want.is_some() && now == want {
                     Ok(())
                 } else {
                     Err(EINVAL)
@@ -477,39 +475,32 @@ fn check_map(arg: usize) -> Result {
         return Err(EOPNOTSUPP);
     }
     let ctx = IommufdCtx::from_fd(cmd.iommufd)?;
-    mock::instance()?
-        .data()
-        .paging
-        .with(ctx.key(), cmd.hwpt_id, |d| -> Result {
-            // The domain's smallest page, as the C mock (2 KiB, or PAGE_SIZE
-            // for the huge variant).
-            let page = d.min_page_size();
-            if cmd.iova % page != 0 || cmd.length % page != 0 || cmd.uptr % page != 0 {
+    ctx.with_paging::<MockDriver, _>(cmd.hwpt_id, |d| -> Result {
+        // The domain's smallest page, as the C mock (2 KiB, or PAGE_SIZE
+        // for the huge variant).
+        let page = d.min_page_size();
+        if cmd.iova % page != 0 || cmd.length % page != 0 || cmd.uptr % page != 0 {
+            return Err(EINVAL);
+        }
+        cmd.uptr.checked_add(cmd.length).ok_or(EINVAL)?;
+        let mut off = 0;
+        while off < cmd.length {
+            let want = user_addr_to_phys((cmd.uptr + off) as usize)?;
+            if d.iova_to_phys(cmd.iova + off) != want {
                 return Err(EINVAL);
             }
-            cmd.uptr.checked_add(cmd.length).ok_or(EINVAL)?;
-            let mut off = 0;
-            while off < cmd.length {
-                let want = user_addr_to_phys((cmd.uptr + off) as usize)?;
-                if d.iova_to_phys(cmd.iova + off) != want {
-                    return Err(EINVAL);
-                }
-                off += page;
-            }
-            Ok(())
-        })
-        .ok_or(ENOENT)?
+            off += page;
+        }
+        Ok(())
+    })?
 }
 
 /// `RIOMMU_MOCK_CHECK_IOTLB`, as `IOMMU_TEST_OP_MD_CHECK_IOTLB`, plus the value.
 fn check_iotlb(arg: usize) -> Result {
     let (mut cmd, size) = read_ioctl::<uapi::CheckIotlb>(arg, CHECK_IOTLB_MIN)?;
     let ctx = IommufdCtx::from_fd(cmd.iommufd)?;
-    let value = mock::instance()?
-        .data()
-        .nested
-        .with(ctx.key(), cmd.hwpt_id, |d| d.iotlb(cmd.iotlb_id as usize))
-        .ok_or(ENOENT)?
+    let value = ctx
+        .with_nested::<MockDriver, _>(cmd.hwpt_id, |d| d.iotlb(cmd.iotlb_id as usize))?
         .ok_or(EINVAL)?;
     cmd.out_iotlb = value;
     write_ioctl(arg, &cmd, size)?;
@@ -541,24 +532,20 @@ fn set_dirty(arg: usize) -> Result {
         return Err(EOVERFLOW);
     }
     let ctx = IommufdCtx::from_fd(cmd.iommufd)?;
-    let count = mock::instance()?
-        .data()
-        .paging
-        .with(ctx.key(), cmd.hwpt_id, |d| -> Result<u64> {
-            if !d.dirty_tracking() {
-                return Err(EINVAL);
+    let count = ctx.with_paging::<MockDriver, _>(cmd.hwpt_id, |d| -> Result<u64> {
+        if !d.dirty_tracking() {
+            return Err(EINVAL);
+        }
+        let bitmap = read_user_bytes(cmd.uptr as usize, bits.div_ceil(8) as usize)?;
+        let mut count = 0;
+        for i in 0..bits {
+            if bitmap[(i / 8) as usize] & (1 << (i % 8)) != 0 {
+                d.mark_dirty(cmd.iova + i * cmd.page_size);
+                count += 1;
             }
-            let bitmap = read_user_bytes(cmd.uptr as usize, bits.div_ceil(8) as usize)?;
-            let mut count = 0;
-            for i in 0..bits {
-                if bitmap[(i / 8) as usize] & (1 << (i % 8)) != 0 {
-                    d.mark_dirty(cmd.iova + i * cmd.page_size);
-                    count += 1;
-                }
-            }
-            Ok(count)
-        })
-        .ok_or(ENOENT)??;
+        }
+        Ok(count)
+    })??;
     cmd.out_nr_dirty = count;
     write_ioctl(arg, &cmd, size)
 }
@@ -572,8 +559,7 @@ fn stats(arg: usize) -> Result {
     let inst = mock::instance()?;
     let d = inst.data();
     cmd.out_devices = d.devices.load(Ordering::Relaxed);
-    cmd.out_paging_domains = d.paging.len() as u64;
-    cmd.out_nested_domains = d.nested.len() as u64;
+    (cmd.out_paging_domains, cmd.out_nested_domains) = mock::live_domains();
     cmd.out_table_bytes = (TABLE_PAGES.load(Ordering::Relaxed) * PAGE_SIZE) as u64;
     cmd.out_viommus = d.viommus.len() as u64;
     cmd.out_sva_domains = d.sva.len() as u64;

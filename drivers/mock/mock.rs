@@ -42,12 +42,13 @@ pub struct MockDriver;
 // `DriverStatics` is implemented in the crate root (`declare_iommu_driver!`).
 
 /// State of the one mock IOMMU instance.
+///
+/// The control device finds paging and nested domains by their HWPT id in
+/// iommufd's object table, as the C mock does
+/// ([`crate::riommu::iommufd::IommufdCtx::with_hwpt`]); only their number is
+/// kept ([`live_domains`]).
 pub struct MockInstance {
-    /// Live paging domains, keyed by the iommufd context of their device.
-    pub paging: Arc<DomainSet<MockPaging>>,
-    /// Live nested domains, keyed likewise.
-    pub nested: Arc<DomainSet<MockNested>>,
-    /// Live vIOMMUs, keyed likewise.
+    /// Live vIOMMUs, keyed by the iommufd context of their device.
     pub viommus: Arc<ObjSet<Viommu<MockViommu>>>,
     /// Live SVA domains.
     pub sva: Arc<DomainSet<MockSva>>,
@@ -216,13 +217,42 @@ pub fn register() -> Result<IommuRegistration<MockDriver>> {
         c"riommu_mock",
         1 << uapi::PASID_WIDTH,
         Ok::<_, Error>(MockInstance {
-            paging: Arc::pin_init(DomainSet::new(), GFP_KERNEL)?,
-            nested: Arc::pin_init(DomainSet::new(), GFP_KERNEL)?,
             viommus: Arc::pin_init(ObjSet::new(), GFP_KERNEL)?,
             sva: Arc::pin_init(DomainSet::new(), GFP_KERNEL)?,
             devices: AtomicU64::new(0),
         }),
     )
+}
+
+/// Live paging domains of riommu_mock (module-wide, as the table page count:
+/// the mock registers one instance).
+static PAGING_LIVE: AtomicU64 = AtomicU64::new(0);
+/// Live nested domains likewise.
+static NESTED_LIVE: AtomicU64 = AtomicU64::new(0);
+
+/// The numbers of live paging and nested domains, for `RIOMMU_MOCK_STATS`.
+pub fn live_domains() -> (u64, u64) {
+    (
+        PAGING_LIVE.load(Ordering::Relaxed),
+        NESTED_LIVE.load(Ordering::Relaxed),
+    )
+}
+
+/// One live domain, counted in a domain kind's counter while the domain's
+/// data lives.
+struct Live(&'static AtomicU64);
+
+impl Live {
+    fn new(count: &'static AtomicU64) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(count)
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// The registered instance (the control device's way in).
@@ -319,14 +349,8 @@ impl Driver for MockDriver {
     ) -> Result<NewDomain<'a, Self>> {
         match (parent, dev) {
             (None, Some(dev)) => alloc_paging(dev, flags, data).map(NewDomain::Paging),
-            // The device's instance is borrowed for the call; a vIOMMU
-            // names none, so that path looks the instance up.
-            (Some(p @ Parent::Domain(_)), Some(dev)) => {
-                alloc_nested(&p, dev.iommu(), dev.data().ctx_key, flags, data)
-                    .map(NewDomain::Nested)
-            }
-            (Some(p @ Parent::Viommu(v)), None) => {
-                alloc_nested(&p, &*instance()?, v.ctx_key(), flags, data).map(NewDomain::Nested)
+            (Some(p @ Parent::Domain(_)), Some(_)) | (Some(p @ Parent::Viommu(_)), None) => {
+                alloc_nested(&p, flags, data).map(NewDomain::Nested)
             }
             _ => Err(EOPNOTSUPP),
         }
@@ -369,7 +393,7 @@ fn alloc_paging(
         },
         _ => return Err(EOPNOTSUPP),
     };
-    let b = DomainBox::new_paging_dirty(
+    DomainBox::new_paging_dirty(
         config,
         dirty,
         try_pin_init!(MockPaging {
@@ -377,16 +401,13 @@ fn alloc_paging(
             dirty_tracking: AtomicBool::new(false),
             dirty_ops: dirty,
             min_page: 1 << config.pgsize_bitmap.trailing_zeros(),
+            _live: Live::new(&PAGING_LIVE),
         }? Error),
-    )?;
-    b.insert_into(&dev.iommu().data().paging, priv_.ctx_key)?;
-    Ok(b)
+    )
 }
 
 fn alloc_nested<'a>(
     parent: &Parent<'a, MockDriver>,
-    inst: &Instance<MockDriver>,
-    ctx_key: usize,
     flags: AllocFlags,
     data: UserData<'_>,
 ) -> Result<NestedBox<'a, MockNested>> {
@@ -397,7 +418,7 @@ fn alloc_nested<'a>(
         return Err(EOPNOTSUPP);
     }
     let cfg = data.read::<uapi::HwptSelftest>()?;
-    let b = DomainBox::new_nested(
+    DomainBox::new_nested(
         parent,
         try_pin_init!(MockNested {
         iotlb: [
@@ -406,10 +427,9 @@ fn alloc_nested<'a>(
             AtomicU32::new(cfg.iotlb),
             AtomicU32::new(cfg.iotlb),
         ],
+        _live: Live::new(&NESTED_LIVE),
     }? Error),
-    )?;
-    b.insert_into(&inst.data().nested, ctx_key)?;
-    Ok(b)
+    )
 }
 
 /// A mock paging domain: a Rust radix page table.
@@ -421,6 +441,7 @@ pub struct MockPaging {
     dirty_ops: bool,
     /// The smallest page size of the domain.
     min_page: u64,
+    _live: Live,
 }
 
 impl MockPaging {
@@ -525,6 +546,7 @@ impl PagingDomain for MockPaging {
 #[pin_data]
 pub struct MockNested {
     iotlb: [AtomicU32; uapi::IOTLB_NUM],
+    _live: Live,
 }
 
 impl MockNested {

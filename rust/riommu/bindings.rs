@@ -29,6 +29,8 @@ include!("gen/bindings_generated.rs");
 /// built with `--cfg riommu_test` (Kbuild), which link that shim.
 #[cfg(riommu_test)]
 pub mod test {
+    // The riommu bindings' own types the shim's functions name.
+    use super::{iommufd_object, iommufd_object_type};
     use kernel::ffi;
 
     include!("gen/test_bindings_generated.rs");

@@ -4,6 +4,11 @@
 //! from a file descriptor and bind, attach, replace and detach a device.
 
 use super::{bindings as rb, iopf::AttachLock};
+#[cfg(riommu_test)]
+use super::{
+    domain::{Domain, OldDomain},
+    driver::DriverStatics,
+};
 use core::ptr::NonNull;
 use kernel::{bindings, device::Device, prelude::*};
 
@@ -41,6 +46,97 @@ impl IommufdCtx {
     /// An identity token for the context, for comparisons only.
     pub fn key(&self) -> usize {
         self.ptr.as_ptr() as usize
+    }
+}
+
+/// The kind of HWPT a test driver looks up with [`IommufdCtx::with_hwpt`].
+#[cfg(riommu_test)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HwptKind {
+    /// A paging HWPT (`IOMMUFD_OBJ_HWPT_PAGING`).
+    Paging,
+    /// A nested HWPT (`IOMMUFD_OBJ_HWPT_NESTED`).
+    Nested,
+    /// Either kind.
+    Any,
+}
+
+#[cfg(riommu_test)]
+impl IommufdCtx {
+    /// Runs `f` on the domain of this context's HWPT `id`, as driver `D`
+    /// sees it, with the HWPT held for the call.  Errors as the C mock's
+    /// lookups (`__get_md_pagetable()`, `iommufd_get_hwpt()`): `ENOENT` if
+    /// the context has no object `id`, or for [`HwptKind::Paging`] and
+    /// [`HwptKind::Nested`] none of that kind; `EINVAL` if, for
+    /// [`HwptKind::Any`], the object is no HWPT.  A HWPT of another driver
+    /// reaches `f` as [`OldDomain::Other`].
+    ///
+    /// Process context only (it takes the table's spinlock, as
+    /// `iommufd_get_object()` does).  Test drivers only: iommufd keeps its
+    /// object table private (see `rust/shim/riommu_test_shim.c`).
+    pub fn with_hwpt<D: DriverStatics, R>(
+        &self,
+        id: u32,
+        kind: HwptKind,
+        f: impl FnOnce(OldDomain<'_, D>) -> R,
+    ) -> Result<R> {
+        let ty = match kind {
+            HwptKind::Paging => rb::iommufd_object_type_IOMMUFD_OBJ_HWPT_PAGING,
+            HwptKind::Nested => rb::iommufd_object_type_IOMMUFD_OBJ_HWPT_NESTED,
+            HwptKind::Any => rb::iommufd_object_type_IOMMUFD_OBJ_ANY,
+        };
+        let mut obj = core::ptr::null_mut();
+        // SAFETY: `self.ptr` is a live context: we hold a reference, which
+        // is a reference on its file (`iommufd_ctx_from_fd()` takes the
+        // file's, `iommufd_ctx_put()` drops it), so `iommufd_fops_release()`
+        // cannot be destroying its objects.  On success the shim took a
+        // `users` and a `wait_cnt` reference on the HWPT
+        // (`iommufd_lock_obj()`) and wrote it to `obj`.
+        let domain = unsafe { rb::test::riommu_test_hwpt_get(self.ptr.as_ptr(), id, ty, &mut obj) };
+        let domain = kernel::error::from_err_ptr(domain)?;
+        // SAFETY: `domain` is the held HWPT's `hwpt->domain`, set before
+        // iommufd_object_finalize() published the HWPT (NULL is classified
+        // as `OldDomain::None`).  While `users` is raised,
+        // iommufd_object_remove() fails with EBUSY
+        // (`refcount_dec_if_one(&obj->users)`; no HWPT is removed with
+        // `REMOVE_WAIT`, which would wait instead), and the file reference
+        // keeps iommufd_fops_release() away, so the HWPT's destroy, whose
+        // `__iommufd_hwpt_destroy()` frees the domain with
+        // `iommu_domain_free()`, cannot run before the put below: the
+        // domain is live for `f`, whose argument's lifetime ends with the
+        // call.
+        let r = f(unsafe { OldDomain::<D>::from_raw(domain) });
+        // SAFETY: releases the reference `riommu_test_hwpt_get` took.
+        unsafe { rb::test::riommu_test_hwpt_put(self.ptr.as_ptr(), obj) };
+        Ok(r)
+    }
+
+    /// Runs `f` on this context's paging HWPT `id` if it is a paging domain
+    /// of driver `D` (`EINVAL` otherwise), as the C mock's
+    /// `get_md_pagetable()`; see [`IommufdCtx::with_hwpt`].
+    pub fn with_paging<D: DriverStatics, R>(
+        &self,
+        id: u32,
+        f: impl FnOnce(&Domain<D::Paging>) -> R,
+    ) -> Result<R> {
+        self.with_hwpt::<D, _>(id, HwptKind::Paging, |d| match d {
+            OldDomain::Paging(d) => Ok(f(d)),
+            _ => Err(EINVAL),
+        })?
+    }
+
+    /// Runs `f` on this context's nested HWPT `id` if it is a nested domain
+    /// of driver `D` (`EINVAL` otherwise), as the C mock's
+    /// `get_md_pagetable_nested()`; see [`IommufdCtx::with_hwpt`].
+    pub fn with_nested<D: DriverStatics, R>(
+        &self,
+        id: u32,
+        f: impl FnOnce(&Domain<D::Nested>) -> R,
+    ) -> Result<R> {
+        self.with_hwpt::<D, _>(id, HwptKind::Nested, |d| match d {
+            OldDomain::Nested(d) => Ok(f(d)),
+            _ => Err(EINVAL),
+        })?
     }
 }
 

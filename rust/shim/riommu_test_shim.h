@@ -13,12 +13,15 @@
 #define RIOMMU_TEST_SHIM_H
 
 #include <linux/types.h>
+#include <linux/iommufd.h>
 
 struct bus_type;
 struct device;
 struct iommu_device;
 struct iommu_domain;
 struct iommu_ops;
+struct iommufd_ctx;
+struct iommufd_object;
 struct notifier_block;
 
 int riommu_test_register_bus(struct iommu_device *iommu,
@@ -30,5 +33,9 @@ void riommu_test_unregister_bus(struct iommu_device *iommu,
 				struct notifier_block *nb);
 int riommu_test_mock_device_add(struct device *dev, struct iommu_device *iommu);
 u32 riommu_test_domain_hwpt_id(struct iommu_domain *domain);
+struct iommu_domain *riommu_test_hwpt_get(struct iommufd_ctx *ictx, u32 id,
+					  enum iommufd_object_type type,
+					  struct iommufd_object **obj);
+void riommu_test_hwpt_put(struct iommufd_ctx *ictx, struct iommufd_object *obj);
 
 #endif
