@@ -63,10 +63,16 @@
 #   BENCH_BATCH_MS    minimum length of one batch in ms (10)
 #   BENCH_ONLY        comma-separated measure keys of the mock part
 #                     (riommu_bench --list)
-#   BENCH_PROFILE     also profile, in the guest, the mock measures whose
-#                     ratio is above 1.0 ("above"), all of them ("all") or
-#                     the given keys; demangled profiles go to
-#                     build/bench/profile.txt, not into the document
+#   BENCH_PROFILE     also profile, in the guest, after the timed rounds,
+#                     the measures whose ratio is above 1.0 ("above"), all
+#                     of them ("all") or the given keys (tools/bench/
+#                     profile.h): the mock's, and the VT-d and SMMUv3
+#                     ones in each driver's boot of the first timing pair
+#                     (per unit for VT-d; never in the count boots), where
+#                     "above" is "all" (a boot runs one driver: no ratio);
+#                     each profile samples 1.5 s; demangled profiles go
+#                     to build/bench/profile.txt (the mock's, then
+#                     VT-d's, then SMMUv3's), not into the document
 #   BENCH_MODULE      load this riommu_mock.ko instead of building one
 #                     (to compare a patched driver: only ratios count)
 #   BENCH_VTD_STAGES  the units to measure on (default "first second":
@@ -169,6 +175,19 @@ vtd_sweep_opt() { if [ "$sweep" = 1 ] && [ "$1" -le "$sweep_pairs" ]; then echo 
 # plot_python: a python3 with matplotlib (tools/lib.sh).
 plot_python() {
 	matplotlib_python || die "no python3 with matplotlib (tools/setup.sh installs python3-matplotlib)"
+}
+# profile_opt N: the programs' profile option for (VT-d or SMMUv3) boot
+# pair N: BENCH_PROFILE's in the first pair, none otherwise.
+profile_opt() {
+	if [ -n "${BENCH_PROFILE:-}" ] && [ "$1" = 1 ]; then echo ",profile:${BENCH_PROFILE//,/+}"; fi
+}
+# profiles LOG: LOG's PROFILE blocks, Rust v0 symbols demangled (binutils'
+# c++filt; hashes dropped), appended to $out/profile.txt.
+profiles() {
+	grep -q '^PROFILE begin' "$1" || return 0
+	sed -n '/^PROFILE begin/,/^PROFILE end/p' "$1" |
+		if command -v c++filt >/dev/null; then c++filt; else cat; fi |
+		sed 's/\[[0-9a-f]\{16\}\]//g' >>"$out/profile.txt"
 }
 # sweep_secs LOG...: the seconds the programs' sweeps took, summed.
 sweep_secs() { awk '/^# sweeps done in [0-9.]+ s$/ { t += $5 } END { printf "%.1f", t }' "$@"; }
@@ -298,12 +317,7 @@ if [ $do_mock = 1 ]; then
 	cp "$plog" "$out/bench.log"
 	sed -n '/^measure /,/^  compare only/p' "$plog" >"$out/table.txt"
 	grep '^RESULT ' "$plog" >"$out/results.txt" || true
-	if grep -q '^PROFILE begin' "$plog"; then
-		# Rust v0 symbols: binutils' c++filt demangles them.
-		demangle() { if command -v c++filt >/dev/null; then c++filt; else cat; fi; }
-		sed -n '/^PROFILE begin/,/^PROFILE end/p' "$plog" | demangle |
-			sed 's/\[[0-9a-f]\{16\}\]//g' >"$out/profile.txt"
-	fi
+	profiles "$plog"
 	echo
 	cat "$out/table.txt"
 	echo
@@ -349,7 +363,7 @@ if [ $do_vtd = 1 ]; then
 			trace="$vtd_trace_events -trace file=$out/$name.trace"
 			log "bench: VT-d count run $2/$count_runs, $1, $3-stage unit: $bopts"
 		else
-			bopts=$opts$(vtd_sweep_opt "$2")
+			bopts=$opts$(vtd_sweep_opt "$2")$(profile_opt "$2")
 			log "bench: VT-d pair $2/$pairs, $1, $3-stage unit (${RIOMMU_ACCEL:-tcg}, $RIOMMU_SMP vCPU): $bopts"
 		fi
 		if [ "$1" = riommu ]; then
@@ -369,6 +383,7 @@ if [ $do_vtd = 1 ]; then
 			[ -n "$trace" ] || vtd_intel_logs+=("$out/$name.out")
 		fi
 		cp "$plog" "$out/$name.out"
+		profiles "$plog"
 		if [ -n "$trace" ]; then
 			grep -q '^COUNTED ' "$plog" || die "$name: riommu_vtd_bench --count did not finish ($plog)"
 			# Pairs the windows now, so that a broken trace fails here.
@@ -473,8 +488,10 @@ if [ $do_smmu = 1 ]; then
 	for ((p = 1; p <= smmu_pairs; p++)); do
 		if ((p % 2)); then order="riommu c"; else order="c riommu"; fi
 		for d in $order; do
-			log "bench: SMMUv3 pair $p/$smmu_pairs, $d (${RIOMMU_ACCEL:-tcg}, $RIOMMU_SMP vCPU): $opts"
-			smmu_boot "$d" "smmu-$d-$p" "$opts"
+			bo=$opts$(profile_opt "$p")
+			log "bench: SMMUv3 pair $p/$smmu_pairs, $d (${RIOMMU_ACCEL:-tcg}, $RIOMMU_SMP vCPU): $bo"
+			smmu_boot "$d" "smmu-$d-$p" "$bo"
+			profiles "$out/smmu-$d-$p.out"
 			if [ "$d" = riommu ]; then
 				smmu_riommu_logs+=("$out/smmu-$d-$p.out")
 			else

@@ -38,7 +38,9 @@
  * --profile, for each selected measure and each backend, a kernel profile
  * (perf_event_open cpu-clock samples with kernel callchains, symbolised
  * from /proc/kallsyms: self and inclusive time per function, and the
- * hottest instructions) between "PROFILE begin" and "PROFILE end" lines.
+ * hottest instructions) between "PROFILE begin" and "PROFILE end" lines
+ * (tools/bench/profile.h, shared with riommu_vtd_bench and
+ * riommu_smmuv3_bench).
  *
  * Sweeps (--sweep, on by default; "sweep" for --only): how the cost grows
  * with the size, for tools/bench/plot.py.  After the measures, series
@@ -76,16 +78,15 @@
 #include <dirent.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <linux/iommufd.h>
-#include <linux/perf_event.h>
 #include <linux/riommu_mock.h>
 #include "iommufd_test.h" /* $(KSRC)/drivers/iommu/iommufd */
 #include "bench_util.h"
+#include "profile.h"
 
 #define SZ_2M 0x200000UL
 #define IOVA_BASE ((uint64_t)MOCK_APERTURE_START) /* 16 MiB, in both apertures */
@@ -101,12 +102,9 @@ static struct bench_opts opt = BENCH_OPTS_DEFAULT;
 
 /* This program's own options */
 static struct {
-	double profile_ms;
-	const char *profile;	/* NULL, "above", "all" or keys */
 	bool verbose;
-} xopt = {
-	.profile_ms = 1500,
-};
+} xopt;
+static struct profile_opts popt = PROFILE_OPTS_DEFAULT;
 
 /* Sizes; --smoke shrinks them */
 static struct {
@@ -888,291 +886,27 @@ static void teardown_backend(struct backend *b)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Profiling: perf_event_open cpu-clock samples of the kernel               */
+/* Profiling (profile.h)                                                    */
 
-struct ksym {
-	uint64_t addr;
-	char *name;
-	unsigned long self, incl;
-	unsigned int seen;	/* sample number that last counted incl */
+struct prof_ctx {
+	struct backend *b;
+	struct measure *m;
 };
 
-static struct ksym *ksyms;
-static size_t nksyms;
-
-static int cmp_ksym(const void *a, const void *b)
+static int prof_op(void *ctx, long iters)
 {
-	const struct ksym *x = a, *y = b;
+	struct prof_ctx *c = ctx;
 
-	return x->addr < y->addr ? -1 : x->addr > y->addr;
-}
-
-static int load_kallsyms(void)
-{
-	FILE *f = fopen("/proc/kallsyms", "r");
-	char line[512], name[400], mod[100];
-	size_t cap = 0;
-	unsigned long long a;
-	char t;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		int n = sscanf(line, "%llx %c %399s %99s", &a, &t, name, mod);
-
-		if (n < 3 || !a || (t != 't' && t != 'T'))
-			continue;
-		if (nksyms == cap) {
-			cap = cap ? 2 * cap : 65536;
-			ksyms = realloc(ksyms, cap * sizeof(*ksyms));
-			if (!ksyms)
-				abort();
-		}
-		if (n == 4) {
-			char full[512];
-
-			snprintf(full, sizeof(full), "%s %s", name, mod);
-			ksyms[nksyms].name = strdup(full);
-		} else {
-			ksyms[nksyms].name = strdup(name);
-		}
-		ksyms[nksyms].addr = a;
-		nksyms++;
-	}
-	fclose(f);
-	qsort(ksyms, nksyms, sizeof(*ksyms), cmp_ksym);
-	return nksyms ? 0 : -1;
-}
-
-static struct ksym *ksym_find(uint64_t ip)
-{
-	size_t lo = 0, hi = nksyms;
-
-	if (!nksyms || ip < ksyms[0].addr)
-		return NULL;
-	while (hi - lo > 1) {
-		size_t mid = (lo + hi) / 2;
-
-		if (ksyms[mid].addr <= ip)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return &ksyms[lo];
-}
-
-#define RING_PAGES 256	/* 1 MiB data */
-
-#define MAX_IPS 200000
-
-struct profiler {
-	int fd;
-	struct perf_event_mmap_page *mp;
-	unsigned long samples, lost, user;
-	unsigned int seq;
-	uint64_t *ips;		/* every sampled kernel IP, for hot spots */
-	size_t nips;
-};
-
-static int prof_open(struct profiler *p)
-{
-	struct perf_event_attr a = {
-		.size = sizeof(a),
-		.type = PERF_TYPE_SOFTWARE,
-		.config = PERF_COUNT_SW_CPU_CLOCK,
-		.sample_period = 100000, /* ns: 10 kHz */
-		.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_CALLCHAIN,
-		.disabled = 1,
-		.exclude_user = 1,
-		.exclude_hv = 1,
-		.exclude_callchain_user = 1,
-	};
-
-	memset(p, 0, sizeof(*p));
-	p->fd = syscall(SYS_perf_event_open, &a, 0, -1, -1, 0);
-	if (p->fd < 0)
-		return -1;
-	p->mp = mmap(NULL, (RING_PAGES + 1) * PAGE_4K, PROT_READ | PROT_WRITE,
-		     MAP_SHARED, p->fd, 0);
-	if (p->mp == MAP_FAILED) {
-		close(p->fd);
-		return -1;
-	}
-	return 0;
-}
-
-static void prof_drain(struct profiler *p)
-{
-	char *data = (char *)p->mp + PAGE_4K;
-	uint64_t size = RING_PAGES * PAGE_4K;
-	uint64_t head = __atomic_load_n(&p->mp->data_head, __ATOMIC_ACQUIRE);
-	uint64_t tail = p->mp->data_tail;
-
-	while (tail < head) {
-		struct perf_event_header h;
-		uint64_t rec[1024];
-		size_t i, off = tail % size, len;
-
-		/* copy the header and the record, which may wrap */
-		for (i = 0; i < sizeof(h); i++)
-			((char *)&h)[i] = data[(off + i) % size];
-		len = h.size;
-		if (len < sizeof(h) || len > sizeof(rec))
-			break;
-		for (i = 0; i < len; i++)
-			((char *)rec)[i] = data[(off + i) % size];
-		tail += len;
-		if (h.type == PERF_RECORD_LOST) {
-			p->lost += rec[2];
-			continue;
-		}
-		if (h.type != PERF_RECORD_SAMPLE)
-			continue;
-		{
-			uint64_t ip = rec[1], nr = rec[2];
-			struct ksym *s = ksym_find(ip);
-
-			p->samples++;
-			p->seq++;
-			if (h.misc & PERF_RECORD_MISC_USER || !s) {
-				p->user++;
-				continue;
-			}
-			s->self++;
-			if (p->ips && p->nips < MAX_IPS)
-				p->ips[p->nips++] = ip;
-			for (i = 0; i < nr && 3 + i < len / 8; i++) {
-				uint64_t cip = rec[3 + i];
-				struct ksym *cs;
-
-				if (cip >= (uint64_t)-4096) /* PERF_CONTEXT_* */
-					continue;
-				cs = ksym_find(cip);
-				if (cs && cs->seen != p->seq) {
-					cs->seen = p->seq;
-					cs->incl++;
-				}
-			}
-			if (s->seen != p->seq) {
-				s->seen = p->seq;
-				s->incl++;
-			}
-		}
-	}
-	__atomic_store_n(&p->mp->data_tail, tail, __ATOMIC_RELEASE);
-}
-
-static int cmp_self(const void *a, const void *b)
-{
-	const struct ksym *x = *(struct ksym *const *)a, *y = *(struct ksym *const *)b;
-
-	return (y->self > x->self) - (y->self < x->self);
-}
-
-static int cmp_incl(const void *a, const void *b)
-{
-	const struct ksym *x = *(struct ksym *const *)a, *y = *(struct ksym *const *)b;
-
-	return (y->incl > x->incl) - (y->incl < x->incl);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* The hottest exact IPs, as symbol+offset (to read against objdump -d) */
-static void print_hot_ips(struct profiler *p)
-{
-	struct { uint64_t ip; size_t n; } hot[20] = { { 0 } };
-	size_t i, j, k, run;
-
-	if (!p->ips || !p->nips)
-		return;
-	qsort(p->ips, p->nips, sizeof(*p->ips), cmp_u64);
-	for (i = 0; i < p->nips; i = j) {
-		for (j = i; j < p->nips && p->ips[j] == p->ips[i]; j++)
-			;
-		run = j - i;
-		for (k = 0; k < ARRAY_LEN(hot) && hot[k].n >= run; k++)
-			;
-		if (k == ARRAY_LEN(hot))
-			continue;
-		memmove(&hot[k + 1], &hot[k], (ARRAY_LEN(hot) - k - 1) * sizeof(hot[0]));
-		hot[k].ip = p->ips[i];
-		hot[k].n = run;
-	}
-	printf("#   hot%%   instruction (symbol+offset)\n");
-	for (k = 0; k < ARRAY_LEN(hot) && hot[k].n; k++) {
-		struct ksym *s = ksym_find(hot[k].ip);
-		char name[200];
-
-		snprintf(name, sizeof(name), "%s", s ? s->name : "?");
-		if (strchr(name, ' '))
-			*strchr(name, ' ') = 0;
-		printf("  %6.2f  %s+0x%" PRIx64 "%s\n", 100.0 * hot[k].n / p->nips, name,
-		       s ? hot[k].ip - s->addr : hot[k].ip,
-		       s && strchr(s->name, ' ') ? strchr(s->name, ' ') : "");
-	}
+	return c->m->op(c->b, c->m, iters);
 }
 
 static void profile_one(struct backend *b, struct measure *m)
 {
-	struct ksym **top;
-	struct profiler p;
-	double t0, per_op = 0;
-	long done = 0, chunk;
-	size_t i, n = 0;
+	struct prof_ctx c = { b, m };
 	char l[96];
 
-	for (i = 0; i < nksyms; i++)
-		ksyms[i].self = ksyms[i].incl = ksyms[i].seen = 0;
-	if (prof_open(&p)) {
-		printf("# profile: perf_event_open: %s\n", strerror(errno));
-		return;
-	}
-	p.ips = malloc(MAX_IPS * sizeof(*p.ips));
-	chunk = m->iters / 4 + 1;
-	ioctl(p.fd, PERF_EVENT_IOC_ENABLE, 0);
-	t0 = now_ns();
-	while (now_ns() - t0 < xopt.profile_ms * 1e6) {
-		if (m->op(b, m, chunk)) {
-			fail("%s: profile of %s: %s", b->name, m->key, strerror(errno));
-			break;
-		}
-		done += chunk;
-		prof_drain(&p);
-	}
-	ioctl(p.fd, PERF_EVENT_IOC_DISABLE, 0);
-	per_op = (now_ns() - t0) / (done * m->ops_per_iter);
-	prof_drain(&p);
-
-	printf("PROFILE begin %s %s\n", m->key, b->name);
-	printf("# %s, %s backend: %lu kernel samples at 10 kHz (%lu lost, %lu unresolved),"
-	       " %.0f ns per op while sampled\n", mlabel(m, l, sizeof(l)), b->name,
-	       p.samples - p.user, p.lost, p.user, per_op);
-	top = calloc(nksyms, sizeof(*top));
-	for (i = 0; i < nksyms; i++)
-		if (ksyms[i].incl)
-			top[n++] = &ksyms[i];
-	qsort(top, n, sizeof(*top), cmp_self);
-	printf("#   self%%  symbol (time in the function itself)\n");
-	for (i = 0; i < n && i < 25 && top[i]->self; i++)
-		printf("  %6.2f  %s\n", 100.0 * top[i]->self / (p.samples - p.user),
-		       top[i]->name);
-	qsort(top, n, sizeof(*top), cmp_incl);
-	printf("#   incl%%  symbol (time in the function and what it calls)\n");
-	for (i = 0; i < n && i < 40; i++)
-		printf("  %6.2f  %s\n", 100.0 * top[i]->incl / (p.samples - p.user),
-		       top[i]->name);
-	print_hot_ips(&p);
-	printf("PROFILE end %s %s\n", m->key, b->name);
-	free(p.ips);
-	free(top);
-	munmap(p.mp, (RING_PAGES + 1) * PAGE_4K);
-	close(p.fd);
+	profile_measure(&popt, m->key, mlabel(m, l, sizeof(l)), b->name, prof_op, &c, m->iters,
+			m->ops_per_iter);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1470,12 +1204,10 @@ static int set_opt(const char *k, const char *v)
 {
 	if (!bench_opt(&opt, k, v))
 		return 0;
+	if (!profile_opt(&popt, k, v))
+		return 0;
 	if (!strcmp(k, "verbose"))
 		xopt.verbose = true;
-	else if (!strcmp(k, "profile-ms") && v)
-		xopt.profile_ms = atof(v);
-	else if (!strcmp(k, "profile"))
-		xopt.profile = v ? strdup(v) : "above";
 	else
 		return sweep_opt(&swopt, k, v, MAX_ROUNDS);
 	return 0;
@@ -1660,26 +1392,17 @@ int main(int argc, char **argv)
 		goto out;
 	print_table();
 
-	if (xopt.profile) {
-		if (load_kallsyms()) {
-			printf("# profile: cannot read /proc/kallsyms\n");
+	if (popt.which) {
+		if (profile_load())
 			goto out;
-		}
 		for (mi = 0; mi < ARRAY_LEN(measures); mi++) {
 			struct measure *m = &measures[mi];
 			struct row *r;
-			bool want;
 
 			if (!selected(m->key) || (m->needs_2m && !buf2m))
 				continue;
 			r = row_get(m->key, U_NS, "%s", mlabel(m, l, sizeof(l)));
-			if (!strcmp(xopt.profile, "all"))
-				want = true;
-			else if (!strcmp(xopt.profile, "above"))
-				want = row_ratio(r) > 1.0;
-			else
-				want = in_list(xopt.profile, m->key);
-			if (!want)
+			if (!profile_wanted(&popt, m->key, row_ratio(r) > 1.0))
 				continue;
 			for (b = 0; b < NR_BE; b++)
 				profile_one(&be[b], m);

@@ -49,6 +49,7 @@
  *
  *   riommu_smmuv3_bench [--rounds N] [--subs N] [--batch-ms MS]
  *                       [--only KEY,...] [--expect DRIVER] [--list]
+ *                       [--profile above|all|KEY,...] [--profile-ms MS]
  *   riommu_smmuv3_bench --smoke     setup, the DMA checks and each measure
  *                                   once, as TAP
  *   riommu_smmuv3_bench --count N   for QEMU's trace (tools/bench/qtrace.py):
@@ -58,6 +59,13 @@
  * --expect riommu_smmuv3|arm-smmu-v3: fail unless that driver owns the SMMU.
  * riommu_smmuv3 loaded with allow_unsafe_viommu=1 (on the kernel command
  * line) must give its vIOMMU: the setup fails if it does not.
+ * --profile: after the table, a kernel profile of each measure profiled
+ * (all, the given keys, or "above", which is "all" here: a boot runs one
+ * driver, so the program has no ratio Rust/C), --profile-ms (1500) of
+ * perf_event_open sampling per measure, between "PROFILE begin KEY
+ * DRIVER" and "PROFILE end KEY DRIVER" lines (DRIVER riommu_smmuv3 or
+ * arm-smmu-v3; tools/bench/profile.h); then the DMA checks once more.
+ * Not in --smoke nor --count.
  * Options may also come from the kernel command line, as
  * riommu_smmuv3_bench=rounds:7,only:smmu_map_1m+smmu_replace ('+' for ',').
  * A binary built with -DBENCH_DEFAULT_SMOKE defaults to --smoke.
@@ -86,6 +94,7 @@
 #include <sys/utsname.h>
 
 #include "bench_util.h"
+#include "profile.h"
 /* The iommufd/VFIO helpers for edu (edu_open, ioas_map, hwpt_alloc...) */
 #include "riommu_vtd_edu.h" /* tools/testing/selftests/riommu_vtd */
 
@@ -152,6 +161,7 @@ static const char *const driver_names[] = { "riommu_smmuv3", "arm-smmu-v3" };
 enum { DRV_RIOMMU, DRV_C };
 
 static struct bench_opts opt = BENCH_OPTS_DEFAULT;
+static struct profile_opts popt = PROFILE_OPTS_DEFAULT;
 static const char *expect;		/* --expect */
 static long count_iters;		/* --count */
 
@@ -816,7 +826,7 @@ static void print_params(void)
 /* ------------------------------------------------------------------------ */
 /* Main                                                                     */
 
-static const char *const flag_opts[] = { "smoke", "list", NULL };
+static const char *const flag_opts[] = { "smoke", "list", "profile", NULL };
 
 static int set_opt(const char *k, const char *v)
 {
@@ -828,13 +838,14 @@ static int set_opt(const char *k, const char *v)
 		count_iters = atol(v);
 		return count_iters > 0 ? 0 : -1;
 	}
-	return bench_opt(&opt, k, v);
+	return bench_opt(&opt, k, v) && profile_opt(&popt, k, v);
 }
 
 static void usage(void)
 {
 	printf("usage: riommu_smmuv3_bench [--smoke | --count N] [--rounds N] [--subs N]\n"
 	       "                           [--batch-ms MS] [--only KEY,...] [--expect DRIVER]\n"
+	       "                           [--profile above|all|KEY,...] [--profile-ms MS]\n"
 	       "                           [--list]\n");
 }
 
@@ -868,6 +879,36 @@ static void smoke(bool setup_ok)
 	} else {
 		printf("not ok %d edu DMA after the measures # SKIP no setup\n", t);
 	}
+}
+
+static int prof_op(void *ctx, long iters)
+{
+	const struct measure *m = ctx;
+
+	return m->op(m, iters);
+}
+
+/*
+ * --profile: after the table, each measure profile_wanted() (profile.h;
+ * "above" is "all": one driver per boot, no ratio here), edu attached as
+ * for its batches, PROFILE lines naming the driver
+ * ("PROFILE begin smmu_map_1m riommu_smmuv3"); then the DMA checks again.
+ */
+static void profile_all(void)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(measures); i++) {
+		struct measure *m = &measures[i];
+
+		if (!selected(m) || is_na(m) || !profile_wanted(&popt, m->key, true))
+			continue;
+		if (prepare(m))
+			return;
+		profile_measure(&popt, m->key, m->label, drv_name(driver), prof_op, m, m->iters,
+				1);
+	}
+	dma_check_after();
 }
 
 /* --count N: a warm-up op, then a marked window of N ops, per measure */
@@ -996,6 +1037,8 @@ int main(int argc, char **argv)
 	if (dma_check_after())
 		goto out;
 	print_table();
+	if (popt.which && !profile_load())
+		profile_all();
 out:
 	edu_close(&edu);
 	if (failures)

@@ -53,7 +53,7 @@
  * median over the rounds with the spread (min-max).
  *
  *   riommu_vtd_bench [--rounds N] [--subs N] [--batch-ms MS] [--only KEY,...]
- *                    [--list]
+ *                    [--profile above|all|KEY,...] [--profile-ms MS] [--list]
  *   riommu_vtd_bench --smoke     setup, the DMA checks and each measure
  *                                once, as TAP
  *   riommu_vtd_bench --count N   count mode, for QEMU's trace
@@ -64,6 +64,15 @@
  *                                around N ops; nothing is timed.  With
  *                                --smoke: the smoke run, then the count
  *                                windows as one more TAP test
+ *
+ * --profile: after the table, a kernel profile of each measure profiled
+ * (all, the given keys, or "above", which is "all" here: a boot runs one
+ * driver, so the program has no ratio Rust/C), --profile-ms (1500) of
+ * perf_event_open sampling per measure, between "PROFILE begin KEY
+ * BACKEND" and "PROFILE end KEY BACKEND" lines, BACKEND the driver and
+ * the stage of the unit's paging domains (from ECAP): riommu_vtd/first-
+ * stage, intel-iommu/second-stage...; see tools/bench/profile.h.  Then
+ * edu DMAs through the map HWPT once more.  Not in --smoke nor --count.
  *
  * Options may also come from the kernel command line, as
  * riommu_vtd_bench=rounds:7,only:vtd_map_1m+vtd_replace ('+' for ',').
@@ -92,6 +101,7 @@
 #include <sys/utsname.h>
 
 #include "bench_util.h"
+#include "profile.h"
 #include "riommu_vtd_edu.h" /* tools/testing/selftests/riommu_vtd */
 
 #define MAP_PAGES	256
@@ -106,6 +116,7 @@
 #define ECAP_NEST	(1ULL << 26)
 
 static struct bench_opts opt = BENCH_OPTS_DEFAULT;
+static struct profile_opts popt = PROFILE_OPTS_DEFAULT;
 /*
  * --count N: ops per counted window (0: no count mode).  The counts are
  * exact, so N only needs to show a per-op figure that does not depend on
@@ -120,6 +131,7 @@ static long count_iters;
 
 static struct edu edu;
 static int driver = -1;
+static const char *stage = "none";	/* of the unit's paging domains (ECAP) */
 static char *buf;			/* MAP_PAGES scattered 4K pages */
 static unsigned int buf_runs;
 static char *s1_table;			/* the nested HWPT's (empty) stage-1 table */
@@ -413,8 +425,9 @@ static int setup(void)
 		       (unsigned long long)vtd.ecap_reg, !!(vtd.ecap_reg & ECAP_NEST),
 		       (unsigned long long)vtd.cap_reg);
 		/* The stage of the unit's paging domains (QEMU offers one). */
-		printf("INFO stage %s\n", vtd.ecap_reg & ECAP_FLTS ? "first" :
-		       vtd.ecap_reg & ECAP_SLTS ? "second" : "none");
+		stage = vtd.ecap_reg & ECAP_FLTS ? "first" :
+			vtd.ecap_reg & ECAP_SLTS ? "second" : "none";
+		printf("INFO stage %s\n", stage);
 	}
 	printf("# edu at %s\n", edu.bdf);
 
@@ -700,7 +713,7 @@ static void print_params(void)
 /* ------------------------------------------------------------------------ */
 /* Main                                                                     */
 
-static const char *const flag_opts[] = { "smoke", "list", "sweep", NULL };
+static const char *const flag_opts[] = { "smoke", "list", "sweep", "profile", NULL };
 
 static int set_opt(const char *k, const char *v)
 {
@@ -712,7 +725,8 @@ static int set_opt(const char *k, const char *v)
 			return -1;
 		return 0;
 	}
-	return bench_opt(&opt, k, v) && sweep_opt(&swopt, k, v, MAX_ROUNDS);
+	return bench_opt(&opt, k, v) && sweep_opt(&swopt, k, v, MAX_ROUNDS) &&
+	       profile_opt(&popt, k, v);
 }
 
 /*
@@ -766,12 +780,47 @@ static int count_mode(void)
 	return 0;
 }
 
+static int prof_op(void *ctx, long iters)
+{
+	const struct measure *m = ctx;
+
+	return m->op(m, iters);
+}
+
+/*
+ * --profile: after the table, each measure profile_wanted() (profile.h;
+ * "above" is "all": one driver per boot, no ratio here), edu attached as
+ * for its batches; PROFILE lines name the driver and the unit's stage,
+ * e.g. "PROFILE begin vtd_map_1m riommu_vtd/first-stage".
+ */
+static void profile_all(void)
+{
+	char be[64];
+	size_t i;
+
+	snprintf(be, sizeof(be), "%s/%s-stage", backend_name(driver), stage);
+	for (i = 0; i < ARRAY_LEN(measures); i++) {
+		struct measure *m = &measures[i];
+
+		if (!selected(m->key) || (m->nested && nest_na[0]) ||
+		    !profile_wanted(&popt, m->key, true))
+			continue;
+		if (prepare(m))
+			return;
+		profile_measure(&popt, m->key, m->label, be, prof_op, m, m->iters,
+				m->ops_per_iter);
+	}
+	/* The map HWPT still translates after the profiled ops */
+	dma_check_map_hwpt("after the profiles");
+}
+
 static void usage(void)
 {
 	printf("usage: riommu_vtd_bench [--smoke] [--rounds N] [--subs N] [--batch-ms MS]\n"
 	       "                        [--only KEY,...] [--list] [--count N]\n"
 	       "                        [--sweep=0|1] [--sweep-rounds N] [--sweep-subs N]\n"
-	       "                        [--sweep-ms MS]\n");
+	       "                        [--sweep-ms MS] [--profile above|all|KEY,...]\n"
+	       "                        [--profile-ms MS]\n");
 }
 
 /* --smoke: each measure once, as TAP (setup and the DMA checks are test 1) */
@@ -914,6 +963,8 @@ int main(int argc, char **argv)
 	if (dma_check_map_hwpt("after the measures"))
 		goto out;
 	print_table();
+	if (popt.which && !profile_load())
+		profile_all();
 out:
 	edu_close(&edu);
 	if (failures)
