@@ -38,6 +38,41 @@ pub trait UserStruct: FromBytes + IntoBytes + zerocopy::Immutable + Sized {
     const MIN_LEN: usize;
 }
 
+/// Reads one `T` of exactly `size_of::<T>()` bytes at user address `addr`:
+/// `EFAULT` if any of it cannot be read.
+///
+/// This is what the kernel crate's `UserSliceReader::read::<T>()` does, for
+/// the zerocopy `FromBytes` of the API's user structs (that method wants the
+/// kernel crate's own `transmute::FromBytes`): one `_copy_from_user()` of a
+/// size known at compile time, from code monomorphised here, as C's inline
+/// `copy_from_user()`.  The chunked and the rule-checked paths go through
+/// `UserSliceReader::read_raw` and `rust_helper_copy_from_user`, two more
+/// out-of-line calls, which one-entry HWPT_INVALIDATE and allocation data
+/// showed (issue #20).
+fn read_user_value<T: FromBytes>(addr: usize) -> Result<T> {
+    let mut value = MaybeUninit::<T>::uninit();
+    // SAFETY: `value` is valid for writes of `size_of::<T>()` bytes.
+    // `_copy_from_user()` checks the user range itself (7.3
+    // `_inline_copy_from_user()`, include/linux/uaccess.h: `access_ok()` or
+    // `mask_user_address()`, and a fault-tolerant copy), so any address is
+    // acceptable.  As in `UserSliceReader::read` (rust/kernel/uaccess.rs) it
+    // skips `check_object_size()`, which C's `copy_from_user()` skips too for
+    // a compile-time-constant size; the destination is a local `T` anyway.
+    let left = unsafe {
+        bindings::_copy_from_user(
+            value.as_mut_ptr().cast(),
+            UserPtr::from_addr(addr).as_const_ptr(),
+            size_of::<T>(),
+        )
+    };
+    if left != 0 {
+        return Err(EFAULT);
+    }
+    // SAFETY: the copy above wrote all `size_of::<T>()` bytes, and any bytes
+    // are a valid `T` (`FromBytes`).
+    Ok(unsafe { value.assume_init() })
+}
+
 /// User memory seen from a user pointer, for the pure copy rules.
 struct UserMem {
     addr: usize,
@@ -109,6 +144,11 @@ impl<'a> UserData<'a> {
     /// Without user data, `EINVAL`.
     pub fn read<T: UserStruct>(&self) -> Result<T> {
         let raw = self.raw.ok_or(EINVAL)?;
+        if raw.type_ == T::TYPE && raw.len == size_of::<T>() {
+            // The usual case, for which the rules below make one copy of
+            // the whole struct: make it directly.
+            return read_user_value(raw.uptr as usize);
+        }
         let mut value = T::new_zeroed();
         let mem = UserMem {
             addr: raw.uptr as usize,
@@ -249,8 +289,17 @@ impl<'a> UserDataArray<'a> {
             let mut buf = [MaybeUninit::<u8>::uninit(); CHUNK_BYTES];
             'chunks: while done < self.requested {
                 let n = (self.requested - done).min(per_chunk as u32) as usize;
-                let chunk = &mut buf[..n * size];
                 let from = (self.raw.uptr as usize).wrapping_add(done as usize * size);
+                if n == 1 {
+                    // One entry: no chunk, one copy straight into a `T`; a
+                    // fault gives `EFAULT` as the per-entry rules do.
+                    match read_user_value::<T>(from).and_then(&mut f) {
+                        Ok(()) => done += 1,
+                        Err(e) => ret = Err(e),
+                    }
+                    break;
+                }
+                let chunk = &mut buf[..n * size];
                 let copied = UserSlice::new(UserPtr::from_addr(from), chunk.len())
                     .reader()
                     .read_raw(chunk);
