@@ -734,7 +734,7 @@ impl Unit {
         let wait = Descriptor::wait(Some((qi.status.phys(), seq)), false, true, false)?;
         for d in Iterator::chain(descs.iter(), core::iter::once(&wait)) {
             let at = qi.tail as usize * DESC_WORDS;
-            qi.queue.write_entry(at, &d.0)?;
+            qi.queue.write_queue_entry(at, &d.0)?;
             qi.tail = (qi.tail + 1) % qi.entries;
         }
         self.qi_submitted
@@ -805,7 +805,10 @@ impl Unit {
             head
         );
         if fsts.iqe() {
-            if let Err(e) = qi.queue.write_entry(head as usize * DESC_WORDS, &wait.0) {
+            if let Err(e) = qi
+                .queue
+                .write_queue_entry(head as usize * DESC_WORDS, &wait.0)
+            {
                 pr_err!("cannot replace descriptor {} ({:?})\n", head, e);
             }
         }

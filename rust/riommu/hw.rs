@@ -296,8 +296,10 @@ fn check_coherent(coherent: bool) -> Result {
 /// Every access is one atomic load or store of a naturally aligned word,
 /// so the driver and the hardware (and several CPUs) may access the pages
 /// concurrently without undefined behaviour; the driver orders multi-word
-/// updates with [`DmaPages::write_entry`] or [`wmb`].  If the IOMMU is not
-/// coherent with the CPU caches (`coherent == false`), every store is
+/// updates with [`wmb`], and writes queue entries, which the IOMMU fetches
+/// only after a doorbell register write, with
+/// [`DmaPages::write_queue_entry`].  If the IOMMU is not coherent with the
+/// CPU caches (`coherent == false`), every store (or queue entry) is
 /// flushed from the caches.
 ///
 /// # Invariants
@@ -404,27 +406,25 @@ impl DmaPages {
         Ok(())
     }
 
-    /// Writes a multi-word entry whose word 0 holds its present (valid)
-    /// bit, at 64-bit word `first`: words 1.. first, a write barrier, then
-    /// word 0, so that hardware walking the table never sees the new
-    /// present bit with old contents (VT-d root, context and PASID
-    /// entries; spec 6.5.3.3).  To make a present entry non-present, write
-    /// word 0 alone first ([`DmaPages::write_u64`]).  `EINVAL` if the entry
-    /// does not fit.
-    pub fn write_entry(&self, first: usize, words: &[u64]) -> Result {
+    /// Writes a queue entry (a command or descriptor) of several words at
+    /// 64-bit word `first`, which the IOMMU fetches only after a later
+    /// write of the queue's tail register: the words in order, then, for a
+    /// unit that does not snoop, one cache flush of the whole entry rather
+    /// than one per word.  `EINVAL` if the entry does not fit.
+    pub fn write_queue_entry(&self, first: usize, words: &[u64]) -> Result {
         if words.is_empty() {
             return Err(EINVAL);
         }
+        let p = self.word(first, REG64)?;
         // Bounds of the whole entry before touching anything.
-        self.word(first + words.len() - 1, REG64)?;
-        for (i, w) in words.iter().enumerate().skip(1) {
-            self.write_u64(first + i, *w)?;
+        self.word(first.checked_add(words.len() - 1).ok_or(EINVAL)?, REG64)?;
+        for (i, w) in words.iter().enumerate() {
+            let q = self.word(first + i, REG64)?;
+            // SAFETY: as for `read_u64`.
+            unsafe { AtomicU64::from_ptr(q.cast()) }.store(*w, Ordering::Release);
         }
-        // The other words before the first as the device sees them
-        // (`dma_wmb()`: on arm64 an outer-shareable store barrier, which
-        // a CPU fence is not).
-        dma_mb(Write);
-        self.write_u64(first, words[0])
+        self.flush(p, words.len() * REG64);
+        Ok(())
     }
 }
 
