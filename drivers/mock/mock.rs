@@ -224,34 +224,36 @@ pub fn register() -> Result<IommuRegistration<MockDriver>> {
     )
 }
 
-/// Live paging domains of riommu_mock (module-wide, as the table page count:
-/// the mock registers one instance).
-static PAGING_LIVE: AtomicU64 = AtomicU64::new(0);
-/// Live nested domains likewise.
-static NESTED_LIVE: AtomicU64 = AtomicU64::new(0);
+/// Live paging and nested domains of riommu_mock, by [`Live`] kind
+/// (module-wide, as the table page count: the mock registers one instance).
+static LIVE: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+/// The [`Live`] kind of paging domains.
+const PAGING: usize = 0;
+/// The [`Live`] kind of nested domains.
+const NESTED: usize = 1;
 
 /// The numbers of live paging and nested domains, for `RIOMMU_MOCK_STATS`.
 pub fn live_domains() -> (u64, u64) {
     (
-        PAGING_LIVE.load(Ordering::Relaxed),
-        NESTED_LIVE.load(Ordering::Relaxed),
+        LIVE[PAGING].load(Ordering::Relaxed),
+        LIVE[NESTED].load(Ordering::Relaxed),
     )
 }
 
-/// One live domain, counted in a domain kind's counter while the domain's
-/// data lives.
-struct Live(&'static AtomicU64);
+/// One live domain of kind `K`, counted while the domain's data lives.  A
+/// zero-sized field: the domain's size, so its slab class, is unchanged.
+struct Live<const K: usize>;
 
-impl Live {
-    fn new(count: &'static AtomicU64) -> Self {
-        count.fetch_add(1, Ordering::Relaxed);
-        Self(count)
+impl<const K: usize> Live<K> {
+    fn new() -> Self {
+        LIVE[K].fetch_add(1, Ordering::Relaxed);
+        Self
     }
 }
 
-impl Drop for Live {
+impl<const K: usize> Drop for Live<K> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        LIVE[K].fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -401,7 +403,7 @@ fn alloc_paging(
             dirty_tracking: AtomicBool::new(false),
             dirty_ops: dirty,
             min_page: 1 << config.pgsize_bitmap.trailing_zeros(),
-            _live: Live::new(&PAGING_LIVE),
+            _live: Live::new(),
         }? Error),
     )
 }
@@ -427,7 +429,7 @@ fn alloc_nested<'a>(
             AtomicU32::new(cfg.iotlb),
             AtomicU32::new(cfg.iotlb),
         ],
-        _live: Live::new(&NESTED_LIVE),
+        _live: Live::new(),
     }? Error),
     )
 }
@@ -441,7 +443,7 @@ pub struct MockPaging {
     dirty_ops: bool,
     /// The smallest page size of the domain.
     min_page: u64,
-    _live: Live,
+    _live: Live<PAGING>,
 }
 
 impl MockPaging {
@@ -546,7 +548,7 @@ impl PagingDomain for MockPaging {
 #[pin_data]
 pub struct MockNested {
     iotlb: [AtomicU32; uapi::IOTLB_NUM],
-    _live: Live,
+    _live: Live<NESTED>,
 }
 
 impl MockNested {
