@@ -144,7 +144,7 @@ impl<'a> UserData<'a> {
     /// Without user data, `EINVAL`.
     pub fn read<T: UserStruct>(&self) -> Result<T> {
         let raw = self.raw.ok_or(EINVAL)?;
-        if raw.type_ == T::TYPE && raw.len == size_of::<T>() {
+        if raw.type_ == T::TYPE && raw.len == size_of::<T>() && raw.len >= T::MIN_LEN {
             // The usual case, for which the rules below make one copy of
             // the whole struct: make it directly.
             return read_user_value(raw.uptr as usize);
@@ -295,9 +295,12 @@ impl<'a> UserDataArray<'a> {
                     // fault gives `EFAULT` as the per-entry rules do.
                     match read_user_value::<T>(from).and_then(&mut f) {
                         Ok(()) => done += 1,
-                        Err(e) => ret = Err(e),
+                        Err(e) => {
+                            ret = Err(e);
+                            break;
+                        }
                     }
-                    break;
+                    continue;
                 }
                 let chunk = &mut buf[..n * size];
                 let copied = UserSlice::new(UserPtr::from_addr(from), chunk.len())
