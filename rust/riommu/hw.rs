@@ -419,9 +419,9 @@ impl DmaPages {
         // Bounds of the whole entry before touching anything.
         self.word(first.checked_add(words.len() - 1).ok_or(EINVAL)?, REG64)?;
         for (i, w) in words.iter().enumerate() {
-            let q = self.word(first + i, REG64)?;
-            // SAFETY: as for `read_u64`.
-            unsafe { AtomicU64::from_ptr(q.cast()) }.store(*w, Ordering::Release);
+            // SAFETY: word `first + i` of our pages: the whole entry's
+            // bounds are checked above.  Then as for `read_u64`.
+            unsafe { AtomicU64::from_ptr(p.add(i * REG64).cast()) }.store(*w, Ordering::Release);
         }
         self.flush(p, words.len() * REG64);
         Ok(())
