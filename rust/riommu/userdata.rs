@@ -73,6 +73,33 @@ fn read_user_value<T: FromBytes>(addr: usize) -> Result<T> {
     Ok(unsafe { value.assume_init() })
 }
 
+/// Writes `value`, `size_of::<T>()` bytes, to user address `addr`: `EFAULT`
+/// if any of it cannot be written.
+///
+/// As the kernel crate's `UserSliceWriter::write::<T>()` (which wants its own
+/// `AsBytes`): one `_copy_to_user()` of a compile-time size.
+fn write_user_value<T: IntoBytes + zerocopy::Immutable>(addr: usize, value: &T) -> Result {
+    let bytes = value.as_bytes();
+    // SAFETY: `bytes` is valid for reads of its length, `size_of::<T>()`.
+    // `_copy_to_user()` checks the user range itself (7.3
+    // `_inline_copy_to_user()`, include/linux/uaccess.h: `access_ok()`, then
+    // a fault-tolerant `raw_copy_to_user()`), so any address is acceptable.
+    // As in `UserSliceWriter::write` (rust/kernel/uaccess.rs) it skips
+    // `check_object_size()`, which C's `copy_to_user()` skips too for a
+    // compile-time-constant size; the source is a `&T` anyway.
+    let left = unsafe {
+        bindings::_copy_to_user(
+            UserPtr::from_addr(addr).as_mut_ptr(),
+            bytes.as_ptr().cast(),
+            bytes.len(),
+        )
+    };
+    if left != 0 {
+        return Err(EFAULT);
+    }
+    Ok(())
+}
+
 /// User memory seen from a user pointer, for the pure copy rules.
 struct UserMem {
     addr: usize,
@@ -142,13 +169,21 @@ impl<'a> UserData<'a> {
     /// a wrong type, a length below `T::MIN_LEN` or above `size_of::<T>()` give
     /// `EINVAL`; a shorter length is zero-filled; a fault gives `EFAULT`.
     /// Without user data, `EINVAL`.
+    #[inline]
     pub fn read<T: UserStruct>(&self) -> Result<T> {
         let raw = self.raw.ok_or(EINVAL)?;
         if raw.type_ == T::TYPE && raw.len == size_of::<T>() && raw.len >= T::MIN_LEN {
             // The usual case, for which the rules below make one copy of
-            // the whole struct: make it directly.
+            // the whole struct: make it directly (inline in the caller, as
+            // C's `iommu_copy_struct_from_user()`).
             return read_user_value(raw.uptr as usize);
         }
+        Self::read_by_rules(raw)
+    }
+
+    /// [`UserData::read`] for any type and length.
+    #[inline(never)]
+    fn read_by_rules<T: UserStruct>(raw: &bindings::iommu_user_data) -> Result<T> {
         let mut value = T::new_zeroed();
         let mem = UserMem {
             addr: raw.uptr as usize,
@@ -171,6 +206,9 @@ impl<'a> UserData<'a> {
         let raw = self.raw.ok_or(EINVAL)?;
         if raw.type_ != T::TYPE || raw.len < T::MIN_LEN || raw.len > size_of::<T>() {
             return Err(EINVAL);
+        }
+        if raw.len == size_of::<T>() {
+            return write_user_value(raw.uptr as usize, value);
         }
         let bytes = value.as_bytes();
         UserSlice::new(UserPtr::from_ptr(raw.uptr), raw.len)
@@ -366,13 +404,14 @@ pub const CHUNK_BYTES: usize = 512;
 /// field inside the returned copy is ignored in favour of the first read, so
 /// a concurrent change of the user's buffer cannot make the two disagree.
 pub fn read_ioctl<T: FromBytes + IntoBytes>(arg: usize, min_len: usize) -> Result<(T, usize)> {
-    let mut size = [0u8; 4];
-    UserSlice::new(UserPtr::from_addr(arg), size.len())
-        .reader()
-        .read_slice(&mut size)?;
-    let size = u32::from_ne_bytes(size) as usize;
+    let size = read_user_value::<u32>(arg)? as usize;
     if size < min_len {
         return Err(EINVAL);
+    }
+    if size == size_of::<T>() {
+        // The common case (the caller's struct is ours): one typed copy, no
+        // tail to check or zero-fill.
+        return Ok((read_user_value::<T>(arg)?, size));
     }
     let mut value = T::new_zeroed();
     rules::copy_struct_from_user(value.as_mut_bytes(), &UserMem { addr: arg }, 0, size)?;
@@ -387,10 +426,12 @@ pub fn write_ioctl<T: IntoBytes + zerocopy::Immutable>(
     size: usize,
 ) -> Result {
     let bytes = value.as_bytes();
-    let n = size.min(bytes.len());
-    UserSlice::new(UserPtr::from_addr(arg), n)
+    if size >= bytes.len() {
+        return write_user_value(arg, value);
+    }
+    UserSlice::new(UserPtr::from_addr(arg), size)
         .writer()
-        .write_slice(&bytes[..n])
+        .write_slice(&bytes[..size])
 }
 
 /// Reads `len` bytes of user memory at `addr` into a new vector (`EFAULT` on
