@@ -195,13 +195,14 @@ impl SmmuPaging {
         let _ = self.smmu.data().hw().issue(&[self.tlbi()]);
     }
 
-    /// Invalidates `[iova, iova + size)` by address (all levels unless
-    /// `leaf`), and waits for it, as `arm_smmu_domain_inv_range()` does;
+    /// Invalidates `[iova, iova + size)` by address (all levels, or the
+    /// leaves of `scope`, with its level hint), and waits for it, as
+    /// `arm_smmu_domain_inv_range()` does;
     /// the whole ASID or VMID when no range can be planned
     /// ([`tlbi::plan`]) or the commands cannot be built.
-    fn flush_range(&self, iova: u64, size: u64, leaf: bool) {
+    fn flush_range(&self, iova: u64, size: u64, scope: tlbi::Scope) {
         let smmu = self.smmu.data().hw();
-        let Some(plan) = tlbi::plan(iova, size, leaf, smmu.feat.idr3.ril() != 0) else {
+        let Some(plan) = tlbi::plan(iova, size, scope, smmu.feat.idr3.ril() != 0) else {
             return self.flush();
         };
         // Encoded here and issued as they are (`Smmu::issue_raw`): one
@@ -337,16 +338,22 @@ impl PagingDomain for SmmuPaging {
 
     /// Invalidates what the gather's unmaps removed and waits for it
     /// (CMD_SYNC): by address over the gather's range, leaf entries only
-    /// when no table was unlinked; with the walk caches (`Leaf` 0) when
-    /// tables were, which the glue releases after this returns (an unmap
-    /// unlinks only tables wholly inside the range it unmapped).  Tables a
-    /// map unlinked, with no range: the whole ASID or VMID.
+    /// when no table was unlinked, with the level hint `TTL` when all the
+    /// leaves removed were at one level (`tlbi::Scope::of_gather`); with
+    /// the walk caches (`Leaf` 0) when tables were, which the glue releases
+    /// after this returns (an unmap unlinks only tables wholly inside the
+    /// range it unmapped).  Tables a map unlinked, with no range: the whole
+    /// ASID or VMID.
     fn iotlb_sync(&self, gather: &IotlbGather<'_>) {
         match gather.range() {
             // `range()` is inclusive; `last - start + 1` overflows only for
             // the whole 64-bit space.
             Some((start, last)) => match (last - start).checked_add(1) {
-                Some(size) => self.flush_range(start, size, !gather.frees_tables()),
+                Some(size) => self.flush_range(
+                    start,
+                    size,
+                    tlbi::Scope::of_gather(gather.frees_tables(), gather.leaf_levels()),
+                ),
                 None => self.flush(),
             },
             None if gather.frees_tables() => self.flush(),

@@ -507,6 +507,10 @@ impl TableMem for HwGatherMem<'_, '_, '_> {
     fn write(&mut self, table: u64, index: usize, value: u64) {
         self.mem.write(table, index, value)
     }
+
+    fn leaf_removed(&mut self, level: usize) {
+        self.gather.add_leaf_level(level);
+    }
 }
 
 /// An I/O page table of format `F` that an IOMMU walks from

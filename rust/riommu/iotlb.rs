@@ -91,6 +91,31 @@ impl<'a> IotlbGather<'a> {
         (g.start < g.end).then_some((g.start as u64, g.end as u64))
     }
 
+    /// The levels of the leaves the unmaps into this gather removed: bit `L`
+    /// for level `L` (0: the smallest leaves), as generic_pt fills Linux's
+    /// `pt.leaf_levels_bitmap`; 0 if none.  A driver may name the level in
+    /// its invalidation when only one bit is set (an SMMU's `TTL`).
+    pub fn leaf_levels(&self) -> u8 {
+        // SAFETY: exclusively ours (type invariant).  `iommu_iotlb_gather_init()`
+        // (include/linux/iommu.h) assigns a compound literal that names only
+        // `start` and `freelist`, so the union is zero-initialised through
+        // its first member, `pgsize`, whose bytes cover `pt`'s two bytes.
+        // Nothing in the 7.3 core writes `pgsize` or `pt` (only drivers do,
+        // through `iommu_iotlb_gather_add_page()`), and in riommu's gathers
+        // only `add_leaf_level` does; any byte is a valid `u8`.
+        unsafe { (*self.raw).__bindgen_anon_1.pt.leaf_levels_bitmap }
+    }
+
+    /// Records that an unmap removed a leaf at `level`.
+    pub(in crate::riommu) fn add_leaf_level(&mut self, level: usize) {
+        // SAFETY: as in `leaf_levels`.
+        let pt = unsafe { &mut (*self.raw).__bindgen_anon_1.pt };
+        debug_assert!(level < 8, "leaf level {level}");
+        // A level the byte cannot hold: all bits, so that no single level
+        // (no TTL) is ever read from it.
+        pt.leaf_levels_bitmap |= 1u8.checked_shl(level as u32).unwrap_or(u8::MAX);
+    }
+
     /// Whether table pages were unlinked: the invalidation must then drop
     /// the paging-structure (walk) caches too, not only leaf translations.
     pub fn frees_tables(&self) -> bool {

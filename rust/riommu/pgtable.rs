@@ -165,6 +165,10 @@ impl TableMem for GatherMem<'_, '_, '_> {
         KernelTableMem.write(table, index, value)
     }
 
+    fn leaf_removed(&mut self, level: usize) {
+        self.gather.add_leaf_level(level);
+    }
+
     fn break_flush(&mut self, iova: u64, size: u64) -> Result<(), Errno> {
         match self.break_flush.as_mut() {
             // The walker only needs to know that the map stops.

@@ -103,6 +103,13 @@ pub trait TableMem {
     fn break_flush(&mut self, _iova: u64, _size: u64) -> Result<(), Errno> {
         Err(Errno::EOPNOTSUPP)
     }
+
+    /// Told by [`PageTable::unmap_pages`] that it removed a leaf at `level`
+    /// (after clearing its entries), so that the invalidation can name the
+    /// level: Linux's `iommu_iotlb_gather` `pt.leaf_levels_bitmap`, which
+    /// generic_pt fills the same way.  The default ignores it.
+    #[inline]
+    fn leaf_removed(&mut self, _level: usize) {}
 }
 
 /// A page table entry format.
@@ -695,6 +702,7 @@ impl<F: Format> PageTable<F> {
                 for i in index..index + (1 << contig) {
                     mem.write(table, i, 0);
                 }
+                mem.leaf_removed(level);
                 unmapped += size;
                 cur += size;
                 index += 1 << contig;

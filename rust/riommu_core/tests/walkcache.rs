@@ -32,8 +32,12 @@
 //!   `drivers/smmuv3/paging.rs` (from `iotlb_sync`: the TLBIs by address of
 //!   `riommu_core::smmuv3::tlbi::plan` over the gather's range, range or
 //!   per-page as `IDR3.RIL` says, `Leaf` 1 unless the gather unlinked
-//!   tables, or `TLBI_NH_ASID` / `TLBI_S12_VMALL` when no range is planned
-//!   or the gather has tables but no range; + `CMD_SYNC`; nothing on map).
+//!   tables, with the `TTL` of `tlbi::Scope::of_gather` (the levels of the
+//!   leaves the walker removed, `TableMem::leaf_removed`), or
+//!   `TLBI_NH_ASID` / `TLBI_S12_VMALL` when no range is planned or the
+//!   gather has tables but no range; + `CMD_SYNC`; nothing on map).  The
+//!   model SMMU takes a `TTL` at its word: a range with `TTL` drops only
+//!   the leaves of that level.
 //!
 //! Checked: a walk never reads a released table; after every operation
 //! (map with its glue sync, unmap with its `iotlb_sync`) every cached leaf,
@@ -68,7 +72,8 @@
 //!   nothing) shows the check that caught it still fires.
 //!
 //! Counterfactual broken policies (no map sync, leaf-only invalidation in
-//! the map sync, no invalidation after unmap) show that the checks fire.
+//! the map sync, no invalidation after unmap, `TTL` from the unmap calls'
+//! page size) show that the checks fire.
 
 // Test code: std is fine, and the helpers need not be reachable.
 #![allow(unreachable_pub, clippy::std_instead_of_core)]
@@ -159,6 +164,10 @@ enum Variant {
     MapSyncLeafOnly,
     /// Counterfactual: `iotlb_sync` after an unmap invalidates nothing.
     UnmapNoSync,
+    /// Counterfactual: the SMMU's range TLBIs take their `TTL` from the
+    /// page size of the unmap calls (the core's `pgsize`), not from the
+    /// levels of the leaves the walker removed.
+    TtlFromPgsize,
 }
 
 /// The policy of one simulated domain.
@@ -213,6 +222,8 @@ struct Stats {
     bbm_breaks: u64,
     /// SMMU TLBIs by address (range or per page).
     tlbis: u64,
+    /// Of those, range TLBIs with a level hint (`TTL` != 0).
+    ttl_tlbis: u64,
     maps: u64,
     unmaps: u64,
 }
@@ -233,6 +244,12 @@ struct Hw<F: Model> {
     root: u64,
     /// Tables unlinked by the current operation, not yet released.
     gather: Vec<u64>,
+    /// Levels of the leaves the current unmap removed (the gather's
+    /// `pt.leaf_levels_bitmap`, filled through `TableMem::leaf_removed`).
+    leaf_levels: u8,
+    /// Levels of the page sizes of the current unmap's calls (for
+    /// `Variant::TtlFromPgsize`).
+    pgsize_levels: u8,
     /// Released tables.
     freed: BTreeSet<u64>,
     /// Free tables at once (the domain's destruction, `HwTableMem`).
@@ -274,6 +291,8 @@ impl<F: Model> Hw<F> {
             next: 0x1000_0000,
             root: 0,
             gather: Vec::new(),
+            leaf_levels: 0,
+            pgsize_levels: 0,
             freed: BTreeSet::new(),
             direct_free: false,
             iotlb: BTreeMap::new(),
@@ -413,9 +432,17 @@ impl<F: Model> Hw<F> {
     /// Invalidates leaves (and not-present entries) overlapping
     /// `[start, end)`, and the walk caches too if `walk`.
     fn inv_range(&mut self, start: u64, end: u64, walk: bool) {
+        self.inv_range_ttl(start, end, walk, None);
+    }
+
+    /// [`Self::inv_range`], with a level hint: `Some(l)` drops only the
+    /// leaves at level `l` (an SMMU's `TTL`, taken at its word: entries of
+    /// other levels may stay, the worst case).
+    fn inv_range_ttl(&mut self, start: u64, end: u64, walk: bool, ttl_level: Option<usize>) {
         let hit =
             |&(l, idx): &(usize, u64)| overlaps(idx << level_shift(l), level_size(l), start, end);
-        self.iotlb.retain(|k, _| !hit(k));
+        self.iotlb
+            .retain(|k, _| !(hit(k) && ttl_level.is_none_or(|t| t == k.0)));
         self.neg.retain(|k| !hit(k));
         if walk {
             self.stats.range_walk_flushes += 1;
@@ -486,12 +513,29 @@ impl<F: Model> Hw<F> {
                     // Unmaps unlink no table (`PageTable::unmap_pages`);
                     // a map that replaced tables by a leaf syncs with its
                     // range and `frees`, after its break-before-make flush.
-                    let leaf = !frees;
-                    match tlbi::plan(start, last - start + 1, leaf, ril) {
+                    // Leaf 1 unless tables were unlinked, TTL from the
+                    // levels the unmap removed (`Scope::of_gather`).
+                    let levels = if self.policy.variant == Variant::TtlFromPgsize {
+                        self.pgsize_levels
+                    } else {
+                        self.leaf_levels
+                    };
+                    let scope = tlbi::Scope::of_gather(frees, levels);
+                    match tlbi::plan(start, last - start + 1, scope, ril) {
                         Some(plan) => {
                             for r in plan {
                                 self.stats.tlbis += 1;
-                                self.inv_range(r.addr, r.addr + tlbi::covered(&r), !r.leaf);
+                                if r.ttl != 0 {
+                                    self.stats.ttl_tlbis += 1;
+                                }
+                                // TTL 3 - level (4 KiB granule).
+                                let ttl_level = (r.ttl != 0).then(|| 3 - usize::from(r.ttl));
+                                self.inv_range_ttl(
+                                    r.addr,
+                                    r.addr + tlbi::covered(&r),
+                                    !r.leaf,
+                                    ttl_level,
+                                );
                             }
                         }
                         None => self.inv_all(),
@@ -626,6 +670,10 @@ impl<F: Model> TableMem for Hw<F> {
         }
     }
 
+    fn leaf_removed(&mut self, level: usize) {
+        self.leaf_levels |= 1 << level;
+    }
+
     fn read(&self, table: u64, index: usize) -> u64 {
         assert!(
             !self.freed.contains(&table),
@@ -747,7 +795,11 @@ impl<F: Model> Sim<F> {
         self.log.push(format!("unmap({calls:x?})"));
         let mut range: Option<(u64, u64)> = None;
         let mut total = 0;
+        // A new gather (`iommu_iotlb_gather_init()` zeroes the bitmaps).
+        self.hw.leaf_levels = 0;
+        self.hw.pgsize_levels = 0;
         for &(iova, pgsize, pgcount) in calls {
+            self.hw.pgsize_levels |= 1 << ((pgsize.trailing_zeros() - 12) / 9);
             let n = self.pt.unmap_pages(&mut self.hw, iova, pgsize, pgcount);
             total += n;
             // HwPageTable / LockedPageTable::unmap_pages: add_range(iova, n).
@@ -1200,8 +1252,57 @@ fn random_smmu<F: Model>(seed: u64) {
             s.released > 0 && s.bbm_breaks > 0 && s.walk_hits > 0 && s.tlbis > 0,
             "{s:?}"
         );
+        // With RIL, most unmaps' ranges carry a level hint.
+        assert_eq!(s.ttl_tlbis > 0, ril, "{s:?}");
         sim.destroy();
     }
+    // TTL from the calls' page size is caught: unmapping a large leaf with
+    // small pages names the wrong level.
+    let sim = random_run::<F>(smmu(Variant::TtlFromPgsize), seed, RANDOM_OPS);
+    eprintln!("{}", sim.report());
+    assert!(sim.count(Kind::StaleLeaf) > 0, "{}", sim.report());
+    sim.destroy();
+}
+
+/// The `TTL` of an unmap's range TLBI names the level of the leaves the
+/// walker removed: unmapping a 2 MiB leaf with 4 KiB pages (the walker
+/// removes it whole) gives `TTL` 2, and the SMMU drops the 2 MiB entry.
+/// With `TTL` from the calls' page size (3, 4 KiB) it keeps it.
+fn smmu_ttl_names_removed_level<F: Model>() {
+    for (variant, stale) in [(Variant::Current, false), (Variant::TtlFromPgsize, true)] {
+        let mut sim = Sim::<F>::new(smmu(variant), 11);
+        let x = 5 * M2;
+        assert_eq!(sim.map(x, 0x4000_0000, M2, 1), (M2, Ok(())));
+        assert_eq!(sim.dma(x + K4), Some(0x4000_0000 + K4));
+        assert!(sim.hw.iotlb.contains_key(&(1, x >> 21)));
+        assert_eq!(sim.unmap(&[(x, K4, 512)]), M2);
+        assert_eq!(sim.hw.leaf_levels, 0b10);
+        assert_eq!(sim.hw.stats.ttl_tlbis, 1);
+        assert_eq!(sim.hw.iotlb.contains_key(&(1, x >> 21)), stale);
+        assert_eq!(sim.count(Kind::StaleLeaf) > 0, stale, "{}", sim.report());
+        sim.destroy();
+    }
+    // Two levels in one gather: no hint, both dropped.
+    let mut sim = Sim::<F>::new(smmu(Variant::Current), 12);
+    let (a, b) = (7 * M2, 9 * M2);
+    assert_eq!(sim.map(a, 0x4000_0000, M2, 1), (M2, Ok(())));
+    assert_eq!(sim.map(b, 0x5000_0000, K4, 1), (K4, Ok(())));
+    assert!(sim.dma(a).is_some() && sim.dma(b).is_some());
+    sim.unmap(&[(a, M2, 1), (b, K4, 1)]);
+    assert_eq!(sim.hw.leaf_levels, 0b11);
+    assert_eq!(sim.hw.stats.ttl_tlbis, 0);
+    assert_eq!(sim.total(), 0, "{}", sim.report());
+    sim.destroy();
+}
+
+#[test]
+fn smmu_s1_ttl_names_removed_level() {
+    smmu_ttl_names_removed_level::<Stage1Lpae>();
+}
+
+#[test]
+fn smmu_s2_ttl_names_removed_level() {
+    smmu_ttl_names_removed_level::<Stage2Lpae>();
 }
 
 #[test]
