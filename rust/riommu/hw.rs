@@ -471,14 +471,9 @@ impl TableMem for HwTableMem {
     fn write(&mut self, table: u64, index: usize, value: u64) {
         KernelTableMem.write(table, index, value);
         if !self.coherent {
-            // SAFETY: entry `index` (the walker passes in-range indices) of
-            // a live table page of ours (linear map).
-            let va = unsafe {
-                rb::riommu_shim_phys_to_virt(table)
-                    .cast::<u64>()
-                    .add(index % (PAGE_SIZE / REG64))
-            };
-            flush_cache(va.cast(), REG64);
+            // The entry's linear-map address, as `KernelTableMem` computes
+            // it for the store (an addition, not a call into C per entry).
+            flush_cache(KernelTableMem::slot(table, index).cast(), REG64);
         }
     }
 }

@@ -93,7 +93,7 @@ const ENTRIES: usize = 512;
 
 impl KernelTableMem {
     /// `__va()` of entry `index` of `table`: plain arithmetic.
-    fn slot(table: u64, index: usize) -> *mut u64 {
+    pub(in crate::riommu) fn slot(table: u64, index: usize) -> *mut u64 {
         debug_assert!(index < ENTRIES);
         let base = (table as usize).wrapping_add(linear_delta(table)) as *mut u64;
         base.wrapping_add(index % ENTRIES)
