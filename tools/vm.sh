@@ -86,6 +86,18 @@ while [ $# -gt 0 ]; do
 	shift
 done
 case "$mode" in check | run) ;; *) die "vm.sh: --mode is check or run" ;; esac
+# A check run that stops before tools/tap.py has judged the boot (an error
+# here: a missing program, module or kernel) still leaves a failed result
+# in --results, so that the total cannot pass without the boot's rows.
+judged=0
+# shellcheck disable=SC2317 # (called by the EXIT trap)
+unjudged() {
+	local rc=$?
+	[ "$judged" = 0 ] && [ "$mode" = check ] && [ -n "$results" ] || return 0
+	tap check "vm $(basename "$out")" 1 "vm.sh stopped before the boot ran or was judged (exit status $rc; see the error above)" \
+		--results "$results" || true
+}
+trap unjudged EXIT
 case "$inject" in "" | warn | oops | hang) ;; *) die "vm.sh: --inject is warn, oops or hang" ;; esac
 # >>> arch (arm64: tools/check-arm64.sh) >>>
 case "$arch" in
@@ -242,6 +254,7 @@ log "vm: QEMU ran for ${secs}s ($status)"
 echo "$secs" >"$out/qemu.secs"
 
 rc=0
+judged=1
 python3 "$here/tap.py" vm "$out" --mode "$mode" --qemu "$status" \
 	${skips:+--skips "$skips"} ${results:+--results "$results"} || rc=$?
 [ $rc = 0 ] || log "vm: FAILED; kernel console log: $out/console.log"
