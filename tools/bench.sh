@@ -21,7 +21,8 @@
 #      (riommu_smmuv3 with allow_unsafe_viommu=1, for its vIOMMU).  Then
 #      count boots, two per driver: QEMU traces the SMMU's commands
 #      (smmuv3_cmdq_opcode), its register accesses (smmuv3_read_mmio,
-#      smmuv3_write_mmio) and the program's window markers (pci_cfg_read,
+#      smmuv3_write_mmio), the pages its TLBIs by address cover
+#      (smmuv3_range_inval) and the program's window markers (pci_cfg_read,
 #      tools/bench/bench_util.h), and tools/bench/qtrace.py gives the work
 #      per op; the two boots of a driver must count the same.
 #
@@ -505,11 +506,12 @@ if [ $do_smmu = 1 ]; then
 	# The count boots: each driver BENCH_SMMU_COUNT_RUNS times, the counts
 	# must agree.  QEMU's trace events (hw/arm/trace-events,
 	# hw/pci/trace-events): each command the SMMU consumes, its register
-	# reads and writes, and the PCI config reads that mark the windows; one
+	# reads and writes, the pages its TLBIs by address cover
+	# (smmuv3_range_inval), and the PCI config reads that mark the windows; one
 	# -trace option per event (a repeated enable= in one keeps only the
 	# last).
 	t_boots=$(date +%s)
-	count_events="smmuv3_cmdq_opcode smmuv3_read_mmio smmuv3_write_mmio pci_cfg_read"
+	count_events="smmuv3_cmdq_opcode smmuv3_read_mmio smmuv3_write_mmio smmuv3_range_inval pci_cfg_read"
 	export BENCH_SMMU_COUNT_EVENTS=$count_events BENCH_SMMU_COUNT_OPS=$smmu_count
 	export BENCH_SMMU_COUNT_RUNS=$smmu_count_runs
 	if [ "$smmu_count" != 0 ]; then

@@ -158,13 +158,20 @@ if step "build vmm-client (arm64)" "$out/vmm-client.log" env -C "$top/tools/vmm-
 fi
 
 # ---- QEMU ------------------------------------------------------------------
+# Each boot's QEMU traces the SMMU's commands and TLBI ranges, and edu's
+# configuration reads that mark the bench smoke's windows (one op per
+# measure): after both boots, qtrace.py compares the two drivers' work per
+# op (below).  One -trace option per event.
+trace_events="smmuv3_cmdq_opcode smmuv3_range_inval pci_cfg_read"
 vm() { # vm NAME "MODULE..." PROG... (VM_APPEND: more kernel command line)
-	local name=$1 t rc=0 m args=()
+	local name=$1 t rc=0 m args=() targs=
 	t=$(date +%s)
 	for m in $2; do args+=(--module "$m"); done
 	[ -z "${VM_APPEND:-}" ] || args+=(--append "$VM_APPEND")
+	for m in $trace_events; do targs+=" -trace enable=$m"; done
 	shift 2
-	"$here/vm.sh" --arch arm64 --kdir "$kdir" --out "$out/vm-$name" --results "$results" \
+	RIOMMU_QEMU_ARGS="${RIOMMU_QEMU_ARGS:-}$targs -trace file=$out/trace-$name.log" \
+		"$here/vm.sh" --arch arm64 --kdir "$kdir" --out "$out/vm-$name" --results "$results" \
 		--prog-timeout "${RIOMMU_PROG_TIMEOUT:-300}" --skips "$here/upstream-skips.txt" \
 		"${args[@]}" "$@" || rc=$?
 	log "arm64: the $name boot took $(($(date +%s) - t))s"
@@ -196,6 +203,16 @@ if [ -f "$c_ko" ]; then
 else
 	record "arm64 C driver run" 1 "no $c_ko (ARM_SMMU_V3=m in kernel/arm64.config)"
 	rc=1
+fi
+# The same bench ops under both drivers, counted by QEMU: riommu_smmuv3's
+# commands and TLBI pages per op at most the C driver's, and as many of its
+# TLBI ranges with a level hint (TTL); a 4 KiB unmap's range covers one
+# page, as the C driver's, only with the hint.
+if [ ${#smoke[@]} -gt 0 ] && [ ${#smoke_c[@]} -gt 0 ]; then
+	step "arm64 SMMUv3 commands per op vs arm_smmu_v3 (QEMU trace)" "$out/qtrace-compare.log" \
+		python3 "$here/bench/qtrace.py" compare \
+		"$out/vm-riommu/progs/$(basename "${smoke[0]}").log" "$out/trace-riommu.log" \
+		"$out/vm-cdriver/progs/$(basename "${smoke_c[0]}").log" "$out/trace-cdriver.log" || rc=1
 fi
 log "arm64: logs in $out"
 finish

@@ -362,10 +362,12 @@ def ratio_text(r, c, doc):
 
 
 # The SMMUv3 counters shown, after the commands by type (cmd:*, with
-# CMD_SYNC, the completion waits, among them): all commands, the register
-# accesses.
-SMMU_COUNTERS = (("cmds", "commands (all types)"), ("mmio_w", "register writes"),
-                 ("mmio_r", "register reads"))
+# CMD_SYNC, the completion waits, among them): all commands, the 4 KiB
+# pages their TLBIs by address cover (QEMU's smmuv3_range_inval; the
+# fewer, the less a real SMMU drops from its TLBs), the register accesses.
+SMMU_COUNTERS = (("cmds", "commands (all types)"),
+                 ("tlbi_pages", "pages the TLBIs cover (4 KiB)"),
+                 ("mmio_w", "register writes"), ("mmio_r", "register reads"))
 
 
 def smmu_count_rows(riommu, c, keys, doc):
@@ -863,8 +865,11 @@ Then *count boots*, ``BENCH_SMMU_COUNT_RUNS`` per driver (2 by default),
 run the program with ``count:N``: per
 measure a warm-up operation, then a window of N operations marked by two
 reads of ``edu``'s PCI configuration space, while QEMU traces the
-commands the SMMU consumes (``smmuv3_cmdq_opcode``), its register
-accesses (``smmuv3_read_mmio``, ``smmuv3_write_mmio``) and the markers
+commands the SMMU consumes (``smmuv3_cmdq_opcode``), the 4 KiB pages its
+TLBIs by address cover (``smmuv3_range_inval``: a range without a level
+hint, ``TTL``, is rounded up from one page to two, and the more a TLBI
+covers the more a real SMMU drops), its register accesses
+(``smmuv3_read_mmio``, ``smmuv3_write_mmio``) and the markers
 (``pci_cfg_read``).  ``tools/bench/qtrace.py`` counts each window's events
 and divides by N.  Under TCG these counts are exact and do not depend on
 the host's load (on real hardware the commands, and the waits for their

@@ -38,6 +38,16 @@ Counters (the IOMMU is detected from the trace's events):
                  CMD_SYNC included as cmd:CMD_SYNC
     syncs        CMD_SYNC commands (= cmd:CMD_SYNC)
     mmio_r, mmio_w  smmuv3_read_mmio / smmuv3_write_mmio
+    tlbi_pages   4 KiB pages that TLBIs by address covered
+                 (smmuv3_range_inval, if traced: one line per address, or
+                 per power-of-two part of a range; num_pages is in units
+                 of the command's TG, 4 KiB for TG 0)
+    tlbi_ttl     those lines with a level hint (TTL != 0)
+
+  compare(rust_prog, rust_trace, c_prog, c_trace) -> (ok, report lines)
+compares two drivers' windows of the same measures (SMMUv3): for every
+measure both have, Rust's commands and TLBI pages per op are at most C's,
+and its level-hinted ranges at least C's.
 
 Raises ValueError when the windows and the QCOUNT lines do not pair up (a
 marker missing, a window not closed, a window opened twice), when a key
@@ -47,6 +57,8 @@ comes twice, or when the trace has no event of either IOMMU.
 prints a table: one row per measure, one column per counter; exits 1 if
 the windows do not pair up, or (--need-work) unless each KEY has a
 window with at least one descriptor (VT-d) or command (SMMUv3) per op.
+  python3 tools/bench/qtrace.py compare RUST_OUT RUST_TRACE C_OUT C_TRACE
+prints compare()'s report; exits 1 unless it holds (tools/check-arm64.sh).
 Tests: python3 -m unittest discover -s tools/bench -p 'test_*.py'
 """
 
@@ -76,6 +88,9 @@ VTD_INV_DESC_RE = re.compile(r"\btype (\S+)")
 # the counter drops the "SMMU_" prefix, giving the Arm SMMUv3
 # specification's names (CMD_SYNC, CMD_TLBI_NH_VA...).
 SMMU_OPCODE_RE = re.compile(r"<--- (?:SMMU_)?(\S+)")
+# smmuv3_range_inval (hw/arm/trace-events): "vmid=%d asid=%d addr=0x%"PRIx64
+# " tg=%d num_pages=0x%"PRIx64" ttl=%d leaf=%d stage=%d" (QEMU 10.0).
+SMMU_RANGE_RE = re.compile(r"\btg=(\d+) num_pages=0x([0-9a-fA-F]+) ttl=(\d+)")
 QCOUNT_RE = re.compile(r"^QCOUNT (\S+) (-?\d+)\s*$")
 
 VTD_WAIT = "wait"
@@ -97,7 +112,8 @@ VTD_REG_WRITE_RE = re.compile(r"addr 0x([0-9a-fA-F]+) size 0x[0-9a-fA-F]+ value 
 SMMU_SYNC = "CMD_SYNC"
 
 VTD_EVENTS = ("vtd_inv_desc", "vtd_reg_read", "vtd_reg_write")
-SMMU_EVENTS = ("smmuv3_cmdq_opcode", "smmuv3_read_mmio", "smmuv3_write_mmio")
+SMMU_EVENTS = ("smmuv3_cmdq_opcode", "smmuv3_read_mmio", "smmuv3_write_mmio",
+               "smmuv3_range_inval")
 
 
 def qcount_lines(prog_out_path):
@@ -205,6 +221,16 @@ def _count(kind, c, ev, args, trace_path):
             c["mmio_r"] += 1
         elif ev == "smmuv3_write_mmio":
             c["mmio_w"] += 1
+        elif ev == "smmuv3_range_inval":
+            m = SMMU_RANGE_RE.search(args)
+            if not m:
+                raise ValueError(f"{trace_path}: smmuv3_range_inval without tg, num_pages "
+                                 f"and ttl: {args!r}")
+            tg, pages, ttl = int(m.group(1)), int(m.group(2), 16), int(m.group(3))
+            # TG 1, 2, 3: 4, 16, 64 KiB (log2 tg * 2 + 10); 0: one address.
+            c["tlbi_pages"] = c.get("tlbi_pages", 0) + (pages << (tg * 2 - 2) if tg else pages)
+            if ttl:
+                c["tlbi_ttl"] = c.get("tlbi_ttl", 0) + 1
 
 
 def raw_windows(trace_path, kind=None):
@@ -286,7 +312,41 @@ def work(counts):
     return sum(v for k, v in counts.items() if k.startswith(("desc:", "cmd:")))
 
 
+def compare(rust_prog, rust_trace, c_prog, c_trace):
+    """(ok, lines): the SMMUv3 drivers' windows of the same measures."""
+    r = windows(rust_prog, rust_trace, "smmuv3")
+    c = windows(c_prog, c_trace, "smmuv3")
+    keys = [k for k in r if k in c]
+    lines, ok = [], bool(keys)
+    if not keys:
+        lines.append("no measure has a window in both traces")
+    if keys and not any(c[k].get("tlbi_pages") for k in keys):
+        ok = False
+        lines.append("the C driver's windows have no TLBI by address: "
+                     "was smmuv3_range_inval traced?")
+    for k in keys:
+        rc, cc = r[k], c[k]
+        checks = [("commands", work(rc), work(cc), "<="),
+                  ("TLBI pages", rc.get("tlbi_pages", 0), cc.get("tlbi_pages", 0), "<="),
+                  ("level-hinted ranges", rc.get("tlbi_ttl", 0), cc.get("tlbi_ttl", 0), ">=")]
+        bad = [f"{n} {fmt_count(a)} vs C {fmt_count(b)}" for n, a, b, op in checks
+               if (a > b if op == "<=" else a < b)]
+        ok = ok and not bad
+        lines.append(f"{k}: " + (", ".join(f"{n} {fmt_count(a)} (C {fmt_count(b)})"
+                                          for n, a, b, _ in checks)
+                                + ("" if not bad else "; FAILS: " + "; ".join(bad))))
+    return ok, lines
+
+
 def main(argv):
+    if len(argv) == 6 and argv[1] == "compare":
+        try:
+            ok, lines = compare(*argv[2:])
+        except (ValueError, OSError) as e:
+            print(f"qtrace.py: {e}", file=sys.stderr)
+            return 1
+        print("\n".join(lines))
+        return 0 if ok else 1
     need = []
     args = argv[1:]
     if len(args) == 4 and args[0] == "--need-work":

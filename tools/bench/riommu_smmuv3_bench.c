@@ -51,7 +51,9 @@
  *                       [--only KEY,...] [--expect DRIVER] [--list]
  *                       [--profile above|all|KEY,...] [--profile-ms MS]
  *   riommu_smmuv3_bench --smoke     setup, the DMA checks and each measure
- *                                   once, as TAP
+ *                                   once, as TAP, then once more in a
+ *                                   marked window ("QCOUNT key 1", as
+ *                                   --count 1)
  *   riommu_smmuv3_bench --count N   for QEMU's trace (tools/bench/qtrace.py):
  *                                   per measure a warm-up op, then a marked
  *                                   window of N ops (qcount_begin/end); no
@@ -688,6 +690,9 @@ static int setup(void)
 		fail("open edu's config space for the count markers: %s", strerror(errno));
 		return -1;
 	}
+	/* --smoke marks one op per measure too, when it can (see smoke()) */
+	if (opt.smoke && qmark_open(edu.bdf))
+		printf("# no count markers: %s\n", strerror(errno));
 
 	buf = scattered_pages(MAP_PAGES, &buf_runs);
 	if (!buf)
@@ -849,6 +854,25 @@ static void usage(void)
 	       "                           [--list]\n");
 }
 
+/*
+ * In --smoke, after the op once (a warm-up), a marked window of one more op
+ * ("QCOUNT key 1", as --count 1), so that a boot traced by QEMU can compare
+ * the drivers' commands per op (tools/check-arm64.sh, qtrace.py compare).
+ */
+static void smoke_window(const struct measure *m)
+{
+	if (qmark_fd < 0)
+		return;
+	if (qcount_begin(m->key, 1)) {
+		fail("%s: begin marker: %s", m->key, strerror(errno));
+		return;
+	}
+	if (m->op(m, 1))
+		fail("%s: %s", m->label, strerror(errno));
+	if (qcount_end())
+		fail("%s: end marker: %s", m->key, strerror(errno));
+}
+
 static void smoke(bool setup_ok)
 {
 	size_t i;
@@ -865,8 +889,8 @@ static void smoke(bool setup_ok)
 		} else if (is_na(m)) {
 			printf("ok %d %s # SKIP n/a: %s\n", t++, m->key, m->na);
 		} else {
-			if (!prepare(m))
-				timed(m, 1);
+			if (!prepare(m) && timed(m, 1) >= 0)
+				smoke_window(m);
 			printf("%s %d %s\n", failures == before ? "ok" : "not ok", t++, m->key);
 		}
 	}

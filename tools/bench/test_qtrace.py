@@ -155,6 +155,64 @@ class SmmuTest(Base):
         self.assertEqual(w["s"]["cmd:CMD_SYNC"], 1)
 
 
+def range_inval(tg, pages, ttl):
+    return (f"smmuv3_range_inval vmid=0 asid=1 addr=0x100000 tg={tg} num_pages=0x{pages:x} "
+            f"ttl={ttl} leaf=1 stage=1")
+
+
+class SmmuRangeTest(Base):
+    def test_pages_and_ttl(self):
+        prog = ["QCOUNT u 2"]
+        trace = [EDU_BEGIN,
+                 "smmuv3_cmdq_opcode <--- SMMU_CMD_TLBI_NH_VA", range_inval(1, 0x100, 3),
+                 "smmuv3_cmdq_opcode <--- SMMU_CMD_TLBI_NH_VA", range_inval(0, 1, 0),
+                 range_inval(2, 2, 0),  # 16 KiB granule: 8 pages of 4 KiB
+                 EDU_END]
+        w = qtrace.windows(*self.files(prog, trace))
+        self.assertEqual(w["u"]["tlbi_pages"], (0x100 + 1 + 8) / 2)
+        self.assertEqual(w["u"]["tlbi_ttl"], 0.5)
+
+    def test_bad_line(self):
+        with self.assertRaises(ValueError):
+            qtrace.windows(*self.files(["QCOUNT u 1"], [
+                EDU_BEGIN, "smmuv3_range_inval vmid=0", EDU_END]))
+
+    def pair(self, name, trace):
+        p = os.path.join(self.dir.name, name + ".out")
+        t = os.path.join(self.dir.name, name + ".trace")
+        with open(p, "w") as f:
+            f.write("QCOUNT m 1\n")
+        with open(t, "w") as f:
+            f.write("\n".join([EDU_BEGIN] + trace + [EDU_END]) + "\n")
+        return p, t
+
+    def test_compare(self):
+        tlbi = "smmuv3_cmdq_opcode <--- SMMU_CMD_TLBI_NH_VA"
+        sync = "smmuv3_cmdq_opcode <--- SMMU_CMD_SYNC"
+        c = self.pair("c", [tlbi, range_inval(1, 1, 3), sync])
+        same = self.pair("r", [tlbi, range_inval(1, 1, 3), sync])
+        ok, lines = qtrace.compare(*same, *c)
+        self.assertTrue(ok, lines)
+        # Two pages where C invalidates one (no TTL: rounded up).
+        wide = self.pair("w", [tlbi, range_inval(1, 2, 0), sync])
+        ok, lines = qtrace.compare(*wide, *c)
+        self.assertFalse(ok)
+        self.assertIn("TLBI pages 2 vs C 1", lines[0])
+        self.assertIn("level-hinted ranges 0 vs C 1", lines[0])
+        # More commands.
+        more = self.pair("m", [tlbi, range_inval(1, 1, 3), sync, sync])
+        self.assertFalse(qtrace.compare(*more, *c)[0])
+        # Nothing to compare, or no range event traced for C.
+        other = os.path.join(self.dir.name, "o.out")
+        with open(other, "w") as f:
+            f.write("QCOUNT x 1\n")
+        self.assertFalse(qtrace.compare(other, same[1], *c)[0])
+        bare = self.pair("b", [tlbi, sync])
+        self.assertFalse(qtrace.compare(*same, *bare)[0])
+        self.assertEqual(qtrace.main(["qtrace.py", "compare", *same, *c]), 0)
+        self.assertEqual(qtrace.main(["qtrace.py", "compare", *wide, *c]), 1)
+
+
 class CliTest(Base):
     def test_main(self):
         p, t = self.files(["QCOUNT a 1"], [EDU_BEGIN, VTD_READ, EDU_END])
