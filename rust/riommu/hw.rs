@@ -257,19 +257,33 @@ impl<const SIZE: usize, T: Register> IoLoc<Region<SIZE>, T> for DynReg<T> {
 }
 
 /// Flushes `len` bytes at virtual address `va` from the CPU caches, for an
-/// IOMMU whose table walks do not snoop them.
+/// IOMMU whose table walks do not snoop them.  `len` is passed on as a
+/// `u32` (the callers' ranges are at most a few MiB: `DmaPages` of a
+/// successful `__get_free_pages()`, single entries).
+///
+/// # Safety
+///
+/// `[va, va + len)` must be live kernel memory that stays mapped for the
+/// call: `clflush_cache_range()` (arch/x86/mm/pat/set_memory.c) executes
+/// `clflushopt` on every cache line of the range, which faults on an
+/// unmapped address (with `CONFIG_DEBUG_PAGEALLOC` a freed page is
+/// unmapped).
 #[cfg(CONFIG_X86)]
-fn flush_cache(va: *mut c_void, len: usize) {
-    // SAFETY: `clflush_cache_range` only flushes cache lines; callers pass
-    // a range of a live page of ours.
+unsafe fn flush_cache(va: *mut c_void, len: usize) {
+    // SAFETY: the range is mapped (the caller's guarantee); the flush
+    // writes no data, only moves dirty lines to memory.
     unsafe { bindings::clflush_cache_range(va, len as u32) };
 }
 
 /// Non-coherent IOMMUs are only supported on x86 (`clflush`); elsewhere
 /// [`DmaPages::alloc`] and [`HwPageTable::new`] refuse them, so this is
 /// never reached.
+///
+/// # Safety
+///
+/// As the x86 version's.
 #[cfg(not(CONFIG_X86))]
-fn flush_cache(_va: *mut c_void, _len: usize) {}
+unsafe fn flush_cache(_va: *mut c_void, _len: usize) {}
 
 /// `EINVAL` for a non-coherent IOMMU where [`flush_cache`] cannot flush.
 fn check_coherent(coherent: bool) -> Result {
@@ -330,7 +344,8 @@ impl DmaPages {
         };
         if !coherent {
             // The zeroes must be in memory before the IOMMU may look.
-            flush_cache(pages.va(), pages.len());
+            // SAFETY: our pages, just allocated, in the linear map.
+            unsafe { flush_cache(pages.va(), pages.len()) };
         }
         // INVARIANT: just allocated.
         Ok(pages)
@@ -367,9 +382,17 @@ impl DmaPages {
         }
     }
 
-    fn flush(&self, p: *mut u8, len: usize) {
+    /// Flushes `[p, p + len)` from the CPU caches if the IOMMU does not
+    /// snoop them.
+    ///
+    /// # Safety
+    ///
+    /// `[p, p + len)` must lie within these pages.
+    unsafe fn flush(&self, p: *mut u8, len: usize) {
         if !self.coherent {
-            flush_cache(p.cast(), len);
+            // SAFETY: within our live pages, in the linear map (the
+            // caller's guarantee and the type invariant).
+            unsafe { flush_cache(p.cast(), len) };
         }
     }
 
@@ -386,7 +409,8 @@ impl DmaPages {
         let p = self.word(index, REG64)?;
         // SAFETY: as for `read_u64`.
         unsafe { AtomicU64::from_ptr(p.cast()) }.store(value, Ordering::Release);
-        self.flush(p, REG64);
+        // SAFETY: the word checked by `word()`.
+        unsafe { self.flush(p, REG64) };
         Ok(())
     }
 
@@ -402,7 +426,8 @@ impl DmaPages {
         let p = self.word(index, REG32)?;
         // SAFETY: as for `read_u64`.
         unsafe { AtomicU32::from_ptr(p.cast()) }.store(value, Ordering::Release);
-        self.flush(p, REG32);
+        // SAFETY: the word checked by `word()`.
+        unsafe { self.flush(p, REG32) };
         Ok(())
     }
 
@@ -423,7 +448,8 @@ impl DmaPages {
             // bounds are checked above.  Then as for `read_u64`.
             unsafe { AtomicU64::from_ptr(p.add(i * REG64).cast()) }.store(*w, Ordering::Release);
         }
-        self.flush(p, words.len() * REG64);
+        // SAFETY: the entry, whose bounds are checked above.
+        unsafe { self.flush(p, words.len() * REG64) };
         Ok(())
     }
 }
@@ -437,6 +463,13 @@ impl Drop for DmaPages {
 
 /// Table memory for [`HwPageTable`]: [`KernelTableMem`] pages, each store
 /// flushed from the CPU caches when the walker does not snoop them.
+///
+/// # Invariants
+///
+/// Its safe [`TableMem`] methods take physical addresses: it is private to
+/// this module and only ever driven by the [`PageTable`] of a
+/// [`HwPageTable`], whose format is a [`TrustedFormat`], which passes only
+/// tables it allocated here and has not freed (as for [`KernelTableMem`]).
 struct HwTableMem {
     coherent: bool,
 }
@@ -445,8 +478,9 @@ impl TableMem for HwTableMem {
     fn alloc_table(&mut self) -> Result<u64, Errno> {
         let t = KernelTableMem.alloc_table()?;
         if !self.coherent {
-            // SAFETY: a page just allocated (linear map).
-            flush_cache(unsafe { rb::riommu_shim_phys_to_virt(t) }, PAGE_SIZE);
+            // SAFETY: a table page just allocated, whole, at its linear-map
+            // address (`__va()` is pure arithmetic).
+            unsafe { flush_cache(rb::riommu_shim_phys_to_virt(t), PAGE_SIZE) };
         }
         // The table's zeroes before any store that can publish it (the
         // walker links a new table only after allocating it): the IOMMU
@@ -471,9 +505,13 @@ impl TableMem for HwTableMem {
     fn write(&mut self, table: u64, index: usize, value: u64) {
         KernelTableMem.write(table, index, value);
         if !self.coherent {
-            // The entry's linear-map address, as `KernelTableMem` computes
-            // it for the store (an addition, not a call into C per entry).
-            flush_cache(KernelTableMem::slot(table, index).cast(), REG64);
+            // SAFETY: entry `index` (taken modulo 512 by `slot`) of a live
+            // table page of ours: only `PageTable<F: TrustedFormat>` drives
+            // this memory (type invariant), and it passes only tables it
+            // allocated and has not freed.  The address is the linear-map
+            // one `KernelTableMem` computes for the store just made (an
+            // addition, not a call into C per entry).
+            unsafe { flush_cache(KernelTableMem::slot(table, index).cast(), REG64) };
         }
     }
 }
