@@ -104,10 +104,11 @@ pub trait TableMem {
         Err(Errno::EOPNOTSUPP)
     }
 
-    /// Told by [`PageTable::unmap_pages`] that it removed a leaf at `level`
-    /// (after clearing its entries), so that the invalidation can name the
-    /// level: Linux's `iommu_iotlb_gather` `pt.leaf_levels_bitmap`, which
-    /// generic_pt fills the same way.  The default ignores it.
+    /// Told by [`PageTable::unmap_pages`] that it removed leaves at `level`
+    /// (once per run of leaves in one table, after clearing the first), so
+    /// that the invalidation can name the level: Linux's
+    /// `iommu_iotlb_gather` `pt.leaf_levels_bitmap`, which generic_pt fills
+    /// the same way.  The default ignores it.
     #[inline]
     fn leaf_removed(&mut self, _level: usize) {}
 }
@@ -684,6 +685,7 @@ impl<F: Format> PageTable<F> {
             // Remove the consecutive leaves of that table.
             let entry_size = Self::level_size(level);
             let mut index = Self::index(cur, level);
+            let first = index;
             while index < ENTRIES_PER_TABLE && unmapped < len {
                 let pte = mem.read(table, index);
                 if !F::is_present(pte) {
@@ -702,7 +704,10 @@ impl<F: Format> PageTable<F> {
                 for i in index..index + (1 << contig) {
                     mem.write(table, i, 0);
                 }
-                mem.leaf_removed(level);
+                if index == first {
+                    // Once per run of leaves of this table (one level).
+                    mem.leaf_removed(level);
+                }
                 unmapped += size;
                 cur += size;
                 index += 1 << contig;
