@@ -855,19 +855,19 @@ static void usage(void)
 }
 
 /*
- * In --smoke, after the op once (a warm-up), a marked window of one more op
- * ("QCOUNT key 1", as --count 1), so that a boot traced by QEMU can compare
+ * A window of @iters ops of @m marked for QEMU's trace ("QCOUNT key iters",
+ * tools/bench/qtrace.py); failures are counted in `failures`.  --count runs
+ * one per measure; --smoke one of a single op after the op once (a warm-up),
+ * when it could open the markers, so that a boot traced by QEMU can compare
  * the drivers' commands per op (tools/check-arm64.sh, qtrace.py compare).
  */
-static void smoke_window(const struct measure *m)
+static void count_window(const struct measure *m, long iters)
 {
-	if (qmark_fd < 0)
-		return;
-	if (qcount_begin(m->key, 1)) {
+	if (qcount_begin(m->key, iters)) {
 		fail("%s: begin marker: %s", m->key, strerror(errno));
 		return;
 	}
-	if (m->op(m, 1))
+	if (m->op(m, iters))
 		fail("%s: %s", m->label, strerror(errno));
 	if (qcount_end())
 		fail("%s: end marker: %s", m->key, strerror(errno));
@@ -889,8 +889,8 @@ static void smoke(bool setup_ok)
 		} else if (is_na(m)) {
 			printf("ok %d %s # SKIP n/a: %s\n", t++, m->key, m->na);
 		} else {
-			if (!prepare(m) && timed(m, 1) >= 0)
-				smoke_window(m);
+			if (!prepare(m) && timed(m, 1) >= 0 && qmark_fd >= 0)
+				count_window(m, 1);
 			printf("%s %d %s\n", failures == before ? "ok" : "not ok", t++, m->key);
 		}
 	}
@@ -952,14 +952,7 @@ static void count(void)
 		}
 		if (prepare(m) || timed(m, 1) < 0)
 			return;
-		if (qcount_begin(m->key, count_iters)) {
-			fail("%s: begin marker: %s", m->key, strerror(errno));
-			return;
-		}
-		if (m->op(m, count_iters))
-			fail("%s: %s", m->label, strerror(errno));
-		if (qcount_end())
-			fail("%s: end marker: %s", m->key, strerror(errno));
+		count_window(m, count_iters);
 		if (failures)
 			return;
 		windows++;
