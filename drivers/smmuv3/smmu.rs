@@ -32,7 +32,11 @@
 //!   report to the owner of a stream's stage 1 ([`reportable`]) are handed
 //!   to the caller of the drain, outside the queue's lock: `instance.rs`
 //!   forwards those of a device attached to a nested domain to its
-//!   vIOMMU.  This module knows nothing of iommufd.
+//!   vIOMMU.  One drain runs at a time, with its reports (as the C driver
+//!   has one `evtq` thread): events are reported in the queue's order, and
+//!   a debugfs read returns only when every event it counted has been
+//!   through reporting.
+//!   This module knows nothing of iommufd.
 
 #![forbid(unsafe_code)]
 
@@ -398,6 +402,13 @@ pub struct Smmu {
     cmdq: SpinLock<CmdQueue>,
     #[pin]
     evtq: SpinLock<EventQueue>,
+    /// One drain at a time, held over the drain and the reports of what it
+    /// found: events are reported in the queue's order, and a drain that
+    /// finds the queue empty returns only after another drain's events are
+    /// reported (the debugfs counters then agree with what the vIOMMUs
+    /// got).  Taken outermost; reporting may sleep.
+    #[pin]
+    drain: Mutex<()>,
     /// Serialises configuration changes (STEs, CDs) and holds the table.
     #[pin]
     strtab: Mutex<StreamTable>,
@@ -498,6 +509,7 @@ impl Smmu {
                 logged: 0,
                 repeats: 0,
             }),
+            drain <- new_mutex!(()),
             strtab <- new_mutex!(strtab),
             ids <- new_spinlock!(ids),
             gerrorn <- new_spinlock!(()),
@@ -713,8 +725,15 @@ impl Smmu {
     /// Drains the event queue, then hands `report` the records of the
     /// stage 1 events a stream's owner is told of ([`reportable`]; the first
     /// [`REPORTED_PER_DRAIN`]), after the queue's lock is dropped: reporting
-    /// may sleep.  Returns how many events the queue held.  Process context.
-    pub fn drain_events(&self, mut report: impl FnMut(&[u64; EVT_QWORDS])) -> u64 {
+    /// may sleep.  Waits for a drain under way (`drain`).  Returns how many
+    /// events the queue held.  Process context.
+    pub fn drain_events(&self, report: impl FnMut(&[u64; EVT_QWORDS])) -> u64 {
+        let _one = self.drain.lock();
+        self.drain_and_report(report)
+    }
+
+    /// [`Smmu::drain_events`], under `drain`.
+    fn drain_and_report(&self, mut report: impl FnMut(&[u64; EVT_QWORDS])) -> u64 {
         let mut fwd = KVec::new();
         let n = self.drain_into(&mut fwd);
         for raw in fwd.iter() {
@@ -836,13 +855,15 @@ impl Smmu {
     }
 
     /// Runs `f` on the event statistics, after draining the queue (its
-    /// events to `report`, as [`Smmu::drain_events`]).
+    /// events to `report`, as [`Smmu::drain_events`]) and before any other
+    /// drain: every event counted has been reported.
     pub fn with_events<R>(
         &self,
         report: impl FnMut(&[u64; EVT_QWORDS]),
         f: impl FnOnce(&EventQueue) -> R,
     ) -> R {
-        self.drain_events(report);
+        let _one = self.drain.lock();
+        self.drain_and_report(report);
         f(&self.evtq.lock())
     }
 

@@ -24,11 +24,13 @@
 
 mod edu;
 mod guest;
+mod preempt;
 
 use std::fs;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use iommufd_bindings::iommufd::{
     iommu_hw_info_arm_smmuv3, iommu_hwpt_arm_smmuv3, iommu_viommu_arm_smmuv3_invalidate,
@@ -607,12 +609,28 @@ fn cfgi_cd(vmm: &mut Vmm) -> Outcome {
     ))
 }
 
+/// How long step 9 holds the event interrupt's thread off its CPU.
+const HOLD: Duration = Duration::from_millis(300);
+
 /// Step 9: the guest unmaps (stage 1): the DMA faults, riommu_smmuv3
-/// counts it, and the vEVENT reaches the VMM.
+/// counts it, and the vEVENT reaches the VMM.  The event interrupt's
+/// thread is preempted after its first report (`preempt`): riommu_smmuv3's
+/// debugfs read, which drains the queue too, must still count only what
+/// has reached the vEVENTQ, and nothing may arrive after it.
 fn guest_unmap(vmm: &mut Vmm) -> Outcome {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    check!(cpus >= 2, "the guest has {cpus} CPU(s): step 9 needs two");
     let ev0 = tri!(read_events(), "riommu_smmuv3 events");
     vmm.s1_set(Pg::N3, VA_DST, None);
     tri!(vmm.tlbi_va(ASID2, VA_DST), "TLBI_NH_VA");
+    let irq = tri!(preempt::evtq_irq(), "the event queue interrupt");
+    let _irq_on_1 = tri!(preempt::IrqOnCpu::new(irq, 1), "its affinity");
+    let _on_0 = tri!(preempt::Pinned::to(0), "pinning the VMM");
+    let fd = vmm.veventq.as_ref().expect("veventq").as_raw_fd();
+    let hog = tri!(
+        preempt::Preemptor::start(fd, 1, Duration::from_secs(5), HOLD),
+        "the preempting thread"
+    );
     let ch = tri!(vmm.write_changes(VA_DST), "DMA");
     check!(ch.is_empty(), "the DMA to the unmapped VA changed {ch:?}");
     // The vEVENT comes from the event queue interrupt: wait on the fd
@@ -630,7 +648,9 @@ fn guest_unmap(vmm: &mut Vmm) -> Outcome {
         "the vEVENTQ fd did not become readable in 2 s (poll {n})"
     );
     let mut events = tri!(q.read_events(), "IommufdVEventQ::read_events");
+    let t = Instant::now();
     let ev1 = tri!(read_events(), "riommu_smmuv3 events");
+    let waited = t.elapsed();
     // The debugfs read drained the rest of the SMMU's event queue: collect
     // what that forwarded too.
     loop {
@@ -683,14 +703,43 @@ fn guest_unmap(vmm: &mut Vmm) -> Outcome {
         delivered + lost == forwarded,
         "riommu_smmuv3 forwarded {forwarded} vEVENTs; the VMM got {delivered} and {lost} lost"
     );
+    let Some(held) = hog.finish() else {
+        return Fail("the preempting thread never saw the vEVENTQ readable".into());
+    };
+    // Whether the step tested anything: the read began while the
+    // interrupt's thread was held off its CPU.
+    check!(
+        t < held.to,
+        "the debugfs read began {} ms after the interrupt's thread got its CPU back: \
+         nothing was tested (raise HOLD)",
+        (t - held.to).as_millis()
+    );
+    // The interrupt's thread has its CPU back: whatever its drain had left
+    // to report arrives now, if the debugfs read did not wait for it.
+    std::thread::sleep(Duration::from_millis(100));
+    let ev2 = tri!(read_events(), "riommu_smmuv3 events");
+    let late = match q.read_events() {
+        Ok(v) => v.len(),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+        Err(e) => return Fail(format!("IommufdVEventQ::read_events: {e}")),
+    };
+    check!(
+        ev2.vevents == ev1.vevents && late == 0,
+        "after the debugfs read that counted {forwarded} vEVENTs returned, riommu_smmuv3 forwarded \
+         {} more ({late} read): the read did not wait for the preempted interrupt thread's drain",
+        ev2.vevents - ev1.vevents
+    );
     Pass(format!(
         "PTE of VA {VA_DST:#x} cleared + TLBI_NH_VA: the DMA landed nowhere, riommu_smmuv3 counted \
          the faults (translation_faults {} -> {}) and forwarded {forwarded} vEVENTs; the VMM read \
          {delivered} F_TRANSLATION records of vSID {VSID:#x} in [{VA_DST:#x}, +{DMA_LEN}) and {lost} \
          lost (the crate's IommufdVEvent::lost sums to {crate_lost}: it counts a LOST_EVENTS \
-         header's own sequence as not lost)",
+         header's own sequence as not lost); with the event interrupt's thread preempted for \
+         {} ms after its first report, the debugfs read waited {} ms and nothing came after it",
         ev0.faults,
         ev1.faults,
+        (held.to - held.from).as_millis(),
+        waited.as_millis(),
     ))
 }
 
