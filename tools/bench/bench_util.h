@@ -3,8 +3,9 @@
  * What the benchmark programs of tools/bench share: errors, the clock,
  * physically scattered 4 KiB pages, batch sizing, statistics over rounds,
  * value formatting and option parsing (argv and the kernel command line).
- * riommu_bench.c (C mock against riommu_mock, one boot) and
- * riommu_vtd_bench.c (one VT-d driver per boot) include it.
+ * riommu_bench.c (C mock against riommu_mock, one boot) includes it, and
+ * so do riommu_vtd_bench.c and riommu_smmuv3_bench.c (one hardware driver
+ * per boot), through edu_bench.h, the rest they share.
  *
  * Everything is static: each program is one translation unit.
  */

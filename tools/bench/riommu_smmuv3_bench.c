@@ -42,7 +42,7 @@
  * through a replace HWPT, and through the nested HWPT when there is one)
  * and the data must land where the IOVAs say: the domains timed are live.
  *
- * Timing as riommu_vtd_bench (tools/bench/bench_util.h): round 0 warms up
+ * Timing as riommu_vtd_bench (tools/bench/edu_bench.h): round 0 warms up
  * and sizes each measure's batch to at least --batch-ms; each of --rounds
  * rounds runs --subs batches per measure and keeps the best; the result is
  * the median over the rounds with the spread (min-max).
@@ -93,16 +93,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/utsname.h>
 
-#include "bench_util.h"
-#include "profile.h"
-/* The iommufd/VFIO helpers for edu (edu_open, ioas_map, hwpt_alloc...) */
-#include "riommu_vtd_edu.h" /* tools/testing/selftests/riommu_vtd */
+#include "edu_bench.h"
 
-#define MAP_PAGES	256
-#define MAP_LEN		(MAP_PAGES * PAGE_4K)		/* 1 MiB */
-#define IOVA_MAP	0x40000000ULL			/* 1 GiB: above virt's MSI window */
 #define SZ_2M		0x200000UL
 #define HUGE_PAGES	8
 #define HUGE_LEN	(HUGE_PAGES * SZ_2M)		/* 16 MiB */
@@ -111,7 +104,6 @@
 /* pagemap entry: bit 63 present, bits 0-54 the PFN (Documentation/admin-guide/mm/pagemap.rst) */
 #define PM_PRESENT	(1ULL << 63)
 #define PM_PFN_MASK	((1ULL << 55) - 1)
-#define MAX_ROUNDS	64
 
 /* SMMUv3 encodings (Arm IHI 0070), as riommu_smmuv3_nested.c builds them */
 #define IDR0_S1P		(1u << 1)
@@ -156,30 +148,19 @@ enum { PG_CD, PG_L0, PG_L1, PG_L2, PG_L3, PG_SRC, PG_A, NR_NEST_PAGES };
 #define VA_DST		(VA_SRC + PAGE_4K)
 #define GUEST_ASID	0x77
 #define VSID		0x42
-#define DMA_LEN		256
-#define DMA_OFF		64	/* where in the target page the DMA lands */
 
 static const char *const driver_names[] = { "riommu_smmuv3", "arm-smmu-v3" };
 enum { DRV_RIOMMU, DRV_C };
 
-static struct bench_opts opt = BENCH_OPTS_DEFAULT;
-static struct profile_opts popt = PROFILE_OPTS_DEFAULT;
 static const char *expect;		/* --expect */
-static long count_iters;		/* --count */
 
 /* ------------------------------------------------------------------------ */
-/* State                                                                    */
+/* State (edu, the map and replace HWPTs: edu_bench.h)                      */
 
-static struct edu edu;
 static int driver = -1;
 static uint32_t idr[6];
-static char *buf;			/* MAP_PAGES scattered 4K pages */
-static unsigned int buf_runs;
 static char *hbuf;			/* HUGE_PAGES 2 MiB pages, or NULL */
-static uint32_t cur_pt;			/* what edu is attached to (0: nothing) */
 
-static uint32_t map_ioas, map_hwpt;
-static uint32_t rep_ioas, rep_hwpt[2];
 static uint32_t nest_ioas, nest_parent, viommu, vdev, nested;
 static uint8_t *nest_mem;		/* NR_NEST_PAGES pages at IPA_BASE */
 static struct iommu_hwpt_arm_smmuv3 ste;
@@ -189,20 +170,6 @@ static char huge_na[192];		/* why smmu_map_2m_x8 is n/a */
 static int huge_errno;
 static char nest_note[192];		/* why the nested HWPT is not attached */
 static uint32_t nested_pt;		/* nested if edu is attached to it, else 0 */
-
-static const char *errno_name(int e)
-{
-	static char b[32];
-	const char *n;
-
-	if (e == EOPNOTSUPP) /* glibc names 95 ENOTSUP, Linux EOPNOTSUPP */
-		return "EOPNOTSUPP";
-	n = strerrorname_np(e);
-	if (n)
-		return n;
-	snprintf(b, sizeof(b), "errno%d", e);
-	return b;
-}
 
 /* The driver bound to the SMMU (DRV_RIOMMU, DRV_C), or -1 */
 static int smmu_driver(void)
@@ -233,16 +200,6 @@ static const char *drv_name(int d)
 	return d >= 0 ? driver_names[d] : "none";
 }
 
-static int use_pt(uint32_t pt)
-{
-	if (cur_pt == pt)
-		return 0;
-	if (attach(edu.devfd, pt))
-		return -1;
-	cur_pt = pt;
-	return 0;
-}
-
 static int destroy(uint32_t id)
 {
 	struct iommu_destroy d = { .size = sizeof(d), .id = id };
@@ -252,48 +209,6 @@ static int destroy(uint32_t id)
 
 /* ------------------------------------------------------------------------ */
 /* Measures                                                                 */
-
-struct measure;
-typedef int (*op_fn)(const struct measure *m, long iters);
-
-struct measure {
-	const char *key;
-	const char *label;
-	op_fn op;
-	uint32_t *pt;		/* edu is attached to *pt before the batches */
-	const char *na;		/* non-empty: the measure is n/a, why */
-	const int *na_errno;
-	const char *note;	/* for the RESULT line */
-	long iters;
-	int n;
-	double v[MAX_ROUNDS];
-};
-
-static int op_map_1m(const struct measure *m, long iters)
-{
-	while (iters--) {
-		if (ioas_map(edu.iommufd, map_ioas, buf, IOVA_MAP, MAP_LEN) ||
-		    ioas_unmap(edu.iommufd, map_ioas, IOVA_MAP, MAP_LEN))
-			return -1;
-	}
-	return 0;
-}
-
-static int op_map_4k_x256(const struct measure *m, long iters)
-{
-	unsigned int i;
-
-	while (iters--) {
-		for (i = 0; i < MAP_PAGES; i++)
-			if (ioas_map(edu.iommufd, map_ioas, buf + i * PAGE_4K,
-				     IOVA_MAP + i * PAGE_4K, PAGE_4K))
-				return -1;
-		for (i = 0; i < MAP_PAGES; i++)
-			if (ioas_unmap(edu.iommufd, map_ioas, IOVA_MAP + i * PAGE_4K, PAGE_4K))
-				return -1;
-	}
-	return 0;
-}
 
 static int op_map_2m_x8(const struct measure *m, long iters)
 {
@@ -307,15 +222,6 @@ static int op_map_2m_x8(const struct measure *m, long iters)
 		for (i = 0; i < HUGE_PAGES; i++)
 			if (ioas_unmap(edu.iommufd, map_ioas, IOVA_HUGE + i * SZ_2M, SZ_2M))
 				return -1;
-	}
-	return 0;
-}
-
-static int op_replace(const struct measure *m, long iters)
-{
-	while (iters--) {
-		if (use_pt(rep_hwpt[cur_pt == rep_hwpt[0]]))
-			return -1;
 	}
 	return 0;
 }
@@ -374,97 +280,15 @@ static struct measure measures[] = {
 	  op_viommu_inval, &nested_pt, nest_na, &nest_errno, nest_note },
 };
 
-static bool selected(const struct measure *m)
-{
-	return !opt.only || in_list(opt.only, m->key);
-}
-
-static bool is_na(const struct measure *m)
-{
-	return m->na && m->na[0];
-}
-
-static int prepare(const struct measure *m)
-{
-	if (!m->pt || !*m->pt)
-		return 0;
-	if (use_pt(*m->pt)) {
-		fail("%s: attach edu to HWPT %u: %s", m->key, *m->pt, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-static double timed(const struct measure *m, long iters)
-{
-	double t0 = now_ns();
-
-	if (m->op(m, iters)) {
-		fail("%s: %s", m->label, strerror(errno));
-		return -1;
-	}
-	return (now_ns() - t0) / iters;
-}
-
-static double timed_probe(void *ctx, long iters)
-{
-	return timed(ctx, iters);
-}
-
 /* ------------------------------------------------------------------------ */
 /* Setup                                                                    */
-
-/*
- * edu DMA through what edu is attached to: @dma_len bytes read from IOVA
- * @src (where @src_p points, filled here), written back to IOVA @dst +
- * DMA_OFF; they must land at @dst_p + DMA_OFF and nowhere else of that page.
- */
-static int dma_copy_check(const char *when, char *src_p, uint64_t src, char *dst_p, uint64_t dst)
-{
-	unsigned int i;
-
-	for (i = 0; i < DMA_LEN; i++)
-		src_p[i] = (char)(i * 7 + 13);
-	memset(dst_p, 0xee, PAGE_4K);
-	if (edu_dma(edu.bar, src, 0, DMA_LEN, 0) ||
-	    edu_dma(edu.bar, dst + DMA_OFF, 0, DMA_LEN, 1)) {
-		fail("edu DMA %s: %s", when, strerror(errno));
-		return -1;
-	}
-	for (i = 0; i < PAGE_4K; i++) {
-		char want = i >= DMA_OFF && i < DMA_OFF + DMA_LEN ? src_p[i - DMA_OFF] : (char)0xee;
-
-		if (dst_p[i] != want) {
-			fail("edu DMA %s: byte %u is %#x, not %#x", when, i, dst_p[i] & 0xff,
-			     want & 0xff);
-			return -1;
-		}
-	}
-	printf("# edu DMA %s: ok\n", when);
-	return 0;
-}
-
-static int dma_check(const char *when, unsigned int page)
-{
-	return dma_copy_check(when, buf, IOVA_MAP, buf + page * PAGE_4K,
-			      IOVA_MAP + page * PAGE_4K);
-}
 
 /* The map HWPT, mapped for a moment (1 MiB, and the huge pages): DMA through it */
 static int dma_check_map_hwpt(const char *when)
 {
 	char w[128];
-	int ret;
+	int ret = dma_check_map_1m(when);
 
-	if (use_pt(map_hwpt) || ioas_map(edu.iommufd, map_ioas, buf, IOVA_MAP, MAP_LEN)) {
-		fail("edu DMA %s: attach and map: %s", when, strerror(errno));
-		return -1;
-	}
-	ret = dma_check(when, 7);
-	if (ioas_unmap(edu.iommufd, map_ioas, IOVA_MAP, MAP_LEN)) {
-		fail("edu DMA %s: unmap: %s", when, strerror(errno));
-		return -1;
-	}
 	if (ret || !hbuf || huge_na[0])
 		return ret;
 	/* A 2 MiB page to the middle of another one: through block entries */
@@ -686,48 +510,17 @@ static int setup(void)
 	printf("INFO hw IDR0 %#x IDR1 %#x IDR3 %#x (RIL %d) IDR5 %#x\n", idr[0], idr[1], idr[3],
 	       !!(idr[3] & IDR3_RIL), idr[5]);
 	printf("# edu at %s\n", edu.bdf);
-	if (count_iters && qmark_open(edu.bdf)) {
-		fail("open edu's config space for the count markers: %s", strerror(errno));
-		return -1;
-	}
 	/* --smoke marks one op per measure too, when it can (see smoke()) */
 	if (opt.smoke && qmark_open(edu.bdf))
 		printf("# no count markers: %s\n", strerror(errno));
-
-	buf = scattered_pages(MAP_PAGES, &buf_runs);
-	if (!buf)
-		return -1;
-	printf("# buffer: %u pages in %u physically contiguous runs\n", MAP_PAGES, buf_runs);
-
-	what = "map IOAS and its paging HWPT";
-	if (ioas_alloc(edu.iommufd, &map_ioas) ||
-	    hwpt_alloc(edu.iommufd, edu.devid, map_ioas, 0, IOMMU_HWPT_DATA_NONE, NULL, 0,
-		       &map_hwpt))
-		goto err;
-	what = "replace IOAS (maps the buffer) and its two paging HWPTs";
-	if (ioas_alloc(edu.iommufd, &rep_ioas) ||
-	    ioas_map(edu.iommufd, rep_ioas, buf, IOVA_MAP, MAP_LEN) ||
-	    hwpt_alloc(edu.iommufd, edu.devid, rep_ioas, 0, IOMMU_HWPT_DATA_NONE, NULL, 0,
-		       &rep_hwpt[0]) ||
-	    hwpt_alloc(edu.iommufd, edu.devid, rep_ioas, 0, IOMMU_HWPT_DATA_NONE, NULL, 0,
-		       &rep_hwpt[1]))
-		goto err;
-	if (dma_check_map_hwpt("before the measures"))
-		return -1;
-	if (use_pt(rep_hwpt[1])) {
-		what = "replace edu to a replace HWPT";
-		goto err;
-	}
-	if (dma_check("through a replace HWPT", 9))
+	if (setup_map_replace() || dma_check_map_hwpt("before the measures") ||
+	    dma_check_replace())
 		return -1;
 	setup_nesting();
 	if (nest_na[0] && viommu_wanted())
 		fail("riommu_smmuv3 was loaded with allow_unsafe_viommu=1 but gives no vIOMMU: %s",
 		     nest_na);
 	return failures ? -1 : 0;
-err:
-	fail("%s: %s", what, strerror(errno));
-	return -1;
 }
 
 /* After the measures: the map HWPT and the nested HWPT still translate */
@@ -743,89 +536,6 @@ static int dma_check_after(void)
 	}
 	return dma_copy_check("through the nested HWPT after the measures",
 			      (char *)nest_page(PG_SRC), VA_SRC, (char *)nest_page(PG_A), VA_DST);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Output                                                                   */
-
-static void print_na(const struct measure *m)
-{
-	printf("NA %s %s | %s | %s\n", m->key, errno_name(*m->na_errno), m->label, m->na);
-}
-
-static void result(const struct measure *m)
-{
-	double med, min, max;
-	int i;
-
-	if (is_na(m)) {
-		print_na(m);
-		return;
-	}
-	med_min_max(m->v, m->n, &med, &min, &max);
-	printf("RESULT %s ns %.1f %.1f %.1f | %s | %s\n", m->key, med, min, max, m->label,
-	       m->note ? m->note : "");
-	printf("VALUES %s", m->key);
-	for (i = 0; i < m->n; i++)
-		printf(" %.1f", m->v[i]);
-	printf("\n");
-}
-
-static void print_table(void)
-{
-	char a[32], b[32], c[32];
-	size_t i;
-
-	printf("\n%-54s | %s (SMMUv3)\n", "measure (median per op, min-max over rounds)",
-	       drv_name(driver));
-	printf("%.54s-+-%.36s\n", "------------------------------------------------------------",
-	       "------------------------------------------------------------");
-	for (i = 0; i < ARRAY_LEN(measures); i++) {
-		const struct measure *m = &measures[i];
-		double med, min, max;
-
-		if (!selected(m))
-			continue;
-		if (is_na(m)) {
-			printf("%-54s | n/a (%s)\n", m->label, errno_name(*m->na_errno));
-			continue;
-		}
-		med_min_max(m->v, m->n, &med, &min, &max);
-		printf("%-54s | %s (%s-%s)%s\n", m->label, fmt_val(a, sizeof(a), med, U_NS),
-		       fmt_val(b, sizeof(b), min, U_NS), fmt_val(c, sizeof(c), max, U_NS),
-		       m->note && m->note[0] ? " unattached" : "");
-	}
-	printf("\nQEMU TCG: absolute times are meaningless across machines; compare\n"
-	       "only the two drivers' boots of one tools/bench.sh run.\n\n");
-	printf("RESULTS begin\n");
-	for (i = 0; i < ARRAY_LEN(measures); i++)
-		if (selected(&measures[i]))
-			result(&measures[i]);
-	printf("RESULTS end\n");
-}
-
-static void print_params(void)
-{
-	static const char dir[] = "/sys/module/riommu_smmuv3/parameters";
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char line[1024] = "", v[128], path[400];
-	size_t n = 0;
-
-	while (d && (e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%.300s", dir, e->d_name);
-		if (read_file(path, v, sizeof(v)))
-			snprintf(v, sizeof(v), "?");
-		v[strcspn(v, "\n")] = 0;
-		n += snprintf(line + n, sizeof(line) - n, " %s=%s", e->d_name, v);
-		if (n >= sizeof(line))
-			break;
-	}
-	if (d)
-		closedir(d);
-	printf("INFO params %s\n", line[0] ? line + 1 : "none");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -854,211 +564,37 @@ static void usage(void)
 	       "                           [--list]\n");
 }
 
-/*
- * A window of @iters ops of @m marked for QEMU's trace ("QCOUNT key iters",
- * tools/bench/qtrace.py); failures are counted in `failures`.  --count runs
- * one per measure; --smoke one of a single op after the op once (a warm-up),
- * when it could open the markers, so that a boot traced by QEMU can compare
- * the drivers' commands per op (tools/check-arm64.sh, qtrace.py compare).
- */
-static void count_window(const struct measure *m, long iters)
-{
-	if (qcount_begin(m->key, iters)) {
-		fail("%s: begin marker: %s", m->key, strerror(errno));
-		return;
-	}
-	if (m->op(m, iters))
-		fail("%s: %s", m->label, strerror(errno));
-	if (qcount_end())
-		fail("%s: end marker: %s", m->key, strerror(errno));
-}
-
-static void smoke(bool setup_ok)
-{
-	size_t i;
-	int t = 1;
-
-	printf("%s %d setup and edu DMA (%s)%s\n", setup_ok ? "ok" : "not ok", t++,
-	       drv_name(driver), setup_ok ? "" : " # see the ERROR lines");
-	for (i = 0; i < ARRAY_LEN(measures); i++) {
-		struct measure *m = &measures[i];
-		int before = failures;
-
-		if (!setup_ok) {
-			printf("not ok %d %s # SKIP no setup\n", t++, m->key);
-		} else if (is_na(m)) {
-			printf("ok %d %s # SKIP n/a: %s\n", t++, m->key, m->na);
-		} else {
-			if (!prepare(m) && timed(m, 1) >= 0 && qmark_fd >= 0)
-				count_window(m, 1);
-			printf("%s %d %s\n", failures == before ? "ok" : "not ok", t++, m->key);
-		}
-	}
-	if (setup_ok) {
-		int before = failures;
-
-		dma_check_after();
-		printf("%s %d edu DMA after the measures\n", failures == before ? "ok" : "not ok",
-		       t);
-	} else {
-		printf("not ok %d edu DMA after the measures # SKIP no setup\n", t);
-	}
-}
-
-static int prof_op(void *ctx, long iters)
-{
-	const struct measure *m = ctx;
-
-	return m->op(m, iters);
-}
-
-/*
- * --profile: after the table, each measure profile_wanted() (profile.h;
- * "above" is "all": one driver per boot, no ratio here), edu attached as
- * for its batches, PROFILE lines naming the driver
- * ("PROFILE begin smmu_map_1m riommu_smmuv3"); then the DMA checks again.
- */
-static void profile_all(void)
-{
-	size_t i;
-
-	for (i = 0; i < ARRAY_LEN(measures); i++) {
-		struct measure *m = &measures[i];
-
-		if (!selected(m) || is_na(m) || !profile_wanted(&popt, m->key, true))
-			continue;
-		if (prepare(m))
-			return;
-		profile_measure(&popt, m->key, m->label, drv_name(driver), prof_op, m, m->iters,
-				1);
-	}
-	dma_check_after();
-}
-
-/* --count N: a warm-up op, then a marked window of N ops, per measure */
-static void count(void)
-{
-	int windows = 0;
-	size_t i;
-
-	for (i = 0; i < ARRAY_LEN(measures); i++) {
-		struct measure *m = &measures[i];
-
-		if (!selected(m))
-			continue;
-		if (is_na(m)) {
-			print_na(m);
-			continue;
-		}
-		if (prepare(m) || timed(m, 1) < 0)
-			return;
-		count_window(m, count_iters);
-		if (failures)
-			return;
-		windows++;
-	}
-	if (!dma_check_after())
-		printf("COUNTED %d\n", windows);
-}
-
 int main(int argc, char **argv)
 {
-	struct utsname u;
-	int round, i;
-	size_t mi;
+	int ret = bench_start(argc, argv, "riommu_smmuv3_bench", "riommu_smmuv3", set_opt, flag_opts,
+			      usage, measures, ARRAY_LEN(measures), false);
 	bool ok;
 
-#ifdef BENCH_DEFAULT_SMOKE
-	opt.smoke = true;
-#endif
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	i = parse_opts(argc, argv, "riommu_smmuv3_bench", set_opt, flag_opts);
-	if (i) {
-		usage();
-		return i == 1 ? 0 : 2;
-	}
-	if (opt.list) {
-		for (mi = 0; mi < ARRAY_LEN(measures); mi++)
-			printf("%-20s %s\n", measures[mi].key, measures[mi].label);
-		return 0;
-	}
-	if (opt.rounds < 1 || opt.rounds >= MAX_ROUNDS)
-		opt.rounds = opt.rounds < 1 ? 1 : MAX_ROUNDS - 1;
-
-	uname(&u);
-	if (opt.smoke) {
-		printf("1..%zu\n", ARRAY_LEN(measures) + 2);
-		printf("# riommu_smmuv3_bench: kernel %s, %ld CPU(s), smoke: every op once\n",
-		       u.release, sysconf(_SC_NPROCESSORS_ONLN));
-	} else if (count_iters) {
-		printf("# riommu_smmuv3_bench: kernel %s, count: %ld ops per window\n", u.release,
-		       count_iters);
-	} else {
-		printf("# riommu_smmuv3_bench: kernel %s, %ld CPU(s), %d rounds, best of %d batches"
-		       " of >= %.0f ms per measure and round\n",
-		       u.release, sysconf(_SC_NPROCESSORS_ONLN), opt.rounds, opt.subs,
-		       opt.batch_ms);
-	}
-	printf("INFO kernel %s\n", u.release);
-	print_params();
+	if (ret >= 0)
+		return ret;
 	ok = !setup();
 	if (opt.smoke) {
-		smoke(ok);
+		/* Each op once more in a window of one, when the markers opened */
+		smoke(measures, ARRAY_LEN(measures), ok, drv_name(driver), dma_check_after);
 		goto out;
 	}
 	if (!ok)
 		goto out;
 	if (count_iters) {
-		count();
+		int windows = count_measures(measures, ARRAY_LEN(measures));
+
+		if (windows >= 0 && !dma_check_after())
+			printf("COUNTED %d\n", windows);
 		goto out;
 	}
-
-	for (mi = 0; mi < ARRAY_LEN(measures); mi++) {
-		struct measure *m = &measures[mi];
-		double t;
-
-		if (!selected(m) || is_na(m))
-			continue;
-		if (prepare(m))
-			goto out;
-		t = probe_per_op(timed_probe, m, 1, opt.batch_ms);
-		if (t < 0)
-			goto out;
-		m->iters = batch_iters(t, 1, opt.batch_ms);
-		printf("# %-54s %ld ops per batch\n", m->label, m->iters);
-	}
-	for (round = 0; round < opt.rounds; round++) {
-		double t0 = now_ns();
-
-		for (mi = 0; mi < ARRAY_LEN(measures); mi++) {
-			struct measure *m = &measures[mi];
-			double best = -1;
-			int s;
-
-			if (!selected(m) || is_na(m))
-				continue;
-			if (prepare(m))
-				goto out;
-			for (s = 0; s < opt.subs; s++) {
-				double t = timed(m, m->iters);
-
-				if (t < 0)
-					goto out;
-				if (best < 0 || t < best)
-					best = t;
-			}
-			m->v[m->n++] = best;
-		}
-		printf("# round %d done in %.1f s\n", round + 1, (now_ns() - t0) / 1e9);
-	}
-	if (dma_check_after())
+	if (run_rounds(measures, ARRAY_LEN(measures), 54) || dma_check_after())
 		goto out;
-	print_table();
-	if (popt.which && !profile_load())
-		profile_all();
+	print_table(measures, ARRAY_LEN(measures), drv_name(driver), "SMMUv3", 54, NULL);
+	if (popt.which && !profile_load()) {
+		/* PROFILE lines name the driver: "PROFILE begin smmu_map_1m riommu_smmuv3" */
+		profile_measures(measures, ARRAY_LEN(measures), drv_name(driver));
+		dma_check_after();
+	}
 out:
-	edu_close(&edu);
-	if (failures)
-		printf("# %d failure(s)\n", failures);
-	return failures ? 1 : 0;
+	return bench_end();
 }

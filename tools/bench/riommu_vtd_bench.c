@@ -46,7 +46,7 @@
  * through a replace HWPT) and the data must land where the IOVAs say: the
  * domains timed are live.
  *
- * Timing as riommu_bench (tools/bench/bench_util.h): round 0 warms up and
+ * Timing as riommu_bench (tools/bench/edu_bench.h): round 0 warms up and
  * sizes each measure's batch to at least --batch-ms; each of --rounds
  * rounds runs --subs batches per measure and keeps the best (host
  * preemption of the vCPU thread only ever adds time); the result is the
@@ -98,25 +98,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/utsname.h>
 
-#include "bench_util.h"
-#include "profile.h"
-#include "riommu_vtd_edu.h" /* tools/testing/selftests/riommu_vtd */
+#include "edu_bench.h"
 
-#define MAP_PAGES	256
-#define MAP_LEN		(MAP_PAGES * PAGE_4K)		/* 1 MiB */
-#define IOVA_MAP	0x40000000ULL			/* 1 GiB: below the MSI window */
 #define INV_MAX		64
-#define MAX_ROUNDS	64
 /* ECAP.FLTS, ECAP.SLTS: first- and second-stage translation, bits 47 and 46 */
 #define ECAP_FLTS	(1ULL << 47)
 #define ECAP_SLTS	(1ULL << 46)
 /* ECAP.NEST (nested translation), bit 26 */
 #define ECAP_NEST	(1ULL << 26)
 
-static struct bench_opts opt = BENCH_OPTS_DEFAULT;
-static struct profile_opts popt = PROFILE_OPTS_DEFAULT;
 /*
  * --count N: ops per counted window (0: no count mode).  The counts are
  * exact, so N only needs to show a per-op figure that does not depend on
@@ -124,110 +115,23 @@ static struct profile_opts popt = PROFILE_OPTS_DEFAULT;
  * short under TCG.
  */
 #define COUNT_DEFAULT	16
-static long count_iters;
 
 /* ------------------------------------------------------------------------ */
-/* State                                                                    */
+/* State (edu, the map and replace HWPTs: edu_bench.h)                      */
 
-static struct edu edu;
 static int driver = -1;
 static const char *stage = "none";	/* of the unit's paging domains (ECAP) */
-static char *buf;			/* MAP_PAGES scattered 4K pages */
-static unsigned int buf_runs;
 static char *s1_table;			/* the nested HWPT's (empty) stage-1 table */
-static uint32_t cur_pt;			/* what edu is attached to (0: nothing) */
 
-/* Map measures: IOAS_MAP/UNMAP on an IOAS whose paging HWPT edu uses */
-static uint32_t map_ioas, map_hwpt;
-/* Replace: two paging HWPTs of one IOAS (which maps buf at IOVA_MAP) */
-static uint32_t rep_ioas, rep_hwpt[2];
 /* Nesting: an IOAS, a NEST_PARENT paging HWPT on it, a nested HWPT */
 static uint32_t nest_ioas, nest_parent, nested;
 static char nest_na[192];		/* why there is no nested HWPT ("": there is) */
 static int nest_errno;
-static bool nest_attached;
 static char nest_note[192];		/* why the nested HWPT is not attached */
 static struct iommu_hwpt_vtd_s1_invalidate inv[INV_MAX];
 
-static const char *errno_name(int e)
-{
-	static char b[32];
-	const char *n;
-
-	if (e == EOPNOTSUPP) /* glibc names 95 ENOTSUP, Linux EOPNOTSUPP */
-		return "EOPNOTSUPP";
-	n = strerrorname_np(e);
-	if (n)
-		return n;
-	snprintf(b, sizeof(b), "errno%d", e);
-	return b;
-}
-
-/* Attaches (or replaces) edu to @pt unless it already is */
-static int use_pt(uint32_t pt)
-{
-	if (cur_pt == pt)
-		return 0;
-	if (attach(edu.devfd, pt))
-		return -1;
-	cur_pt = pt;
-	return 0;
-}
-
 /* ------------------------------------------------------------------------ */
-/* Measures                                                                 */
-
-struct measure;
-typedef int (*op_fn)(const struct measure *m, long iters);
-
-struct measure {
-	const char *key;
-	const char *label;
-	op_fn op;
-	uint32_t *pt;		/* edu is attached to *pt before the batches */
-	unsigned int param;	/* entries, for the invalidations */
-	double ops_per_iter;
-	const char *entry_key;	/* also report time / param under this key */
-	bool nested;		/* needs the nested HWPT */
-	long iters;		/* calibrated batch size */
-	int n;
-	double v[MAX_ROUNDS];	/* each round's best batch, ns per op */
-};
-
-static int op_map_1m(const struct measure *m, long iters)
-{
-	while (iters--) {
-		if (ioas_map(edu.iommufd, map_ioas, buf, IOVA_MAP, MAP_LEN) ||
-		    ioas_unmap(edu.iommufd, map_ioas, IOVA_MAP, MAP_LEN))
-			return -1;
-	}
-	return 0;
-}
-
-static int op_map_4k_x256(const struct measure *m, long iters)
-{
-	unsigned int i;
-
-	while (iters--) {
-		for (i = 0; i < MAP_PAGES; i++)
-			if (ioas_map(edu.iommufd, map_ioas, buf + i * PAGE_4K,
-				     IOVA_MAP + i * PAGE_4K, PAGE_4K))
-				return -1;
-		for (i = 0; i < MAP_PAGES; i++)
-			if (ioas_unmap(edu.iommufd, map_ioas, IOVA_MAP + i * PAGE_4K, PAGE_4K))
-				return -1;
-	}
-	return 0;
-}
-
-static int op_replace(const struct measure *m, long iters)
-{
-	while (iters--) {
-		if (use_pt(rep_hwpt[cur_pt == rep_hwpt[0]]))
-			return -1;
-	}
-	return 0;
-}
+/* Measures (map and replace: edu_bench.h)                                  */
 
 static int op_inval(const struct measure *m, long iters)
 {
@@ -255,102 +159,21 @@ static uint32_t nested_pt;	/* nested if edu can be attached to it, else 0 */
 
 static struct measure measures[] = {
 	{ "vtd_map_1m", "IOAS_MAP + UNMAP, 1 MiB (4K x 256) in one call each",
-	  op_map_1m, &map_hwpt, 0, 1 },
+	  op_map_1m, &map_hwpt },
 	{ "vtd_map_4k_x256", "IOAS_MAP + UNMAP, 4K x 256 in 256 calls each",
-	  op_map_4k_x256, &map_hwpt, 0, 1 },
+	  op_map_4k_x256, &map_hwpt },
 	{ "vtd_replace", "replace edu between two paging HWPTs", op_replace,
-	  &rep_hwpt[0], 0, 1 },
+	  &rep_hwpt[0] },
 	{ "vtd_inval_1", "HWPT_INVALIDATE (VTD_S1), 1 entry (per call)", op_inval,
-	  &nested_pt, 1, 1, NULL, true },
+	  &nested_pt, nest_na, &nest_errno, nest_note, 1 },
 	{ "vtd_inval_64", "HWPT_INVALIDATE (VTD_S1), 64 entries (per call)", op_inval,
-	  &nested_pt, INV_MAX, 1, "vtd_inval_64_entry", true },
+	  &nested_pt, nest_na, &nest_errno, nest_note, INV_MAX, "vtd_inval_64_entry",
+	  "HWPT_INVALIDATE (VTD_S1), 64 entries (per entry)" },
 };
-
-static bool selected(const char *key)
-{
-	return !opt.only || in_list(opt.only, key);
-}
-
-/* Sets up edu's attachment for @m (untimed) */
-static int prepare(const struct measure *m)
-{
-	if (!*m->pt)
-		return 0;
-	if (use_pt(*m->pt)) {
-		fail("%s: attach edu to HWPT %u: %s", m->key, *m->pt, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-/* Runs @iters iterations; returns ns per op, or -1 */
-static double timed(const struct measure *m, long iters)
-{
-	double t0 = now_ns();
-
-	if (m->op(m, iters)) {
-		fail("%s: %s", m->label, strerror(errno));
-		return -1;
-	}
-	return (now_ns() - t0) / (iters * m->ops_per_iter);
-}
-
-static double timed_probe(void *ctx, long iters)
-{
-	return timed(ctx, iters);
-}
+_Static_assert(INV_MAX == 64, "the labels above");
 
 /* ------------------------------------------------------------------------ */
 /* Setup                                                                    */
-
-/*
- * edu DMA through the HWPT it is attached to, whose IOAS maps buf at
- * IOVA_MAP: a pattern read from page 0 must be written back to page
- * @page at offset 64, and nowhere else on that page.
- */
-static int dma_check(const char *when, unsigned int page)
-{
-	char *src = buf, *dst = buf + page * PAGE_4K;
-	unsigned int i;
-
-	for (i = 0; i < 256; i++)
-		src[i] = (char)(i * 7 + page);
-	memset(dst, 0xee, PAGE_4K);
-	if (edu_dma(edu.bar, IOVA_MAP, 0, 256, 0) ||
-	    edu_dma(edu.bar, IOVA_MAP + page * PAGE_4K + 64, 0, 256, 1)) {
-		fail("edu DMA %s: %s", when, strerror(errno));
-		return -1;
-	}
-	for (i = 0; i < PAGE_4K; i++) {
-		char want = i >= 64 && i < 64 + 256 ? src[i - 64] : (char)0xee;
-
-		if (dst[i] != want) {
-			fail("edu DMA %s: byte %u of page %u is %#x, not %#x", when, i, page,
-			     dst[i] & 0xff, want & 0xff);
-			return -1;
-		}
-	}
-	printf("# edu DMA %s: ok (IOVA page 0 -> page %u)\n", when, page);
-	return 0;
-}
-
-/* The map HWPT, mapped for a moment: DMA through it, then unmap */
-static int dma_check_map_hwpt(const char *when)
-{
-	int ret;
-
-	if (use_pt(map_hwpt) ||
-	    ioas_map(edu.iommufd, map_ioas, buf, IOVA_MAP, MAP_LEN)) {
-		fail("edu DMA %s: attach and map: %s", when, strerror(errno));
-		return -1;
-	}
-	ret = dma_check(when, 7);
-	if (ioas_unmap(edu.iommufd, map_ioas, IOVA_MAP, MAP_LEN)) {
-		fail("edu DMA %s: unmap: %s", when, strerror(errno));
-		return -1;
-	}
-	return ret;
-}
 
 static void nesting_na(const char *step, int e)
 {
@@ -393,7 +216,6 @@ static void setup_nesting(void)
 			 errno_name(errno));
 		printf("# %s: invalidations timed unattached\n", nest_note);
 	} else {
-		nest_attached = true;
 		nested_pt = nested;
 		printf("# nested HWPT %u on NEST_PARENT HWPT %u, attached to edu\n", nested,
 		       nest_parent);
@@ -431,41 +253,17 @@ static int setup(void)
 	}
 	printf("# edu at %s\n", edu.bdf);
 
-	buf = scattered_pages(MAP_PAGES, &buf_runs);
 	s1_table = mmap(NULL, PAGE_4K, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (!buf || s1_table == MAP_FAILED) {
-		fail("buffers: %s", strerror(errno));
+	if (s1_table == MAP_FAILED) {
+		fail("stage-1 table: %s", strerror(errno));
 		return -1;
 	}
-	printf("# buffer: %u pages in %u physically contiguous runs\n", MAP_PAGES, buf_runs);
-
-	what = "map IOAS and its paging HWPT";
-	if (ioas_alloc(edu.iommufd, &map_ioas) ||
-	    hwpt_alloc(edu.iommufd, edu.devid, map_ioas, 0, IOMMU_HWPT_DATA_NONE, NULL, 0,
-		       &map_hwpt))
-		goto err;
-	what = "replace IOAS (maps the buffer) and its two paging HWPTs";
-	if (ioas_alloc(edu.iommufd, &rep_ioas) ||
-	    ioas_map(edu.iommufd, rep_ioas, buf, IOVA_MAP, MAP_LEN) ||
-	    hwpt_alloc(edu.iommufd, edu.devid, rep_ioas, 0, IOMMU_HWPT_DATA_NONE, NULL, 0,
-		       &rep_hwpt[0]) ||
-	    hwpt_alloc(edu.iommufd, edu.devid, rep_ioas, 0, IOMMU_HWPT_DATA_NONE, NULL, 0,
-		       &rep_hwpt[1]))
-		goto err;
-	if (dma_check_map_hwpt("before the measures"))
-		return -1;
-	if (use_pt(rep_hwpt[1])) {
-		what = "replace edu to a replace HWPT";
-		goto err;
-	}
-	if (dma_check("through a replace HWPT", 9))
+	if (setup_map_replace() || dma_check_map_1m("before the measures") ||
+	    dma_check_replace())
 		return -1;
 	setup_nesting();
 	return failures ? -1 : 0;
-err:
-	fail("%s: %s", what, strerror(errno));
-	return -1;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -620,96 +418,6 @@ static void sweep_print(void)
 /* ------------------------------------------------------------------------ */
 /* Output                                                                   */
 
-static void result(const struct measure *m, const char *key, const char *label, double div)
-{
-	double v[MAX_ROUNDS], med, min, max;
-	int i;
-
-	if (m->nested && nest_na[0]) {
-		printf("NA %s %s | %s | %s\n", key, errno_name(nest_errno), label, nest_na);
-		return;
-	}
-	for (i = 0; i < m->n; i++)
-		v[i] = m->v[i] / div;
-	med_min_max(v, m->n, &med, &min, &max);
-	printf("RESULT %s ns %.1f %.1f %.1f | %s | %s\n", key, med, min, max, label,
-	       m->nested ? nest_note : "");
-	printf("VALUES %s", key);
-	for (i = 0; i < m->n; i++)
-		printf(" %.1f", v[i]);
-	printf("\n");
-}
-
-static void print_table(void)
-{
-	char a[32], b[32], c[32], l[96];
-	size_t i;
-
-	printf("\n%-52s | %s (%s)\n", "measure (median per op, min-max over rounds)",
-	       backend_name(driver), "VT-d");
-	printf("%.52s-+-%.36s\n", "------------------------------------------------------------",
-	       "------------------------------------------------------------");
-	for (i = 0; i < ARRAY_LEN(measures); i++) {
-		const struct measure *m = &measures[i];
-		double med, min, max;
-
-		if (!selected(m->key))
-			continue;
-		if (m->nested && nest_na[0]) {
-			printf("%-52s | n/a (%s)\n", m->label, errno_name(nest_errno));
-			continue;
-		}
-		med_min_max(m->v, m->n, &med, &min, &max);
-		printf("%-52s | %s (%s-%s)%s\n", m->label, fmt_val(a, sizeof(a), med, U_NS),
-		       fmt_val(b, sizeof(b), min, U_NS), fmt_val(c, sizeof(c), max, U_NS),
-		       m->nested && !nest_attached ? " unattached" : "");
-	}
-	if (nest_na[0])
-		printf("\nn/a: %s\n", nest_na);
-	printf("\nQEMU TCG: absolute times are meaningless across machines; compare\n"
-	       "only the two drivers' boots of one tools/bench.sh run.\n\n");
-
-	printf("RESULTS begin\n");
-	for (i = 0; i < ARRAY_LEN(measures); i++) {
-		const struct measure *m = &measures[i];
-
-		if (!selected(m->key))
-			continue;
-		result(m, m->key, m->label, 1);
-		if (m->entry_key) {
-			snprintf(l, sizeof(l), "HWPT_INVALIDATE (VTD_S1), %u entries (per entry)",
-				 m->param);
-			result(m, m->entry_key, l, m->param);
-		}
-	}
-	sweep_print();
-	printf("RESULTS end\n");
-}
-
-/* The module parameters of riommu_vtd, as INFO params name=value ... */
-static void print_params(void)
-{
-	DIR *d = opendir("/sys/module/riommu_vtd/parameters");
-	struct dirent *e;
-	char line[1024] = "", v[128], path[400];
-	size_t n = 0;
-
-	while (d && (e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/sys/module/riommu_vtd/parameters/%.300s", e->d_name);
-		if (read_file(path, v, sizeof(v)))
-			snprintf(v, sizeof(v), "?");
-		v[strcspn(v, "\n")] = 0;
-		n += snprintf(line + n, sizeof(line) - n, " %s=%s", e->d_name, v);
-		if (n >= sizeof(line))
-			break;
-	}
-	if (d)
-		closedir(d);
-	printf("INFO params %s\n", line[0] ? line + 1 : "none");
-}
-
 /* ------------------------------------------------------------------------ */
 /* Main                                                                     */
 
@@ -729,89 +437,35 @@ static int set_opt(const char *k, const char *v)
 	       profile_opt(&popt, k, v);
 }
 
-/*
- * Count mode: for each selected measure that is not n/a, edu attached as
- * the measure needs, one op to warm up (first-touch allocations, caches),
- * then @count_iters ops in a marked window.  Prints NA lines for the n/a
- * measures, "COUNTED n" (windows) at the end.
- */
+/* Count mode: the windows (edu_bench.h), "COUNTED n" at the end */
 static int count_mode(void)
 {
-	int windows = 0;
-	size_t i;
+	int windows = count_measures(measures, ARRAY_LEN(measures));
 
-	if (qmark_open(edu.bdf)) {
-		fail("open edu's PCI config space (%s) for the markers: %s", edu.bdf,
-		     strerror(errno));
+	if (windows < 0)
 		return -1;
-	}
-	for (i = 0; i < ARRAY_LEN(measures); i++) {
-		const struct measure *m = &measures[i];
-
-		if (!selected(m->key))
-			continue;
-		if (m->nested && nest_na[0]) {
-			printf("NA %s %s | %s | %s\n", m->key, errno_name(nest_errno), m->label,
-			       nest_na);
-			continue;
-		}
-		if (prepare(m))
-			return -1;
-		if (m->op(m, 1)) {
-			fail("%s (warm-up): %s", m->label, strerror(errno));
-			return -1;
-		}
-		if (qcount_begin(m->key, count_iters)) {
-			fail("%s: start marker: %s", m->key, strerror(errno));
-			return -1;
-		}
-		if (m->op(m, count_iters)) {
-			fail("%s: %s", m->label, strerror(errno));
-			qcount_end();
-			return -1;
-		}
-		if (qcount_end()) {
-			fail("%s: end marker: %s", m->key, strerror(errno));
-			return -1;
-		}
-		windows++;
-	}
 	printf("COUNTED %d\n", windows);
 	return 0;
 }
 
-static int prof_op(void *ctx, long iters)
-{
-	const struct measure *m = ctx;
-
-	return m->op(m, iters);
-}
-
 /*
- * --profile: after the table, each measure profile_wanted() (profile.h;
- * "above" is "all": one driver per boot, no ratio here), edu attached as
- * for its batches; PROFILE lines name the driver and the unit's stage,
- * e.g. "PROFILE begin vtd_map_1m riommu_vtd/first-stage".
+ * --profile: after the table, the measures profiled (edu_bench.h); PROFILE
+ * lines name the driver and the unit's stage, e.g. "PROFILE begin
+ * vtd_map_1m riommu_vtd/first-stage".  Then edu DMAs once more.
  */
 static void profile_all(void)
 {
 	char be[64];
-	size_t i;
 
 	snprintf(be, sizeof(be), "%s/%s-stage", backend_name(driver), stage);
-	for (i = 0; i < ARRAY_LEN(measures); i++) {
-		struct measure *m = &measures[i];
-
-		if (!selected(m->key) || (m->nested && nest_na[0]) ||
-		    !profile_wanted(&popt, m->key, true))
-			continue;
-		if (prepare(m))
-			return;
-		profile_measure(&popt, m->key, m->label, be, prof_op, m, m->iters,
-				m->ops_per_iter);
-	}
+	profile_measures(measures, ARRAY_LEN(measures), be);
 	/* The map HWPT still translates after the profiled ops */
-	dma_check_map_hwpt("after the profiles");
+	dma_check_map_1m("after the profiles");
+}
+
+static int dma_check_after(void)
+{
+	return dma_check_map_1m("after the measures");
 }
 
 static void usage(void)
@@ -823,82 +477,18 @@ static void usage(void)
 	       "                        [--profile-ms MS]\n");
 }
 
-/* --smoke: each measure once, as TAP (setup and the DMA checks are test 1) */
-static void smoke(bool setup_ok)
-{
-	size_t i;
-	int t = 1;
-
-	printf("%s %d setup and edu DMA%s\n", setup_ok ? "ok" : "not ok", t++,
-	       setup_ok ? "" : " # see the ERROR lines");
-	for (i = 0; i < ARRAY_LEN(measures); i++) {
-		struct measure *m = &measures[i];
-		int before = failures;
-
-		if (!setup_ok) {
-			printf("not ok %d %s # SKIP no setup\n", t++, m->key);
-		} else if (m->nested && nest_na[0]) {
-			printf("ok %d %s # SKIP n/a: %s\n", t++, m->key, nest_na);
-		} else {
-			if (!prepare(m))
-				timed(m, 1);
-			printf("%s %d %s\n", failures == before ? "ok" : "not ok", t++, m->key);
-		}
-	}
-	if (setup_ok) {
-		int before = failures;
-
-		dma_check_map_hwpt("after the measures");
-		printf("%s %d edu DMA after the measures\n", failures == before ? "ok" : "not ok",
-		       t);
-	} else {
-		printf("not ok %d edu DMA after the measures # SKIP no setup\n", t);
-	}
-}
-
 int main(int argc, char **argv)
 {
-	struct utsname u;
-	int round, i;
-	size_t mi;
+	int ret = bench_start(argc, argv, "riommu_vtd_bench", "riommu_vtd", set_opt, flag_opts,
+			      usage, measures, ARRAY_LEN(measures), true);
 	bool ok;
 
-#ifdef BENCH_DEFAULT_SMOKE
-	opt.smoke = true;
-#endif
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	i = parse_opts(argc, argv, "riommu_vtd_bench", set_opt, flag_opts);
-	if (i) {
-		usage();
-		return i == 1 ? 0 : 2;
-	}
-	if (opt.list) {
-		for (mi = 0; mi < ARRAY_LEN(measures); mi++)
-			printf("%-20s %s\n", measures[mi].key, measures[mi].label);
-		return 0;
-	}
-	if (opt.rounds < 1 || opt.rounds >= MAX_ROUNDS)
-		opt.rounds = opt.rounds < 1 ? 1 : MAX_ROUNDS - 1;
-
-	uname(&u);
-	if (count_iters && !opt.smoke) {
-		printf("# riommu_vtd_bench: kernel %s, %ld CPU(s), count mode: %ld ops per window\n",
-		       u.release, sysconf(_SC_NPROCESSORS_ONLN), count_iters);
-	} else if (opt.smoke) {
-		printf("1..%zu\n", ARRAY_LEN(measures) + 2 + !!count_iters);
-		printf("# riommu_vtd_bench: kernel %s, %ld CPU(s), smoke: every op once\n",
-		       u.release, sysconf(_SC_NPROCESSORS_ONLN));
-	} else {
-		printf("# riommu_vtd_bench: kernel %s, %ld CPU(s), %d rounds, best of %d batches"
-		       " of >= %.0f ms per measure and round\n",
-		       u.release, sysconf(_SC_NPROCESSORS_ONLN), opt.rounds, opt.subs,
-		       opt.batch_ms);
-	}
-	printf("INFO kernel %s\n", u.release);
-	print_params();
+	if (ret >= 0)
+		return ret;
 	ok = !setup();
 	if (opt.smoke) {
-		smoke(ok);
+		/* No count windows in the smoke ops: only count_mode()'s, below */
+		smoke(measures, ARRAY_LEN(measures), ok, NULL, dma_check_after);
 		if (count_iters) {
 			int before = failures;
 
@@ -914,60 +504,19 @@ int main(int argc, char **argv)
 		goto out;
 	if (count_iters) {
 		if (!count_mode())
-			dma_check_map_hwpt("after the counted ops");
+			dma_check_map_1m("after the counted ops");
 		goto out;
 	}
-
-	/* Round 0: warm-up and batch sizing */
-	for (mi = 0; mi < ARRAY_LEN(measures); mi++) {
-		struct measure *m = &measures[mi];
-		double t;
-
-		if (!selected(m->key) || (m->nested && nest_na[0]))
-			continue;
-		if (prepare(m))
-			goto out;
-		t = probe_per_op(timed_probe, m, m->ops_per_iter, opt.batch_ms);
-		if (t < 0)
-			goto out;
-		m->iters = batch_iters(t, m->ops_per_iter, opt.batch_ms);
-		printf("# %-52s %ld ops per batch\n", m->label, (long)(m->iters * m->ops_per_iter));
-	}
-
-	for (round = 0; round < opt.rounds; round++) {
-		double t0 = now_ns();
-
-		for (mi = 0; mi < ARRAY_LEN(measures); mi++) {
-			struct measure *m = &measures[mi];
-			double best = -1;
-			int s;
-
-			if (!selected(m->key) || (m->nested && nest_na[0]))
-				continue;
-			if (prepare(m))
-				goto out;
-			for (s = 0; s < opt.subs; s++) {
-				double t = timed(m, m->iters);
-
-				if (t < 0)
-					goto out;
-				if (best < 0 || t < best)
-					best = t;
-			}
-			m->v[m->n++] = best;
-		}
-		printf("# round %d done in %.1f s\n", round + 1, (now_ns() - t0) / 1e9);
-	}
+	if (run_rounds(measures, ARRAY_LEN(measures), 52))
+		goto out;
 	if (swopt.on && selected("sweep") && sweep_run())
 		goto out;
-	if (dma_check_map_hwpt("after the measures"))
+	if (dma_check_after())
 		goto out;
-	print_table();
+	print_table(measures, ARRAY_LEN(measures), backend_name(driver), "VT-d", 52,
+		    sweep_print);
 	if (popt.which && !profile_load())
 		profile_all();
 out:
-	edu_close(&edu);
-	if (failures)
-		printf("# %d failure(s)\n", failures);
-	return failures ? 1 : 0;
+	return bench_end();
 }
