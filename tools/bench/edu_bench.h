@@ -268,13 +268,17 @@ static int run_rounds(struct measure *ms, size_t nr, int width)
  * edu DMA through what edu is attached to: DMA_LEN bytes read from IOVA
  * @src (where @src_p points, filled here), written back to IOVA @dst +
  * DMA_OFF; they must land at @dst_p + DMA_OFF and nowhere else of that page.
+ * Each check copies other bytes than the one before, so that a read DMA
+ * that silently did nothing cannot pass on the last check's data.
  */
 static int dma_copy_check(const char *when, char *src_p, uint64_t src, char *dst_p, uint64_t dst)
 {
+	static unsigned int seq;
 	unsigned int i;
 
+	seq++;
 	for (i = 0; i < DMA_LEN; i++)
-		src_p[i] = (char)(i * 7 + 13);
+		src_p[i] = (char)(i * 7 + 13 + seq);
 	memset(dst_p, 0xee, PAGE_4K);
 	if (edu_dma(edu.bar, src, 0, DMA_LEN, 0) ||
 	    edu_dma(edu.bar, dst + DMA_OFF, 0, DMA_LEN, 1)) {
@@ -466,7 +470,7 @@ static void count_window(const struct measure *m, long iters)
  */
 static int count_measures(const struct measure *ms, size_t nr)
 {
-	int windows = 0;
+	int windows = 0, before = failures;
 	size_t i;
 
 	if (qmark_fd < 0 && qmark_open(edu.bdf)) {
@@ -486,7 +490,7 @@ static int count_measures(const struct measure *ms, size_t nr)
 		if (prepare(m) || timed(m, 1) < 0)
 			return -1;
 		count_window(m, count_iters);
-		if (failures)
+		if (failures != before)
 			return -1;
 		windows++;
 	}
@@ -536,9 +540,10 @@ static void smoke(const struct measure *ms, size_t nr, bool setup_ok, const char
 /*
  * --profile: after the table, each measure profile_wanted() (profile.h;
  * "above" is "all": one driver per boot, no ratio here), edu attached as
- * for its batches, between PROFILE lines naming @backend.
+ * for its batches, between PROFILE lines naming @backend.  0, or -1 when
+ * edu could not be attached for a measure.
  */
-static void profile_measures(struct measure *ms, size_t nr, const char *backend)
+static int profile_measures(struct measure *ms, size_t nr, const char *backend)
 {
 	size_t i;
 
@@ -548,9 +553,10 @@ static void profile_measures(struct measure *ms, size_t nr, const char *backend)
 		if (!selected(m->key) || is_na(m) || !profile_wanted(&popt, m->key, true))
 			continue;
 		if (prepare(m))
-			return;
+			return -1;
 		profile_measure(&popt, m->key, m->label, backend, prof_op, m, m->iters, 1);
 	}
+	return 0;
 }
 
 /* ------------------------------------------------------------------------ */

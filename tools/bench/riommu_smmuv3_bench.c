@@ -510,8 +510,12 @@ static int setup(void)
 	printf("INFO hw IDR0 %#x IDR1 %#x IDR3 %#x (RIL %d) IDR5 %#x\n", idr[0], idr[1], idr[3],
 	       !!(idr[3] & IDR3_RIL), idr[5]);
 	printf("# edu at %s\n", edu.bdf);
+	if (count_iters && qmark_open(edu.bdf)) {
+		fail("open edu's config space for the count markers: %s", strerror(errno));
+		return -1;
+	}
 	/* --smoke marks one op per measure too, when it can (see smoke()) */
-	if (opt.smoke && qmark_open(edu.bdf))
+	if (opt.smoke && qmark_fd < 0 && qmark_open(edu.bdf))
 		printf("# no count markers: %s\n", strerror(errno));
 	if (setup_map_replace() || dma_check_map_hwpt("before the measures") ||
 	    dma_check_replace())
@@ -592,8 +596,8 @@ int main(int argc, char **argv)
 	print_table(measures, ARRAY_LEN(measures), drv_name(driver), "SMMUv3", 54, NULL);
 	if (popt.which && !profile_load()) {
 		/* PROFILE lines name the driver: "PROFILE begin smmu_map_1m riommu_smmuv3" */
-		profile_measures(measures, ARRAY_LEN(measures), drv_name(driver));
-		dma_check_after();
+		if (!profile_measures(measures, ARRAY_LEN(measures), drv_name(driver)))
+			dma_check_after();
 	}
 out:
 	return bench_end();
