@@ -18,7 +18,7 @@ pub mod driver {
         flags::AllocFlags,
         iotlb::IotlbGather,
         mockbus::{MockBusDriver, MockDevice},
-        pgtable::LockedPageTable,
+        pgtable::{LockedPageTable, MapTarget},
         pure::{mockpt::MockFormat, pt::PageTable},
         sva::NoSva,
         userdata::UserData,
@@ -98,16 +98,12 @@ pub mod driver {
 
         fn map_pages(
             &self,
-            iova: u64,
-            paddr: u64,
-            pgsize: u64,
-            pgcount: u64,
+            target: MapTarget<'_>,
             prot: u32,
             gather: &mut IotlbGather<'_>,
         ) -> (u64, Result) {
             // Tables the map unlinks go to `gather`; the glue releases them.
-            self.table
-                .map_pages(iova, paddr, pgsize, pgcount, prot, gather)
+            self.table.map_pages(target, prot, gather)
         }
 
         fn unmap_pages(

@@ -20,7 +20,7 @@ use crate::riommu::{
     mockbus::{MockBusDriver, MockDevice},
     objset::ObjSet,
     pages::PhysPages,
-    pgtable::LockedPageTable,
+    pgtable::{LockedPageTable, MapTarget},
     pure::{mockpt::MockFormat, pt::PageTable},
     registration::{Instance, IommuRegistration},
     sva::{MmNotifier, MmNotifierHandler, SvaDomain},
@@ -502,15 +502,11 @@ impl PagingDomain for MockPaging {
 
     fn map_pages(
         &self,
-        iova: u64,
-        paddr: u64,
-        pgsize: u64,
-        pgcount: u64,
+        target: MapTarget<'_>,
         prot: u32,
         gather: &mut IotlbGather<'_>,
     ) -> (u64, Result) {
-        self.table
-            .map_pages(iova, paddr, pgsize, pgcount, prot, gather)
+        self.table.map_pages(target, prot, gather)
     }
 
     fn unmap_pages(

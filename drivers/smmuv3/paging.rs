@@ -33,7 +33,7 @@ use crate::{
         flags::AllocFlags,
         hw::DmaPages,
         iotlb::IotlbGather,
-        pgtable::LockedPageTable,
+        pgtable::{LockedPageTable, MapTarget},
         pure::pt::level_size,
         pure::smmuv3::{
             cd::{Cd, CdCfg},
@@ -306,10 +306,7 @@ impl PagingDomain for SmmuPaging {
 
     fn map_pages(
         &self,
-        iova: u64,
-        paddr: u64,
-        pgsize: u64,
-        pgcount: u64,
+        target: MapTarget<'_>,
         prot: u32,
         gather: &mut IotlbGather<'_>,
     ) -> (u64, Result) {
@@ -318,8 +315,8 @@ impl PagingDomain for SmmuPaging {
         // the block (io-pgtable-arm's `arm_lpae_init_pte()`).
         let mut flush = |_iova, _size| self.smmu.data().hw().issue(&[self.tlbi()]);
         match &self.table {
-            Table::S1(t) => t.map_pages_bbm(iova, paddr, pgsize, pgcount, prot, gather, &mut flush),
-            Table::S2(t) => t.map_pages_bbm(iova, paddr, pgsize, pgcount, prot, gather, &mut flush),
+            Table::S1(t) => t.map_pages_bbm(target, prot, gather, &mut flush),
+            Table::S2(t) => t.map_pages_bbm(target, prot, gather, &mut flush),
         }
     }
 

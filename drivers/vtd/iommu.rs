@@ -44,6 +44,7 @@ use crate::riommu::{
     flags::AllocFlags,
     hw::HwPageTable,
     iotlb::IotlbGather,
+    pgtable::MapTarget,
     pure::{
         pt::{MemType, PageTable, Prot},
         vtd::{
@@ -384,16 +385,13 @@ impl Table {
 
     fn map_pages(
         &mut self,
-        iova: u64,
-        paddr: u64,
-        pgsize: u64,
-        pgcount: u64,
+        target: MapTarget<'_>,
         prot: Prot,
         gather: &mut IotlbGather<'_>,
     ) -> (u64, Result) {
         let (done, r) = match self {
-            Table::First(t) => t.map_pages(iova, paddr, pgsize, pgcount, prot, gather),
-            Table::Second(t) => t.map_pages(iova, paddr, pgsize, pgcount, prot, gather),
+            Table::First(t) => t.map_pages(target, prot, gather),
+            Table::Second(t) => t.map_pages(target, prot, gather),
         };
         (done, r.map_err(Into::into))
     }
@@ -582,10 +580,7 @@ impl PagingDomain for VtdPaging {
 
     fn map_pages(
         &self,
-        iova: u64,
-        paddr: u64,
-        pgsize: u64,
-        pgcount: u64,
+        target: MapTarget<'_>,
         prot: u32,
         gather: &mut IotlbGather<'_>,
     ) -> (u64, Result) {
@@ -598,11 +593,8 @@ impl PagingDomain for VtdPaging {
             // meaningless for MMIO, which 7.3 marks too).
             prot = prot.with_mem(MemType::Snooped);
         }
-        let (done, r) = self
-            .inner
-            .lock()
-            .table
-            .map_pages(iova, paddr, pgsize, pgcount, prot, gather);
+        let iova = target.iova();
+        let (done, r) = self.inner.lock().table.map_pages(target, prot, gather);
         if done > 0 {
             // With caching mode the unit may cache not-present entries too;
             // without, a unit with CAP.RWBF may still hold the new entries

@@ -15,6 +15,7 @@ use super::{
     iotlb::IotlbGather,
     kmem::KmemBox,
     objset::{ObjSet, Tracked},
+    pgtable::MapTarget,
     userdata::UserDataArray,
     viommu::Viommu,
 };
@@ -158,8 +159,10 @@ pub trait PagingDomain: Send + Sync + Sized + 'static {
         build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
-    /// Maps `pgcount` pages of `pgsize` bytes at `iova` to `paddr`; returns
-    /// the bytes mapped and the error that stopped it, if any.  Table pages
+    /// Maps what `target` names (`pgcount` pages of `pgsize` bytes at an
+    /// IOVA, from a physical address: the core's arguments, which only the
+    /// glue can wrap, and which the API's page tables map); returns the
+    /// bytes mapped and the error that stopped it, if any.  Table pages
     /// the map unlinks (a large leaf replacing an empty table) go to
     /// `gather`; if there are any, the glue calls [`Self::iotlb_sync`] with
     /// it right after (with the mapped range added) and only then releases
@@ -167,10 +170,7 @@ pub trait PagingDomain: Send + Sync + Sized + 'static {
     /// atomic maps).
     fn map_pages(
         &self,
-        iova: u64,
-        paddr: u64,
-        pgsize: u64,
-        pgcount: u64,
+        target: MapTarget<'_>,
         prot: u32,
         gather: &mut IotlbGather<'_>,
     ) -> (u64, Result);

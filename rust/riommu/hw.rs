@@ -25,7 +25,7 @@
 
 use super::bindings as rb;
 use super::iotlb::IotlbGather;
-use super::pgtable::{KernelTableMem, TrustedFormat};
+use super::pgtable::{KernelTableMem, MapTarget, TrustedFormat};
 #[cfg(CONFIG_ACPI)]
 use super::pure::vtd::{
     dmar::Dmar,
@@ -588,15 +588,14 @@ impl<F: TrustedFormat> HwPageTable<F> {
         self.parts().0.root()
     }
 
-    /// See [`PageTable::map_pages`]; tables that a large leaf replaces go
-    /// to `gather`.  Not for a format that needs break-before-make (a
-    /// build error; see `LockedPageTable::map_pages_bbm`).
+    /// See [`PageTable::map_pages`], of what `target` names (only the
+    /// core's `map_pages` arguments can be mapped); tables that a large
+    /// leaf replaces go to `gather`.  Not for a format that needs
+    /// break-before-make (a build error; see
+    /// `LockedPageTable::map_pages_bbm`).
     pub fn map_pages(
         &mut self,
-        iova: u64,
-        paddr: u64,
-        pgsize: u64,
-        pgcount: u64,
+        target: MapTarget<'_>,
         prot: Prot,
         gather: &mut IotlbGather<'_>,
     ) -> (u64, Result<(), Errno>) {
@@ -609,10 +608,10 @@ impl<F: TrustedFormat> HwPageTable<F> {
         let (t, mem) = self.parts();
         t.map_pages(
             &mut HwGatherMem { mem, gather },
-            iova,
-            paddr,
-            pgsize,
-            pgcount,
+            target.iova(),
+            target.paddr(),
+            target.pgsize(),
+            target.pgcount(),
             prot,
         )
     }

@@ -21,7 +21,10 @@ use super::pure::{
     errno::Errno,
     pt::{Format, PageTable, Prot, TableMem},
 };
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::{
+    marker::PhantomData,
+    sync::atomic::{AtomicU64, AtomicUsize, Ordering},
+};
 use kernel::{new_mutex, prelude::*, sync::Mutex};
 
 /// Number of table pages allocated by all [`KernelTableMem`] users.
@@ -44,6 +47,71 @@ fn linear_delta(p: u64) -> usize {
     let d = va.wrapping_sub(p as usize);
     LINEAR_DELTA.store(d, Ordering::Relaxed);
     d
+}
+
+/// What one `map_pages` call of the iommu core asks a paging domain to map:
+/// `pgcount` pages of `pgsize` bytes at `iova`, from the physical address
+/// `paddr`.
+///
+/// Only the `map_pages` glue makes one, from the core's arguments, and the
+/// API's page tables ([`LockedPageTable`], `hw::HwPageTable`) map nothing
+/// else: a driver cannot put into their leaves a physical address (or an
+/// IOVA) that the core did not give it for the call.  Neither `Clone` nor
+/// `Copy`, and bound to the call by `'a`: a map consumes it, and a driver
+/// cannot keep it to map after the core has unmapped the range.
+///
+/// # Invariants
+///
+/// The fields are the arguments of one `map_pages` call of the iommu core,
+/// alive for `'a`: a physical range that the caller of `iommu_map()` chose
+/// to expose to the domain (iommufd's pinned pages or dma-buf MMIO, an MSI
+/// doorbell) and keeps valid until it unmaps `[iova, iova + pgsize *
+/// pgcount)`; `iova` and `paddr` are aligned to `pgsize`, a page size of
+/// the domain.
+pub struct MapTarget<'a> {
+    iova: u64,
+    paddr: u64,
+    pgsize: u64,
+    pgcount: u64,
+    _call: PhantomData<&'a ()>,
+}
+
+impl MapTarget<'_> {
+    /// # Safety
+    ///
+    /// The arguments of a `map_pages` callback of the iommu core, as its
+    /// contract gives them (see the type's invariants), for no longer than
+    /// the callback.
+    pub(in crate::riommu) unsafe fn new(iova: u64, paddr: u64, pgsize: u64, pgcount: u64) -> Self {
+        // INVARIANT: the caller's promise.
+        Self {
+            iova,
+            paddr,
+            pgsize,
+            pgcount,
+            _call: PhantomData,
+        }
+    }
+
+    /// The first IOVA to map.
+    pub fn iova(&self) -> u64 {
+        self.iova
+    }
+
+    /// The first physical address to map.
+    pub fn paddr(&self) -> u64 {
+        self.paddr
+    }
+
+    /// The page size of the call.
+    pub fn pgsize(&self) -> u64 {
+        self.pgsize
+    }
+
+    /// The pages of the call.
+    pub fn pgcount(&self) -> u64 {
+        self.pgcount
+    }
 }
 
 /// A page-table [`Format`] whose table pointers the kernel's table memory
@@ -211,17 +279,14 @@ impl<F: TrustedFormat> LockedPageTable<F> {
         }? Error)
     }
 
-    /// `map_pages` of a paging domain: maps `pgcount` pages of `pgsize` at
-    /// `iova` to `paddr` with IOMMU `prot`; returns the bytes mapped and the
-    /// error that stopped it.  Tables that a large leaf replaces go to
-    /// `gather`.  Not for a format that needs break-before-make (a build
-    /// error): it maps with [`Self::map_pages_bbm`].
+    /// `map_pages` of a paging domain: maps what `target` names with IOMMU
+    /// `prot`; returns the bytes mapped and the error that stopped it.
+    /// Tables that a large leaf replaces go to `gather`.  Not for a format
+    /// that needs break-before-make (a build error): it maps with
+    /// [`Self::map_pages_bbm`].
     pub fn map_pages(
         &self,
-        iova: u64,
-        paddr: u64,
-        pgsize: u64,
-        pgcount: u64,
+        target: MapTarget<'_>,
         prot: u32,
         gather: &mut IotlbGather<'_>,
     ) -> (u64, Result) {
@@ -231,7 +296,7 @@ impl<F: TrustedFormat> LockedPageTable<F> {
                 "a break-before-make format maps with map_pages_bbm"
             )
         };
-        self.map(iova, paddr, pgsize, pgcount, prot, gather, None)
+        self.map(target, prot, gather, None)
     }
 
     /// [`Self::map_pages`] for a format that needs break-before-make
@@ -242,35 +307,19 @@ impl<F: TrustedFormat> LockedPageTable<F> {
     /// `[iova, iova + size)` and wait for that (TLBI + CMD_SYNC); then the
     /// leaf is written.  Its error stops the map with the table entry
     /// restored.
-    #[expect(clippy::too_many_arguments, reason = "map_pages' own, and the flush")]
     pub fn map_pages_bbm(
         &self,
-        iova: u64,
-        paddr: u64,
-        pgsize: u64,
-        pgcount: u64,
+        target: MapTarget<'_>,
         prot: u32,
         gather: &mut IotlbGather<'_>,
         break_flush: &mut dyn FnMut(u64, u64) -> Result,
     ) -> (u64, Result) {
-        self.map(
-            iova,
-            paddr,
-            pgsize,
-            pgcount,
-            prot,
-            gather,
-            Some(break_flush),
-        )
+        self.map(target, prot, gather, Some(break_flush))
     }
 
-    #[expect(clippy::too_many_arguments, reason = "map_pages' own, and the flush")]
     fn map(
         &self,
-        iova: u64,
-        paddr: u64,
-        pgsize: u64,
-        pgcount: u64,
+        target: MapTarget<'_>,
         prot: u32,
         gather: &mut IotlbGather<'_>,
         break_flush: Option<BreakFlush<'_>>,
@@ -280,10 +329,14 @@ impl<F: TrustedFormat> LockedPageTable<F> {
             gather,
             break_flush,
         };
-        let (done, r) = self
-            .table
-            .lock()
-            .map_pages(&mut mem, iova, paddr, pgsize, pgcount, prot);
+        let (done, r) = self.table.lock().map_pages(
+            &mut mem,
+            target.iova,
+            target.paddr,
+            target.pgsize,
+            target.pgcount,
+            prot,
+        );
         (done, r.map_err(Into::into))
     }
 

@@ -98,10 +98,7 @@ macro_rules! minimal_driver {
 
             fn map_pages(
                 &self,
-                _iova: u64,
-                _paddr: u64,
-                _pgsize: u64,
-                _pgcount: u64,
+                _target: $crate::riommu::pgtable::MapTarget<'_>,
                 _prot: u32,
                 _gather: &mut $crate::riommu::iotlb::IotlbGather<'_>,
             ) -> (u64, ::kernel::error::Result) {

@@ -7,6 +7,7 @@ use crate::riommu::{
     bindings as rb,
     domain::{DirtyBitmap, Domain, DomainBox, NestedDomain, OldDomain, PagingDomain},
     iotlb::IotlbGather,
+    pgtable::MapTarget,
     sva::SvaDomain,
     userdata::UserDataArray,
 };
@@ -301,14 +302,15 @@ pub(in crate::riommu) unsafe extern "C" fn map_pages<D: DriverStatics>(
     unsafe { rb::riommu_shim_gather_init(raw.as_mut_ptr()) };
     // SAFETY: initialised just above, exclusively ours, free list empty.
     let mut gather = unsafe { IotlbGather::from_raw(raw.as_mut_ptr()) };
-    let (done, r) = d.map_pages(
-        iova as u64,
-        paddr,
-        pgsize as u64,
-        pgcount as u64,
-        prot as u32,
-        &mut gather,
-    );
+    // SAFETY: the core's arguments, as `__iommu_map_domain_pgtbl()` (7.3
+    // drivers/iommu/iommu.c) passes them, used only during this call: the
+    // range its `iommu_map()` caller chose to expose (iommufd's pinned
+    // pages or dma-buf MMIO, `iommufd_sw_msi_install()`'s doorbell; the
+    // core checks nothing of it) and keeps valid until it unmaps the IOVA
+    // range; `iova` and `paddr` aligned to `pgsize`, a size of the domain's
+    // `pgsize_bitmap` (the alignment check there and `iommu_pgsize()`).
+    let target = unsafe { MapTarget::new(iova as u64, paddr, pgsize as u64, pgcount as u64) };
+    let (done, r) = d.map_pages(target, prot as u32, &mut gather);
     if gather.frees_tables() {
         // As generic_pt's `map_range()`: the unlinked tables must leave
         // the IOMMU's caches before their pages are reused.

@@ -7,7 +7,7 @@
 #![forbid(unsafe_code)]
 
 use crate::riommu::iotlb::IotlbGather;
-use crate::riommu::pgtable::LockedPageTable;
+use crate::riommu::pgtable::{LockedPageTable, MapTarget};
 use crate::riommu::pure::smmuv3::lpae::Stage1Lpae;
 use kernel::prelude::*;
 
@@ -16,7 +16,8 @@ minimal_driver! { driver: Mine, paging: MyDomain }
 /// Maps a 2 MiB block with no break-before-make flush.
 pub fn map_block(
     table: &LockedPageTable<Stage1Lpae<false>>,
+    target: MapTarget<'_>,
     gather: &mut IotlbGather<'_>,
 ) -> (u64, Result) {
-    table.map_pages(0, 0x8000_0000, 0x20_0000, 1, 3, gather)
+    table.map_pages(target, 3, gather)
 }
