@@ -128,29 +128,37 @@ struct measure {
 	double v[MAX_ROUNDS];	/* each round's best batch, ns per op */
 };
 
+/*
+ * On the map IOAS: @n IOAS_MAP calls of @size bytes each, from @va at
+ * consecutive IOVAs from @iova, then @n IOAS_UNMAP calls of them; 0 or -1
+ * (errno).  Every map measure and sweep point is one of these.
+ */
+static int map_unmap_each(char *va, uint64_t iova, uint64_t size, uint64_t n)
+{
+	uint64_t i;
+
+	for (i = 0; i < n; i++)
+		if (ioas_map(edu.iommufd, map_ioas, va + i * size, iova + i * size, size))
+			return -1;
+	for (i = 0; i < n; i++)
+		if (ioas_unmap(edu.iommufd, map_ioas, iova + i * size, size))
+			return -1;
+	return 0;
+}
+
 static int op_map_1m(const struct measure *m, long iters)
 {
-	while (iters--) {
-		if (ioas_map(edu.iommufd, map_ioas, buf, IOVA_MAP, MAP_LEN) ||
-		    ioas_unmap(edu.iommufd, map_ioas, IOVA_MAP, MAP_LEN))
+	while (iters--)
+		if (map_unmap_each(buf, IOVA_MAP, MAP_LEN, 1))
 			return -1;
-	}
 	return 0;
 }
 
 static int op_map_4k_x256(const struct measure *m, long iters)
 {
-	unsigned int i;
-
-	while (iters--) {
-		for (i = 0; i < MAP_PAGES; i++)
-			if (ioas_map(edu.iommufd, map_ioas, buf + i * PAGE_4K,
-				     IOVA_MAP + i * PAGE_4K, PAGE_4K))
-				return -1;
-		for (i = 0; i < MAP_PAGES; i++)
-			if (ioas_unmap(edu.iommufd, map_ioas, IOVA_MAP + i * PAGE_4K, PAGE_4K))
-				return -1;
-	}
+	while (iters--)
+		if (map_unmap_each(buf, IOVA_MAP, PAGE_4K, MAP_PAGES))
+			return -1;
 	return 0;
 }
 

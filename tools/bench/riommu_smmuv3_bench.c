@@ -212,17 +212,9 @@ static int destroy(uint32_t id)
 
 static int op_map_2m_x8(const struct measure *m, long iters)
 {
-	unsigned int i;
-
-	while (iters--) {
-		for (i = 0; i < HUGE_PAGES; i++)
-			if (ioas_map(edu.iommufd, map_ioas, hbuf + i * SZ_2M,
-				     IOVA_HUGE + i * SZ_2M, SZ_2M))
-				return -1;
-		for (i = 0; i < HUGE_PAGES; i++)
-			if (ioas_unmap(edu.iommufd, map_ioas, IOVA_HUGE + i * SZ_2M, SZ_2M))
-				return -1;
-	}
+	while (iters--)
+		if (map_unmap_each(hbuf, IOVA_HUGE, SZ_2M, HUGE_PAGES))
+			return -1;
 	return 0;
 }
 

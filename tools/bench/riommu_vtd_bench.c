@@ -306,23 +306,10 @@ static char *sweep_buf;
 /* @iters times the op of series @s at @x; 0 or -1 (errno) */
 static int sweep_op(int s, uint64_t x, long iters)
 {
-	uint64_t off;
-
-	while (iters--) {
-		if (s == SW_MAP_1) {
-			if (ioas_map(edu.iommufd, map_ioas, sweep_buf, IOVA_MAP, x) ||
-			    ioas_unmap(edu.iommufd, map_ioas, IOVA_MAP, x))
-				return -1;
-			continue;
-		}
-		for (off = 0; off < x; off += PAGE_4K)
-			if (ioas_map(edu.iommufd, map_ioas, sweep_buf + off, IOVA_MAP + off,
-				     PAGE_4K))
-				return -1;
-		for (off = 0; off < x; off += PAGE_4K)
-			if (ioas_unmap(edu.iommufd, map_ioas, IOVA_MAP + off, PAGE_4K))
-				return -1;
-	}
+	while (iters--)
+		if (s == SW_MAP_1 ? map_unmap_each(sweep_buf, IOVA_MAP, x, 1) :
+				    map_unmap_each(sweep_buf, IOVA_MAP, PAGE_4K, x / PAGE_4K))
+			return -1;
 	return 0;
 }
 
